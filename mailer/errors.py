@@ -1,0 +1,72 @@
+"""One error hierarchy and the documented exit codes.
+
+Every error the core raises is a :class:`MailerError`. Its message is one line that starts with
+where the problem is (``contacts.csv:14: ...``, ``config.toml: [smtp] port: ...``); the CLI prints
+it and exits with :attr:`MailerError.exit_code`, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes of every ``mailer`` command (listed in the README)."""
+
+    OK = 0
+    ERROR = 1  # bad input, configuration, template, journal or server problem
+    USAGE = 2  # wrong command-line usage (Typer/Click use 2 as well)
+    FAILED = 3  # the command ran, but some messages failed or are in doubt
+    INTERRUPTED = 130  # Ctrl-C; the journal is consistent, rerun to resume
+
+
+class MailerError(Exception):
+    """Base of every expected error: one line, no traceback."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(MailerError):
+    """config.toml is missing, not TOML, or holds a wrong, unknown or missing key."""
+
+
+class ContactsError(MailerError):
+    """contacts.csv cannot be read or has errors."""
+
+
+class TemplateError(MailerError):
+    """A template is missing, has a syntax error, or fails to render."""
+
+
+class AttachmentError(MailerError):
+    """An attachment is missing, unreadable or too large."""
+
+
+class StoreError(MailerError):
+    """The journal cannot be opened, is corrupt, locked, or from a newer version."""
+
+
+class TransportError(MailerError):
+    """The mail server cannot be reached or refuses the account (the run stops cleanly)."""
+
+
+class ScheduleError(MailerError):
+    """An embargo time is invalid (in the past, non-existent or ambiguous local time)."""
+
+
+class InboxError(MailerError):
+    """A mailbox or reply file cannot be read."""
+
+
+class UsageError(MailerError):
+    """The command was used in a way that cannot work (for example no terminal and no --yes)."""
+
+    exit_code = ExitCode.USAGE
