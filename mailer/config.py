@@ -311,7 +311,8 @@ class _Reader:
                 for key, value in table.items():
                     if not isinstance(value, str | int | float):
                         raise self.fail(
-                            f"[{section}] {key}", f"expected text or a number, got {_type_name(value)}"
+                            f"[{section}] {key}",
+                            f"expected text or a number, got {_type_name(value)}",
                         )
                 continue
             keys = list(_SCHEMA[section])
@@ -461,7 +462,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     if end <= start:
         raise reader.fail("[event] end", "must be after [event] start")
     event_id = ev["id"] or f"{start:%Y%m%d}-" + "".join(
-        ch for ch in ev["title"].lower().replace(" ", "-") if ch.isascii() and (ch.isalnum() or ch == "-")
+        ch
+        for ch in ev["title"].lower().replace(" ", "-")
+        if ch.isascii() and (ch.isalnum() or ch == "-")
     )[:40].strip("-")
     event = EventConfig(
         title=ev["title"],
@@ -487,7 +490,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     )
 
     co = reader.section("contacts")
-    contacts = ContactsConfig(file=_resolve(root, co["file"]), default_language=co["default_language"])
+    contacts = ContactsConfig(
+        file=_resolve(root, co["file"]), default_language=co["default_language"]
+    )
 
     inv = reader.section("invitation")
     invitation = InvitationConfig(

@@ -43,7 +43,7 @@ def parse_naive(value: object) -> dt.datetime:
             except ValueError:
                 continue
         raise LocalTimeError(f"{value!r} is not a time of the form YYYY-MM-DD HH:MM[:SS]")
-    raise LocalTimeError(f"expected a time like \"2027-06-25 13:00\", got {value!r}")
+    raise LocalTimeError(f'expected a time like "2027-06-25 13:00", got {value!r}')
 
 
 def localize(naive: dt.datetime, zone: ZoneInfo) -> dt.datetime:

@@ -1,0 +1,74 @@
+"""``mailer check``: everything a send needs, verified without sending anything."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailer.campaign import RoundSpec, build_plan, invitation_spec
+from mailer.config import Config
+from mailer.errors import MailerError
+from mailer.models import Campaign
+from mailer.rounds import load_project
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    lines: tuple[str, ...]
+    ok: bool
+
+
+def release_spec_for_check(config: Config) -> RoundSpec | None:
+    if config.release.embargo is None:
+        return None
+    return RoundSpec(
+        campaign=Campaign.RELEASE,
+        round=0,
+        template=config.release.template,
+        calendar_method=None,
+        attachments=config.release.attachments,
+        attachments_key="[release] attachments",
+        extra_context={"prebrief": False},
+    )
+
+
+def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckReport:
+    """Config, contacts, every template and attachment, and (optionally) the servers."""
+    lines: list[str] = []
+    ok = True
+    project = load_project(config_path)
+    config = project.config
+    lines.append(f"ok    config      {config_path}")
+    book = project.book
+    if book.errors:
+        ok = False
+        lines.append(f"FAIL  contacts    {book.errors[0]} ({len(book.errors)} errors)")
+    else:
+        lines.append(
+            f"ok    contacts    {len(book.contacts)} contacts, {len(book.warnings)} warnings"
+        )
+    contacts = book.contacts
+    specs = [invitation_spec(config)]
+    release = release_spec_for_check(config)
+    if release is not None:
+        specs.append(release)
+    for spec in specs:
+        try:
+            plan = build_plan(config, contacts, spec, now=now, store=None)
+            lines.append(f"ok    {spec.campaign.value:<11} {len(plan.items)} messages render")
+        except MailerError as exc:
+            ok = False
+            lines.append(f"FAIL  {spec.campaign.value:<11} {exc.message}")
+    if connect and config.transport.kind == "smtp" and config.smtp is not None:
+        from mailer.preflight import check_smtp
+        from mailer.rounds import password_for
+
+        try:
+            password = password_for(config, interactive=False)
+            found = check_smtp(config.smtp, password, timeout=config.smtp.timeout_seconds)
+            lines.append(f"ok    smtp        {found}")
+        except MailerError as exc:
+            ok = False
+            lines.append(f"FAIL  smtp        {exc.message}")
+    return CheckReport(tuple(lines), ok)

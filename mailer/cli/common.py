@@ -1,0 +1,61 @@
+"""What every command shares: the chosen config file and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+
+@dataclass
+class _State:
+    config_path: Path | None = None
+
+
+STATE = _State()
+
+
+def config_path() -> Path:
+    from mailer.config import find_config
+
+    return find_config(STATE.config_path)
+
+
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """Print a MailerError as one line and exit with its code; Ctrl-C exits 130."""
+    from mailer import console
+    from mailer.errors import ExitCode, MailerError
+
+    try:
+        yield
+    except MailerError as exc:
+        console.error(exc)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        console.err.print("interrupted: the journal is consistent; run the command again to resume")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def require_confirmation(yes: bool, question: str) -> bool:
+    """True to go on. Without a terminal and without --yes it refuses (exit 2)."""
+    from mailer import console
+    from mailer.errors import UsageError
+
+    if yes:
+        return True
+    if not console.is_interactive():
+        raise UsageError(
+            "not a terminal: nothing was sent. Add --yes to send without asking "
+            "(for example from a script), or run it in a terminal"
+        )
+    return console.confirm(question)
+
+
+def exit_with(code: int) -> None:
+    sys.stdout.flush()
+    raise typer.Exit(code)

@@ -1,0 +1,240 @@
+"""All terminal output: tables, progress bars, summaries, error lines and ``--json``.
+
+No other module prints. Output is plain when stdout is not a terminal (cron, pipes, tests).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mailer.contacts import ContactBook
+from mailer.errors import MailerError
+from mailer.models import Contact, Outgoing, Problem, Severity, State
+from mailer.rounds import Summary
+from mailer.sending import Delivery, SendReport
+from mailer.status import Status
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def use_width(width: int | None) -> None:
+    """Tests fix the width; None keeps the terminal's."""
+    if width:
+        out.width = width
+        err.width = width
+
+
+def error(exc: MailerError) -> None:
+    err.print(f"error: {exc.message}", markup=False)
+    if exc.hint:
+        err.print(f"hint: {exc.hint}", markup=False)
+
+
+def warning(text: str) -> None:
+    err.print(f"warning: {text}", markup=False)
+
+
+def info(text: str) -> None:
+    out.print(text, markup=False)
+
+
+def line(text: str) -> None:
+    """A line with rich markup (only for our own fixed text)."""
+    out.print(text)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def confirm(question: str) -> bool:
+    out.print(f"{question} [y/N] ", end="", markup=False)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes", "k", "kyllä", "j", "ja")
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+def problems(items: Sequence[Problem]) -> None:
+    if not items:
+        return
+    table = Table(title="Problems", title_justify="left")
+    table.add_column("where")
+    table.add_column("severity")
+    table.add_column("problem", overflow="fold")
+    for p in items:
+        where = f"{p.file}:{p.line}" if p.line else p.file
+        style = "red" if p.severity is Severity.ERROR else "yellow"
+        table.add_row(where, f"[{style}]{p.severity.value}[/]", p.message)
+    out.print(table)
+
+
+def contacts_check(book: ContactBook) -> None:
+    problems(book.problems)
+    info(
+        f"{book.path.name}: {len(book.contacts)} valid contacts, {len(book.errors)} errors, "
+        f"{len(book.warnings)} warnings (delimiter {book.delimiter!r}, encoding {book.encoding})"
+    )
+
+
+def contacts_list(contacts: Sequence[Contact]) -> None:
+    table = Table()
+    for col in ("email", "name", "outlet", "lang", "tags"):
+        table.add_column(col, overflow="fold")
+    for c in contacts:
+        table.add_row(c.email, c.name, c.outlet, c.language, ", ".join(c.tags))
+    out.print(table)
+    info(f"{len(contacts)} contacts")
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def send_summary(summary: Summary) -> None:
+    langs = ", ".join(f"{k} {v}" for k, v in summary.by_language.items()) or "none"
+    info(f"Round:        {summary.campaign}")
+    info(f"To send now:  {summary.to_send} (one message each; languages: {langs})")
+    if summary.first_subject:
+        info(f"Subject:      {summary.first_subject}")
+    info(f"Transport:    {summary.transport}")
+    if summary.already_done:
+        info(f"Skipped:      {summary.already_done} already handled by an earlier run")
+    if summary.busy:
+        info(f"Busy:         {summary.busy} being sent by another mailer process right now")
+    for email, reason in summary.excluded:
+        info(f"Not sent:     {email}: {reason}")
+
+
+class SendProgress:
+    """A rich progress bar (only on a terminal)."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=out,
+            transient=True,
+            disable=not out.is_terminal,
+        )
+        self._task: Any = None
+
+    def started(self, total: int) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task(self._label, total=total)
+
+    def advance(self, delivery: Delivery) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task)
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
+def send_report(report: SendReport, *, already_done: int = 0) -> None:
+    table = Table(title="Result", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("messages", justify="right")
+    rows = [
+        ("sent", report.sent),
+        ("failed", report.failed),
+        ("in doubt", report.in_doubt),
+        ("left queued", report.left_pending),
+        ("skipped (done earlier or by another run)", already_done + report.not_claimed),
+    ]
+    for name, count in rows:
+        table.add_row(name, str(count))
+    out.print(table)
+    bad = [d for d in report.deliveries if d.state is not State.SENT]
+    if bad:
+        detail = Table(title="Needs attention", title_justify="left")
+        detail.add_column("recipient", overflow="fold")
+        detail.add_column("state")
+        detail.add_column("reason", overflow="fold")
+        for d in bad:
+            detail.add_row(d.email, d.state.value.replace("_", " "), d.detail)
+        out.print(detail)
+    if report.in_doubt:
+        info(
+            "In doubt: the connection was lost after the message data was sent, so it may have "
+            "arrived. Check with the recipient, then rerun with --resend-in-doubt to send again."
+        )
+    if report.failed:
+        info(
+            "Failed messages are not retried automatically; fix the cause, then use --retry-failed."
+        )
+    if report.stopped:
+        err.print(f"stopped: {report.stopped}", markup=False)
+
+
+def preview(item: Outgoing, *, raw: bool) -> None:
+    if raw:
+        sys.stdout.write(item.data.decode("utf-8", "replace"))
+        return
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(item.data, policy=policy.default)
+    for name in ("From", "To", "Subject", "Date", "Message-ID"):
+        info(f"{name}: {msg[name]}")
+    parts = []
+    text = ""
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if part.is_multipart():
+            continue
+        fname = part.get_filename()
+        parts.append(f"{ctype}" + (f" ({fname})" if fname else ""))
+        if ctype == "text/plain" and not text:
+            text = str(part.get_content())
+    info(f"Parts: {', '.join(parts)}")
+    if item.ics_uid:
+        info(f"Calendar UID: {item.ics_uid} (SEQUENCE {item.sequence})")
+    info("")
+    info(text.rstrip())
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+def status(s: Status) -> None:
+    info(f"Event:     {s.title}")
+    info(f"When:      {s.start:%Y-%m-%d %H:%M}-{s.end:%H:%M} {s.timezone}")
+    info(f"Where:     {s.location}")
+    errors = f", {s.contact_errors} with errors" if s.contact_errors else ""
+    info(f"Contacts:  {s.contacts} valid{errors}")
+    info(f"Transport: {s.transport}")
+    counts(
+        "Invitations",
+        s.invitations.as_dict(),
+    )
+    for name, section in s.extra.items():
+        if isinstance(section, dict) and all(isinstance(v, int) for v in section.values()):
+            counts(name.capitalize(), section)
+    for e in s.problems:
+        info(f"  {e.state.value.replace('_', ' ')}: {e.email}: {e.last_error}")
+
+
+def counts(title: str, values: dict[str, int]) -> None:
+    shown = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in values.items())
+    info(f"{title + ':':<13}{shown}")
+
+
+def lines(items: Iterable[str]) -> None:
+    for item in items:
+        info(item)

@@ -1,0 +1,217 @@
+"""The calendar object of an invitation (iTIP REQUEST / CANCEL, RFC 5545 / 5546).
+
+One VEVENT per message with exactly one ATTENDEE: the journalist it goes to. Times are written
+with ``TZID`` and a VTIMEZONE described by yearly RRULEs (the form Google and Outlook send),
+derived from the IANA zone and checked against it; a zone that cannot be described that way is
+written in UTC instead.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from icalendar import (
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vCalAddress,
+    vText,
+)
+
+from mailer import __version__
+
+PRODID = f"-//mailer//mailer {__version__}//EN"
+Method = Literal["REQUEST", "CANCEL"]
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+@dataclass(frozen=True)
+class CalendarInvite:
+    uid: str
+    sequence: int
+    method: Method
+    summary: str
+    location: str
+    description: str
+    start: dt.datetime  # aware
+    end: dt.datetime
+    zone: ZoneInfo
+    organizer_email: str
+    organizer_name: str
+    attendee_email: str
+    attendee_name: str
+    dtstamp: dt.datetime
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class _Rule:
+    month: int
+    byday: str  # "-1SU", "2SU"
+    local_time: dt.time  # wall time in the offset before the change
+    offset_from: dt.timedelta
+    offset_to: dt.timedelta
+    name: str
+    is_dst: bool
+
+    def onset(self, year: int) -> dt.datetime:
+        n = int(self.byday[:-2])
+        weekday = _WEEKDAYS.index(self.byday[-2:])
+        days = [
+            d
+            for d in range(1, _calendar.monthrange(year, self.month)[1] + 1)
+            if dt.date(year, self.month, d).weekday() == weekday
+        ]
+        day = days[n] if n < 0 else days[n - 1]
+        return dt.datetime.combine(dt.date(year, self.month, day), self.local_time)
+
+
+def _transitions(zone: ZoneInfo, year: int) -> list[dt.datetime]:
+    """UTC instants in *year* at which *zone* changes its offset."""
+    found: list[dt.datetime] = []
+    start = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    previous = start.astimezone(zone).utcoffset()
+    for day in range(1, 367):
+        moment = start + dt.timedelta(days=day)
+        offset = moment.astimezone(zone).utcoffset()
+        if offset != previous:
+            low = moment - dt.timedelta(days=1)
+            while (moment - low) > dt.timedelta(minutes=1):
+                mid = low + (moment - low) / 2
+                if mid.astimezone(zone).utcoffset() == previous:
+                    low = mid
+                else:
+                    moment = mid
+            found.append(moment.replace(second=0, microsecond=0))
+            previous = offset
+            moment = moment.replace(hour=0)
+        if moment.year > year:
+            break
+    return [t for t in found if t.year == year]
+
+
+def _rule_for(zone: ZoneInfo, instant: dt.datetime) -> _Rule:
+    before = (instant - dt.timedelta(minutes=1)).astimezone(zone)
+    after = instant.astimezone(zone)
+    offset_from = before.utcoffset() or dt.timedelta(0)
+    offset_to = after.utcoffset() or dt.timedelta(0)
+    local = (instant + offset_from).replace(tzinfo=None)
+    days_in_month = _calendar.monthrange(local.year, local.month)[1]
+    nth = -1 if local.day + 7 > days_in_month else (local.day - 1) // 7 + 1
+    return _Rule(
+        month=local.month,
+        byday=f"{nth}{_WEEKDAYS[local.weekday()]}",
+        local_time=local.time(),
+        offset_from=offset_from,
+        offset_to=offset_to,
+        name=after.tzname() or "",
+        is_dst=bool(after.dst()),
+    )
+
+
+@lru_cache(maxsize=32)
+def _rules(zone: ZoneInfo, year: int) -> tuple[_Rule, ...] | None:
+    """Yearly rules describing *zone* around *year*, or None when RRULEs cannot describe it."""
+    instants = _transitions(zone, year)
+    rules = tuple(_rule_for(zone, t) for t in instants)
+    if len(rules) not in (0, 2):
+        return None
+    for check_year in (year - 1, year, year + 1):
+        actual = _transitions(zone, check_year)
+        if len(actual) != len(rules):
+            return None
+        for rule, instant in zip(rules, actual, strict=True):
+            if rule.onset(check_year) != (instant + rule.offset_from).replace(tzinfo=None):
+                return None
+    return rules
+
+
+def _vtimezone(zone: ZoneInfo, year: int) -> Timezone | None:
+    rules = _rules(zone, year)
+    if rules is None:
+        return None
+    tz = Timezone()
+    tz.add("tzid", zone.key)
+    if not rules:
+        moment = dt.datetime(year, 1, 1, tzinfo=zone)
+        offset = moment.utcoffset() or dt.timedelta(0)
+        std = TimezoneStandard()
+        std.add("dtstart", dt.datetime(1970, 1, 1))
+        std.add("tzoffsetfrom", offset)
+        std.add("tzoffsetto", offset)
+        std.add("tzname", moment.tzname() or zone.key)
+        tz.add_component(std)
+        return tz
+    for rule in sorted(rules, key=lambda r: not r.is_dst):
+        part = TimezoneDaylight() if rule.is_dst else TimezoneStandard()
+        part.add("dtstart", rule.onset(1970))
+        part.add("tzoffsetfrom", rule.offset_from)
+        part.add("tzoffsetto", rule.offset_to)
+        part.add("tzname", rule.name)
+        part.add("rrule", {"freq": "yearly", "bymonth": rule.month, "byday": rule.byday})
+        tz.add_component(part)
+    return tz
+
+
+def _address(email: str, name: str, **params: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email}")
+    if name:
+        address.params["CN"] = vText(name)
+    for key, value in params.items():
+        address.params[key] = value
+    return address
+
+
+def build_calendar(invite: CalendarInvite) -> bytes:
+    """The VCALENDAR as bytes (CRLF line endings, folded at 75 octets)."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", invite.method)
+
+    vtz = _vtimezone(invite.zone, invite.start.year)
+    if vtz is not None and invite.end.year != invite.start.year:
+        vtz = None
+    start = invite.start.astimezone(invite.zone) if vtz else invite.start.astimezone(dt.UTC)
+    end = invite.end.astimezone(invite.zone) if vtz else invite.end.astimezone(dt.UTC)
+    if vtz is not None:
+        cal.add_component(vtz)
+
+    event = Event()
+    event.add("uid", invite.uid)
+    event.add("sequence", invite.sequence)
+    event.add("dtstamp", invite.dtstamp.astimezone(dt.UTC))
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", invite.summary)
+    if invite.location:
+        event.add("location", invite.location)
+    if invite.description:
+        event.add("description", invite.description)
+    if invite.url:
+        event.add("url", invite.url)
+    event.add("status", "CANCELLED" if invite.method == "CANCEL" else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    event.add("organizer", _address(invite.organizer_email, invite.organizer_name))
+    event.add(
+        "attendee",
+        _address(
+            invite.attendee_email,
+            invite.attendee_name,
+            CUTYPE="INDIVIDUAL",
+            ROLE="REQ-PARTICIPANT",
+            PARTSTAT="NEEDS-ACTION",
+            RSVP="TRUE",
+        ),
+    )
+    cal.add_component(event)
+    data: bytes = cal.to_ical()
+    return data

@@ -1,0 +1,217 @@
+"""Running a round of messages: load, plan, confirm, journal and send.
+
+The CLI calls these functions with plain values; they return dataclasses for the console.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mailer.campaign import Plan, RoundSpec, build_plan
+from mailer.clock import Clock
+from mailer.config import Config, load_config
+from mailer.contacts import ContactBook, load_contacts, require_valid, select_contacts
+from mailer.errors import MailerError
+from mailer.models import Contact, State
+from mailer.sending import Progress, SendReport, send_batch
+from mailer.store import Recovery, Store, is_alive, process_owner
+
+
+@dataclass(frozen=True)
+class Project:
+    config: Config
+    book: ContactBook
+
+
+def load_project(config_path: Path) -> Project:
+    config = load_config(config_path)
+    book = load_contacts(
+        config.contacts.file,
+        default_language=config.contacts.default_language,
+        label=_label(config, config.contacts.file),
+    )
+    return Project(config, book)
+
+
+def _label(config: Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.root))
+    except ValueError:
+        return str(path)
+
+
+def open_store(config: Config) -> Store:
+    return Store(config.store_path)
+
+
+def recipients(project: Project, *, tag: str | None, only: str | None) -> tuple[Contact, ...]:
+    """Valid contacts selected by tag or address; any error in contacts.csv stops here."""
+    contacts = require_valid(project.book)
+    chosen = select_contacts(contacts, tag=tag, only=only)
+    if not chosen:
+        what = f"with tag {tag!r}" if tag else f"with address {only!r}" if only else ""
+        raise MailerError(f"{project.book.path.name}: no contacts {what}".rstrip())
+    return chosen
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a send is about to do, shown before the officer confirms."""
+
+    campaign: str
+    to_send: int
+    by_language: dict[str, int]
+    already_done: int
+    busy: int
+    excluded: tuple[tuple[str, str], ...]  # (email, reason)
+    transport: str
+    first_subject: str
+
+
+def summarize(plan: Plan, config: Config) -> Summary:
+    langs = Counter(item.contact.language for item in plan.items)
+    where = (
+        f"outbox folder {config.transport.outbox_dir}"
+        if config.transport.kind == "outbox"
+        else f"SMTP {config.smtp.host}:{config.smtp.port}"
+        if config.smtp
+        else "smtp"
+    )
+    return Summary(
+        campaign=plan.spec.campaign.value,
+        to_send=len(plan.items),
+        by_language=dict(sorted(langs.items())),
+        already_done=len(plan.done),
+        busy=len(plan.busy),
+        excluded=tuple((c.email, reason) for c, reason in plan.excluded),
+        transport=where,
+        first_subject=plan.items[0].subject if plan.items else "",
+    )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    plan: Plan
+    summary: Summary
+    recovery: Recovery
+    requeued: int
+
+
+def prepare(
+    project: Project,
+    spec: RoundSpec,
+    store: Store,
+    *,
+    now: dt.datetime,
+    tag: str | None = None,
+    only: str | None = None,
+    limit: int | None = None,
+    retry_failed: bool = False,
+    resend_in_doubt: bool = False,
+    suppressed: Sequence[str] = (),
+) -> Prepared:
+    """Recover rows of dead processes, requeue on request, and render the whole batch."""
+    contacts = recipients(project, tag=tag, only=only)
+    recovery = store.journal.recover_stale(now, is_alive)
+    states = [
+        s for s, on in ((State.FAILED, retry_failed), (State.IN_DOUBT, resend_in_doubt)) if on
+    ]
+    requeued = store.journal.requeue(spec.campaign, spec.round, states, now) if states else 0
+    plan = build_plan(
+        project.config,
+        contacts,
+        spec,
+        now=now,
+        store=store,
+        reserve=False,
+        limit=limit,
+        suppressed=suppressed,
+    )
+    return Prepared(plan, summarize(plan, project.config), recovery, requeued)
+
+
+def commit(project: Project, prepared: Prepared, store: Store, *, now: dt.datetime) -> Plan:
+    """Reserve the rows of a confirmed plan (rendering again if another run was first)."""
+    plan = prepared.plan
+    if not plan.items:
+        return plan
+    from mailer.store import Reservation
+
+    stored = store.journal.reserve(
+        plan.spec.campaign,
+        plan.spec.round,
+        [
+            Reservation(i.contact.email, i.contact.name, i.message_id, i.ics_uid, i.sequence)
+            for i in plan.items
+        ],
+        now,
+    )
+    if all(stored[i.contact.email].message_id == i.message_id for i in plan.items):
+        return plan
+    # Another process reserved some rows in between: render again with the stored identifiers.
+    contacts = [i.contact for i in plan.items]
+    again = build_plan(project.config, contacts, plan.spec, now=now, store=store, reserve=True)
+    return replace(again, done=plan.done + again.done, excluded=plan.excluded)
+
+
+def send(
+    project: Project,
+    plan: Plan,
+    store: Store,
+    *,
+    clock: Clock,
+    progress: Progress | None,
+    password: str | None,
+    not_before: dt.datetime | None = None,
+) -> SendReport:
+    return send_batch(
+        plan.items,
+        config=project.config,
+        store=store,
+        clock=clock,
+        owner=process_owner(),
+        progress=progress,
+        not_before=not_before,
+        password=password,
+    )
+
+
+def suppressed(store: Store) -> tuple[str, ...]:
+    """Addresses that opted out or bounced permanently (honoured by every send)."""
+    from mailer.store import rsvp
+
+    finder = getattr(rsvp, "suppressed_addresses", None)
+    return tuple(finder(store.connection)) if finder else ()
+
+
+def password_for(config: Config, *, interactive: bool) -> str | None:
+    """The SMTP password from the environment, keyring or a command (never from config.toml)."""
+    if config.transport.kind != "smtp" or config.smtp is None or not config.smtp.username:
+        return None
+    from mailer.secrets import get_password
+
+    smtp = config.smtp
+    return get_password(
+        password_env=smtp.password_env,
+        password_command=smtp.password_command,
+        keyring_service=smtp.keyring_service,
+        username=smtp.username,
+        host=smtp.host,
+        interactive=interactive,
+    )
+
+
+def delivery_plan_lines(config: Config, count: int, start: dt.datetime) -> list[str]:
+    """'N messages at R/min over C connections: start to finish' for SMTP sends."""
+    if config.transport.kind != "smtp" or not count:
+        return []
+    try:
+        from mailer.sending.plan import delivery_plan
+    except ImportError:  # pragma: no cover - until the SMTP planner exists
+        return []
+    plan = delivery_plan(count, config.smtp, start.astimezone(config.zone))
+    return [f"Plan:         {plan.text}"]

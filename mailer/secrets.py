@@ -1,0 +1,141 @@
+"""Where the mail password comes from: environment, keyring, a command, or (on a terminal) a prompt.
+
+Order: the environment variable named in ``password_env``; the system keyring under
+``keyring_service`` (skipped when the ``keyring`` package or a usable backend is missing); the
+output of ``password_command`` (run without a shell, 30 s timeout); finally, only when a person is
+at a terminal, a ``getpass`` prompt. Under cron nothing ever prompts: a missing password is an
+error that says which setting to fill in.
+
+The password is returned as :class:`Secret`, a ``str`` whose ``repr`` is ``'***'``, so that it does
+not show up in dataclass reprs, logged ``%r`` values or tracebacks with locals. No error message
+ever contains it, nor the output of the password command.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping
+
+from mailer.errors import TransportError
+
+COMMAND_TIMEOUT_SECONDS = 30.0
+
+
+class Secret(str):
+    """A password: usable as ``str``, but its repr never shows it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+def get_password(
+    *,
+    password_env: str,
+    password_command: str,
+    keyring_service: str,
+    username: str,
+    host: str,
+    interactive: bool,
+    section: str = "smtp",
+    environ: Mapping[str, str] | None = None,
+    prompt: Callable[[str], str] = getpass.getpass,
+) -> str | None:
+    """The password for *username* at *host*, or None when no login is configured (no username).
+
+    Raises :class:`TransportError` (one line naming the setting) when no source gives one.
+    """
+    if not username:
+        return None
+    env = os.environ if environ is None else environ
+    if password_env and env.get(password_env):
+        return Secret(env[password_env])
+    if keyring_service:
+        found = _from_keyring(keyring_service, username)
+        if found:
+            return Secret(found)
+    if password_command:
+        return Secret(_from_command(password_command, section))
+    if interactive:
+        try:
+            typed = prompt(f"Password for {username} at {host}: ")
+        except EOFError:
+            typed = ""
+        if typed:
+            return Secret(typed)
+        raise TransportError(f"{host}: no password entered for {username}")
+    raise TransportError(f"{host}: no password for {username}: {_missing(section, password_env)}")
+
+
+def _missing(section: str, password_env: str) -> str:
+    if password_env:
+        return (
+            f"the environment variable {password_env} ([{section}] password_env) is not set, "
+            f"and neither [{section}] keyring_service nor password_command gave one "
+            "(mailer never prompts without a terminal)"
+        )
+    return (
+        f"set [{section}] password_env (an environment variable), keyring_service or "
+        "password_command (mailer never prompts without a terminal)"
+    )
+
+
+def _from_keyring(service: str, username: str) -> str | None:
+    """The keyring's entry, or None when keyring is missing, has no backend or no entry."""
+    try:
+        import keyring
+    except ImportError:
+        return None
+    try:
+        value = keyring.get_password(service, username)
+    except Exception:  # noqa: BLE001 - any backend failure (no D-Bus, locked, none) means "skip"
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _from_command(command: str, section: str) -> str:
+    key = f"[{section}] password_command"
+    try:
+        args = shlex.split(command)
+    except ValueError as exc:
+        raise TransportError(f"{key}: cannot parse the command: {exc}") from None
+    if not args:
+        raise TransportError(f"{key}: the command is empty")
+    try:
+        done = subprocess.run(  # noqa: S603 - the officer's own command, no shell
+            args,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise TransportError(f"{key}: no such program: {args[0]}") from None
+    except PermissionError:
+        raise TransportError(f"{key}: not allowed to run {args[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise TransportError(
+            f"{key}: {args[0]} did not finish within {COMMAND_TIMEOUT_SECONDS:.0f} seconds"
+        ) from None
+    except OSError as exc:
+        raise TransportError(f"{key}: cannot run {args[0]}: {exc.strerror}") from None
+    if done.returncode != 0:
+        raise TransportError(
+            f"{key}: {args[0]} failed with exit status {done.returncode}; "
+            "run it yourself to see why (its output is not shown here)"
+        )
+    try:
+        text = done.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TransportError(f"{key}: {args[0]} printed something that is not UTF-8") from None
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if not text:
+        raise TransportError(f"{key}: {args[0]} printed nothing")
+    return text

@@ -1,0 +1,48 @@
+"""The outbox transport: every message becomes a ``.eml`` file that a mail client opens."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailer.models import Outgoing
+from mailer.sending import RunContext
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+
+
+def eml_name(item: Outgoing) -> str:
+    digest = hashlib.sha256(item.message_id.encode()).hexdigest()[:10]
+    who = _UNSAFE.sub("_", item.contact.email)[:80]
+    return f"{item.campaign.value}-{who}-{digest}.eml"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write *data* atomically to *path*, readable by its owner only."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+async def run_outbox(items: Sequence[Outgoing], ctx: RunContext) -> None:
+    folder = ctx.config.transport.outbox_dir
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for item in items:
+        if not ctx.claim(item):
+            continue
+        await ctx.wait_for_embargo()
+        ctx.transmitting(item)
+        try:
+            write_private(folder / eml_name(item), item.data)
+        except OSError as exc:
+            ctx.failed(item, f"cannot write to the outbox {folder}: {exc.strerror}")
+            continue
+        ctx.sent(item, f"written to {folder.name}/{eml_name(item)}")

@@ -1,0 +1,190 @@
+"""Opening an SMTP connection (TLS, login), explaining why it failed, and the pre-flight probe.
+
+Shared by the SMTP transport and ``mailer check``. Certificates are always verified, against the
+system store or ``[smtp] ca_file``; there is no switch to turn verification off.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+import aiosmtplib
+from aiosmtplib import (
+    SMTPAuthenticationError,
+    SMTPConnectResponseError,
+    SMTPConnectTimeoutError,
+    SMTPException,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
+)
+
+from mailer.config import SmtpConfig
+from mailer.errors import TransportError
+
+AUTH_HINT = "check [smtp] username and the password"
+_SECURITY_NAME = {"starttls": "STARTTLS", "tls": "TLS", "none": "plain"}
+
+
+@dataclass(frozen=True)
+class ConnectFailure:
+    """Why a connection could not be opened: one line, and whether trying again may help."""
+
+    message: str
+    temporary: bool
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def where(smtp: SmtpConfig) -> str:
+    return f"{smtp.host}:{smtp.port}"
+
+
+def tls_context(smtp: SmtpConfig) -> ssl.SSLContext | None:
+    """A verifying client context (system store, or only ``ca_file`` when set); None for 'none'."""
+    if smtp.security == "none":
+        return None
+    cafile = str(smtp.ca_file) if smtp.ca_file is not None else None
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except FileNotFoundError:
+        raise TransportError(f"[smtp] ca_file: no such file: {smtp.ca_file}") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise TransportError(
+            f"[smtp] ca_file: cannot load {smtp.ca_file} as PEM certificates: {exc}"
+        ) from None
+
+
+def new_client(
+    smtp: SmtpConfig,
+    password: str | None,
+    *,
+    context: ssl.SSLContext | None,
+    local_hostname: str | None = None,
+    timeout: float | None = None,
+) -> aiosmtplib.SMTP:
+    """An unconnected client; ``connect()`` does the greeting, STARTTLS and the login."""
+    login = bool(smtp.username)
+    return aiosmtplib.SMTP(
+        hostname=smtp.host,
+        port=smtp.port,
+        username=smtp.username if login else None,
+        password=(password or "") if login else None,
+        local_hostname=local_hostname,
+        timeout=smtp.timeout_seconds if timeout is None else timeout,
+        use_tls=smtp.security == "tls",
+        start_tls=smtp.security == "starttls",
+        tls_context=context,
+    )
+
+
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def reply_text(code: int, message: str) -> str:
+    return one_line(f"{code} {message}")
+
+
+def describe_connect_error(smtp: SmtpConfig, exc: BaseException) -> ConnectFailure:
+    """Turn what ``connect()`` raised into one line for the officer (never the password)."""
+    at = where(smtp)
+    verify = _in_chain(exc, ssl.SSLCertVerificationError)
+    if isinstance(verify, ssl.SSLCertVerificationError):
+        reason = verify.verify_message or verify.reason or "untrusted certificate"
+        hint = (
+            "the CA in [smtp] ca_file does not vouch for it"
+            if smtp.ca_file is not None
+            else "if the server uses a private or self-signed CA, set [smtp] ca_file to its CA "
+            "certificate"
+        )
+        return ConnectFailure(f"{at}: certificate verify failed ({reason}); {hint}", False)
+    tls_error = _in_chain(exc, ssl.SSLError)
+    if isinstance(tls_error, ssl.SSLError):
+        return ConnectFailure(
+            f"{at}: TLS handshake failed ({tls_error.reason or tls_error}); check [smtp] security "
+            "('tls' for port 465, 'starttls' for 587)",
+            False,
+        )
+    if isinstance(exc, SMTPAuthenticationError):
+        return ConnectFailure(f"{at}: {reply_text(exc.code, exc.message)}: {AUTH_HINT}", False)
+    if isinstance(exc, SMTPConnectResponseError | SMTPResponseException):
+        text = f"{at}: {reply_text(exc.code, exc.message)}"
+        if exc.code in (530, 534, 535, 538):
+            return ConnectFailure(f"{text}: {AUTH_HINT}", False)
+        if exc.code == 432 or "4.3.2" in exc.message:
+            return ConnectFailure(
+                f"{text}: too many connections; lower [smtp] connections "
+                "(Microsoft 365 allows 3 per mailbox)",
+                False,
+            )
+        return ConnectFailure(text, 400 <= exc.code < 500)
+    if isinstance(exc, SMTPConnectTimeoutError):
+        return ConnectFailure(
+            f"{at}: no greeting within {smtp.timeout_seconds:g} s (is [smtp] security right? "
+            "port 465 needs 'tls', 587 'starttls')",
+            True,
+        )
+    if isinstance(exc, SMTPTimeoutError):
+        return ConnectFailure(f"{at}: the server did not answer in time", True)
+    if isinstance(exc, SMTPServerDisconnected):
+        return ConnectFailure(f"{at}: the server closed the connection", True)
+    if isinstance(exc, SMTPException):
+        text = one_line(exc.message)
+        if "STARTTLS" in text:
+            return ConnectFailure(
+                f"{at}: the server does not offer STARTTLS; use security = 'tls' if it "
+                "expects TLS from the start (port 465)",
+                False,
+            )
+        if "AUTH" in text:
+            return ConnectFailure(
+                f"{at}: the server does not offer login (AUTH); leave [smtp] username empty "
+                "if it needs none",
+                False,
+            )
+        return ConnectFailure(f"{at}: {text}", True)
+    if isinstance(exc, OSError):
+        return ConnectFailure(f"{at}: cannot connect: {exc.strerror or exc}", True)
+    return ConnectFailure(f"{at}: {one_line(str(exc))}", True)
+
+
+def tls_version(client: aiosmtplib.SMTP) -> str:
+    try:
+        obj = client.get_transport_info("ssl_object")
+    except SMTPServerDisconnected:
+        return ""
+    if isinstance(obj, ssl.SSLObject | ssl.SSLSocket):
+        return obj.version() or ""
+    return ""
+
+
+async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) -> str:
+    """Connect, (STARTTLS,) log in and QUIT without sending; describe what worked in one line."""
+    client = new_client(smtp, password, context=tls_context(smtp), timeout=timeout)
+    try:
+        try:
+            await client.connect()
+        except (SMTPException, OSError) as exc:
+            raise TransportError(describe_connect_error(smtp, exc).message) from None
+        version = tls_version(client)
+        try:
+            await client.quit()
+        except (SMTPException, OSError):
+            pass  # connected and logged in is what counts
+    finally:
+        client.close()
+    mode = _SECURITY_NAME[smtp.security]
+    security = f"{mode} {version}" if version else ("plain (no TLS)" if mode == "plain" else mode)
+    login = f"logged in as {smtp.username}" if smtp.username else "no login configured"
+    return f"{where(smtp)} {security}, {login}"

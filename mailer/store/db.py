@@ -1,0 +1,119 @@
+"""The SQLite connection: file permissions, WAL, migrations, and error translation.
+
+Migrations are numbered SQL scripts collected from the area modules of this package (journal
+1-9, release 10-19, rsvp 20-29, smtp 30-39) and applied here, in order, in one place. The table
+``schema_migrations`` records which ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from mailer.errors import StoreError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _all_migrations() -> list[tuple[int, str]]:
+    from mailer.store import journal, release, rsvp, smtp
+
+    merged: dict[int, str] = {}
+    for module in (journal, release, rsvp, smtp):
+        table: Mapping[int, str] = module.MIGRATIONS
+        for number, sql in table.items():
+            if number in merged:
+                raise AssertionError(f"migration {number} defined twice")
+            merged[number] = sql
+    return sorted(merged.items())
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (before SQLite opens it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the journal at *path* and bring its schema up to date."""
+    label = str(path)
+    try:
+        _create_private(path)
+    except OSError as exc:
+        raise StoreError(f"{label}: cannot create the journal: {exc.strerror}") from None
+    old_umask = os.umask(0o077)  # the -wal and -shm files are private too
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise _translate(label, exc) from None
+    finally:
+        os.umask(old_umask)
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(side, 0o600)
+    return conn
+
+
+def _translate(label: str, exc: sqlite3.Error) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"{label}: the journal is locked by another mailer process; try again in a moment"
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreError(
+            f"{label}: the journal is corrupt ({text}); restore it from a backup or move it away"
+        )
+    return StoreError(f"{label}: journal error: {text}")
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    migrations = _all_migrations()
+    known = migrations[-1][0] if migrations else 0
+    with transaction(conn):
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now')))"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    if done and max(done) > known:
+        raise sqlite3.DatabaseError(
+            f"the journal was written by a newer mailer (schema {max(done)}, "
+            f"this one knows {known})"
+        )
+    for number, sql in migrations:
+        if number in done:
+            continue
+        with transaction(conn):
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations(version) VALUES (?)", (number,))
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, all or nothing."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")

@@ -1,0 +1,356 @@
+"""The message journal: one row per (campaign, round, contact), with its state.
+
+Exactly-once protocol (see README, "The journal"):
+
+1. ``reserve`` inserts a ``pending`` row with the Message-ID and calendar UID before anything is
+   rendered for sending; an existing row is kept and its identifiers are reused.
+2. ``claim`` moves ``pending`` to ``claimed`` atomically; only the process whose claim succeeded
+   may transmit. Two processes can never both claim one row.
+3. ``mark_transmitting`` is written just before the message data goes to the server;
+   ``mark_sent`` / ``mark_failed`` / ``mark_retry`` / ``mark_in_doubt`` after the server answered.
+4. ``recover_stale`` finds rows left by a process that died: ``claimed`` (nothing was sent) goes
+   back to ``pending``; ``transmitting`` (the data may have arrived) becomes ``in_doubt``, resent
+   only on request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from mailer.models import Campaign, JournalEntry, State, StateCounts
+from mailer.store.db import transaction
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        campaign TEXT NOT NULL,
+        round INTEGER NOT NULL DEFAULT 0,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL UNIQUE,
+        ics_uid TEXT,
+        sequence INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        owner TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        claimed_at TEXT,
+        sent_at TEXT,
+        UNIQUE (campaign, round, email)
+    );
+    CREATE INDEX messages_state ON messages (campaign, round, state);
+    CREATE INDEX messages_uid ON messages (ics_uid);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+}
+
+_COLUMNS = (
+    "id, campaign, round, email, name, message_id, ics_uid, sequence, state, attempts,"
+    " last_error, created_at, updated_at, sent_at"
+)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Identifiers planned for one message before it is rendered."""
+
+    email: str
+    name: str
+    message_id: str
+    ics_uid: str | None
+    sequence: int
+
+
+@dataclass(frozen=True)
+class Recovery:
+    requeued: int
+    in_doubt: int
+
+
+def _ts(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("journal times must be aware")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _parse_ts(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _entry(row: sqlite3.Row | tuple[object, ...]) -> JournalEntry:
+    (
+        id_,
+        campaign,
+        _round,
+        email,
+        name,
+        mid,
+        uid,
+        seq,
+        state,
+        attempts,
+        err,
+        created,
+        updated,
+        sent,
+    ) = tuple(row)
+    created_at = _parse_ts(str(created))
+    updated_at = _parse_ts(str(updated))
+    assert created_at is not None and updated_at is not None
+    return JournalEntry(
+        id=int(str(id_)),
+        campaign=Campaign(str(campaign)),
+        email=str(email),
+        name=str(name),
+        message_id=str(mid),
+        ics_uid=None if uid is None else str(uid),
+        sequence=int(str(seq)),
+        state=State(str(state)),
+        attempts=int(str(attempts)),
+        last_error=str(err),
+        created_at=created_at,
+        updated_at=updated_at,
+        sent_at=_parse_ts(None if sent is None else str(sent)),
+    )
+
+
+class Journal:
+    """Every query on the ``messages`` table."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    # --- planning ------------------------------------------------------------------------
+
+    def reserve(
+        self, campaign: Campaign, round_: int, rows: Sequence[Reservation], now: dt.datetime
+    ) -> dict[str, Reservation]:
+        """Insert missing rows as pending; return the identifiers actually stored, by email."""
+        stamp = _ts(now)
+        out: dict[str, Reservation] = {}
+        with transaction(self._conn) as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO messages (campaign, round, email, name, message_id, ics_uid,"
+                " sequence, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                [
+                    (
+                        campaign.value,
+                        round_,
+                        r.email,
+                        r.name,
+                        r.message_id,
+                        r.ics_uid,
+                        r.sequence,
+                        stamp,
+                        stamp,
+                    )
+                    for r in rows
+                ],
+            )
+            for chunk in _chunks([r.email for r in rows], 500):
+                marks = ",".join("?" * len(chunk))
+                for email, name, mid, uid, seq in conn.execute(
+                    "SELECT email, name, message_id, ics_uid, sequence FROM messages"
+                    f" WHERE campaign = ? AND round = ? AND email IN ({marks})",
+                    (campaign.value, round_, *chunk),
+                ):
+                    out[email] = Reservation(email, name, mid, uid, seq)
+        return out
+
+    def entries(self, campaign: Campaign, round_: int | None = None) -> list[JournalEntry]:
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE campaign = ?"
+        args: tuple[object, ...] = (campaign.value,)
+        if round_ is not None:
+            sql += " AND round = ?"
+            args += (round_,)
+        return [_entry(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
+
+    def existing(self, campaign: Campaign, round_: int) -> dict[str, JournalEntry]:
+        return {e.email: e for e in self.entries(campaign, round_)}
+
+    def by_message_id(self, message_id: str) -> JournalEntry | None:
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?",
+            (message_id,),
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def by_uid(self, ics_uid: str) -> list[JournalEntry]:
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE ics_uid = ? ORDER BY id",
+            (ics_uid,),
+        )
+        return [_entry(r) for r in rows]
+
+    def invitation_uids(self) -> dict[str, tuple[str, int]]:
+        """email -> (calendar UID, highest SEQUENCE sent or planned) of each invited contact."""
+        rows = self._conn.execute(
+            "SELECT email, ics_uid, MAX(sequence) FROM messages WHERE ics_uid IS NOT NULL"
+            " GROUP BY email, ics_uid ORDER BY MIN(id)"
+        )
+        return {str(e): (str(u), int(s)) for e, u, s in rows}
+
+    def max_round(self, campaign: Campaign) -> int:
+        row = self._conn.execute(
+            "SELECT COALESCE(MAX(round), 0) FROM messages WHERE campaign = ?", (campaign.value,)
+        ).fetchone()
+        return int(row[0])
+
+    # --- the exactly-once state machine --------------------------------------------------------
+
+    def claim(self, message_id: str, owner: str, now: dt.datetime) -> bool:
+        """pending -> claimed. True only for the one process that won the row."""
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                "UPDATE messages SET state = 'claimed', owner = ?, claimed_at = ?, updated_at = ?,"
+                " attempts = attempts + 1 WHERE message_id = ? AND state = 'pending'",
+                (owner, _ts(now), _ts(now), message_id),
+            )
+            return cur.rowcount == 1
+
+    def _move(
+        self,
+        message_id: str,
+        now: dt.datetime,
+        state: State,
+        error: str,
+        *,
+        from_states: Iterable[State],
+        sent: bool = False,
+    ) -> bool:
+        froms = tuple(s.value for s in from_states)
+        marks = ",".join("?" * len(froms))
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                f"UPDATE messages SET state = ?, last_error = ?, updated_at = ?"
+                f"{', sent_at = ?' if sent else ''}"
+                f" WHERE message_id = ? AND state IN ({marks})",
+                (state.value, error, _ts(now), *((_ts(now),) if sent else ()), message_id, *froms),
+            )
+            return cur.rowcount == 1
+
+    def mark_transmitting(self, message_id: str, now: dt.datetime) -> None:
+        self._move(message_id, now, State.TRANSMITTING, "", from_states=(State.CLAIMED,))
+
+    def mark_sent(self, message_id: str, now: dt.datetime, response: str = "") -> None:
+        self._move(
+            message_id,
+            now,
+            State.SENT,
+            response,
+            from_states=(State.CLAIMED, State.TRANSMITTING),
+            sent=True,
+        )
+
+    def mark_failed(self, message_id: str, now: dt.datetime, error: str) -> None:
+        self._move(
+            message_id, now, State.FAILED, error, from_states=(State.CLAIMED, State.TRANSMITTING)
+        )
+
+    def mark_retry(self, message_id: str, now: dt.datetime, error: str) -> None:
+        """A temporary failure before the data was accepted: back to pending."""
+        self._move(
+            message_id, now, State.PENDING, error, from_states=(State.CLAIMED, State.TRANSMITTING)
+        )
+
+    def mark_in_doubt(self, message_id: str, now: dt.datetime, error: str) -> None:
+        self._move(
+            message_id,
+            now,
+            State.IN_DOUBT,
+            error,
+            from_states=(State.CLAIMED, State.TRANSMITTING),
+        )
+
+    def mark_skipped(self, message_id: str, now: dt.datetime, reason: str) -> None:
+        self._move(message_id, now, State.SKIPPED, reason, from_states=(State.PENDING,))
+
+    def release_claim(self, message_id: str, now: dt.datetime) -> None:
+        """claimed -> pending, when a run stops before transmitting (Ctrl-C, account error)."""
+        self._move(message_id, now, State.PENDING, "", from_states=(State.CLAIMED,))
+
+    def requeue(
+        self, campaign: Campaign, round_: int, states: Iterable[State], now: dt.datetime
+    ) -> int:
+        """--retry-failed / --resend-in-doubt: put those rows back to pending."""
+        values = tuple(s.value for s in states)
+        if not values:
+            return 0
+        marks = ",".join("?" * len(values))
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                f"UPDATE messages SET state = 'pending', updated_at = ?"
+                f" WHERE campaign = ? AND round = ? AND state IN ({marks})",
+                (_ts(now), campaign.value, round_, *values),
+            )
+            return cur.rowcount
+
+    def recover_stale(self, now: dt.datetime, is_alive: Callable[[str], bool]) -> Recovery:
+        """Rows of processes that died: claimed -> pending, transmitting -> in_doubt."""
+        requeued = doubtful = 0
+        with transaction(self._conn) as conn:
+            held = conn.execute(
+                "SELECT message_id, state, owner FROM messages"
+                " WHERE state IN ('claimed', 'transmitting')"
+            ).fetchall()
+            for mid, state, owner in held:
+                if is_alive(str(owner)):
+                    continue
+                if state == State.CLAIMED.value:
+                    conn.execute(
+                        "UPDATE messages SET state = 'pending', updated_at = ?"
+                        " WHERE message_id = ?",
+                        (_ts(now), mid),
+                    )
+                    requeued += 1
+                else:
+                    conn.execute(
+                        "UPDATE messages SET state = 'in_doubt', updated_at = ?, last_error = ?"
+                        " WHERE message_id = ?",
+                        (_ts(now), "the sending process stopped while transmitting", mid),
+                    )
+                    doubtful += 1
+        return Recovery(requeued, doubtful)
+
+    # --- reporting -------------------------------------------------------------------------------
+
+    def counts(self, campaign: Campaign, round_: int | None = None) -> StateCounts:
+        sql = "SELECT state, COUNT(*) FROM messages WHERE campaign = ?"
+        args: tuple[object, ...] = (campaign.value,)
+        if round_ is not None:
+            sql += " AND round = ?"
+            args += (round_,)
+        tally = {str(s): int(n) for s, n in self._conn.execute(sql + " GROUP BY state", args)}
+        return StateCounts(
+            sent=tally.get("sent", 0),
+            failed=tally.get("failed", 0),
+            in_doubt=tally.get("in_doubt", 0),
+            pending=sum(tally.get(s, 0) for s in ("pending", "claimed", "transmitting")),
+            skipped=tally.get("skipped", 0),
+        )
+
+    # --- meta ------------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with transaction(self._conn) as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

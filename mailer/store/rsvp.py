@@ -1,0 +1,5 @@
+"""Queries of the rsvp area (filled in by the issue that owns it)."""
+
+from __future__ import annotations
+
+MIGRATIONS: dict[int, str] = {}
