@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from mailer.config import SmtpConfig
 
 
@@ -13,7 +11,6 @@ def check_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float | None 
 
     Raises :class:`~mailer.errors.TransportError` with one clear line when any step fails.
     """
-    from mailer.sending.probe import probe_smtp
+    from mailer.sending.probe import run_probe
 
-    limit = smtp.timeout_seconds if timeout is None else timeout
-    return asyncio.run(probe_smtp(smtp, password, timeout=limit))
+    return run_probe(smtp, password, timeout=smtp.timeout_seconds if timeout is None else timeout)

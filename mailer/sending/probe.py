@@ -6,6 +6,7 @@ system store or ``[smtp] ca_file``; there is no switch to turn verification off.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass
 
@@ -188,3 +189,8 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
     security = f"{mode} {version}" if version else ("plain (no TLS)" if mode == "plain" else mode)
     login = f"logged in as {smtp.username}" if smtp.username else "no login configured"
     return f"{where(smtp)} {security}, {login}"
+
+
+def run_probe(smtp: SmtpConfig, password: str | None, *, timeout: float) -> str:
+    """:func:`probe_smtp` for synchronous callers (its own event loop)."""
+    return asyncio.run(probe_smtp(smtp, password, timeout=timeout))
