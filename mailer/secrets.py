@@ -92,7 +92,7 @@ def _from_keyring(service: str, username: str) -> str | None:
         return None
     try:
         value = keyring.get_password(service, username)
-    except Exception:  # noqa: BLE001 - any backend failure (no D-Bus, locked, none) means "skip"
+    except Exception:  # any backend failure (no D-Bus, locked, none at all) means "skip"
         return None
     return value if isinstance(value, str) and value else None
 

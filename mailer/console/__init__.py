@@ -105,9 +105,12 @@ def contacts_list(contacts: Sequence[Contact]) -> None:
 
 
 def send_summary(summary: Summary) -> None:
-    langs = ", ".join(f"{k} {v}" for k, v in summary.by_language.items()) or "none"
+    langs = ", ".join(f"{k} {v}" for k, v in summary.by_language.items())
     info(f"Round:        {summary.campaign}")
-    info(f"To send now:  {summary.to_send} (one message each; languages: {langs})")
+    if summary.to_send:
+        info(f"To send now:  {summary.to_send} (one message per contact; languages: {langs})")
+    else:
+        info("To send now:  0")
     if summary.first_subject:
         info(f"Subject:      {summary.first_subject}")
     info(f"Transport:    {summary.transport}")

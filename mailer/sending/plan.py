@@ -65,10 +65,7 @@ def delivery_plan(
     capacity = conns / SECONDS_PER_MESSAGE  # messages a second the connections can carry
     rate = smtp.rate_per_minute
     per_second = min(capacity, rate / 60) if rate else capacity
-    if rate:
-        seconds = n / per_second
-    else:
-        seconds = math.ceil(n / conns) * SECONDS_PER_MESSAGE
+    seconds = n / per_second if rate else math.ceil(n / conns) * SECONDS_PER_MESSAGE
     finish = start + dt.timedelta(seconds=seconds)
     over = f" over {conns} connection{'s' if conns != 1 else ''}"
     limit = f" at {rate}/min" if rate else ""

@@ -7,6 +7,7 @@ system store or ``[smtp] ca_file``; there is no switch to turn verification off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from dataclasses import dataclass
 
@@ -179,10 +180,8 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
         except (SMTPException, OSError) as exc:
             raise TransportError(describe_connect_error(smtp, exc).message) from None
         version = tls_version(client)
-        try:
+        with contextlib.suppress(SMTPException, OSError):  # logged in is what counts
             await client.quit()
-        except (SMTPException, OSError):
-            pass  # connected and logged in is what counts
     finally:
         client.close()
     mode = _SECURITY_NAME[smtp.security]

@@ -1,0 +1,424 @@
+"""Read one raw message into a :class:`ParsedMessage` (pure; untrusted input; never raises).
+
+The reader finds calendar objects wherever they are (inline ``text/calendar`` with or without a
+``method`` parameter, ``application/ics``, an ``.ics`` attachment of any name, an
+``application/octet-stream`` named ``*.ics``, inside forwarded ``message/rfc822`` parts), the
+body text of the message itself, and the machine-readable parts of delivery reports. Limits keep
+hostile mail cheap: parts over :data:`MAX_PART_BYTES` are skipped, a message over
+:data:`MAX_MESSAGE_BYTES` is read for its headers only, and each skip is listed in ``notes``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.header
+import email.message
+import email.parser
+import email.policy
+import email.utils
+import hashlib
+from dataclasses import dataclass, field
+
+from mailer.rsvp.results import Envelope
+from mailer.rsvp.textutil import MAX_TEXT_CHARS, decode_bytes, html_to_text, message_ids, tidy
+
+MAX_PART_BYTES = 5 * 1024 * 1024
+MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+MAX_PARTS = 300
+MAX_DEPTH = 8
+
+_CALENDAR_TYPES = frozenset(
+    {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics", "text/ics"}
+)
+_CALENDAR_SUFFIXES = (".ics", ".ical", ".icalendar", ".vcs")
+_STRUCTURE_DEFECTS = frozenset(
+    {"StartBoundaryNotFoundDefect", "CloseBoundaryNotFoundDefect", "NoBoundaryInMultipartDefect",
+     "MultipartInvariantViolationDefect", "MissingHeaderBodySeparatorDefect",
+     "InvalidMultipartContentTransferEncodingDefect", "MisplacedEnvelopeHeaderDefect"}
+)
+
+
+@dataclass(frozen=True)
+class CalendarPart:
+    """The text of one calendar object as found in the message."""
+
+    text: str
+    where: str  # "text/calendar (inline)", "application/ics invite.ics", ...
+    method_param: str  # the Content-Type "method" parameter, upper-case, "" if absent
+    from_address: str  # From of the message that carries it (the inner one when forwarded)
+    forwarded: bool
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    envelope: Envelope
+    headers: tuple[tuple[str, str], ...]  # (lower-case name, decoded value), top level only
+    content_type: str
+    report_type: str  # of a top-level multipart/report ("delivery-status", ...)
+    text: str  # the body text of the message itself (plain preferred, else HTML as text)
+    calendars: tuple[CalendarPart, ...] = ()
+    delivery_status: tuple[tuple[tuple[str, str], ...], ...] = ()  # field blocks of RFC 3464
+    returned_headers: tuple[tuple[str, str], ...] = ()  # of the message a report returns
+    attachments: tuple[str, ...] = ()  # "application/ms-tnef winmail.dat", ...
+    structure_broken: bool = False  # MIME structure defects: the text may be mixed up
+    unreadable: str = ""  # why nothing could be read ("" when readable)
+
+    def header(self, name: str) -> str:
+        wanted = name.lower()
+        return next((v for n, v in self.headers if n == wanted), "")
+
+
+@dataclass
+class _Walk:
+    """Mutable state of one walk through the MIME tree."""
+
+    notes: list[str] = field(default_factory=list)
+    parts: int = 0
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    calendars: list[CalendarPart] = field(default_factory=list)
+    seen_calendars: set[str] = field(default_factory=set)
+    status: list[tuple[tuple[str, str], ...]] = field(default_factory=list)
+    returned: tuple[tuple[str, str], ...] = ()
+    attachments: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes and len(self.notes) < 20:
+            self.notes.append(text)
+
+
+def message_key(raw: bytes, message_id: str) -> str:
+    """The idempotency key of a message: its Message-ID, else a hash of its bytes."""
+    if message_id:
+        return f"mid:{message_id}"
+    return f"sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Read *raw*; on input that cannot be read at all, ``unreadable`` says why."""
+    try:
+        return _parse(raw)
+    except Exception as exc:  # untrusted input: report, never raise
+        key = message_key(raw, "")
+        env = Envelope(key, "", "", "", "", None, (), (), len(raw), ())
+        return ParsedMessage(env, (), "", "", "", unreadable=f"cannot read the message: {exc!r}")
+
+
+def _parse(raw: bytes) -> ParsedMessage:
+    state = _Walk()
+    data = raw
+    if len(raw) > MAX_MESSAGE_BYTES:
+        data = _header_block(raw)
+        state.note(f"message of {len(raw) / 1048576:.1f} MB: only its headers were read")
+    if not data.strip():
+        key = message_key(raw, "")
+        env = Envelope(key, "", "", "", "", None, (), (), len(raw), tuple(state.notes))
+        return ParsedMessage(env, (), "", "", "", unreadable="empty message")
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    headers = tuple(
+        (str(name).lower(), decode_header(value)) for name, value in list(msg.items())[:200]
+    )
+    if not any(n in ("from", "subject", "message-id", "date", "content-type") for n, _ in headers):
+        key = message_key(raw, "")
+        env = Envelope(key, "", "", "", "", None, (), (), len(raw), tuple(state.notes))
+        return ParsedMessage(env, headers, "", "", "", unreadable="no mail headers found")
+    defects = _defects(msg)
+    sender_name, sender = address_of(msg)
+    _walk(msg, state, depth=0, forwarded=False, carrier=sender, top_report=_is_report(msg))
+    if defects & _STRUCTURE_DEFECTS:
+        state.note("the MIME structure is damaged (" + ", ".join(sorted(defects)) + ")")
+    envelope = _envelope(raw, msg, sender, sender_name, tuple(state.notes))
+    plain = "\n".join(state.plain).strip()
+    text = plain or "\n".join(html_to_text(h) for h in state.html).strip()
+    return ParsedMessage(
+        envelope=envelope,
+        headers=headers,
+        content_type=_content_type(msg),
+        report_type=_param(msg, "report-type").lower() if _is_report(msg) else "",
+        text=text[:MAX_TEXT_CHARS],
+        calendars=tuple(state.calendars),
+        delivery_status=tuple(state.status),
+        returned_headers=state.returned,
+        attachments=tuple(state.attachments),
+        structure_broken=bool(defects & _STRUCTURE_DEFECTS),
+    )
+
+
+def _header_block(raw: bytes) -> bytes:
+    head = raw[: 1024 * 1024]
+    ends = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
+    return head[: min(ends)] + b"\n\n" if ends else head + b"\n\n"
+
+
+def _envelope(
+    raw: bytes, msg: email.message.Message, sender: str, sender_name: str, notes: tuple[str, ...]
+) -> Envelope:
+    mid_header = get_header(msg, "Message-ID")
+    ids = message_ids(mid_header)
+    message_id = ids[0] if ids else tidy(mid_header)[:300]
+    return Envelope(
+        key=message_key(raw, message_id),
+        message_id=message_id,
+        subject=get_header(msg, "Subject")[:500],
+        sender=sender,
+        sender_name=sender_name[:200],
+        date=_date(get_header(msg, "Date")),
+        in_reply_to=message_ids(get_header(msg, "In-Reply-To"))[:20],
+        references=message_ids(" ".join(_all_headers(msg, "References")))[-50:],
+        size=len(raw),
+        notes=notes,
+    )
+
+
+def _walk(
+    msg: email.message.Message,
+    state: _Walk,
+    *,
+    depth: int,
+    forwarded: bool,
+    carrier: str,
+    top_report: bool,
+) -> None:
+    state.parts += 1
+    if state.parts > MAX_PARTS:
+        state.note(f"more than {MAX_PARTS} MIME parts: the rest was not read")
+        return
+    if depth > MAX_DEPTH:
+        state.note(f"MIME parts nested deeper than {MAX_DEPTH}: not read")
+        return
+    ctype = _content_type(msg)
+    try:
+        if msg.is_multipart():
+            _walk_container(msg, ctype, state, depth, forwarded, carrier, top_report)
+        else:
+            _leaf(msg, ctype, state, forwarded=forwarded, carrier=carrier, top_report=top_report)
+    except Exception as exc:  # one bad part must not hide the others
+        state.note(f"a {ctype} part could not be read ({type(exc).__name__})")
+
+
+def _walk_container(
+    msg: email.message.Message,
+    ctype: str,
+    state: _Walk,
+    depth: int,
+    forwarded: bool,
+    carrier: str,
+    top_report: bool,
+) -> None:
+    payload = msg.get_payload()
+    subs = [p for p in payload if isinstance(p, email.message.Message)] if isinstance(
+        payload, list
+    ) else []
+    if ctype == "message/delivery-status":
+        if top_report and not forwarded:
+            state.status.extend(tuple((str(k).lower(), tidy(str(v))) for k, v in b.items())
+                                for b in subs[:100])
+        return
+    if ctype.startswith("message/"):
+        for inner in subs[:1]:
+            if top_report and not forwarded and not state.returned:
+                state.returned = tuple((str(k).lower(), decode_header(v)) for k, v in inner.items())
+            _name, inner_from = address_of(inner)
+            _walk(inner, state, depth=depth + 1, forwarded=True, carrier=inner_from,
+                  top_report=False)
+        return
+    for sub in subs:
+        _walk(sub, state, depth=depth + 1, forwarded=forwarded, carrier=carrier,
+              top_report=top_report)
+
+
+def _leaf(
+    msg: email.message.Message, ctype: str, state: _Walk, *, forwarded: bool, carrier: str,
+    top_report: bool,
+) -> None:
+    filename = _filename(msg)
+    label = f"{ctype} {filename}".strip()
+    encoded = msg.get_payload()
+    if isinstance(encoded, str) and len(encoded) > MAX_PART_BYTES * 4 // 3 + 4096:
+        state.note(f"{label}: part of {len(encoded) / 1048576:.1f} MB skipped (limit 5 MB)")
+        return
+    data = msg.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        data = b""
+    if len(data) > MAX_PART_BYTES:
+        state.note(f"{label}: part of {len(data) / 1048576:.1f} MB skipped (limit 5 MB)")
+        return
+    charset = _charset(msg)
+    if _is_calendar(ctype, filename, data):
+        text, note = decode_bytes(data, charset or "utf-8")
+        if note:
+            state.note(f"{label}: {note}")
+        normal = "\n".join(line.rstrip() for line in text.strip().splitlines())
+        if normal in state.seen_calendars:
+            return  # the same object inline and attached counts once
+        state.seen_calendars.add(normal)
+        where = f"{label} (inline)" if not filename else label
+        method = _param(msg, "method").upper()
+        state.calendars.append(CalendarPart(text, where, method, carrier, forwarded))
+        return
+    if top_report and not forwarded and ctype in ("text/rfc822-headers", "message/rfc822-headers"):
+        text, _ = decode_bytes(data, charset or "utf-8")
+        parsed = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
+        state.returned = tuple((str(k).lower(), decode_header(v)) for k, v in parsed.items())
+        return
+    if top_report and not forwarded and ctype in ("message/delivery-status",
+                                                  "message/global-delivery-status"):
+        text, _ = decode_bytes(data, charset or "utf-8")
+        state.status.extend(_field_blocks(text))
+        return
+    disposition = (msg.get_content_disposition() or "").lower()
+    if ctype in ("text/plain", "text/html") and not forwarded and disposition != "attachment":
+        text, note = decode_bytes(data, charset or "us-ascii")
+        if note:
+            state.note(f"{label}: {note}")
+        (state.plain if ctype == "text/plain" else state.html).append(text)
+        return
+    if not forwarded:
+        state.attachments.append(label)
+
+
+def _field_blocks(text: str) -> list[tuple[tuple[str, str], ...]]:
+    """RFC 3464 field blocks from a delivery-status text (blocks separated by blank lines)."""
+    blocks: list[tuple[tuple[str, str], ...]] = []
+    for chunk in text.replace("\r\n", "\n").split("\n\n")[:100]:
+        parsed = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(chunk.strip())
+        fields = tuple((str(k).lower(), tidy(str(v))) for k, v in parsed.items())
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
+def _is_calendar(ctype: str, filename: str, data: bytes) -> bool:
+    if ctype in _CALENDAR_TYPES:
+        return True
+    if filename.lower().endswith(_CALENDAR_SUFFIXES):
+        return True
+    return ctype == "application/octet-stream" and data.lstrip()[:15].upper() == b"BEGIN:VCALENDAR"
+
+
+def _is_report(msg: email.message.Message) -> bool:
+    return _content_type(msg) == "multipart/report"
+
+
+def _defects(msg: email.message.Message) -> set[str]:
+    found: set[str] = set()
+    for part in _limited_walk(msg):
+        found.update(type(d).__name__ for d in getattr(part, "defects", []))
+    return found
+
+
+def _limited_walk(msg: email.message.Message) -> list[email.message.Message]:
+    out: list[email.message.Message] = []
+    stack = [msg]
+    while stack and len(out) < MAX_PARTS:
+        part = stack.pop()
+        out.append(part)
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend(p for p in payload if isinstance(p, email.message.Message))
+    return out
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def decode_header(value: object) -> str:
+    """A header value as text: RFC 2047 words decoded, unknown charsets read as UTF-8."""
+    text = _unsurrogate(str(value))
+    try:
+        chunks = email.header.decode_header(text)
+    except Exception:
+        return tidy(text)
+    out: list[str] = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            out.append(decode_bytes(chunk, charset or "utf-8")[0])
+        else:
+            out.append(chunk)
+    return tidy("".join(out))
+
+
+def _unsurrogate(text: str) -> str:
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return text.encode("utf-8", "replace").decode("utf-8", "replace")
+
+
+def _all_headers(msg: email.message.Message, name: str) -> list[str]:
+    try:
+        return [decode_header(v) for v in (msg.get_all(name) or [])][:10]
+    except Exception:
+        return []
+
+
+def get_header(msg: email.message.Message, name: str) -> str:
+    values = _all_headers(msg, name)
+    return values[0] if values else ""
+
+
+def address_of(msg: email.message.Message) -> tuple[str, str]:
+    """(display name, lower-case address) of the From header; ("", "") when unusable."""
+    return parse_address(get_header(msg, "From"))
+
+
+def parse_address(value: str) -> tuple[str, str]:
+    try:
+        pairs = email.utils.getaddresses([value])
+    except Exception:
+        return "", ""
+    for name, addr in pairs:
+        addr = addr.strip().lower()
+        if addr.startswith("mailto:"):
+            addr = addr[7:]
+        if "@" in addr and not any(c.isspace() or ord(c) < 32 for c in addr) and len(addr) < 320:
+            return tidy(name), addr
+    return "", ""
+
+
+def _date(value: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except Exception:
+        return None
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def _content_type(msg: email.message.Message) -> str:
+    try:
+        return msg.get_content_type().lower()
+    except Exception:
+        return "text/plain"
+
+
+def _param(msg: email.message.Message, name: str) -> str:
+    try:
+        value = msg.get_param(name)
+    except Exception:
+        return ""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        value = email.utils.collapse_rfc2231_value(value)
+    return tidy(str(value))
+
+
+def _filename(msg: email.message.Message) -> str:
+    try:
+        name = msg.get_filename() or _param(msg, "name")
+    except Exception:
+        return ""
+    return decode_header(name)[:200] if name else ""
+
+
+def _charset(msg: email.message.Message) -> str:
+    try:
+        return str(msg.get_content_charset() or "")
+    except Exception:
+        return ""
+

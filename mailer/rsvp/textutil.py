@@ -1,0 +1,115 @@
+"""Small text helpers for untrusted mail: charsets, HTML to text, message ids (pure)."""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from html.parser import HTMLParser
+
+MAX_TEXT_CHARS = 200_000
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+_SPACES = re.compile(r"\s+")
+_MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+
+
+def decode_bytes(data: bytes, charset: str) -> tuple[str, str]:
+    """*data* as text in *charset*; returns (text, note). Never raises.
+
+    An unknown or unusable charset is read as UTF-8 with replacement characters (noted).
+    Text declared US-ASCII that is not ASCII is read as UTF-8, else Windows-1252 (common
+    mislabelling).
+    """
+    name = (charset or "us-ascii").strip().strip('"').lower()[:60]
+    if name in ("us-ascii", "ascii", "ansi_x3.4-1968") and not data.isascii():
+        try:
+            return data.decode("utf-8"), ""
+        except UnicodeDecodeError:
+            return data.decode("windows-1252", "replace"), ""
+    try:
+        info = codecs.lookup(name)
+        if not getattr(info, "_is_text_encoding", True):
+            raise LookupError(name)
+        return data.decode(info.name, "replace"), ""
+    except Exception:
+        text = data.decode("utf-8", "replace")
+        return text, f"unknown charset {name!r} read as UTF-8"
+
+
+def tidy(text: str) -> str:
+    """One line: control characters removed, runs of white space made one space."""
+    return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
+
+
+def clean_lines(text: str) -> list[str]:
+    """Lines without control characters or trailing space; CR LF / CR made LF."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [_CONTROL.sub("", line).rstrip() for line in text[:MAX_TEXT_CHARS].split("\n")]
+
+
+def message_ids(text: str) -> tuple[str, ...]:
+    """The ``<...>`` message ids in a header value, in order, without repeats."""
+    out: list[str] = []
+    for mid in _MESSAGE_ID.findall(text):
+        if mid not in out:
+            out.append(mid)
+    return tuple(out)
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to plain text, dropping blockquotes and the quoted parts mail clients mark."""
+
+    _BLOCK = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "hr"})
+    _SKIP = frozenset({"script", "style", "head", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+        self._drop_tag = ""
+        self._drop_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._drop_depth:
+            if tag == self._drop_tag:
+                self._drop_depth += 1
+            return
+        marks = " ".join(f"{k}={v}" for k, v in attrs if v).lower()
+        if tag == "blockquote" or (tag == "div" and any(
+            m in marks for m in ("gmail_quote", "divrplyfwdmsg", "moz-cite-prefix", "appendonsend")
+        )):
+            self._drop_tag, self._drop_depth = tag, 1
+            return
+        if tag in self._SKIP:
+            self._skip += 1
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._drop_depth:
+            if tag == self._drop_tag:
+                self._drop_depth -= 1
+            return
+        if tag in self._SKIP and self._skip:
+            self._skip -= 1
+        if tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and not self._drop_depth:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """The readable text of an HTML body, quotes dropped. Never raises."""
+    markup = markup[:MAX_TEXT_CHARS]
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(markup)
+        extractor.close()
+        text = "".join(extractor.parts)
+    except Exception:
+        text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    lines = [_SPACES.sub(" ", line.replace("\xa0", " ")).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
