@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
+from mailer.addresses import has_control
 from mailer.errors import ConfigError
 from mailer.timeutil import LocalTimeError, load_zone, parse_local
 
@@ -266,6 +268,7 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
 }
 _REQUIRED_SECTIONS = ("event", "organizer")
 _FREEFORM_SECTIONS = ("vars",)
+_TEXT_WHITESPACE = str.maketrans("", "", "\r\n\t")  # allowed in [event] description
 _SECRET_KEYS = ("password", "pass", "secret", "token")
 
 
@@ -298,7 +301,9 @@ class _Reader:
         self.label = label
 
     def fail(self, where: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.label}: {where}: {message}")
+        # One line even when a quoted TOML key holds a line break.
+        text = f"{self.label}: {where}: {message}"
+        return ConfigError(text.replace("\r", "\\r").replace("\n", "\\n"))
 
     def check_structure(self) -> None:
         known = [*_SCHEMA, *_FREEFORM_SECTIONS]
@@ -354,8 +359,13 @@ class _Reader:
             if spec.choices and value not in spec.choices:
                 shown = ", ".join(repr(c) for c in spec.choices if c)
                 raise self.fail(where, f"expected one of {shown}, got {value!r}")
-            if any(ch in value for ch in "\r\n\x00") and where.split()[-1] not in ("description",):
+            multiline = where.split()[-1] == "description"
+            if not multiline and any(ch in value for ch in "\r\n\x00"):
                 raise self.fail(where, "must be a single line")
+            # Names and titles go into headers and calendar parameters, where a control
+            # character breaks the line (a broken ORGANIZER is dropped by calendar clients).
+            if has_control(value.translate(_TEXT_WHITESPACE) if multiline else value):
+                raise self.fail(where, f"control character in {value!r}")
             return value
         if kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
@@ -435,7 +445,14 @@ def load_config(path: Path) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{label}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{label}: TOML syntax error: {exc}") from None
+        # "Invalid value (at line 3, column 12)" -> "config.toml:3: TOML syntax error: ..."
+        found = re.search(r" \(at line (\d+), column (\d+)\)$", str(exc))
+        if found is None:
+            raise ConfigError(f"{label}: TOML syntax error: {exc}") from None
+        raise ConfigError(
+            f"{label}:{found[1]}: TOML syntax error: {str(exc)[: found.start()]} "
+            f"(column {found[2]})"
+        ) from None
     return parse_config(data, path)
 
 

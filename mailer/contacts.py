@@ -48,8 +48,8 @@ from mailer.config import LANGUAGES
 from mailer.errors import ContactsError
 from mailer.models import Contact, Problem, Severity
 
-CP1252_WARNING = "not UTF-8; read as Windows-1252 (Excel). Save as 'CSV UTF-8' to avoid this"
-SAVE_AS = "in Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'"
+_CP1252_WARNING = "not UTF-8; read as Windows-1252 (Excel). Save as 'CSV UTF-8' to avoid this"
+_SAVE_AS = "in Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'"
 
 _UNCLOSED = 'a quoted cell has no closing quote (") and runs to the end of the file'
 _DELIMITERS = (",", ";", "\t")
@@ -90,9 +90,9 @@ _LANGUAGE_ALIASES = {
 }
 _TAG_SEPARATORS = re.compile(r"[|,;]")
 _HEADER_SPACES = re.compile(r"[\s\-]+")
-# A cell a spreadsheet would run: "=..." always; "+", "-" or "@" only when a function call or a
-# DDE pipe follows, so phone numbers (+358 ...) and handles (@toimitus) pass.
-_FORMULA = re.compile(r"=|[+\-@].*?(?:[A-Za-z][\w.]*\(|\|)", re.DOTALL)
+# A cell a spreadsheet would run: "=..." always; "+", "-" or "@" only with a function call or a
+# DDE pipe in it, so phone numbers (+358 (0)40 ...) and handles (@toimitus) pass.
+_FORMULA_CALL = re.compile(r"\w\(|\|")  # SUM(, or the DDE pipe of +cmd|' /C calc'!A0
 _FORMULA_START = re.compile(r"^[=+\-@]", re.MULTILINE)
 # C0 controls other than tab/CR/LF, DEL and C1 controls: a text file has few of them.
 _BINARY_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -140,7 +140,7 @@ def parse_contacts(data: bytes, *, default_language: str, label: str) -> Contact
     text, encoding = _decode(data, label)
     problems: list[Problem] = []
     if encoding == "cp1252":
-        problems.append(Problem(label, 0, Severity.WARNING, CP1252_WARNING))
+        problems.append(Problem(label, 0, Severity.WARNING, _CP1252_WARNING))
     # Physical lines with their endings, split on CRLF, LF and CR alone (old Mac Excel).
     lines = list(io.StringIO(text, newline=""))
     delimiter = _detect_delimiter(lines[0])
@@ -211,9 +211,9 @@ def _line_of(data: bytes, offset: int) -> int:
 
 def _decode(data: bytes, label: str) -> tuple[str, str]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ContactsError(f"{label}: saved as UTF-16 ('Unicode Text'), not as CSV; {SAVE_AS}")
+        raise ContactsError(f"{label}: saved as UTF-16 ('Unicode Text'), not as CSV; {_SAVE_AS}")
     if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ContactsError(f"{label}: an Excel workbook, not a CSV file; {SAVE_AS}")
+        raise ContactsError(f"{label}: an Excel workbook, not a CSV file; {_SAVE_AS}")
     if b"\x00" in data:
         raise ContactsError(f"{label}: not a text file (it contains NUL bytes)")
     if data.startswith(codecs.BOM_UTF8):
@@ -228,7 +228,7 @@ def _decode(data: bytes, label: str) -> tuple[str, str]:
         if encoding == "utf-8-sig" or re.search(rb"\xc3[\x80-\xbf]", body):
             raise ContactsError(
                 f"{label}:{line}: mixes UTF-8 with another encoding (byte 0x{byte:02x} is not "
-                f"UTF-8); {SAVE_AS}"
+                f"UTF-8); {_SAVE_AS}"
             ) from None
         try:
             text, encoding = body.decode("cp1252"), "cp1252"
@@ -329,11 +329,12 @@ class _Header:
         example = delimiter.join(("email", "name", "outlet", "language", "tags"))
         if not any(cell.strip() for cell in cells):
             raise fail(f"no header row (line 1 is empty); line 1 must name the columns: {example}")
-        for cell in cells:
+        shown = [_short(cell.strip()) for cell in cells]  # as the user sees them, in messages
+        for index, cell in enumerate(cells):
             if "@" in cell:
                 raise fail(
-                    f"no header row (line 1 holds {cell.strip()!r}); add a first line that names "
-                    f"the columns: {example}"
+                    f"no header row (line 1 holds {shown[index]}); add a first line that "
+                    f"names the columns: {example}"
                 )
         columns: list[str] = []
         positions: list[int] = []
@@ -342,41 +343,41 @@ class _Header:
         seen: dict[str, int] = {}
         for index, raw in enumerate(cells):
             name = _normalise_column(raw)
-            where = f"column {_excel_column(index)}"
             if not name:
                 unnamed.append(index)
                 continue
             if name in seen:
                 first = seen[name]
                 raise fail(
-                    f"duplicate column {name!r}: {_excel_column(first)} ({cells[first].strip()!r}) "
-                    f"and {_excel_column(index)} ({raw.strip()!r})"
+                    f"duplicate column {_short(name)}: {_excel_column(first)} ({shown[first]}) "
+                    f"and {_excel_column(index)} ({shown[index]})"
                 )
             seen[name] = index
             if not name.isidentifier():
                 suggestion = re.sub(r"[\W_]+", "_", name).strip("_")
-                hint = f"; rename it, e.g. to {suggestion!r}" if suggestion.isidentifier() else ""
+                hint = f"; rename it, e.g. to {_short(suggestion)}"
                 problems.append(
                     Problem(
                         label,
                         1,
                         Severity.ERROR,
-                        f"{where}: the column name {raw.strip()!r} cannot be used in templates "
-                        f"(letters, digits and _ only, not starting with a digit){hint}",
+                        f"column {_excel_column(index)}: the column name {shown[index]} cannot be "
+                        "used in templates (letters, digits and _ only, not starting with a "
+                        f"digit){hint if suggestion.isidentifier() else ''}",
                     )
                 )
                 continue
             columns.append(name)
             positions.append(index)
         if "email" not in seen:
-            raise fail(_no_email_message(cells, rows))
+            raise fail(_no_email_message(cells, shown, rows))
         return cls(tuple(columns), tuple(positions), tuple(unnamed), len(cells), tuple(problems))
 
 
-def _no_email_message(cells: list[str], rows: list[tuple[int, list[str]]]) -> str:
-    names = [_normalise_column(cell) for cell in cells]
+def _no_email_message(cells: list[str], shown: list[str], rows: list[tuple[int, list[str]]]) -> str:
     candidate: int | None = None
-    for index, name in enumerate(names):
+    for index, cell in enumerate(cells):
+        name = _normalise_column(cell)
         if (
             "mail" in name
             or name.startswith(("sähköposti", "sahkoposti"))
@@ -391,11 +392,11 @@ def _no_email_message(cells: list[str], rows: list[tuple[int, list[str]]]) -> st
                 break
     if candidate is not None:
         return (
-            f"no 'email' column; if column {cells[candidate].strip()!r} holds the addresses, "
+            f"no 'email' column; if column {shown[candidate]} holds the addresses, "
             "rename it to 'email'"
         )
-    shown = ", ".join(repr(cell.strip()) for cell in cells if cell.strip())
-    return f"no 'email' column (the header row has {shown}); the addresses must be in 'email'"
+    listed = ", ".join(name for cell, name in zip(cells, shown, strict=True) if cell.strip())
+    return f"no 'email' column (the header row has {listed}); the addresses must be in 'email'"
 
 
 # --- the rows -----------------------------------------------------------------------------------
@@ -423,7 +424,7 @@ def _language(cell: str, default: str) -> tuple[str, str | None]:
     primary = re.split(r"[-_]", value, maxsplit=1)[0]  # "sv-FI", "fi_FI"
     if primary in LANGUAGES:
         return primary, None
-    return default, f"unknown language {cell!r}, using {default!r}"
+    return default, f"unknown language {_short(cell)}, using {default!r}"
 
 
 def _control_message(column: str, value: str) -> str:
@@ -496,7 +497,9 @@ class _Rows:
         fields = dict(zip(header.columns, values, strict=True))
         if _FORMULA_START.search(joined):
             for column, value in fields.items():
-                if _FORMULA.match(value):
+                if value.startswith("=") or (
+                    value.startswith(("+", "-", "@")) and _FORMULA_CALL.search(value)
+                ):
                     self.warn(
                         line, f"column {column!r}: {_short(value)} looks like a spreadsheet formula"
                     )

@@ -21,7 +21,7 @@ def load_zone(name: str) -> ZoneInfo:
         raise LocalTimeError(f"unknown time zone {name!r} (use an IANA name like Europe/Helsinki)")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: 'Europe' is a folder
         raise LocalTimeError(
             f"unknown time zone {name!r} (use an IANA name like Europe/Helsinki)"
         ) from exc

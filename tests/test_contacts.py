@@ -1,4 +1,4 @@
-"""contacts.csv: encodings and delimiters as Excel writes them, line numbers, problems, selection."""
+"""contacts.csv: encodings and delimiters as Excel writes them, line numbers, problems."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from mailer.addresses import clean_display_name, has_control
 from mailer.contacts import (
-    CP1252_WARNING,
     ContactBook,
     load_contacts,
     parse_contacts,
@@ -115,7 +114,9 @@ def test_crlf_lf_and_old_mac_cr_line_endings_give_the_same_lines(tmp_path: Path)
     results = []
     for ending in ("\r\n", "\n", "\r"):
         book = load(tmp_path, ending.join(rows) + ending)
-        results.append(([c.line for c in book.contacts], [(p.line, p.message) for p in book.problems]))
+        results.append(
+            ([c.line for c in book.contacts], [(p.line, p.message) for p in book.problems])
+        )
     assert results[0] == results[1] == results[2]
     assert results[0][0] == [2, 5]
     assert [line for line, _ in results[0][1]] == [3, 4]
@@ -156,8 +157,10 @@ def test_invalid_and_empty_addresses_are_errors(tmp_path: Path) -> None:
 
 
 def test_duplicates_ignore_case_and_name_the_first_line(tmp_path: Path) -> None:
-    book = load(tmp_path, "email\nmatti@hs.fi\nother@hs.fi\nMatti@HS.fi\ntoimitus@yhtiö.fi\n"
-                "TOIMITUS@YHTIÖ.FI\n")
+    book = load(
+        tmp_path,
+        "email\nmatti@hs.fi\nother@hs.fi\nMatti@HS.fi\ntoimitus@yhtiö.fi\nTOIMITUS@YHTIÖ.FI\n",
+    )
     assert [str(p) for p in book.errors] == [
         "contacts.csv:4: duplicate of line 2 (Matti@hs.fi)",
         "contacts.csv:6: duplicate of line 5 (TOIMITUS@xn--yhti-8qa.fi)",
@@ -290,8 +293,10 @@ def test_empty_rows_are_skipped_with_a_warning(tmp_path: Path) -> None:
         ('"Matti\tVirtanen"', "column 'name': control character U+0009 in the cell"),
         ("Matti\x07", "column 'name': control character U+0007 in the cell"),
         ("Matti\u2028Virtanen", "column 'name': control character U+2028 in the cell"),
-        ('"Matti\r\nBcc: x@evil.example"', "column 'name': line break inside the cell "
-         "(cells must be a single line)"),
+        (
+            '"Matti\r\nBcc: x@evil.example"',
+            "column 'name': line break inside the cell (cells must be a single line)",
+        ),
     ],
 )
 def test_control_characters_are_errors(tmp_path: Path, cell: str, message: str) -> None:
@@ -362,7 +367,12 @@ def test_missing_optional_columns_use_defaults(tmp_path: Path) -> None:
     book = load(tmp_path, "email\na@b.fi\n", default_language="en")
     assert book.contacts == (
         Contact(
-            email="a@b.fi", name="", outlet="", language="en", tags=(), line=2,
+            email="a@b.fi",
+            name="",
+            outlet="",
+            language="en",
+            tags=(),
+            line=2,
             fields={"email": "a@b.fi"},
         ),
     )
@@ -378,12 +388,18 @@ def test_cells_are_trimmed_and_nfc_normalised(tmp_path: Path) -> None:
     decomposed = unicodedata.normalize("NFD", "Päivi Mäki")
     book = load(tmp_path, f"email,name,outlet\n  a@b.fi , {decomposed}  ,\u00a0Yle Österbotten \n")
     contact = book.contacts[0]
-    assert (contact.email, contact.name, contact.outlet) == ("a@b.fi", "Päivi Mäki", "Yle Österbotten")
+    assert (contact.email, contact.name, contact.outlet) == (
+        "a@b.fi",
+        "Päivi Mäki",
+        "Yle Österbotten",
+    )
     assert contact.fields["outlet"] == "Yle Österbotten"
 
 
 def test_fields_hold_every_column_and_cannot_be_changed(tmp_path: Path) -> None:
-    book = load(tmp_path, "Email,Name,Language,Tags,First Name\nA@B.FI,  Anna   Aalto ,Svenska,x|y,Anna\n")
+    book = load(
+        tmp_path, "Email,Name,Language,Tags,First Name\nA@B.FI,  Anna   Aalto ,Svenska,x|y,Anna\n"
+    )
     fields = book.contacts[0].fields
     assert dict(fields) == {
         "email": "A@b.fi",
@@ -420,7 +436,9 @@ def test_header_only_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_problems_are_in_line_order(tmp_path: Path) -> None:
-    book = load(tmp_path, "email,language,x y\na@b.fi,de,\nbad,fi,=1\n\nc@b.fi,,\n".encode("cp1252"))
+    book = load(
+        tmp_path, "email,language,x y\na@b.fi,de,\nbad,fi,=1\n\nc@b.fi,,\n".encode("cp1252")
+    )
     assert [p.line for p in book.problems] == sorted(p.line for p in book.problems)
     assert [p.severity for p in book.errors] == [Severity.ERROR]
     assert {p.severity for p in book.warnings} == {Severity.WARNING}
@@ -475,17 +493,30 @@ def test_utf16_unicode_text_is_refused(tmp_path: Path) -> None:
         (b"", "contacts.csv: empty file"),
         (b"\xef\xbb\xbf", "contacts.csv: empty file"),
         (b" \r\n\r\n", "contacts.csv: empty file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "contacts.csv: not a text file (it contains NUL bytes)"),
-        (bytes(range(1, 32)) * 4, "contacts.csv: not a text file (112 control characters); "
-         "is it really a CSV file?"),
-        (b"email\na\x81@b.fi\n", "contacts.csv:2: neither UTF-8 nor Windows-1252 text "
-         "(byte 0x81); is it really a CSV file?"),
-        ("email,name\na@b.fi,Mäki\n".encode() + "b@b.fi,Mäki\n".encode("cp1252"),
-         "contacts.csv:3: mixes UTF-8 with another encoding (byte 0xe4 is not UTF-8); in Excel "
-         "use File > Save As > 'CSV UTF-8 (Comma delimited)'"),
-        (b"\xef\xbb\xbfemail\nb@b.fi,M\xe4ki\n", "contacts.csv:2: mixes UTF-8 with another "
-         "encoding (byte 0xe4 is not UTF-8); in Excel use File > Save As > "
-         "'CSV UTF-8 (Comma delimited)'"),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "contacts.csv: not a text file (it contains NUL bytes)",
+        ),
+        (
+            bytes(range(1, 32)) * 4,
+            "contacts.csv: not a text file (112 control characters); is it really a CSV file?",
+        ),
+        (
+            b"email\na\x81@b.fi\n",
+            "contacts.csv:2: neither UTF-8 nor Windows-1252 text "
+            "(byte 0x81); is it really a CSV file?",
+        ),
+        (
+            "email,name\na@b.fi,Mäki\n".encode() + "b@b.fi,Mäki\n".encode("cp1252"),
+            "contacts.csv:3: mixes UTF-8 with another encoding (byte 0xe4 is not UTF-8); in Excel "
+            "use File > Save As > 'CSV UTF-8 (Comma delimited)'",
+        ),
+        (
+            b"\xef\xbb\xbfemail\nb@b.fi,M\xe4ki\n",
+            "contacts.csv:2: mixes UTF-8 with another "
+            "encoding (byte 0xe4 is not UTF-8); in Excel use File > Save As > "
+            "'CSV UTF-8 (Comma delimited)'",
+        ),
     ],
 )
 def test_unreadable_files(tmp_path: Path, data: bytes, message: str) -> None:
@@ -553,9 +584,10 @@ def test_require_valid_names_the_first_error_and_the_count(tmp_path: Path) -> No
 # --- size ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_100k_rows(tmp_path: Path) -> None:
     rows = "".join(
-        f"toimittaja{i}@lehti{i % 300}.fi;Toimittaja Mäkinen {i};Lehti {i % 300};fi;local|trusted\r\n"
+        f"toimittaja{i}@lehti{i % 300}.fi;Toimittaja Mäkinen {i};Lehti {i % 300};fi;local\r\n"
         for i in range(100_000)
     )
     path = write(tmp_path, "\ufeffemail;name;outlet;language;tags\r\n" + rows)
@@ -644,9 +676,7 @@ def test_generated_csv_never_crashes(
 
 
 NAME = st.text(
-    alphabet=st.characters(
-        blacklist_categories=("Cc", "Cs"), blacklist_characters="\u2028\u2029"
-    ),
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\u2028\u2029"),
     max_size=20,
 )
 NOTES = st.text(alphabet=st.sampled_from(list('ab ,;"\r\nä')), max_size=10)
@@ -688,4 +718,7 @@ def test_generated_rows_load_on_the_lines_they_start(
             assert contact.fields["notes"] == unicodedata.normalize("NFC", notes.strip())
     assert got == {}
     assert errors == {}
-    assert all(p.message.endswith("looks like a spreadsheet formula") for p in book.warnings)
+    for warning in book.warnings:
+        assert warning.message.endswith("looks like a spreadsheet formula") or (
+            not rows and warning.message == "no contacts below the header row"
+        )

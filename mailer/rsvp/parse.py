@@ -10,7 +10,6 @@ hostile mail cheap: parts over :data:`MAX_PART_BYTES` are skipped, a message ove
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.header
 import email.message
@@ -21,7 +20,16 @@ import hashlib
 from dataclasses import dataclass, field
 
 from mailer.rsvp.results import Envelope
-from mailer.rsvp.textutil import MAX_TEXT_CHARS, decode_bytes, html_to_text, message_ids, tidy
+from mailer.rsvp.textutil import (
+    MAX_TEXT_CHARS,
+    decode_bytes,
+    decode_header,
+    html_to_text,
+    message_ids,
+    parse_address,
+    parse_date,
+    tidy,
+)
 
 MAX_PART_BYTES = 5 * 1024 * 1024
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
@@ -163,7 +171,7 @@ def _envelope(
         subject=get_header(msg, "Subject")[:500],
         sender=sender,
         sender_name=sender_name[:200],
-        date=_date(get_header(msg, "Date")),
+        date=parse_date(get_header(msg, "Date")),
         in_reply_to=message_ids(get_header(msg, "In-Reply-To"))[:20],
         references=message_ids(" ".join(_all_headers(msg, "References")))[-50:],
         size=len(raw),
@@ -217,7 +225,7 @@ def _walk_container(
         return
     if ctype.startswith("message/"):
         for inner in subs[:1]:
-            if top_report and not forwarded and not state.returned:
+            if not forwarded and not state.returned:  # a returned or forwarded original
                 state.returned = tuple((str(k).lower(), decode_header(v)) for k, v in inner.items())
             _name, inner_from = address_of(inner)
             _walk(inner, state, depth=depth + 1, forwarded=True, carrier=inner_from,
@@ -323,29 +331,6 @@ def _limited_walk(msg: email.message.Message) -> list[email.message.Message]:
 # --- headers ---------------------------------------------------------------------------------
 
 
-def decode_header(value: object) -> str:
-    """A header value as text: RFC 2047 words decoded, unknown charsets read as UTF-8."""
-    text = _unsurrogate(str(value))
-    try:
-        chunks = email.header.decode_header(text)
-    except Exception:
-        return tidy(text)
-    out: list[str] = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset or "utf-8")[0])
-        else:
-            out.append(chunk)
-    return tidy("".join(out))
-
-
-def _unsurrogate(text: str) -> str:
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeError:
-        return text.encode("utf-8", "replace").decode("utf-8", "replace")
-
-
 def _all_headers(msg: email.message.Message, name: str) -> list[str]:
     try:
         return [decode_header(v) for v in (msg.get_all(name) or [])][:10]
@@ -361,32 +346,6 @@ def get_header(msg: email.message.Message, name: str) -> str:
 def address_of(msg: email.message.Message) -> tuple[str, str]:
     """(display name, lower-case address) of the From header; ("", "") when unusable."""
     return parse_address(get_header(msg, "From"))
-
-
-def parse_address(value: str) -> tuple[str, str]:
-    try:
-        pairs = email.utils.getaddresses([value])
-    except Exception:
-        return "", ""
-    for name, addr in pairs:
-        addr = addr.strip().lower()
-        if addr.startswith("mailto:"):
-            addr = addr[7:]
-        if "@" in addr and not any(c.isspace() or ord(c) < 32 for c in addr) and len(addr) < 320:
-            return tidy(name), addr
-    return "", ""
-
-
-def _date(value: str) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except Exception:
-        return None
-    if when is None:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def _content_type(msg: email.message.Message) -> str:

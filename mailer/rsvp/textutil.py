@@ -1,8 +1,11 @@
-"""Small text helpers for untrusted mail: charsets, HTML to text, message ids (pure)."""
+"""Small helpers for untrusted mail: charsets, headers, addresses, dates, HTML to text (pure)."""
 
 from __future__ import annotations
 
 import codecs
+import datetime as dt
+import email.header
+import email.utils
 import html
 import re
 from html.parser import HTMLParser
@@ -113,3 +116,55 @@ def html_to_text(markup: str) -> str:
         text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
     lines = [_SPACES.sub(" ", line.replace("\xa0", " ")).strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def decode_header(value: object) -> str:
+    """A header value as text: RFC 2047 words decoded, unknown charsets read as UTF-8."""
+    text = _unsurrogate(str(value))
+    try:
+        chunks = email.header.decode_header(text)
+    except Exception:
+        return tidy(text)
+    out: list[str] = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            out.append(decode_bytes(chunk, charset or "utf-8")[0])
+        else:
+            out.append(chunk)
+    return tidy("".join(out))
+
+
+def _unsurrogate(text: str) -> str:
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return text.encode("utf-8", "replace").decode("utf-8", "replace")
+
+
+def parse_address(value: str) -> tuple[str, str]:
+    try:
+        pairs = email.utils.getaddresses([value])
+    except Exception:
+        return "", ""
+    for name, addr in pairs:
+        addr = addr.strip().lower()
+        if addr.startswith("mailto:"):
+            addr = addr[7:]
+        if "@" in addr and not any(c.isspace() or ord(c) < 32 for c in addr) and len(addr) < 320:
+            return tidy(name), addr
+    return "", ""
+
+
+def parse_date(value: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except Exception:
+        return None
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)

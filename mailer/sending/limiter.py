@@ -113,3 +113,12 @@ class DailyCap:
         if needed <= 0:
             return self._clock.now()
         return self._log.frees_at(self._clock.now() - DAY, needed, DAY)
+
+    def full_message(self, recipients: int) -> str:
+        """Why a message of *recipients* cannot go now, and when it can."""
+        when = self.frees_at(recipients)
+        later = f"; room again at {when:%Y-%m-%d %H:%M} UTC" if when is not None else ""
+        return (
+            f"the daily cap of {self.cap} recipients ([smtp] daily_cap) is reached; "
+            f"the rest stays queued{later}"
+        )

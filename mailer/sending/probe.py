@@ -1,4 +1,5 @@
-"""Opening an SMTP connection (TLS, login), explaining why it failed, and the pre-flight probe.
+"""Talking to the SMTP server: opening a connection (TLS, login), what its refusals mean, and
+the pre-flight probe.
 
 Shared by the SMTP transport and ``mailer check``. Certificates are always verified, against the
 system store or ``[smtp] ca_file``; there is no switch to turn verification off.
@@ -8,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
+import re
 import ssl
 from dataclasses import dataclass
 
 import aiosmtplib
 from aiosmtplib import (
     SMTPAuthenticationError,
+    SMTPConnectError,
     SMTPConnectResponseError,
     SMTPConnectTimeoutError,
     SMTPException,
@@ -27,6 +31,59 @@ from mailer.errors import TransportError
 
 AUTH_HINT = "check [smtp] username and the password"
 _SECURITY_NAME = {"starttls": "STARTTLS", "tls": "TLS", "none": "plain"}
+_ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+_AUTH_CODES = (530, 534, 535, 538)
+_AUTH_STATUS = ("5.7.3", "5.7.8", "5.7.57", "5.7.139")
+_QUOTA_STATUS = ("5.4.5", "5.2.0")
+
+
+class Kind(enum.Enum):
+    SENT = "sent"
+    TEMPORARY = "temporary"  # nothing was accepted; try again later
+    RECONNECT = "reconnect"  # a reused connection was closed by the server: reconnect, no backoff
+    PERMANENT = "permanent"  # this message fails
+    ACCOUNT = "account"  # every message would fail: stop the run
+    IN_DOUBT = "in_doubt"  # the data may have arrived
+
+
+def enhanced_status(message: str) -> str:
+    found = _ENHANCED.search(message)
+    return found.group(1) if found else ""
+
+
+def classify(stage: str, code: int, message: str) -> Kind:
+    """What a negative reply at *stage* ("mail", "rcpt" or "data") means for the run."""
+    status = enhanced_status(message)
+    if code in _AUTH_CODES or status in _AUTH_STATUS or code == 432 or status == "4.3.2":
+        return Kind.ACCOUNT
+    if status in _QUOTA_STATUS or status == "5.7.233" or status == "5.7.60":
+        return Kind.ACCOUNT
+    if stage == "mail" and code >= 500:
+        return Kind.ACCOUNT  # the sender is refused: so would every other message be
+    if stage == "data" and status == "5.2.2":
+        return Kind.ACCOUNT  # our own mailbox is full (Microsoft 365 keeps a copy in Sent Items)
+    if 400 <= code < 500:
+        return Kind.TEMPORARY
+    return Kind.PERMANENT
+
+
+def account_message(host: str, code: int, message: str, sender: str) -> str:
+    """The one line that stops the run, with what to do next."""
+    status = enhanced_status(message)
+    reply = one_line(f"{code} {message}")
+    if code in _AUTH_CODES or status in _AUTH_STATUS:
+        hint = AUTH_HINT
+    elif code == 432 or status == "4.3.2":
+        hint = "too many connections; lower [smtp] connections (Microsoft 365 allows 3 per mailbox)"
+    elif status in _QUOTA_STATUS or "quota" in message.lower():
+        hint = "the account's sending limit is reached; the rest stays queued: run again later"
+    elif status == "5.7.233":
+        hint = "the organisation's external recipient limit is reached; run again later"
+    elif status == "5.2.2":
+        hint = "the sending mailbox is full; make room in it and run again"
+    else:
+        hint = f"the server refuses to send as {sender}; check [organizer] email and the account"
+    return f"{host}: {reply}: {hint}"
 
 
 @dataclass(frozen=True)
@@ -141,6 +198,10 @@ def describe_connect_error(smtp: SmtpConfig, exc: BaseException) -> ConnectFailu
         return ConnectFailure(f"{at}: the server did not answer in time", True)
     if isinstance(exc, SMTPServerDisconnected):
         return ConnectFailure(f"{at}: the server closed the connection", True)
+    if isinstance(exc, SMTPConnectError):
+        cause = exc.__cause__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else exc.message
+        return ConnectFailure(f"{at}: cannot connect: {one_line(str(reason))}", True)
     if isinstance(exc, SMTPException):
         text = one_line(exc.message)
         if "STARTTLS" in text:

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import re
 import socket
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -35,6 +33,7 @@ from aiosmtplib import (
     SMTPRecipientRefused,
     SMTPResponseException,
     SMTPSenderRefused,
+    SMTPTimeoutError,
 )
 
 from mailer.config import SmtpConfig
@@ -43,7 +42,9 @@ from mailer.models import Outgoing, State
 from mailer.sending import RunContext
 from mailer.sending.limiter import DailyCap, RateLimiter
 from mailer.sending.probe import (
-    AUTH_HINT,
+    Kind,
+    account_message,
+    classify,
     describe_connect_error,
     new_client,
     one_line,
@@ -54,65 +55,11 @@ from mailer.store.smtp import SmtpLog
 PREWARM_SECONDS = 30.0  # connect this long before an embargo, not earlier (servers drop idle ones)
 QUIT_TIMEOUT_SECONDS = 2.0
 
-_ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
-_AUTH_CODES = (530, 534, 535, 538)
-_AUTH_STATUS = ("5.7.3", "5.7.8", "5.7.57", "5.7.139")
-_QUOTA_STATUS = ("5.4.5", "5.2.0")
-
-
-class Kind(enum.Enum):
-    SENT = "sent"
-    TEMPORARY = "temporary"  # nothing was accepted; try again later
-    RECONNECT = "reconnect"  # a reused connection was closed by the server: reconnect, no backoff
-    PERMANENT = "permanent"  # this message fails
-    ACCOUNT = "account"  # every message would fail: stop the run
-    IN_DOUBT = "in_doubt"  # the data may have arrived
-
 
 @dataclass(frozen=True)
 class Result:
     kind: Kind
     detail: str
-
-
-def enhanced_status(message: str) -> str:
-    found = _ENHANCED.search(message)
-    return found.group(1) if found else ""
-
-
-def classify(stage: str, code: int, message: str) -> Kind:
-    """What a negative reply at *stage* ("mail", "rcpt" or "data") means for the run."""
-    status = enhanced_status(message)
-    if code in _AUTH_CODES or status in _AUTH_STATUS or code == 432 or status == "4.3.2":
-        return Kind.ACCOUNT
-    if status in _QUOTA_STATUS or status == "5.7.233" or status == "5.7.60":
-        return Kind.ACCOUNT
-    if stage == "mail" and code >= 500:
-        return Kind.ACCOUNT  # the sender is refused: so would every other message be
-    if stage == "data" and status == "5.2.2":
-        return Kind.ACCOUNT  # our own mailbox is full (Microsoft 365 keeps a copy in Sent Items)
-    if 400 <= code < 500:
-        return Kind.TEMPORARY
-    return Kind.PERMANENT
-
-
-def account_message(host: str, code: int, message: str, sender: str) -> str:
-    """The one line that stops the run, with what to do next."""
-    status = enhanced_status(message)
-    reply = one_line(f"{code} {message}")
-    if code in _AUTH_CODES or status in _AUTH_STATUS:
-        hint = AUTH_HINT
-    elif code == 432 or status == "4.3.2":
-        hint = "too many connections; lower [smtp] connections (Microsoft 365 allows 3 per mailbox)"
-    elif status in _QUOTA_STATUS or "quota" in message.lower():
-        hint = "the account's sending limit is reached; the rest stays queued: run again later"
-    elif status == "5.7.233":
-        hint = "the organisation's external recipient limit is reached; run again later"
-    elif status == "5.2.2":
-        hint = "the sending mailbox is full; make room in it and run again"
-    else:
-        hint = f"the server refuses to send as {sender}; check [organizer] email and the account"
-    return f"{host}: {reply}: {hint}"
 
 
 def backoff(smtp: SmtpConfig, failures: int) -> float:
@@ -137,6 +84,11 @@ class _Connection:
     @property
     def connected(self) -> bool:
         return self.client is not None and self.client.is_connected
+
+    def abort(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()
 
     async def close(self) -> None:
         client, self.client = self.client, None
@@ -228,10 +180,16 @@ class _Run:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for handle, work in list(self.waiting.items()):
+            left = list(self.waiting.values())
+            for handle in self.waiting:
                 handle.cancel()
-                self.ctx.left_queued(work.item, work.last_error)  # already pending: reported only
             self.waiting.clear()
+            while not self.queue.empty():
+                work = self.queue.get_nowait()
+                if work is not None and work.last_error:
+                    left.append(work)
+            for work in left:  # tried in this run and already back to pending: reported only
+                self.ctx.left_queued(work.item, work.last_error)
 
     # --- one connection ----------------------------------------------------------------------
 
@@ -249,8 +207,10 @@ class _Run:
                     break
                 if not await self.handle(conn, work):
                     break
-        finally:
-            await conn.close()
+        except BaseException:
+            conn.abort()  # cancelled (Ctrl-C) or a bug: no polite QUIT, just close
+            raise
+        await conn.close()
 
     async def prewarm_pause(self) -> None:
         """Do not connect long before the embargo: servers close idle connections."""
@@ -310,7 +270,7 @@ class _Run:
                 return False
             if not self.cap.reserve(size):
                 ctx.unclaim(item)
-                self.stop(self.cap_message(size))
+                self.stop(f"{self.smtp.host}: {self.cap.full_message(size)}")
                 return False
             reserved = True
             ready = await self.unless_stopped(self.limiter.acquire())
@@ -322,7 +282,10 @@ class _Run:
                     self.queue.put_nowait(work)
                 return False
             assert conn.client is not None
-            result = await self.transact(conn, conn.client, item)
+            result = await transact(
+                conn.client, item, host=self.smtp.host, reused=conn.sent > 0,
+                transmitting=lambda: ctx.transmitting(item),
+            )
             reserved = False
             self.outcome(conn, work, result)
             return True
@@ -372,88 +335,76 @@ class _Run:
                 ctx.retry_later(item, result.detail)
                 self.retry_later(work, backoff(self.smtp, work.failures))
 
-    def cap_message(self, size: int) -> str:
-        when = self.cap.frees_at(size)
-        later = f"; room again at {when:%Y-%m-%d %H:%M} UTC" if when is not None else ""
-        return (
-            f"{self.smtp.host}: the daily cap of {self.smtp.daily_cap} recipients ([smtp] "
-            f"daily_cap) is reached; the rest stays queued{later}"
-        )
 
-    async def transact(self, conn: _Connection, client: aiosmtplib.SMTP, item: Outgoing) -> Result:
-        host = self.smtp.host
-        reused = conn.sent > 0
-        lost = f"{host}: connection lost before the data was sent"
-        try:
-            await client.mail(item.sender)
-        except SMTPSenderRefused as exc:
-            kind = classify("mail", exc.code, exc.message)
-            if kind is Kind.ACCOUNT:
-                return Result(kind, account_message(host, exc.code, exc.message, item.sender))
-            if reused and exc.code == 421:
-                return Result(Kind.RECONNECT, f"{host}: {one_line(f'{exc.code} {exc.message}')}")
-            return Result(kind, one_line(f"{exc.code} {exc.message}"))
-        except (SMTPException, OSError) as exc:
-            return Result(Kind.RECONNECT if reused else Kind.TEMPORARY, f"{lost} ({exc})")
-        except ValueError as exc:
-            return Result(Kind.PERMANENT, f"cannot send from {item.sender}: {exc}")
-        refused: dict[str, SMTPRecipientRefused] = {}
-        try:
-            for rcpt in item.recipients:
-                try:
-                    await client.rcpt(rcpt)
-                except SMTPRecipientRefused as exc:
-                    refused[rcpt] = exc
-        except (SMTPException, OSError) as exc:
-            return Result(Kind.TEMPORARY, f"{lost} ({exc})")
-        except ValueError as exc:
-            await _rset(client)
-            return Result(Kind.PERMANENT, f"cannot send to {', '.join(item.recipients)}: {exc}")
-        if refused:
-            await _rset(client)
-            return self.refused_result(item, refused)
-        self.ctx.transmitting(item)
-        try:
-            reply = await client.data(item.data)
-        except SMTPDataError as exc:
-            await _rset(client)
-            kind = classify("data", exc.code, exc.message)
-            if kind is Kind.ACCOUNT:
-                return Result(kind, account_message(host, exc.code, exc.message, item.sender))
-            return Result(kind, one_line(f"{exc.code} {exc.message}"))
-        except (SMTPException, OSError) as exc:
-            return Result(
-                Kind.IN_DOUBT,
-                f"{host}: connection lost after the data was sent ({exc}); the server may "
-                "have the message",
-            )
-        return Result(Kind.SENT, one_line(f"{reply.code} {reply.message}"))
-
-    def refused_result(self, item: Outgoing, refused: dict[str, SMTPRecipientRefused]) -> Result:
-        kinds = [classify("rcpt", e.code, e.message) for e in refused.values()]
-        first = next(iter(refused.values()))
-        if Kind.ACCOUNT in kinds:
-            bad = refused_by_kind(refused, kinds, Kind.ACCOUNT)
-            return Result(Kind.ACCOUNT, account_message(
-                self.smtp.host, bad.code, bad.message, item.sender))
-        kind = Kind.PERMANENT if Kind.PERMANENT in kinds else Kind.TEMPORARY
-        if len(item.recipients) == 1:
-            return Result(kind, one_line(f"{first.code} {first.message}"))
-        listed = "; ".join(one_line(f"{r}: {e.code} {e.message}") for r, e in refused.items())
-        return Result(
-            kind,
-            f"{len(refused)} of {len(item.recipients)} recipients refused, nothing sent: {listed}",
-        )
+def _refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> Result:
+    kind = classify(stage, exc.code, exc.message)
+    if kind is Kind.ACCOUNT:
+        return Result(kind, account_message(host, exc.code, exc.message, sender))
+    return Result(kind, one_line(f"{exc.code} {exc.message}"))
 
 
-def refused_by_kind(
-    refused: dict[str, SMTPRecipientRefused], kinds: list[Kind], kind: Kind
-) -> SMTPRecipientRefused:
-    return next(e for e, k in zip(refused.values(), kinds, strict=True) if k is kind)
+def _refused(host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]) -> Result:
+    """Some or all recipients refused: the message is not sent to anyone."""
+    results = {r: _refusal("rcpt", host, e, item.sender) for r, e in refused.items()}
+    for result in results.values():
+        if result.kind is Kind.ACCOUNT:
+            return result
+    permanent = any(r.kind is Kind.PERMANENT for r in results.values())
+    kind = Kind.PERMANENT if permanent else Kind.TEMPORARY
+    if len(item.recipients) == 1:
+        return Result(kind, next(iter(results.values())).detail)
+    listed = "; ".join(f"{r}: {result.detail}" for r, result in results.items())
+    total = len(item.recipients)
+    return Result(kind, f"{len(refused)} of {total} recipients refused, nothing sent: {listed}")
+
+
+async def transact(
+    client: aiosmtplib.SMTP,
+    item: Outgoing,
+    *,
+    host: str,
+    reused: bool,
+    transmitting: Callable[[], None],
+) -> Result:
+    """One SMTP transaction: MAIL FROM, RCPT TO each recipient, then (all accepted) DATA."""
+    refused: dict[str, SMTPRecipientRefused] = {}
+    try:
+        await client.mail(item.sender)
+        for rcpt in item.recipients:
+            try:
+                await client.rcpt(rcpt)
+            except SMTPRecipientRefused as exc:
+                refused[rcpt] = exc
+    except SMTPSenderRefused as exc:
+        if reused and exc.code == 421:  # the server closes a connection it has used enough
+            return Result(Kind.RECONNECT, f"{host}: {one_line(f'{exc.code} {exc.message}')}")
+        return _refusal("mail", host, exc, item.sender)
+    except (SMTPException, OSError) as exc:
+        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
+        return Result(kind, f"{host}: connection lost before the data was sent ({exc})")
+    except ValueError as exc:  # an address the protocol cannot carry (validated earlier)
+        await _rset(client)
+        return Result(Kind.PERMANENT, f"cannot use the address: {exc}")
+    if refused:
+        await _rset(client)
+        return _refused(host, item, refused)
+    transmitting()
+    try:
+        reply = await client.data(item.data)
+    except SMTPDataError as exc:
+        await _rset(client)
+        return _refusal("data", host, exc, item.sender)
+    except SMTPTimeoutError:
+        return Result(Kind.IN_DOUBT, f"{host}: no answer within {client.timeout or 0:g} s after "
+                      "the data was sent; the server may have the message")
+    except (SMTPException, OSError) as exc:
+        return Result(Kind.IN_DOUBT, f"{host}: connection lost after the data was sent ({exc}); "
+                      "the server may have the message")
+    return Result(Kind.SENT, one_line(f"{reply.code} {reply.message}"))
 
 
 async def _rset(client: aiosmtplib.SMTP) -> None:
-    with contextlib.suppress(SMTPResponseException, SMTPException, OSError):
+    with contextlib.suppress(SMTPException, OSError):
         await client.rset()
 
 

@@ -1,5 +1,520 @@
-"""Queries of the release area (filled in by the issue that owns it)."""
+"""Queries of the release area: the schedule, the run log and the Bcc batches.
+
+* ``release_schedules``: one row per ``mailer release schedule``; the newest row is the current
+  schedule. The embargo is stored in UTC with the zone the officer gave it in.
+* ``release_runs``: one row for every ``send-due`` / ``wait`` / ``send-now`` / ``prebrief`` run
+  (started with outcome ``running``, finished with its decision and outcome), so the officer can
+  see afterwards what cron did.
+* ``release_batches`` and ``release_batch_members``: in Bcc mode one message goes to many
+  journalists. Each journalist keeps their own journal row in ``messages`` (so the journal shows
+  who got it when); a batch is a fixed set of those rows, created once in one transaction (a row
+  belongs to at most one batch), and :class:`ReleaseJournal` moves the rows of a batch together.
+"""
 
 from __future__ import annotations
 
-MIGRATIONS: dict[int, str] = {}
+import datetime as dt
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from mailer.models import Campaign, JournalEntry, State
+from mailer.schedule import ReleaseCancelled, Schedule, ScheduleState
+from mailer.store import Store
+from mailer.store.db import transaction
+from mailer.store.journal import Journal
+
+MIGRATIONS: dict[int, str] = {
+    10: """
+    CREATE TABLE release_schedules (
+        id INTEGER PRIMARY KEY,
+        embargo_utc TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        tag TEXT NOT NULL DEFAULT '',
+        mode TEXT NOT NULL,
+        grace_minutes INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        checked INTEGER NOT NULL DEFAULT 0,
+        fingerprint TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE release_runs (
+        id INTEGER PRIMARY KEY,
+        schedule_id INTEGER,
+        command TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        decision TEXT NOT NULL DEFAULT '',
+        outcome TEXT NOT NULL DEFAULT 'running',
+        ok INTEGER
+    );
+    CREATE TABLE release_batches (
+        message_id TEXT PRIMARY KEY,
+        language TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE release_batch_members (
+        batch TEXT NOT NULL REFERENCES release_batches (message_id),
+        row_message_id TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL
+    );
+    CREATE INDEX release_batch_members_batch ON release_batch_members (batch);
+    """,
+}
+
+
+def _ts(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("release times must be aware")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _parse(text: object) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(text))
+
+
+_SCHEDULE_COLUMNS = (
+    "id, embargo_utc, zone, tag, mode, grace_minutes, state, checked, fingerprint,"
+    " created_at, updated_at, note"
+)
+
+
+def _schedule(row: Sequence[object]) -> Schedule:
+    id_, embargo, zone, tag, mode, grace, state, checked, fp, created, updated, note = row
+    return Schedule(
+        id=int(str(id_)),
+        embargo=_parse(embargo),
+        zone=str(zone),
+        tag=str(tag),
+        mode=str(mode),
+        grace_minutes=int(str(grace)),
+        state=ScheduleState(str(state)),
+        checked=int(str(checked)),
+        fingerprint=str(fp),
+        created_at=_parse(created),
+        updated_at=_parse(updated),
+        note=str(note),
+    )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One line of the run log."""
+
+    id: int
+    schedule_id: int | None
+    command: str
+    owner: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    decision: str
+    outcome: str
+    ok: bool | None
+
+
+@dataclass(frozen=True)
+class BatchMember:
+    email: str
+    row_message_id: str  # the contact's journal row
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One Bcc message: its own Message-ID and the journal rows it carries."""
+
+    message_id: str
+    language: str
+    number: int
+    members: tuple[BatchMember, ...]
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """A journal row that should travel in a Bcc batch of *language*."""
+
+    email: str
+    row_message_id: str
+    language: str
+
+
+class Releases:
+    """Every query of the release area."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    # --- the schedule --------------------------------------------------------------------------
+
+    def current(self) -> Schedule | None:
+        row = self._conn.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM release_schedules ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else _schedule(tuple(row))
+
+    def get(self, schedule_id: int) -> Schedule | None:
+        row = self._conn.execute(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM release_schedules WHERE id = ?", (schedule_id,)
+        ).fetchone()
+        return None if row is None else _schedule(tuple(row))
+
+    def add(
+        self,
+        *,
+        embargo: dt.datetime,
+        zone: str,
+        tag: str,
+        mode: str,
+        grace_minutes: int,
+        checked: int,
+        fingerprint: str,
+        now: dt.datetime,
+    ) -> Schedule:
+        """A new current schedule; a still scheduled earlier one is marked as replaced."""
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                "INSERT INTO release_schedules (embargo_utc, zone, tag, mode, grace_minutes,"
+                " state, checked, fingerprint, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?)",
+                (
+                    _ts(embargo),
+                    zone,
+                    tag,
+                    mode,
+                    grace_minutes,
+                    checked,
+                    fingerprint,
+                    _ts(now),
+                    _ts(now),
+                ),
+            )
+            new_id = int(cur.lastrowid or 0)
+            conn.execute(
+                "UPDATE release_schedules SET state = 'cancelled', note = ?, updated_at = ?"
+                " WHERE id != ? AND state = 'scheduled'",
+                (f"replaced by schedule {new_id}", _ts(now), new_id),
+            )
+        found = self.get(new_id)
+        assert found is not None
+        return found
+
+    def set_state(
+        self,
+        schedule_id: int,
+        state: ScheduleState,
+        now: dt.datetime,
+        *,
+        note: str = "",
+        from_states: Iterable[ScheduleState],
+    ) -> bool:
+        """Move the schedule to *state* if it is in one of *from_states* (atomic)."""
+        froms = tuple(s.value for s in from_states)
+        marks = ",".join("?" * len(froms))
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                f"UPDATE release_schedules SET state = ?, note = ?, updated_at = ?"
+                f" WHERE id = ? AND state IN ({marks})",
+                (state.value, note, _ts(now), schedule_id, *froms),
+            )
+            return cur.rowcount == 1
+
+    def state_of(self, schedule_id: int) -> ScheduleState | None:
+        row = self._conn.execute(
+            "SELECT state FROM release_schedules WHERE id = ?", (schedule_id,)
+        ).fetchone()
+        return None if row is None else ScheduleState(str(row[0]))
+
+    # --- the run log ---------------------------------------------------------------------------
+
+    def start_run(
+        self, *, schedule_id: int | None, command: str, owner: str, now: dt.datetime
+    ) -> int:
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                "INSERT INTO release_runs (schedule_id, command, owner, started_at)"
+                " VALUES (?, ?, ?, ?)",
+                (schedule_id, command, owner, _ts(now)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        now: dt.datetime,
+        decision: str,
+        outcome: str,
+        ok: bool,
+        schedule_id: int | None = None,
+    ) -> None:
+        with transaction(self._conn) as conn:
+            conn.execute(
+                "UPDATE release_runs SET finished_at = ?, decision = ?, outcome = ?, ok = ?,"
+                " schedule_id = COALESCE(?, schedule_id) WHERE id = ?",
+                (_ts(now), decision, outcome, int(ok), schedule_id, run_id),
+            )
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        rows = self._conn.execute(
+            "SELECT id, schedule_id, command, owner, started_at, finished_at, decision, outcome,"
+            " ok FROM release_runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        out = [
+            RunRecord(
+                id=int(r[0]),
+                schedule_id=None if r[1] is None else int(r[1]),
+                command=str(r[2]),
+                owner=str(r[3]),
+                started_at=_parse(r[4]),
+                finished_at=None if r[5] is None else _parse(r[5]),
+                decision=str(r[6]),
+                outcome=str(r[7]),
+                ok=None if r[8] is None else bool(r[8]),
+            )
+            for r in rows
+        ]
+        return list(reversed(out))
+
+    # --- Bcc batches ---------------------------------------------------------------------------
+
+    def assign_batches(
+        self,
+        wanted: Sequence[BatchRequest],
+        *,
+        size: int,
+        new_message_id: Callable[[], str],
+        now: dt.datetime,
+    ) -> list[Batch]:
+        """Put every row of *wanted* that is in no batch yet into new batches of at most *size*
+        rows of one language (in one transaction, so two processes cannot both batch a row);
+        return every batch that holds a row of *wanted*, with all its members."""
+        if size < 1:
+            raise ValueError("a batch holds at least one recipient")
+        mids = [w.row_message_id for w in wanted]
+        with transaction(self._conn) as conn:
+            taken = self._batch_of(conn, mids)
+            number = int(
+                conn.execute("SELECT COALESCE(MAX(number), 0) FROM release_batches").fetchone()[0]
+            )
+            by_language: dict[str, list[BatchRequest]] = {}
+            for w in wanted:
+                if w.row_message_id not in taken:
+                    by_language.setdefault(w.language, []).append(w)
+            for language, rows in by_language.items():
+                for start in range(0, len(rows), size):
+                    number += 1
+                    batch_id = new_message_id()
+                    conn.execute(
+                        "INSERT INTO release_batches (message_id, language, number, created_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (batch_id, language, number, _ts(now)),
+                    )
+                    conn.executemany(
+                        "INSERT INTO release_batch_members (batch, row_message_id, email)"
+                        " VALUES (?, ?, ?)",
+                        [(batch_id, r.row_message_id, r.email) for r in rows[start : start + size]],
+                    )
+            owners = set(self._batch_of(conn, mids).values())
+        return [b for b in self.batches() if b.message_id in owners]
+
+    @staticmethod
+    def _batch_of(conn: sqlite3.Connection, row_mids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(row_mids), 500):
+            chunk = row_mids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for mid, batch in conn.execute(
+                "SELECT row_message_id, batch FROM release_batch_members"
+                f" WHERE row_message_id IN ({marks})",
+                tuple(chunk),
+            ):
+                out[str(mid)] = str(batch)
+        return out
+
+    def batches(self) -> list[Batch]:
+        members: dict[str, list[BatchMember]] = {}
+        for batch, mid, email in self._conn.execute(
+            "SELECT batch, row_message_id, email FROM release_batch_members ORDER BY rowid"
+        ):
+            members.setdefault(str(batch), []).append(BatchMember(str(email), str(mid)))
+        return [
+            Batch(str(mid), str(lang), int(num), tuple(members.get(str(mid), ())))
+            for mid, lang, num in self._conn.execute(
+                "SELECT message_id, language, number FROM release_batches ORDER BY number"
+            )
+        ]
+
+    def batch_by_row(self) -> dict[str, Batch]:
+        """Journal row Message-ID -> its batch."""
+        return {m.row_message_id: b for b in self.batches() for m in b.members}
+
+    # --- journal rows of the release -------------------------------------------------------
+
+    def release_claims(self, owner: str, now: dt.datetime) -> int:
+        """claimed -> pending for the release rows *owner* still holds (after Ctrl-C)."""
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                "UPDATE messages SET state = 'pending', updated_at = ?"
+                " WHERE state = 'claimed' AND owner = ? AND campaign IN (?, ?)",
+                (_ts(now), owner, Campaign.RELEASE.value, Campaign.PREBRIEF.value),
+            )
+            return cur.rowcount
+
+    def in_doubt_mine(self, owner: str, now: dt.datetime, reason: str) -> int:
+        """transmitting -> in_doubt for *owner*'s rows (a run interrupted mid-transmission)."""
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                "UPDATE messages SET state = 'in_doubt', last_error = ?, updated_at = ?"
+                " WHERE state = 'transmitting' AND owner = ? AND campaign IN (?, ?)",
+                (reason, _ts(now), owner, Campaign.RELEASE.value, Campaign.PREBRIEF.value),
+            )
+            return cur.rowcount
+
+
+class ReleaseJournal(Journal):
+    """The journal as a release run sees it (handed to the transports through the store).
+
+    * Bcc batches: a batch message's Message-ID stands for the journal rows of its recipients;
+      claiming it claims all of them or none (one transaction), and every later transition moves
+      them together. Two runs can never both claim a row, so nobody gets two copies.
+    * Cancellation: ``claim`` refuses, and ``mark_transmitting`` (called immediately before the
+      data goes to the server) raises :class:`ReleaseCancelled`, once the schedule is cancelled;
+      the transports then release their claims, so ``mailer release cancel`` stops a run up to
+      the last message.
+    * A second never-early guard: ``mark_transmitting`` refuses any time before the embargo.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        schedule_id: int | None,
+        embargo: dt.datetime,
+        batches: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        super().__init__(conn)
+        self._schedule_id = schedule_id
+        self._embargo = embargo
+        self._batches = dict(batches)
+
+    def _cancelled(self) -> bool:
+        if self._schedule_id is None:
+            return False
+        row = self._conn.execute(
+            "SELECT state FROM release_schedules WHERE id = ?", (self._schedule_id,)
+        ).fetchone()
+        return row is not None and str(row[0]) == ScheduleState.CANCELLED.value
+
+    def claim(self, message_id: str, owner: str, now: dt.datetime) -> bool:
+        if self._cancelled():
+            return False
+        rows = self._batches.get(message_id)
+        if rows is None:
+            return super().claim(message_id, owner, now)
+        marks = ",".join("?" * len(rows))
+        with transaction(self._conn) as conn:
+            pending = conn.execute(
+                f"SELECT COUNT(*) FROM messages WHERE state = 'pending'"
+                f" AND message_id IN ({marks})",
+                rows,
+            ).fetchone()[0]
+            if int(pending) != len(rows):
+                return False  # some row moved on since the plan: the next run re-plans it
+            conn.execute(
+                "UPDATE messages SET state = 'claimed', owner = ?, claimed_at = ?, updated_at = ?,"
+                f" attempts = attempts + 1 WHERE state = 'pending' AND message_id IN ({marks})",
+                (owner, _ts(now), _ts(now), *rows),
+            )
+            return True
+
+    def _move_batch(
+        self,
+        rows: tuple[str, ...],
+        now: dt.datetime,
+        state: State,
+        error: str,
+        *,
+        from_states: Iterable[State],
+        sent: bool = False,
+    ) -> bool:
+        froms = tuple(s.value for s in from_states)
+        marks = ",".join("?" * len(rows))
+        fmarks = ",".join("?" * len(froms))
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                f"UPDATE messages SET state = ?, last_error = ?, updated_at = ?"
+                f"{', sent_at = ?' if sent else ''}"
+                f" WHERE message_id IN ({marks}) AND state IN ({fmarks})",
+                (state.value, error, _ts(now), *((_ts(now),) if sent else ()), *rows, *froms),
+            )
+            return cur.rowcount > 0
+
+    def mark_transmitting(self, message_id: str, now: dt.datetime) -> None:
+        if now < self._embargo:
+            raise AssertionError("embargo guard: transmission attempted before the embargo")
+        if self._cancelled():
+            raise ReleaseCancelled("the release was cancelled; nothing more is sent")
+        rows = self._batches.get(message_id)
+        if rows is None:
+            super().mark_transmitting(message_id, now)
+        else:
+            self._move_batch(rows, now, State.TRANSMITTING, "", from_states=(State.CLAIMED,))
+
+    def _outcome(
+        self, message_id: str, now: dt.datetime, state: State, text: str, *, sent: bool = False
+    ) -> bool:
+        rows = self._batches.get(message_id)
+        if rows is None:
+            return False
+        note = f"Bcc {message_id}: {text}" if text else f"Bcc {message_id}"
+        self._move_batch(
+            rows, now, state, note, from_states=(State.CLAIMED, State.TRANSMITTING), sent=sent
+        )
+        return True
+
+    def mark_sent(self, message_id: str, now: dt.datetime, response: str = "") -> None:
+        if not self._outcome(message_id, now, State.SENT, response, sent=True):
+            super().mark_sent(message_id, now, response)
+
+    def mark_failed(self, message_id: str, now: dt.datetime, error: str) -> None:
+        if not self._outcome(message_id, now, State.FAILED, error):
+            super().mark_failed(message_id, now, error)
+
+    def mark_retry(self, message_id: str, now: dt.datetime, error: str) -> None:
+        if not self._outcome(message_id, now, State.PENDING, error):
+            super().mark_retry(message_id, now, error)
+
+    def mark_in_doubt(self, message_id: str, now: dt.datetime, error: str) -> None:
+        if not self._outcome(message_id, now, State.IN_DOUBT, error):
+            super().mark_in_doubt(message_id, now, error)
+
+    def release_claim(self, message_id: str, now: dt.datetime) -> None:
+        rows = self._batches.get(message_id)
+        if rows is None:
+            super().release_claim(message_id, now)
+        else:
+            self._move_batch(rows, now, State.PENDING, "", from_states=(State.CLAIMED,))
+
+    def by_message_id(self, message_id: str) -> JournalEntry | None:
+        """For a batch: its first row (the rows of a batch always share their state)."""
+        rows = self._batches.get(message_id)
+        return super().by_message_id(rows[0] if rows else message_id)
+
+
+class ReleaseStore(Store):
+    """*base*'s connection with a :class:`ReleaseJournal`, handed to ``send_batch``.
+
+    It does not own the connection: closing it leaves *base* open.
+    """
+
+    def __init__(self, base: Store, journal: ReleaseJournal) -> None:  # no new connection
+        self.path = base.path
+        self._conn = base.connection
+        self.journal = journal
+
+    def close(self) -> None:
+        pass

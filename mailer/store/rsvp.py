@@ -1,5 +1,360 @@
-"""Queries of the rsvp area (filled in by the issue that owns it)."""
+"""Queries of the rsvp area: processed replies, answers, review items, bounces, suppressions.
+
+Rules kept here, in one place:
+
+- a message is recorded once per key (its Message-ID, else a hash of its bytes): re-importing
+  the same mail changes nothing;
+- an answer replaces the stored one only when its time stamp (a REPLY's DTSTAMP, a written
+  reply's Date, the officer's clock for a manual answer) is not older, and a calendar REPLY
+  whose SEQUENCE is lower than the latest applied one is ignored;
+- extras the new answer does not mention (guests, lunch, interview) are kept.
+"""
 
 from __future__ import annotations
 
-MIGRATIONS: dict[int, str] = {}
+import datetime as dt
+import json
+import sqlite3
+
+from mailer.store.db import transaction
+from mailer.store.rsvp_records import (
+    AnswerUpdate,
+    BounceRecord,
+    ImapState,
+    MessageOutcome,
+    ProcessedMessage,
+    Recorded,
+    ReviewDraft,
+    ReviewItem,
+    RsvpAnswer,
+    Suppression,
+)
+
+__all__ = [
+    "AnswerUpdate",
+    "BounceRecord",
+    "ImapState",
+    "MessageOutcome",
+    "ProcessedMessage",
+    "Recorded",
+    "ReviewDraft",
+    "ReviewItem",
+    "RsvpAnswer",
+    "Rsvps",
+    "Suppression",
+]
+
+MIGRATIONS: dict[int, str] = {
+    20: """
+    CREATE TABLE rsvp_messages (
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+        kind TEXT NOT NULL, outcome TEXT NOT NULL DEFAULT '', email TEXT COLLATE NOCASE,
+        message_id TEXT NOT NULL DEFAULT '', sender TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '', details TEXT NOT NULL DEFAULT '{}',
+        received_at TEXT, processed_at TEXT NOT NULL
+    );
+    CREATE INDEX rsvp_messages_email ON rsvp_messages (email, kind);
+    CREATE TABLE imap_state (
+        account TEXT NOT NULL, folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL,
+        last_uid INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (account, folder)
+    );
+    CREATE TABLE rsvp_answers (
+        email TEXT PRIMARY KEY COLLATE NOCASE,
+        status TEXT NOT NULL CHECK (status IN ('yes', 'no', 'maybe')),
+        guests INTEGER NOT NULL DEFAULT 0, lunch INTEGER, interview TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL CHECK (source IN ('calendar', 'text', 'manual')),
+        stamp TEXT NOT NULL, sequence INTEGER, from_address TEXT NOT NULL DEFAULT '',
+        message_key TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL
+    );
+    CREATE TABLE rsvp_review (
+        id INTEGER PRIMARY KEY, message_key TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL,
+        email TEXT NOT NULL DEFAULT '' COLLATE NOCASE, sender TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL, lines TEXT NOT NULL DEFAULT '[]', created_at TEXT NOT NULL,
+        resolved_at TEXT, resolution TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX rsvp_review_open ON rsvp_review (resolved_at);
+    CREATE TABLE rsvp_bounces (
+        id INTEGER PRIMARY KEY, message_key TEXT NOT NULL, email TEXT NOT NULL COLLATE NOCASE,
+        recipient TEXT NOT NULL, status TEXT NOT NULL DEFAULT '',
+        action TEXT NOT NULL DEFAULT '', diagnostic TEXT NOT NULL DEFAULT '',
+        permanent INTEGER NOT NULL, received_at TEXT, created_at TEXT NOT NULL,
+        UNIQUE (message_key, recipient)
+    );
+    CREATE INDEX rsvp_bounces_email ON rsvp_bounces (email);
+    CREATE TABLE suppressions (
+        email TEXT PRIMARY KEY COLLATE NOCASE, reason TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'manual', created_at TEXT NOT NULL
+    )
+    """,
+}
+
+
+_EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _ts(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("rsvp times must be aware")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _when(text: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(str(text)) if text else None
+
+
+def _lunch(value: object) -> bool | None:
+    return None if value is None else bool(value)
+
+
+_ANSWER_COLS = (
+    "email, status, guests, lunch, interview, note, source, stamp, sequence, from_address,"
+    " message_key, updated_at"
+)
+_MESSAGE_COLS = (
+    "key, source, kind, outcome, email, message_id, sender, subject, details, received_at,"
+    " processed_at"
+)
+_REVIEW_COLS = "id, message_key, kind, email, sender, reason, lines, created_at, resolved_at," \
+    " resolution"
+
+
+def _answer(row: tuple[object, ...]) -> RsvpAnswer:
+    email, status, guests, lunch, interview, note, source, stamp, seq, frm, key, upd = row
+    return RsvpAnswer(
+        str(email), str(status), int(str(guests)), _lunch(lunch), str(interview), str(note),
+        str(source), _when(stamp) or _EPOCH,
+        None if seq is None else int(str(seq)), str(frm), str(key),
+        _when(upd) or _EPOCH,
+    )
+
+
+def _review(row: tuple[object, ...]) -> ReviewItem:
+    id_, key, kind, email, sender, reason, lines, created, resolved, resolution = row
+    return ReviewItem(
+        int(str(id_)), str(key), str(kind), str(email), str(sender), str(reason),
+        tuple(str(x) for x in json.loads(str(lines))),
+        _when(created) or _EPOCH, _when(resolved),
+        str(resolution),
+    )
+
+
+def _message(row: tuple[object, ...]) -> ProcessedMessage:
+    key, source, kind, outcome, email, mid, sender, subject, details, received, processed = row
+    return ProcessedMessage(
+        str(key), str(source), str(kind), str(outcome), None if email is None else str(email),
+        str(mid), str(sender), str(subject), str(details), _when(received),
+        _when(processed) or _EPOCH,
+    )
+
+
+class Rsvps:
+    """Every query of the rsvp tables."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    # --- processed messages ----------------------------------------------------------------
+
+    def is_processed(self, key: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM rsvp_messages WHERE key = ?", (key,)).fetchone()
+        return row is not None
+
+    def processed(self, key: str) -> ProcessedMessage | None:
+        row = self._conn.execute(
+            f"SELECT {_MESSAGE_COLS} FROM rsvp_messages WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else _message(tuple(row))
+
+    def messages(self, kind: str | None = None, email: str | None = None) -> list[ProcessedMessage]:
+        sql = f"SELECT {_MESSAGE_COLS} FROM rsvp_messages WHERE 1 = 1"
+        args: list[object] = []
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind)
+        if email is not None:
+            sql += " AND email = ?"
+            args.append(email)
+        return [_message(tuple(r)) for r in self._conn.execute(sql + " ORDER BY id", args)]
+
+    def record(self, outcome: MessageOutcome, now: dt.datetime) -> Recorded:
+        """Write *outcome* unless its key is already recorded (then nothing is written)."""
+        stamp = _ts(now)
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO rsvp_messages (key, source, kind, outcome, email,"
+                " message_id, sender, subject, details, received_at, processed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (outcome.key, outcome.source, outcome.kind, outcome.outcome, outcome.email,
+                 outcome.message_id, outcome.sender, outcome.subject, outcome.details,
+                 None if outcome.received_at is None else _ts(outcome.received_at), stamp),
+            )
+            if cur.rowcount == 0:
+                return Recorded(duplicate=True, applied=0, superseded=0)
+            applied = sum(_apply(conn, a, stamp) for a in outcome.answers)
+            for b in outcome.bounces:
+                conn.execute(
+                    "INSERT OR IGNORE INTO rsvp_bounces (message_key, email, recipient, status,"
+                    " action, diagnostic, permanent, received_at, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (outcome.key, b.email, b.recipient, b.status, b.action, b.diagnostic,
+                     int(b.permanent),
+                     None if outcome.received_at is None else _ts(outcome.received_at), stamp),
+                )
+            for r in outcome.reviews:
+                _insert_review(conn, r, outcome.key, stamp)
+        return Recorded(False, applied, len(outcome.answers) - applied)
+
+    # --- answers ---------------------------------------------------------------------------
+
+    def answers(self, status: str | None = None) -> list[RsvpAnswer]:
+        sql = f"SELECT {_ANSWER_COLS} FROM rsvp_answers"
+        args: tuple[object, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            args = (status,)
+        return [_answer(tuple(r)) for r in self._conn.execute(sql + " ORDER BY email", args)]
+
+    def answer(self, email: str) -> RsvpAnswer | None:
+        row = self._conn.execute(
+            f"SELECT {_ANSWER_COLS} FROM rsvp_answers WHERE email = ?", (email,)
+        ).fetchone()
+        return None if row is None else _answer(tuple(row))
+
+    def set_answer(self, update: AnswerUpdate, now: dt.datetime) -> bool:
+        """Record one answer (``rsvp set`` uses source "manual" and stamp = now)."""
+        with transaction(self._conn) as conn:
+            return _apply(conn, update, _ts(now))
+
+    # --- review ----------------------------------------------------------------------------
+
+    def reviews(self, *, open_only: bool = True) -> list[ReviewItem]:
+        sql = f"SELECT {_REVIEW_COLS} FROM rsvp_review"
+        if open_only:
+            sql += " WHERE resolved_at IS NULL"
+        return [_review(tuple(r)) for r in self._conn.execute(sql + " ORDER BY id")]
+
+    def add_review(self, draft: ReviewDraft, now: dt.datetime, message_key: str = "") -> int:
+        with transaction(self._conn) as conn:
+            return _insert_review(conn, draft, message_key, _ts(now))
+
+    def resolve_review(self, review_id: int, resolution: str, now: dt.datetime) -> bool:
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                "UPDATE rsvp_review SET resolved_at = ?, resolution = ?"
+                " WHERE id = ? AND resolved_at IS NULL",
+                (_ts(now), resolution, review_id),
+            )
+            return cur.rowcount == 1
+
+    # --- bounces and suppression -----------------------------------------------------------
+
+    def bounces(self) -> list[BounceRecord]:
+        rows = self._conn.execute(
+            "SELECT email, recipient, status, action, diagnostic, permanent, message_key,"
+            " received_at FROM rsvp_bounces ORDER BY id"
+        )
+        return [
+            BounceRecord(str(e), str(r), str(s), str(a), str(d), bool(p), str(k), _when(t))
+            for e, r, s, a, d, p, k, t in rows
+        ]
+
+    def bounced(self) -> dict[str, BounceRecord]:
+        """Lower-case contact email -> its latest failed delivery."""
+        return {b.email.lower(): b for b in self.bounces() if b.action == "failed"}
+
+    def suppress(self, email: str, reason: str, now: dt.datetime, source: str = "manual") -> bool:
+        """Add *email* to the suppression list; False when it was there already."""
+        with transaction(self._conn) as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO suppressions (email, reason, source, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (email.strip(), reason, source, _ts(now)),
+            )
+            return cur.rowcount == 1
+
+    def unsuppress(self, email: str) -> bool:
+        with transaction(self._conn) as conn:
+            return conn.execute("DELETE FROM suppressions WHERE email = ?", (email,)).rowcount == 1
+
+    def suppressions(self) -> list[Suppression]:
+        rows = self._conn.execute(
+            "SELECT email, reason, source, created_at FROM suppressions ORDER BY email"
+        )
+        return [
+            Suppression(str(e), str(r), str(s), _when(c) or _EPOCH)
+            for e, r, s, c in rows
+        ]
+
+    def is_suppressed(self, email: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM suppressions WHERE email = ?", (email,)).fetchone()
+        return row is not None
+
+    def suppressed_emails(self) -> frozenset[str]:
+        """Lower-case addresses on the suppression list (for the send plans)."""
+        return frozenset(str(e).lower() for (e,) in self._conn.execute(
+            "SELECT email FROM suppressions"))
+
+    # --- IMAP sync state -------------------------------------------------------------------
+
+    def imap_state(self, account: str, folder: str) -> ImapState | None:
+        row = self._conn.execute(
+            "SELECT uidvalidity, last_uid FROM imap_state WHERE account = ? AND folder = ?",
+            (account, folder),
+        ).fetchone()
+        return None if row is None else ImapState(account, folder, int(row[0]), int(row[1]))
+
+    def save_imap_state(self, state: ImapState, now: dt.datetime) -> None:
+        with transaction(self._conn) as conn:
+            conn.execute(
+                "INSERT INTO imap_state (account, folder, uidvalidity, last_uid, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET"
+                " uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,"
+                " updated_at = excluded.updated_at",
+                (state.account, state.folder, state.uidvalidity, state.last_uid, _ts(now)),
+            )
+
+
+def _insert_review(conn: sqlite3.Connection, r: ReviewDraft, key: str, stamp: str) -> int:
+    cur = conn.execute(
+        "INSERT INTO rsvp_review (message_key, kind, email, sender, reason, lines, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (key, r.kind, r.email, r.sender, r.reason, json.dumps(list(r.lines), ensure_ascii=False),
+         stamp),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _apply(conn: sqlite3.Connection, u: AnswerUpdate, stamp: str) -> bool:
+    """Upsert one answer by the rules in the module docstring; True when it was applied."""
+    row = conn.execute(
+        f"SELECT {_ANSWER_COLS} FROM rsvp_answers WHERE email = ?", (u.email,)
+    ).fetchone()
+    old = None if row is None else _answer(tuple(row))
+    sequence = u.sequence
+    if old is not None:
+        if u.source != "manual":
+            both = u.sequence is not None and old.sequence is not None and old.source == "calendar"
+            if both and u.sequence != old.sequence:
+                if (u.sequence or 0) < (old.sequence or 0):
+                    return False  # a reply to an older version of the event
+            elif u.stamp < old.stamp:
+                return False
+        if sequence is None or (old.sequence is not None and old.sequence > sequence):
+            sequence = old.sequence
+    keep = old is not None and u.status != "no"
+    guests = u.guests if u.guests is not None else (old.guests if keep and old else 0)
+    lunch = u.lunch if u.lunch is not None else (old.lunch if keep and old else None)
+    interview = u.interview or (old.interview if keep and old else "")
+    note = u.note or (old.note if old else "")
+    conn.execute(
+        f"INSERT INTO rsvp_answers ({_ANSWER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (email) DO UPDATE SET status = excluded.status, guests = excluded.guests,"
+        " lunch = excluded.lunch, interview = excluded.interview, note = excluded.note,"
+        " source = excluded.source, stamp = excluded.stamp, sequence = excluded.sequence,"
+        " from_address = excluded.from_address, message_key = excluded.message_key,"
+        " updated_at = excluded.updated_at",
+        (u.email, u.status, max(0, guests), None if lunch is None else int(lunch), interview,
+         note, u.source, _ts(u.stamp), sequence, u.from_address, u.message_key, stamp),
+    )
+    return True
