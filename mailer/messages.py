@@ -129,9 +129,22 @@ def _with_footer_html(body: str, footer: list[str]) -> str:
 
 def _set_subject(msg: EmailMessage, subject: str) -> None:
     """Non-ASCII subjects as whole encoded-words: Python's own folding can leave a doubled space
-    at the fold ("25.  kesäkuuta"), which mail clients then show."""
-    if subject.isascii():
-        msg["Subject"] = subject
+    at the fold ("25.  kesäkuuta"), which mail clients then show.
+
+    ASCII subjects are folded here at spaces too: Python folds a long one that has a colon
+    ("Invitation for the media: ...") as ``Subject:<CRLF> Invitation``, which its own parser then
+    reads back with a leading space. Text that looks like an encoded-word is encoded."""
+    if "\r" in subject or "\n" in subject:
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
+    words = subject.split(" ")
+    if subject.isascii() and "=?" not in subject and max(map(len, words)) < 900:
+        lines = [f"Subject: {words[0]}"]
+        for word in words[1:]:
+            if len(lines[-1]) + 1 + len(word) > 78:
+                lines.append(word)
+            else:
+                lines[-1] += f" {word}"
+        msg.set_raw("Subject", "\r\n ".join(lines)[len("Subject: ") :])
         return
     encoded = Header(subject, "utf-8", maxlinelen=76, header_name="Subject").encode(linesep="\r\n")
     msg.set_raw("Subject", encoded)
@@ -176,7 +189,6 @@ def build_message(
     msg["MIME-Version"] = "1.0"
 
     msg.set_content(_with_footer_text(spec.text, lines), charset="utf-8")
-    msg["Content-Language"] = spec.language
     if spec.html is not None:
         msg.add_alternative(_with_footer_html(spec.html, lines), subtype="html", charset="utf-8")
     if spec.calendar is not None:
@@ -204,4 +216,5 @@ def build_message(
                 spec.calendar, maintype="application", subtype="ics", filename="invite.ics"
             )
             _attach(msg, ics)
+    msg["Content-Language"] = spec.language
     return msg.as_bytes(policy=POLICY)

@@ -182,10 +182,9 @@ def send(
 
 def suppressed(store: Store) -> tuple[str, ...]:
     """Addresses that opted out or bounced permanently (honoured by every send)."""
-    from mailer.store import rsvp
+    from mailer.store.rsvp import Rsvps
 
-    finder = getattr(rsvp, "suppressed_addresses", None)
-    return tuple(finder(store.connection)) if finder else ()
+    return tuple(sorted(Rsvps(store.connection).suppressed_emails()))
 
 
 def password_for(config: Config, *, interactive: bool) -> str | None:

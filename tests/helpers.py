@@ -66,7 +66,9 @@ def remove_key(project: Path, section: str, key: str | None = None) -> Path:
     return edit_config(project, change)
 
 
-def contacts_text(rows: Iterable[Mapping[str, str]], columns: Iterable[str] = CONTACT_COLUMNS) -> str:
+def contacts_text(
+    rows: Iterable[Mapping[str, str]], columns: Iterable[str] = CONTACT_COLUMNS
+) -> str:
     cols = list(columns)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=cols, lineterminator="\n", extrasaction="raise")
@@ -95,5 +97,7 @@ def read_contacts(project: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def contact(email: str, name: str = "", language: str = "fi", tags: str = "", **extra: str) -> dict[str, str]:
+def contact(
+    email: str, name: str = "", language: str = "fi", tags: str = "", **extra: str
+) -> dict[str, str]:
     return {"email": email, "name": name, "language": language, "tags": tags, **extra}

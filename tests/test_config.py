@@ -1,4 +1,4 @@
-"""config.toml: the schema, its one-line errors, zones and local times, paths, presets, selection."""
+"""config.toml: the schema and its one-line errors, zones and local times, paths, presets."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_starter_config_loads(project: Path) -> None:
     assert config.vars["speaker"] == "Jarkko Vesa"
 
 
-# --- unknown names ---------------------------------------------------------------------------------
+# --- unknown names -------------------------------------------------------------------------------
 
 
 def test_unknown_key_suggests_the_right_one(project: Path) -> None:
@@ -85,7 +85,7 @@ def test_a_key_with_a_line_break_still_gives_one_line(project: Path) -> None:
     assert error_of(path) == f"{path}: [event] bad\\nkey: unknown key"
 
 
-# --- wrong types -----------------------------------------------------------------------------------
+# --- wrong types ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -100,6 +100,8 @@ def test_a_key_with_a_line_break_still_gives_one_line(project: Path) -> None:
         ("smtp", "security", "ssl", "expected one of 'starttls', 'tls', 'none', got 'ssl'"),
         ("event", "title", 42, "expected a string, got an integer"),
         ("event", "title", "two\nlines", "must be a single line"),
+        ("organizer", "name", "Viestint\u00e4\x1f", "control character in 'Viestintä\\x1f'"),
+        ("event", "description", "a\nb\x00", "control character in 'a\\nb\\x00'"),
         ("event", "start", 2027, 'expected a local time like "2027-06-25 13:00", got an integer'),
         (
             "event",
@@ -107,7 +109,12 @@ def test_a_key_with_a_line_break_still_gives_one_line(project: Path) -> None:
             dt.date(2027, 6, 25),
             'expected a local time like "2027-06-25 13:00", got date',
         ),
-        ("event", "start", "tomorrow", "'tomorrow' is not a time of the form YYYY-MM-DD HH:MM[:SS]"),
+        (
+            "event",
+            "start",
+            "tomorrow",
+            "'tomorrow' is not a time of the form YYYY-MM-DD HH:MM[:SS]",
+        ),
         (
             "event",
             "start",
@@ -147,7 +154,7 @@ def test_smtp_with_wrong_preset_name(project: Path) -> None:
     )
 
 
-# --- missing values and sections -------------------------------------------------------------------
+# --- missing values and sections -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -210,7 +217,7 @@ def test_smtp_transport_needs_an_smtp_section(project: Path) -> None:
     assert error_of(path) == f"{path}: [transport] kind: is 'smtp' but there is no [smtp] section"
 
 
-# --- the file itself -------------------------------------------------------------------------------
+# --- the file itself -----------------------------------------------------------------------------
 
 
 def test_toml_syntax_error_names_the_line(project: Path) -> None:
@@ -241,6 +248,11 @@ def test_not_utf8(project: Path) -> None:
     assert error_of(path) == f"{path}: not UTF-8 text"
 
 
+def test_description_may_have_several_lines(project: Path) -> None:
+    set_keys(project, "event", description="Ohjelma:\n\t12.00 lounas\n")
+    assert load_config(config_path(project)).event.description == "Ohjelma:\n\t12.00 lounas\n"
+
+
 def test_utf8_bom_is_accepted(project: Path) -> None:
     path = config_path(project)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
@@ -255,7 +267,7 @@ def test_label_is_the_path_as_given(project: Path, monkeypatch: pytest.MonkeyPat
     assert str(info.value) == "config.toml: [smtp] hots: unknown key (did you mean 'host'?)"
 
 
-# --- zones and local times -------------------------------------------------------------------------
+# --- zones and local times -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "Europe", "europe/helsinki", "../etc/passwd"])
@@ -285,7 +297,9 @@ def test_time_repeated_when_daylight_saving_ends(project: Path) -> None:
 
 def test_embargo_in_a_gap(project: Path) -> None:
     path = set_keys(project, "release", embargo="2027-03-28 03:00")
-    assert error_of(path).startswith(f"{path}: [release] embargo: 2027-03-28 03:00:00 does not exist")
+    assert error_of(path).startswith(
+        f"{path}: [release] embargo: 2027-03-28 03:00:00 does not exist"
+    )
 
 
 def test_times_around_the_change_are_fine(project: Path) -> None:
@@ -316,7 +330,7 @@ def test_end_before_or_at_start(project: Path, end: str) -> None:
     assert error_of(path) == f"{path}: [event] end: must be after [event] start"
 
 
-# --- secrets and security --------------------------------------------------------------------------
+# --- secrets and security ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("section", ["smtp", "imap"])
@@ -368,7 +382,7 @@ def test_imap_defaults(project: Path) -> None:
     assert imap.password_env == "IMAP_PASSWORD"
 
 
-# --- paths -----------------------------------------------------------------------------------------
+# --- paths ---------------------------------------------------------------------------------------
 
 
 def test_relative_paths_are_relative_to_the_config_file(
@@ -404,7 +418,7 @@ def test_home_is_expanded(project: Path, tmp_path: Path) -> None:
     assert load_config(config_path(project)).store_path == tmp_path / "home" / "journal.db"
 
 
-# --- presets ---------------------------------------------------------------------------------------
+# --- presets -------------------------------------------------------------------------------------
 
 
 def test_preset_fills_in_smtp_values(project: Path) -> None:
@@ -423,8 +437,15 @@ def test_preset_fills_in_smtp_values(project: Path) -> None:
 
 
 def test_explicit_keys_override_the_preset(project: Path) -> None:
-    set_keys(project, "smtp", preset="gmail", host="smtp-relay.gmail.com", port=465,
-             security="tls", rate_per_minute=10)
+    set_keys(
+        project,
+        "smtp",
+        preset="gmail",
+        host="smtp-relay.gmail.com",
+        port=465,
+        security="tls",
+        rate_per_minute=10,
+    )
     smtp = load_config(config_path(project)).smtp
     assert smtp is not None
     assert (smtp.host, smtp.port, smtp.security) == ("smtp-relay.gmail.com", 465, "tls")
@@ -437,7 +458,7 @@ def test_explicit_keys_are_still_checked_with_a_preset(project: Path) -> None:
     assert error_of(path) == f"{path}: [smtp] port: expected an integer, got a string"
 
 
-# --- which file ------------------------------------------------------------------------------------
+# --- which file ----------------------------------------------------------------------------------
 
 
 def test_find_config_order(tmp_path: Path) -> None:
@@ -457,7 +478,7 @@ def test_find_config_reads_the_process_environment(
     assert find_config(None) == tmp_path / "x.toml"
 
 
-# --- every error is one line, whatever the document -----------------------------------------------
+# --- every error is one line, whatever the document ----------------------------------------------
 
 
 def test_parse_config_from_a_dict(project: Path) -> None:

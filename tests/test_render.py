@@ -1,4 +1,4 @@
-"""Templates: sandbox, strict undefined variables, autoescape in HTML only, fallback, local dates."""
+"""Templates: sandbox, strict undefined, autoescape in HTML only, fallback, local dates."""
 
 from __future__ import annotations
 
@@ -57,20 +57,26 @@ def body_error(tmp_path: Path, body: str, **extra: Any) -> str:
     return text
 
 
-# --- the sandbox -----------------------------------------------------------------------------------
+# --- the sandbox ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("expression", "detail"),
     [
         ("''.__class__.__mro__", "access to attribute '__class__' of 'str' object is unsafe."),
-        ("cycler.__init__.__globals__", "access to attribute '__init__' of 'type' object is unsafe."),
+        (
+            "cycler.__init__.__globals__",
+            "access to attribute '__init__' of 'type' object is unsafe.",
+        ),
         ("lipsum.__globals__", "access to attribute '__globals__' of 'function' object is unsafe."),
         (
             "().__class__.__base__.__subclasses__()",
             "access to attribute '__class__' of 'tuple' object is unsafe.",
         ),
-        ("self.__init__", "access to attribute '__init__' of 'TemplateReference' object is unsafe."),
+        (
+            "self.__init__",
+            "access to attribute '__init__' of 'TemplateReference' object is unsafe.",
+        ),
     ],
 )
 def test_sandbox_refuses_python_internals(tmp_path: Path, expression: str, detail: str) -> None:
@@ -88,7 +94,7 @@ def test_templates_cannot_change_the_context(tmp_path: Path) -> None:
     assert text.startswith("templates/t/fi/body.txt:1: not allowed in a template: ")
 
 
-# --- strict undefined and errors with lines --------------------------------------------------------
+# --- strict undefined and errors with lines ------------------------------------------------------
 
 
 def test_undefined_variable_names_file_and_line(tmp_path: Path) -> None:
@@ -180,7 +186,7 @@ def test_html_is_optional(tmp_path: Path) -> None:
     assert out.html is None and out.text == "teksti"
 
 
-# --- autoescape ------------------------------------------------------------------------------------
+# --- autoescape ----------------------------------------------------------------------------------
 
 
 def test_autoescape_in_html_only(tmp_path: Path) -> None:
@@ -199,7 +205,7 @@ def test_autoescape_in_html_only(tmp_path: Path) -> None:
     assert out.subject == 'Hei <b>&"x"'
 
 
-# --- language fallback -----------------------------------------------------------------------------
+# --- language fallback ---------------------------------------------------------------------------
 
 
 def test_language_fallback_to_the_default(tmp_path: Path) -> None:
@@ -220,7 +226,7 @@ def test_fallback_follows_the_configured_default(tmp_path: Path) -> None:
     assert (out.subject, out.language) == ("Invitation", "en")
 
 
-# --- localized dates and times ---------------------------------------------------------------------
+# --- localized dates and times -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -232,8 +238,10 @@ def test_fallback_follows_the_configured_default(tmp_path: Path) -> None:
     ],
 )
 def test_local_dates_and_times(tmp_path: Path, language: str, expected: str) -> None:
-    body = "{{ event.start|date }}|{{ event.start|date('full') }}|{{ event.start|time }}" \
+    body = (
+        "{{ event.start|date }}|{{ event.start|date('full') }}|{{ event.start|time }}"
         "|{{ event.end|time }}"
+    )
     assert render_body(tmp_path, body, language) == expected
 
 
@@ -259,7 +267,7 @@ def test_text_that_is_no_date(tmp_path: Path) -> None:
     )
 
 
-# --- the subject -----------------------------------------------------------------------------------
+# --- the subject ---------------------------------------------------------------------------------
 
 
 def test_subject_is_one_line(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ def write_private(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # os.write may write less than asked (a nearly full disk)
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -34,13 +36,15 @@ def write_private(path: Path, data: bytes) -> None:
 
 async def run_outbox(items: Sequence[Outgoing], ctx: RunContext) -> None:
     folder = ctx.config.transport.outbox_dir
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     for item in items:
         if not ctx.claim(item):
             continue
         await ctx.wait_for_embargo()
         ctx.transmitting(item)
         try:
+            # Here, not before the loop: a folder that cannot be made fails the messages
+            # (journaled, exit 3) instead of ending the run with a traceback.
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_private(folder / eml_name(item), item.data)
         except OSError as exc:
             ctx.failed(item, f"cannot write to the outbox {folder}: {exc.strerror}")

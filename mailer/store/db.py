@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn)
@@ -64,6 +65,20 @@ def connect(path: Path) -> sqlite3.Connection:
             with contextlib.suppress(OSError):
                 os.chmod(side, 0o600)
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. Changing the journal mode needs the file to itself for a moment, and
+    SQLite answers "database is locked" at once instead of waiting, so wait here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _translate(label: str, exc: sqlite3.Error) -> StoreError:
@@ -97,6 +112,11 @@ def migrate(conn: sqlite3.Connection) -> None:
         if number in done:
             continue
         with transaction(conn):
+            # Another process may have applied it since we looked (two first runs at once).
+            if conn.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", (number,)
+            ).fetchone():
+                continue
             for statement in _statements(sql):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations(version) VALUES (?)", (number,))
