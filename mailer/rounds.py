@@ -113,9 +113,13 @@ def prepare(
     retry_failed: bool = False,
     resend_in_doubt: bool = False,
     suppressed: Sequence[str] = (),
+    contacts: Sequence[Contact] | None = None,
 ) -> Prepared:
     """Recover rows of dead processes, requeue on request, and render the whole batch."""
-    contacts = recipients(project, tag=tag, only=only)
+    if contacts is None:
+        contacts = recipients(project, tag=tag, only=only)
+    else:
+        require_valid(project.book)
     recovery = store.journal.recover_stale(now, is_alive)
     states = [
         s for s, on in ((State.FAILED, retry_failed), (State.IN_DOUBT, resend_in_doubt)) if on

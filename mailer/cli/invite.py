@@ -10,8 +10,12 @@ import typer
 from mailer.cli.common import config_path, handled, require_confirmation
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from mailer.campaign import RoundSpec
+    from mailer.models import Contact
     from mailer.rounds import Project
+    from mailer.store import Store
 
 app = typer.Typer(help="Preview and send the personal invitations.", no_args_is_help=True)
 
@@ -80,14 +84,21 @@ def send(
 
     The whole batch is rendered and checked first; rerunning sends nothing twice.
     """
+    from dataclasses import replace
+
     from mailer.campaign import invitation_spec
+    from mailer.followup import invitation_sequence
     from mailer.rounds import load_project
 
     with handled():
         project = load_project(config_path())
+        config = project.config
         run_round(
             project,
-            invitation_spec(project.config),
+            lambda store: (
+                replace(invitation_spec(config), sequence=invitation_sequence(config, store)),
+                None,
+            ),
             noun="invitations",
             tag=tag,
             only=only,
@@ -101,7 +112,7 @@ def send(
 
 def run_round(
     project: Project,
-    spec: RoundSpec,
+    choose: Callable[[Store], tuple[RoundSpec, Sequence[Contact] | None] | None],
     *,
     noun: str,
     tag: str | None,
@@ -113,16 +124,22 @@ def run_round(
     resend_in_doubt: bool = False,
 ) -> None:
     """Plan, summarise, confirm, send and report one round (shared by invite subcommands)."""
-    from mailer import console, rounds
+    from mailer import console, followup, rounds
     from mailer.clock import SystemClock
     from mailer.errors import ExitCode
 
     clock = SystemClock()
     with rounds.open_store(project.config) as store:
+        chosen = choose(store)
+        if chosen is None:
+            console.info(f"Nothing to send: the {noun} would not change anything.")
+            return
+        spec, contacts = chosen
         prepared = rounds.prepare(
             project,
             spec,
             store,
+            contacts=contacts,
             now=clock.now(),
             tag=tag,
             only=only,
@@ -154,6 +171,7 @@ def run_round(
             raise typer.Exit(int(ExitCode.ERROR))
         password = rounds.password_for(project.config, interactive=console.is_interactive())
         plan = rounds.commit(project, prepared, store, now=clock.now())
+        followup.record_round(project.config, store, spec)
         progress = console.SendProgress(f"Sending {noun}")
         try:
             report = rounds.send(
@@ -164,3 +182,100 @@ def run_round(
         console.send_report(report, already_done=len(plan.done))
         if not report.ok:
             raise typer.Exit(int(ExitCode.FAILED))
+
+
+@app.command("remind")
+def remind(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and check; send nothing.")
+    ] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Send a reminder to invited contacts who have not answered (not to bounced or opted-out ones).
+
+    The reminder carries the calendar invitation again, so the Accept button is one click away.
+    """
+    from mailer import followup
+    from mailer.rounds import load_project
+
+    with handled():
+        project = load_project(config_path())
+        config = project.config
+        run_round(
+            project,
+            lambda store: (
+                followup.reminder_spec(config, store),
+                followup.reminder_contacts(project.book, store, config),
+            ),
+            noun="reminders",
+            tag=None,
+            only=None,
+            limit=None,
+            dry_run=dry_run,
+            yes=yes,
+        )
+
+
+@app.command("update")
+def update(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and check; send nothing.")
+    ] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Send the changed event (edit [event] in config.toml first) to everyone invited.
+
+    Same calendar UID, SEQUENCE + 1: calendar clients update the existing entry.
+    """
+    from mailer import followup
+    from mailer.rounds import load_project
+
+    with handled():
+        project = load_project(config_path())
+        config = project.config
+
+        def choose(store: Store) -> tuple[RoundSpec, Sequence[Contact] | None] | None:
+            spec = followup.update_spec(config, store)
+            if spec is None:
+                return None
+            return spec, followup.invited_contacts(project.book, store, config)
+
+        run_round(
+            project,
+            choose,
+            noun="updates",
+            tag=None,
+            only=None,
+            limit=None,
+            dry_run=dry_run,
+            yes=yes,
+        )
+
+
+@app.command("cancel")
+def cancel(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and check; send nothing.")
+    ] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Cancel the event: send METHOD:CANCEL to everyone invited (calendars drop the entry)."""
+    from mailer import followup
+    from mailer.rounds import load_project
+
+    with handled():
+        project = load_project(config_path())
+        config = project.config
+        run_round(
+            project,
+            lambda store: (
+                followup.cancel_spec(config, store),
+                followup.invited_contacts(project.book, store, config),
+            ),
+            noun="cancellations",
+            tag=None,
+            only=None,
+            limit=None,
+            dry_run=dry_run,
+            yes=yes,
+        )

@@ -1,0 +1,203 @@
+"""Follow-up rounds after the invitation: reminders, event updates and cancellations.
+
+Calendar clients update the entry they already have when a message carries the same UID and a
+higher SEQUENCE. The journal therefore keeps, in its meta table, the fingerprint of the event
+details the journalists last received and the SEQUENCE that went with them:
+
+- ``invite update`` starts a new update round (SEQUENCE + 1) when the event in config.toml
+  differs from what was sent, and resumes an unfinished round when it does not;
+- ``invite cancel`` sends METHOD:CANCEL with SEQUENCE + 1;
+- ``invite send`` refuses to invite new contacts with details that differ from what the others
+  got, so that nobody ends up with a stale entry;
+- ``invite remind`` re-sends the current REQUEST (same UID and SEQUENCE) with the reminder
+  text, only to contacts who have not answered, did not bounce and did not opt out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from mailer.campaign import RoundSpec
+from mailer.config import Config
+from mailer.contacts import ContactBook
+from mailer.errors import MailerError
+from mailer.models import Campaign, Contact, State
+from mailer.store import Store
+
+FINGERPRINT = "calendar_fingerprint"
+SEQUENCE = "calendar_sequence"
+CANCELLED = "calendar_cancelled"
+
+
+def fingerprint(config: Config) -> str:
+    ev = config.event
+    data = [
+        ev.title,
+        ev.location,
+        ev.description,
+        ev.start.isoformat(),
+        ev.end.isoformat(),
+        ev.zone.key,
+        ev.url,
+        config.organizer.email,
+    ]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CalendarState:
+    fingerprint: str | None  # of the details last sent (None: nothing sent yet)
+    sequence: int
+    cancelled: bool
+
+
+def calendar_state(store: Store) -> CalendarState:
+    journal = store.journal
+    seq = journal.get_meta(SEQUENCE)
+    return CalendarState(
+        fingerprint=journal.get_meta(FINGERPRINT),
+        sequence=int(seq) if seq else 0,
+        cancelled=journal.get_meta(CANCELLED) == "1",
+    )
+
+
+def invitation_sequence(config: Config, store: Store) -> int:
+    """The SEQUENCE new invitations carry; refuses when the event changed since the last round."""
+    state = calendar_state(store)
+    if state.cancelled:
+        raise MailerError(
+            "the event was cancelled ('mailer invite cancel'); no new invitations are sent"
+        )
+    if (
+        state.fingerprint is not None
+        and state.fingerprint != fingerprint(config)
+        and store.journal.entries(Campaign.INVITATION)
+    ):
+        raise MailerError(
+            "config.toml: [event] changed since the invitations went out; run "
+            "'mailer invite update' first so that everybody's calendar entry is updated",
+        )
+    return state.sequence
+
+
+def _open_round(store: Store, campaign: Campaign) -> tuple[int, int] | None:
+    """(round, SEQUENCE) of the latest round of *campaign* if it still has messages to send."""
+    last = store.journal.max_round(campaign)
+    rows = store.journal.entries(campaign, last)
+    if not rows or not any(r.state in (State.PENDING, State.CLAIMED) for r in rows):
+        return None
+    return last, rows[0].sequence
+
+
+def update_spec(config: Config, store: Store) -> RoundSpec | None:
+    """The update round to send (an unfinished one first), or None when nothing changed."""
+    state = calendar_state(store)
+    if state.cancelled:
+        raise MailerError("the event was cancelled; an update cannot be sent after a cancellation")
+    if not store.journal.entries(Campaign.INVITATION):
+        raise MailerError(
+            "no invitations were sent yet; 'mailer invite send' sends the current details"
+        )
+    resume = _open_round(store, Campaign.UPDATE)
+    if resume is not None:
+        round_, sequence = resume
+    elif state.fingerprint == fingerprint(config):
+        return None
+    else:
+        round_, sequence = store.journal.max_round(Campaign.UPDATE) + 1, state.sequence + 1
+    return RoundSpec(
+        campaign=Campaign.UPDATE,
+        round=round_,
+        template="update",
+        calendar_method="REQUEST",
+        attachments=config.invitation.attachments,
+        attachments_key="[invitation] attachments",
+        sequence=sequence,
+    )
+
+
+def cancel_spec(config: Config, store: Store) -> RoundSpec:
+    state = calendar_state(store)
+    if not store.journal.entries(Campaign.INVITATION):
+        raise MailerError("no invitations were sent, so there is nothing to cancel")
+    sequence = state.sequence if state.cancelled else state.sequence + 1
+    return RoundSpec(
+        campaign=Campaign.CANCEL,
+        round=0,
+        template="cancel",
+        calendar_method="CANCEL",
+        attachments=(),
+        attachments_key="",
+        sequence=sequence,
+    )
+
+
+def record_round(config: Config, store: Store, spec: RoundSpec) -> None:
+    """After a round's rows are reserved: remember what the calendars now hold."""
+    journal = store.journal
+    if spec.campaign in (Campaign.INVITATION, Campaign.UPDATE):
+        journal.set_meta(FINGERPRINT, fingerprint(config))
+        journal.set_meta(SEQUENCE, str(spec.sequence))
+    elif spec.campaign is Campaign.CANCEL:
+        journal.set_meta(SEQUENCE, str(spec.sequence))
+        journal.set_meta(CANCELLED, "1")
+
+
+def reminder_spec(config: Config, store: Store) -> RoundSpec:
+    state = calendar_state(store)
+    if state.cancelled:
+        raise MailerError("the event was cancelled; no reminders are sent")
+    resume = _open_round(store, Campaign.REMINDER)
+    round_ = resume[0] if resume is not None else store.journal.max_round(Campaign.REMINDER) + 1
+    return RoundSpec(
+        campaign=Campaign.REMINDER,
+        round=round_,
+        template=config.invitation.reminder_template,
+        calendar_method="REQUEST",
+        attachments=(),
+        attachments_key="",
+        sequence=state.sequence,
+    )
+
+
+def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[Contact, ...]:
+    """Everyone who was sent (or may have been sent) an invitation, also if since removed from
+    contacts.csv: their calendars hold the entry and must get updates and cancellations."""
+    sent = {
+        e.email: e
+        for e in store.journal.entries(Campaign.INVITATION)
+        if e.state in (State.SENT, State.IN_DOUBT)
+    }
+    by_email = {c.email: c for c in book.contacts}
+    out = []
+    for email, entry in sent.items():
+        contact = by_email.get(email)
+        if contact is None:
+            contact = Contact(
+                email=email,
+                name=entry.name,
+                outlet="",
+                language=config.contacts.default_language,
+                tags=(),
+                line=0,
+                fields={"email": email, "name": entry.name},
+            )
+        out.append(contact)
+    return tuple(out)
+
+
+def reminder_contacts(book: ContactBook, store: Store, config: Config) -> tuple[Contact, ...]:
+    """Invited contacts without an answer, not bounced and not opted out."""
+    from mailer.store.rsvp import Rsvps
+
+    rsvps = Rsvps(store.connection)
+    answered = {a.email for a in rsvps.answers()}
+    bounced = set(rsvps.bounced())
+    blocked = set(rsvps.suppressed_emails())
+    return tuple(
+        c
+        for c in invited_contacts(book, store, config)
+        if c.email not in answered and c.email not in bounced and c.email not in blocked
+    )
