@@ -127,7 +127,7 @@ def _parse(raw: bytes) -> ParsedMessage:
     headers = tuple(
         (str(name).lower(), decode_header(value)) for name, value in list(msg.items())[:200]
     )
-    if not any(n in ("from", "subject", "message-id", "date", "content-type") for n, _ in headers):
+    if all(msg.get(n) is None for n in ("From", "Subject", "Message-ID", "Date", "Content-Type")):
         key = message_key(raw, "")
         env = Envelope(key, "", "", "", "", None, (), (), len(raw), tuple(state.notes))
         return ParsedMessage(env, headers, "", "", "", unreadable="no mail headers found")

@@ -43,7 +43,7 @@ _NO = [
     r"\btyvärr (kan|kommer|hinner) (jag|vi) inte\b",
     r"\b(förhindrad|förhindrade)\b",
     r"\b(can't|cannot|can not|won't|will not|unable to|not able to|couldn't|could not)\s+"
-    r"(\w+\s+){0,2}?(make it|attend|come|join|be there|participate|be attending)\b",
+    r"(\w+\s+){0,3}?(make it|attend|come|join|be there|participate|be attending)\b",
     r"\b(i|we) (must|have to|will have to|need to) (decline|pass|miss)\b",
     r"\bi decline\b",
     r"\b(send(ing)? (my |our )?regrets|^regrets)\b",

@@ -122,16 +122,23 @@ def html_to_text(markup: str) -> str:
 
 
 def decode_header(value: object) -> str:
-    """A header value as text: RFC 2047 words decoded, unknown charsets read as UTF-8."""
-    text = _unsurrogate(str(value))
+    """A header value as text: RFC 2047 words decoded, unknown charsets read as UTF-8.
+
+    Raw 8-bit headers (which the compat32 parser hands over as ``Header`` objects) are read as
+    UTF-8, else Windows-1252.
+    """
     try:
-        chunks = email.header.decode_header(text)
+        if isinstance(value, email.header.Header):
+            chunks = email.header.decode_header(value)
+        else:
+            chunks = email.header.decode_header(_unsurrogate(str(value)))
     except Exception:
-        return tidy(text)
+        return tidy(_unsurrogate(str(value)))
     out: list[str] = []
     for chunk, charset in chunks:
         if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset or "utf-8")[0])
+            name = "us-ascii" if charset in (None, "unknown-8bit") else charset
+            out.append(decode_bytes(chunk, name)[0])
         else:
             out.append(chunk)
     return tidy("".join(out))

@@ -14,8 +14,9 @@ from types import TracebackType
 from mailer.errors import StoreError
 from mailer.store.db import connect
 from mailer.store.journal import Journal, Recovery, Reservation
+from mailer.store.rsvp import Rsvps
 
-__all__ = ["Journal", "Recovery", "Reservation", "Store", "is_alive", "process_owner"]
+__all__ = ["Journal", "Recovery", "Reservation", "Rsvps", "Store", "is_alive", "process_owner"]
 
 
 class Store:
@@ -25,6 +26,7 @@ class Store:
         self.path = path
         self._conn: sqlite3.Connection = connect(path)
         self.journal = Journal(self._conn)
+        self.rsvps = Rsvps(self._conn)
 
     @property
     def connection(self) -> sqlite3.Connection:

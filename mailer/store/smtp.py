@@ -47,7 +47,7 @@ class SmtpLog:
 
     def recipients_since(self, since: dt.datetime) -> int:
         row = self._conn.execute(
-            "SELECT COALESCE(SUM(recipients), 0) FROM smtp_submissions WHERE at >= ?",
+            "SELECT COALESCE(SUM(recipients), 0) FROM smtp_submissions WHERE at > ?",
             (_ts(since),),
         ).fetchone()
         return int(row[0])
@@ -56,7 +56,7 @@ class SmtpLog:
         """When enough of the submissions after *since* leave the window to free *needed*."""
         freed = 0
         for at, count in self._conn.execute(
-            "SELECT at, recipients FROM smtp_submissions WHERE at >= ? ORDER BY at",
+            "SELECT at, recipients FROM smtp_submissions WHERE at > ? ORDER BY at",
             (_ts(since),),
         ):
             freed += int(count)

@@ -1,0 +1,358 @@
+"""Ingest classified replies into the store: match them to invitations, apply, or send to review.
+
+Matching rules:
+
+- a calendar reply is matched by its UID only (per-recipient UIDs identify the contact); a UID
+  that matches no invitation goes to review and is never applied to anyone, even when the sender
+  is a contact; a matching UID answered from another address is applied, and that address kept;
+- a text reply, auto-reply or unsubscribe request is matched by In-Reply-To / References to an
+  invitation's Message-ID, else by the sender's address;
+- a bounce is matched by the returned Message-ID, else by the failed address.
+
+Each message is recorded once (by key), so importing the same mail again changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from dataclasses import dataclass, field
+
+from mailer.models import Campaign
+from mailer.rsvp.classify import classify
+from mailer.rsvp.results import CalendarAnswer, Classification, Kind
+from mailer.rsvp.text import read_text_answer
+from mailer.store import Store
+from mailer.store.rsvp import (
+    AnswerUpdate,
+    BounceRecord,
+    MessageOutcome,
+    ReviewDraft,
+    ReviewItem,
+    Rsvps,
+)
+
+
+class ReviewKind(enum.StrEnum):
+    """Why an item waits for the officer."""
+
+    UNMATCHED_CALENDAR = "unmatched_calendar"  # a REPLY whose UID matches no invitation
+    UNCLEAR_TEXT = "unclear_text"  # a contact's reply that is not clearly yes / no / maybe
+    UNMATCHED_TEXT = "unmatched_text"  # a clear answer from someone not invited
+    QUESTION = "question"  # a contact's answer that also asks something
+    CONFLICT = "conflict"  # a calendar button and its comment disagree
+    DELEGATED = "delegated"  # PARTSTAT=DELEGATED: someone else may come instead
+    UNSUBSCRIBE = "unsubscribe"  # an opt-out request: suppress after review
+    SUPPRESS = "suppress"  # a permanent address failure (5.1.x): offer suppression
+    UNMATCHED_BOUNCE = "unmatched_bounce"  # a failure that names no invitation or contact
+    UNREADABLE = "unreadable"  # mail that could not be read (broken MIME or iCalendar, TNEF)
+
+
+class Outcome(enum.StrEnum):
+    APPLIED = "applied"  # an answer was recorded for a contact
+    SUPERSEDED = "superseded"  # an older answer than the stored one: kept on record only
+    BOUNCED = "bounced"  # a failed delivery recorded for a contact
+    NOTED = "noted"  # auto-reply, delay notice, unrelated mail: recorded, nothing changes
+    REVIEW = "review"  # waits for the officer
+    DUPLICATE = "duplicate"  # processed before: nothing written
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    source: str  # "replies/a.eml", "inbox.mbox#3", "imap:INBOX/17"
+    key: str
+    kind: Kind
+    outcome: Outcome
+    contact: str  # the matched contact's email, "" when none
+    detail: str  # one line for the console
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    items: tuple[IngestItem, ...]
+    reviews: tuple[ReviewItem, ...]  # review items created by this run
+
+    @property
+    def kinds(self) -> Mapping[str, int]:
+        """Messages per kind (duplicates not counted)."""
+        return dict(Counter(i.kind.value for i in self.items if i.outcome != Outcome.DUPLICATE))
+
+    @property
+    def outcomes(self) -> Mapping[str, int]:
+        return dict(Counter(i.outcome.value for i in self.items))
+
+    @property
+    def handled_sources(self) -> tuple[str, ...]:
+        """Sources of messages that belong to the RSVP round (for moving them away)."""
+        return tuple(i.source for i in self.items if i.kind is not Kind.UNKNOWN
+                     and (i.contact or i.kind in (Kind.CALENDAR_REPLY, Kind.BOUNCE)))
+
+
+@dataclass
+class _Plan:
+    email: str | None = None
+    outcome: Outcome = Outcome.NOTED
+    detail: str = ""
+    answers: list[AnswerUpdate] = field(default_factory=list)
+    bounces: list[BounceRecord] = field(default_factory=list)
+    reviews: list[ReviewDraft] = field(default_factory=list)
+
+
+Progress = Callable[[int, int], None]
+
+
+def ingest(
+    raw_messages: Iterable[tuple[str, bytes]],
+    *,
+    store: Store,
+    now: dt.datetime,
+    speakers: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Classify each (source, bytes) once, match it, and record the result in the store."""
+    rsvps = Rsvps(store.connection)
+    matcher = _Matcher(store)
+    items: list[IngestItem] = []
+    total = len(raw_messages) if isinstance(raw_messages, Sized) else 0
+    for done, (source, raw) in enumerate(raw_messages, start=1):
+        items.append(_one(source, raw, rsvps, matcher, now, speakers))
+        if progress is not None:
+            progress(max(total, done), done)
+    recorded = {i.key for i in items if i.outcome is not Outcome.DUPLICATE}
+    reviews = tuple(r for r in rsvps.reviews(open_only=False) if r.message_key in recorded)
+    return IngestReport(tuple(items), reviews)
+
+
+def _one(
+    source: str, raw: bytes, rsvps: Rsvps, matcher: _Matcher, now: dt.datetime,
+    speakers: Sequence[str],
+) -> IngestItem:
+    c = classify(raw, speakers=speakers)
+    env = c.envelope
+    before = rsvps.processed(env.key)
+    if before is not None:
+        return IngestItem(source, env.key, c.kind, Outcome.DUPLICATE, before.email or "",
+                          f"seen before ({before.source})")
+    plan = _plan(c, matcher, now)
+    recorded = rsvps.record(
+        MessageOutcome(
+            key=env.key, source=source, kind=c.kind.value, outcome=plan.outcome.value,
+            email=plan.email, message_id=env.message_id, sender=env.sender,
+            subject=env.subject, details=details_json(c), received_at=env.date,
+            answers=tuple(plan.answers), bounces=tuple(plan.bounces), reviews=tuple(plan.reviews),
+        ),
+        now,
+    )
+    outcome = plan.outcome
+    if recorded.duplicate:
+        outcome = Outcome.DUPLICATE
+    elif plan.answers and not recorded.applied:
+        outcome = Outcome.SUPERSEDED
+    return IngestItem(source, env.key, c.kind, outcome, plan.email or "", plan.detail)
+
+
+def _plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _Plan:
+    env = c.envelope
+    if c.kind is Kind.CALENDAR_REPLY:
+        return _calendar_plan(c, matcher, now)
+    if c.kind is Kind.BOUNCE:
+        return _bounce_plan(c, matcher)
+    contact = matcher.by_ids(c.message_ids) or matcher.by_address(env.sender)
+    if c.kind is Kind.TEXT_REPLY and c.text is not None:
+        return _text_plan(c, contact, now)
+    if c.kind is Kind.AUTO_REPLY:
+        return _Plan(contact, Outcome.NOTED, f"auto-reply ({c.reason})")
+    if c.kind is Kind.UNSUBSCRIBE:
+        draft = ReviewDraft(ReviewKind.UNSUBSCRIBE, contact or "", env.sender,
+                            f"asks to be removed: {c.reason}", c.lines)
+        return _Plan(contact, Outcome.REVIEW, "unsubscribe request", reviews=[draft])
+    if c.kind is Kind.UNREADABLE:
+        draft = ReviewDraft(ReviewKind.UNREADABLE, contact or "", env.sender, c.reason, c.lines)
+        return _Plan(contact, Outcome.REVIEW, f"unreadable: {c.reason}", reviews=[draft])
+    return _Plan(contact, Outcome.NOTED, c.reason or "not related to the invitation")
+
+
+def _calendar_plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _Plan:
+    env = c.envelope
+    plan = _Plan()
+    for reply in c.calendar:
+        contact, why = matcher.by_uid(reply.uid, reply.attendee, env.sender)
+        lines = (f"UID: {reply.uid}", f"ATTENDEE: {reply.attendee}",
+                 f"PARTSTAT: {reply.partstat.value}", *([reply.comment] if reply.comment else ()))
+        if contact is None:
+            plan.reviews.append(ReviewDraft(ReviewKind.UNMATCHED_CALENDAR, "", env.sender, why,
+                                            lines))
+            continue
+        plan.email = plan.email or contact
+        status = reply.answer
+        if status is None:
+            plan.reviews.append(ReviewDraft(
+                ReviewKind.DELEGATED, contact, env.sender,
+                f"delegated to {reply.delegated_to or 'someone else'}", lines))
+            continue
+        extras = read_text_answer(reply.comment.splitlines()) if reply.comment else None
+        if extras is not None and extras.answer is not None and extras.answer != status:
+            plan.reviews.append(ReviewDraft(
+                ReviewKind.CONFLICT, contact, env.sender,
+                f"the button says {status.value}, the comment says {extras.answer.value}", lines))
+        other = reply.attendee if reply.attendee and reply.attendee != contact.lower() else ""
+        guests = reply.guests if reply.guests is not None else (extras.guests if extras else None)
+        plan.answers.append(AnswerUpdate(
+            email=contact, status=status.value, source="calendar",
+            stamp=_clamp(reply.dtstamp or env.date, now),
+            guests=guests,
+            lunch=extras.lunch if extras else None,
+            interview=", ".join(extras.interview) if extras else "",
+            note=reply.comment[:500], sequence=reply.sequence,
+            from_address=other or (env.sender if env.sender != contact.lower() else ""),
+            message_key=env.key,
+        ))
+    if plan.answers:
+        plan.outcome = Outcome.APPLIED
+        plan.detail = ", ".join(_describe_calendar(r) for r in c.calendar)
+    elif plan.reviews:
+        plan.outcome = Outcome.REVIEW
+        plan.detail = plan.reviews[0].reason
+    return plan
+
+
+def _text_plan(c: Classification, contact: str | None, now: dt.datetime) -> _Plan:
+    assert c.text is not None
+    env, text = c.envelope, c.text
+    if contact is None:
+        if text.answer is None:
+            return _Plan(None, Outcome.NOTED, "a reply from someone not invited, no answer")
+        draft = ReviewDraft(ReviewKind.UNMATCHED_TEXT, "", env.sender,
+                            f"says {text.answer.value} but matches no invitation", text.lines)
+        return _Plan(None, Outcome.REVIEW, draft.reason, reviews=[draft])
+    if text.answer is None:
+        draft = ReviewDraft(ReviewKind.UNCLEAR_TEXT, contact, env.sender, text.reason, text.lines)
+        return _Plan(contact, Outcome.REVIEW, text.reason, reviews=[draft])
+    plan = _Plan(contact, Outcome.APPLIED, _describe_text(c))
+    plan.answers.append(AnswerUpdate(
+        email=contact, status=text.answer.value, source="text", stamp=_clamp(env.date, now),
+        guests=text.guests, lunch=text.lunch, interview=", ".join(text.interview),
+        note=" ".join(text.lines)[:500],
+        from_address=env.sender if env.sender != contact.lower() else "", message_key=env.key,
+    ))
+    if text.questions:
+        plan.reviews.append(ReviewDraft(ReviewKind.QUESTION, contact, env.sender,
+                                        "the reply asks something", text.questions))
+    return plan
+
+
+def _bounce_plan(c: Classification, matcher: _Matcher) -> _Plan:
+    assert c.bounce is not None
+    env, report = c.envelope, c.bounce
+    by_id = matcher.by_ids((report.original_message_id,) if report.original_message_id else ())
+    plan = _Plan(by_id)
+    recipients = report.recipients
+    for r in recipients:
+        contact = by_id or matcher.by_address(r.address)
+        if not r.failed:
+            plan.detail = plan.detail or f"{r.action or 'notice'} {r.status} for {r.address}"
+            plan.email = plan.email or contact
+            continue
+        if contact is None:
+            plan.reviews.append(ReviewDraft(
+                ReviewKind.UNMATCHED_BOUNCE, "", env.sender,
+                f"delivery to {r.address} failed ({r.status or 'no status'}), no invitation found",
+                c.lines))
+            continue
+        plan.email = plan.email or contact
+        plan.bounces.append(BounceRecord(contact, r.address, r.status, r.action or "failed",
+                                         r.diagnostic, r.permanent))
+        if r.address_failure:
+            plan.reviews.append(ReviewDraft(
+                ReviewKind.SUPPRESS, contact, env.sender,
+                f"the address does not exist ({r.status}): suppress {contact}?", (r.diagnostic,)))
+    if not recipients and by_id:
+        plan.bounces.append(BounceRecord(by_id, by_id, "", "failed", "no recipient in report",
+                                         False))
+    elif not recipients:
+        plan.reviews.append(ReviewDraft(ReviewKind.UNMATCHED_BOUNCE, "", env.sender,
+                                        "a delivery failure naming no recipient", c.lines))
+    if plan.bounces:
+        plan.outcome = Outcome.BOUNCED
+        plan.detail = "; ".join(f"{b.recipient} {b.status}".strip() for b in plan.bounces)
+    elif plan.reviews:
+        plan.outcome, plan.detail = Outcome.REVIEW, plan.reviews[0].reason
+    return plan
+
+
+def _describe_calendar(reply: CalendarAnswer) -> str:
+    extra = f" +{reply.guests}" if reply.guests else ""
+    return f"{reply.partstat.value}{extra} ({reply.attendee})"
+
+
+def _describe_text(c: Classification) -> str:
+    assert c.text is not None and c.text.answer is not None
+    parts = [c.text.answer.value]
+    if c.text.guests:
+        parts.append(f"+{c.text.guests} {'/'.join(c.text.guest_roles)}".strip())
+    if c.text.lunch is not None:
+        parts.append("lunch" if c.text.lunch else "no lunch")
+    parts.extend(f"interview: {w}" for w in c.text.interview)
+    return ", ".join(parts)
+
+
+def _clamp(when: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """A time stamp from the sender, never later than now (a future stamp would lock answers)."""
+    return now if when is None or when > now else when
+
+
+def details_json(c: Classification) -> str:
+    """The classification as JSON for the record (dates ISO, enums as their values)."""
+    data = dataclasses.asdict(c)
+    return json.dumps(data, ensure_ascii=False, default=_json_default, sort_keys=True)
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+class _Matcher:
+    """Look-ups in the journal, with the address index built once per run."""
+
+    def __init__(self, store: Store) -> None:
+        self._journal = store.journal
+        self._emails: dict[str, str] | None = None
+
+    def by_ids(self, ids: Iterable[str]) -> str | None:
+        for mid in ids:
+            entry = self._journal.by_message_id(mid)
+            if entry is not None:
+                return entry.email
+        return None
+
+    def by_address(self, address: str) -> str | None:
+        if not address:
+            return None
+        if self._emails is None:
+            self._emails = {}
+            for campaign in Campaign:
+                for entry in self._journal.entries(campaign):
+                    self._emails.setdefault(entry.email.lower(), entry.email)
+        return self._emails.get(address.lower())
+
+    def by_uid(self, uid: str, attendee: str, sender: str) -> tuple[str | None, str]:
+        """(contact, "") or (None, why not)."""
+        emails: list[str] = []
+        for entry in self._journal.by_uid(uid):
+            if entry.email not in emails:
+                emails.append(entry.email)
+        if not emails:
+            return None, f"the calendar UID {uid[:80]} matches no invitation"
+        if len(emails) == 1:
+            return emails[0], ""
+        for wanted in (attendee, sender):
+            for email in emails:
+                if wanted and email.lower() == wanted:
+                    return email, ""
+        return None, f"the calendar UID {uid[:80]} belongs to several contacts"
