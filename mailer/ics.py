@@ -32,6 +32,15 @@ Method = Literal["REQUEST", "CANCEL"]
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
+class _Text(vText):
+    """RFC 5545 TEXT escaping. icalendar's own turns a literal backslash-N into a line break."""
+
+    def to_ical(self) -> bytes:
+        text = str(self).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return text.replace("\n", "\\n").encode("utf-8")
+
+
 @dataclass(frozen=True)
 class CalendarInvite:
     uid: str
@@ -191,11 +200,11 @@ def build_calendar(invite: CalendarInvite) -> bytes:
     event.add("dtstamp", invite.dtstamp.astimezone(dt.UTC))
     event.add("dtstart", start)
     event.add("dtend", end)
-    event.add("summary", invite.summary)
+    event.add("summary", _Text(invite.summary))
     if invite.location:
-        event.add("location", invite.location)
+        event.add("location", _Text(invite.location))
     if invite.description:
-        event.add("description", invite.description)
+        event.add("description", _Text(invite.description))
     if invite.url:
         event.add("url", invite.url)
     event.add("status", "CANCELLED" if invite.method == "CANCEL" else "CONFIRMED")
