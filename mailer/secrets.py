@@ -119,7 +119,7 @@ def _from_command(command: str, section: str) -> str:
         raise TransportError(f"{key}: not allowed to run {args[0]}") from None
     except subprocess.TimeoutExpired:
         raise TransportError(
-            f"{key}: {args[0]} did not finish within {COMMAND_TIMEOUT_SECONDS:.0f} seconds"
+            f"{key}: {args[0]} did not finish within {COMMAND_TIMEOUT_SECONDS:g} seconds"
         ) from None
     except OSError as exc:
         raise TransportError(f"{key}: cannot run {args[0]}: {exc.strerror}") from None

@@ -7,6 +7,7 @@ Fixture ``smtp_server`` is a factory; every server it starts is stopped after th
         server = smtp_server(security="starttls")  # STARTTLS (trustme certificate for 127.0.0.1)
         server = smtp_server(security="tls")       # implicit TLS
         server = smtp_server(security="starttls", auth=True)   # AUTH PLAIN/LOGIN required
+        server = smtp_server(idle_timeout=0.3)     # closes connections idle for 0.3 s
         server.host, server.port, server.ca_file  # ca_file: the trustme CA (PEM) for [smtp] ca_file
         SmtpTestServer.USERNAME, SmtpTestServer.PASSWORD   # the one account that may log in
         server.smtp_section(**overrides)          # a ready [smtp] table for parse_config
@@ -166,8 +167,10 @@ class SmtpTestServer:
         auth: bool = False,
         cert: trustme.LeafCert | None = None,
         ca_file: Path | None = None,
+        idle_timeout: float = 300.0,
     ) -> None:
         self.security = security
+        self.idle_timeout = idle_timeout
         self.auth = auth
         self.host = "127.0.0.1"
         self.port = 0
@@ -274,6 +277,12 @@ class SmtpTestServer:
         with self._lock:
             self.messages.append(received)
 
+    def drain(self) -> list[Received]:
+        """Everything received so far, forgotten by the server (for long runs and benchmarks)."""
+        with self._lock:
+            got, self.messages = self.messages, []
+        return got
+
     def by_message_id(self) -> dict[str, list[Received]]:
         out: dict[str, list[Received]] = {}
         with self._lock:
@@ -343,6 +352,7 @@ class SmtpTestServer:
                 _Handler(self),
                 hostname="mail.test",
                 ident="mailer-test-smtpd",
+                timeout=self.idle_timeout,
                 tls_context=starttls,
                 require_starttls=starttls is not None,
                 auth_required=self.auth,
@@ -427,12 +437,15 @@ def smtp_server(
 ) -> Iterator[Callable[..., SmtpTestServer]]:
     started: list[SmtpTestServer] = []
 
-    def start(*, security: str = "none", auth: bool = False) -> SmtpTestServer:
+    def start(
+        *, security: str = "none", auth: bool = False, idle_timeout: float = 300.0
+    ) -> SmtpTestServer:
         _, cert, ca_path = smtp_ca
         tls = security != "none"
         server = SmtpTestServer(
             security=security,
             auth=auth,
+            idle_timeout=idle_timeout,
             cert=cert if tls else None,
             ca_file=ca_path if tls else None,
         )

@@ -1,5 +1,5 @@
-"""Talking to the SMTP server: opening a connection (TLS, login), what its refusals mean, and
-the pre-flight probe.
+"""Talking to the SMTP server: opening a connection (TLS, login), one mail transaction, what the
+server's refusals mean, and the pre-flight probe.
 
 Shared by the SMTP transport and ``mailer check``. Certificates are always verified, against the
 system store or ``[smtp] ca_file``; there is no switch to turn verification off.
@@ -12,6 +12,7 @@ import contextlib
 import enum
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -20,16 +21,21 @@ from aiosmtplib import (
     SMTPConnectError,
     SMTPConnectResponseError,
     SMTPConnectTimeoutError,
+    SMTPDataError,
     SMTPException,
+    SMTPRecipientRefused,
     SMTPResponseException,
+    SMTPSenderRefused,
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
 
 from mailer.config import SmtpConfig
 from mailer.errors import TransportError
+from mailer.models import Outgoing
 
 AUTH_HINT = "check [smtp] username and the password"
+UPLOAD_BYTES_PER_SECOND = 50_000  # the slowest uplink assumed for DATA timeouts
 _SECURITY_NAME = {"starttls": "STARTTLS", "tls": "TLS", "none": "plain"}
 _ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _AUTH_CODES = (530, 534, 535, 538)
@@ -92,6 +98,12 @@ class ConnectFailure:
 
     message: str
     temporary: bool
+
+
+@dataclass(frozen=True)
+class Result:
+    kind: Kind
+    detail: str
 
 
 def one_line(text: str) -> str:
@@ -254,3 +266,85 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
 def run_probe(smtp: SmtpConfig, password: str | None, *, timeout: float) -> str:
     """:func:`probe_smtp` for synchronous callers (its own event loop)."""
     return asyncio.run(probe_smtp(smtp, password, timeout=timeout))
+
+
+def data_timeout(client: aiosmtplib.SMTP, data: bytes) -> float:
+    """The timeout for DATA: aiosmtplib starts it when the data is buffered, not when it is sent,
+    so a large message on a slow uplink gets time for the upload (at least 50 kB/s) on top."""
+    return round((client.timeout or 60.0) + len(data) / UPLOAD_BYTES_PER_SECOND, 1)
+
+
+def _refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> Result:
+    kind = classify(stage, exc.code, exc.message)
+    if kind is Kind.ACCOUNT:
+        return Result(kind, account_message(host, exc.code, exc.message, sender))
+    return Result(kind, one_line(f"{exc.code} {exc.message}"))
+
+
+def _refused(host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]) -> Result:
+    """Some or all recipients refused: the message is not sent to anyone."""
+    results = {r: _refusal("rcpt", host, e, item.sender) for r, e in refused.items()}
+    for result in results.values():
+        if result.kind is Kind.ACCOUNT:
+            return result
+    permanent = any(r.kind is Kind.PERMANENT for r in results.values())
+    kind = Kind.PERMANENT if permanent else Kind.TEMPORARY
+    if len(item.recipients) == 1:
+        return Result(kind, next(iter(results.values())).detail)
+    listed = "; ".join(f"{r}: {result.detail}" for r, result in results.items())
+    total = len(item.recipients)
+    return Result(kind, f"{len(refused)} of {total} recipients refused, nothing sent: {listed}")
+
+
+async def transact(
+    client: aiosmtplib.SMTP,
+    item: Outgoing,
+    *,
+    host: str,
+    reused: bool,
+    transmitting: Callable[[], None],
+) -> Result:
+    """One SMTP transaction: MAIL FROM, RCPT TO each recipient, then (all accepted) DATA."""
+    refused: dict[str, SMTPRecipientRefused] = {}
+    options = [f"SIZE={len(item.data)}"] if client.supports_extension("size") else []
+    if not item.data.isascii() and client.supports_extension("8bitmime"):
+        options.append("BODY=8BITMIME")
+    try:
+        await client.mail(item.sender, options=options)
+        for rcpt in item.recipients:
+            try:
+                await client.rcpt(rcpt)
+            except SMTPRecipientRefused as exc:
+                refused[rcpt] = exc
+    except SMTPSenderRefused as exc:
+        if reused and exc.code == 421:  # the server closes a connection it has used enough
+            return Result(Kind.RECONNECT, f"{host}: {one_line(f'{exc.code} {exc.message}')}")
+        return _refusal("mail", host, exc, item.sender)
+    except (SMTPException, OSError) as exc:
+        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
+        return Result(kind, f"{host}: connection lost before the data was sent ({exc})")
+    except ValueError as exc:  # an address the protocol cannot carry (validated earlier)
+        await _rset(client)
+        return Result(Kind.PERMANENT, f"cannot use the address: {exc}")
+    if refused:
+        await _rset(client)
+        return _refused(host, item, refused)
+    transmitting()
+    try:
+        reply = await client.data(item.data, timeout=data_timeout(client, item.data))
+    except SMTPDataError as exc:
+        await _rset(client)
+        return _refusal("data", host, exc, item.sender)
+    except SMTPTimeoutError:
+        waited = data_timeout(client, item.data)
+        return Result(Kind.IN_DOUBT, f"{host}: no answer within {waited:g} s after the data was "
+                      "sent; the server may have the message")
+    except (SMTPException, OSError) as exc:
+        return Result(Kind.IN_DOUBT, f"{host}: connection lost after the data was sent ({exc}); "
+                      "the server may have the message")
+    return Result(Kind.SENT, one_line(f"{reply.code} {reply.message}"))
+
+
+async def _rset(client: aiosmtplib.SMTP) -> None:
+    with contextlib.suppress(SMTPException, OSError):
+        await client.rset()

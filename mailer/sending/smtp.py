@@ -23,18 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 import aiosmtplib
-from aiosmtplib import (
-    SMTPDataError,
-    SMTPException,
-    SMTPRecipientRefused,
-    SMTPResponseException,
-    SMTPSenderRefused,
-    SMTPTimeoutError,
-)
+from aiosmtplib import SMTPException
 
 from mailer.config import SmtpConfig
 from mailer.errors import TransportError
@@ -43,23 +36,16 @@ from mailer.sending import RunContext
 from mailer.sending.limiter import DailyCap, RateLimiter
 from mailer.sending.probe import (
     Kind,
-    account_message,
-    classify,
+    Result,
     describe_connect_error,
     new_client,
-    one_line,
     tls_context,
+    transact,
 )
 from mailer.store.smtp import SmtpLog
 
 PREWARM_SECONDS = 30.0  # connect this long before an embargo, not earlier (servers drop idle ones)
 QUIT_TIMEOUT_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Result:
-    kind: Kind
-    detail: str
 
 
 def backoff(smtp: SmtpConfig, failures: int) -> float:
@@ -334,78 +320,6 @@ class _Run:
             else:
                 ctx.retry_later(item, result.detail)
                 self.retry_later(work, backoff(self.smtp, work.failures))
-
-
-def _refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> Result:
-    kind = classify(stage, exc.code, exc.message)
-    if kind is Kind.ACCOUNT:
-        return Result(kind, account_message(host, exc.code, exc.message, sender))
-    return Result(kind, one_line(f"{exc.code} {exc.message}"))
-
-
-def _refused(host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]) -> Result:
-    """Some or all recipients refused: the message is not sent to anyone."""
-    results = {r: _refusal("rcpt", host, e, item.sender) for r, e in refused.items()}
-    for result in results.values():
-        if result.kind is Kind.ACCOUNT:
-            return result
-    permanent = any(r.kind is Kind.PERMANENT for r in results.values())
-    kind = Kind.PERMANENT if permanent else Kind.TEMPORARY
-    if len(item.recipients) == 1:
-        return Result(kind, next(iter(results.values())).detail)
-    listed = "; ".join(f"{r}: {result.detail}" for r, result in results.items())
-    total = len(item.recipients)
-    return Result(kind, f"{len(refused)} of {total} recipients refused, nothing sent: {listed}")
-
-
-async def transact(
-    client: aiosmtplib.SMTP,
-    item: Outgoing,
-    *,
-    host: str,
-    reused: bool,
-    transmitting: Callable[[], None],
-) -> Result:
-    """One SMTP transaction: MAIL FROM, RCPT TO each recipient, then (all accepted) DATA."""
-    refused: dict[str, SMTPRecipientRefused] = {}
-    try:
-        await client.mail(item.sender)
-        for rcpt in item.recipients:
-            try:
-                await client.rcpt(rcpt)
-            except SMTPRecipientRefused as exc:
-                refused[rcpt] = exc
-    except SMTPSenderRefused as exc:
-        if reused and exc.code == 421:  # the server closes a connection it has used enough
-            return Result(Kind.RECONNECT, f"{host}: {one_line(f'{exc.code} {exc.message}')}")
-        return _refusal("mail", host, exc, item.sender)
-    except (SMTPException, OSError) as exc:
-        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
-        return Result(kind, f"{host}: connection lost before the data was sent ({exc})")
-    except ValueError as exc:  # an address the protocol cannot carry (validated earlier)
-        await _rset(client)
-        return Result(Kind.PERMANENT, f"cannot use the address: {exc}")
-    if refused:
-        await _rset(client)
-        return _refused(host, item, refused)
-    transmitting()
-    try:
-        reply = await client.data(item.data)
-    except SMTPDataError as exc:
-        await _rset(client)
-        return _refusal("data", host, exc, item.sender)
-    except SMTPTimeoutError:
-        return Result(Kind.IN_DOUBT, f"{host}: no answer within {client.timeout or 0:g} s after "
-                      "the data was sent; the server may have the message")
-    except (SMTPException, OSError) as exc:
-        return Result(Kind.IN_DOUBT, f"{host}: connection lost after the data was sent ({exc}); "
-                      "the server may have the message")
-    return Result(Kind.SENT, one_line(f"{reply.code} {reply.message}"))
-
-
-async def _rset(client: aiosmtplib.SMTP) -> None:
-    with contextlib.suppress(SMTPException, OSError):
-        await client.rset()
 
 
 async def run_smtp(items: Sequence[Outgoing], ctx: RunContext) -> None:
