@@ -208,13 +208,41 @@ def password_for(config: Config, *, interactive: bool) -> str | None:
     )
 
 
-def delivery_plan_lines(config: Config, count: int, start: dt.datetime) -> list[str]:
+def imap_password_for(config: Config, *, interactive: bool) -> str | None:
+    """The IMAP password, from the same sources as SMTP's but with the [imap] keys."""
+    if config.imap is None or not config.imap.username:
+        return None
+    from mailer.secrets import get_password
+
+    imap = config.imap
+    return get_password(
+        password_env=imap.password_env,
+        password_command=imap.password_command,
+        keyring_service=imap.keyring_service,
+        username=imap.username,
+        host=imap.host,
+        interactive=interactive,
+        section="imap",
+    )
+
+
+def delivery_plan_lines(
+    config: Config, count: int, start: dt.datetime, store: Store | None = None
+) -> list[str]:
     """'N messages at R/min over C connections: start to finish' for SMTP sends."""
     if config.transport.kind != "smtp" or not count:
         return []
-    try:
-        from mailer.sending.plan import delivery_plan
-    except ImportError:  # pragma: no cover - until the SMTP planner exists
-        return []
-    plan = delivery_plan(count, config.smtp, start.astimezone(config.zone))
-    return [f"Plan:         {plan.text}"]
+    from mailer.sending.plan import delivery_plan
+    from mailer.store.smtp import SmtpLog
+
+    used = 0
+    if store is not None:
+        used = SmtpLog(store.connection).recipients_since(start - dt.timedelta(hours=24))
+    plan = delivery_plan(count, config.smtp, start.astimezone(config.zone), sent_last_24h=used)
+    lines = [f"Plan:         {plan.text}"]
+    if plan.daily_cap_exceeded and config.smtp is not None:
+        lines.append(
+            f"Warning:      this exceeds the daily cap of {config.smtp.daily_cap} recipients "
+            f"({used} already used in the last 24 h); the rest stays queued for a later run"
+        )
+    return lines
