@@ -34,7 +34,7 @@ class ReleaseLock:
 
     def __init__(self, path: Path, about: str) -> None:
         self.path = path
-        self.about = about  # written into the file for the one who finds it taken
+        self.about = about  # "<owner> <what it does>", for the one who finds it taken
         self.acquired = False
         self._fd: int | None = None
 
@@ -77,9 +77,19 @@ class ReleaseLock:
 
 
 def held_by(config: Config) -> str:
-    """'' when no release run holds the lock, else what the holder wrote."""
-    with ReleaseLock(lock_path(config), "") as probe:
-        return "" if probe.acquired else (probe.holder() or "another process")
+    """'' when no live process holds the lock, else what the holder wrote.
+
+    Reads the file instead of probing the lock, so that ``status`` can never make a
+    ``send-due`` starting at the same instant believe that another run holds it.
+    """
+    from mailer.store import is_alive
+
+    try:
+        text = lock_path(config).read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    owner = text.split(" ", 1)[0]
+    return text if owner and is_alive(owner) else ""
 
 
 def log_line(config: Config, line: str) -> None:

@@ -28,6 +28,8 @@ from mailer.errors import ScheduleError
 from mailer.timeutil import LocalTimeError, load_zone, parse_local
 
 ARM_WINDOW = dt.timedelta(seconds=60)
+# No pre-brief this close to the embargo: it would hold the release lock when cron arms.
+PREBRIEF_CUTOFF = dt.timedelta(minutes=2)
 FAR_AHEAD = dt.timedelta(days=60)
 
 
@@ -169,6 +171,15 @@ def describe(moment: dt.datetime, zone: ZoneInfo) -> str:
     )
 
 
+def brief(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """``2027-06-25 13:00:00 EEST (10:00:00 UTC)``, for log lines."""
+    _aware(moment, "the time")
+    local = moment.astimezone(zone)
+    utc = moment.astimezone(dt.UTC)
+    day = "" if utc.date() == local.date() else f"{utc:%Y-%m-%d} "
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({day}{utc:%H:%M:%S} UTC)"
+
+
 def requested_embargo(
     *,
     at: str | None,
@@ -203,13 +214,11 @@ def requested_embargo(
         where = "config.toml: [release] embargo"
     else:
         raise ScheduleError(
-            "no embargo time: give --at \"YYYY-MM-DD HH:MM\" or set [release] embargo in "
-            "config.toml"
+            'no embargo time: give --at "YYYY-MM-DD HH:MM" or set [release] embargo in config.toml'
         )
     if moment <= now:
         raise ScheduleError(
-            f"{where}: {describe(moment, zone)} is not in the future "
-            f"(now: {describe(now, zone)})"
+            f"{where}: {describe(moment, zone)} is not in the future (now: {describe(now, zone)})"
         )
     warnings: list[str] = []
     local = moment.astimezone(zone)

@@ -38,6 +38,8 @@ def collect_status(config: Config, book: ContactBook, store: Store) -> Status:
     problems = tuple(
         e for e in journal.entries(Campaign.INVITATION) if e.state in (State.FAILED, State.IN_DOUBT)
     )
+    import mailer.release_status  # noqa: F401  (registers the "release" sections)
+
     extra: dict[str, Any] = {}
     for section in SECTIONS:
         found = section(config, store)

@@ -1,7 +1,303 @@
-"""``mailer release ...`` (the embargoed press release)."""
+"""``mailer release ...``: the embargoed press release."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from mailer.cli.common import config_path, handled, require_confirmation
+
 app = typer.Typer(help="Schedule and send the embargoed press release.", no_args_is_help=True)
+
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+@app.command("schedule")
+def schedule(
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help='Embargo as local time "YYYY-MM-DD HH:MM[:SS]" (default: [release] embargo).',
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="Zone of --at, e.g. Europe/Helsinki (default: the event's)."),
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Only contacts with this tag get the release.")
+    ] = None,
+    no_prebrief: Annotated[
+        bool,
+        typer.Option("--no-prebrief", help="Do not send the pre-brief ([release] prebrief_tag)."),
+    ] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Schedule the release: check the time, render and check every message now, show the plan.
+
+    The time must be in the future and exist exactly once in its zone (daylight saving time).
+    Contacts with [release] prebrief_tag get the release now, marked embargoed, and not again.
+    """
+    from mailer import console
+    from mailer.clock import SystemClock
+    from mailer.console import release as show
+    from mailer.errors import ExitCode
+    from mailer.release import plan_schedule, save_schedule, send_prebrief
+    from mailer.rounds import load_project, open_store
+    from mailer.schedule import describe
+
+    clock = SystemClock()
+    with handled():
+        project = load_project(config_path())
+        with open_store(project.config) as store:
+            proposal = plan_schedule(
+                project, store, at=at, tz=tz, tag=tag, now=clock.now(), prebrief=not no_prebrief
+            )
+            show.proposal(proposal)
+            when = describe(proposal.embargo.moment, proposal.embargo.zone)
+            if not require_confirmation(yes, f"Schedule the release for {when}?"):
+                console.info("Not scheduled.")
+                raise typer.Exit(int(ExitCode.ERROR))
+            saved = save_schedule(store, proposal, now=clock.now())
+        show.scheduled(saved)
+        if proposal.prebrief_due:
+            question = f"Send the embargoed pre-brief to {len(proposal.prebrief_due)} contacts now?"
+            if require_confirmation(yes, question):
+                progress = console.SendProgress("Sending the pre-brief")
+                try:
+                    count, report = send_prebrief(
+                        project.config,
+                        clock=clock,
+                        progress=progress,
+                        interactive=console.is_interactive(),
+                    )
+                finally:
+                    progress.stop()
+                show.prebrief(count, report, dry_run=False)
+                if report is not None and not report.ok:
+                    raise typer.Exit(int(ExitCode.FAILED))
+
+
+@app.command("prebrief")
+def prebrief(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and check the pre-brief; send nothing.")
+    ] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Send the release now, marked embargoed, to contacts with [release] prebrief_tag.
+
+    They are then not sent the release again at the embargo.
+    """
+    from mailer import console
+    from mailer.clock import SystemClock
+    from mailer.config import load_config
+    from mailer.console import release as show
+    from mailer.errors import ExitCode
+    from mailer.release import send_prebrief
+
+    clock = SystemClock()
+    with handled():
+        config = load_config(config_path())
+        if not dry_run and not require_confirmation(yes, "Send the embargoed pre-brief now?"):
+            console.info("Nothing was sent.")
+            raise typer.Exit(int(ExitCode.ERROR))
+        progress = console.SendProgress("Sending the pre-brief")
+        try:
+            count, report = send_prebrief(
+                config,
+                clock=clock,
+                progress=progress,
+                dry_run=dry_run,
+                interactive=console.is_interactive(),
+            )
+        finally:
+            progress.stop()
+        show.prebrief(count, report, dry_run=dry_run)
+        if report is not None and not report.ok:
+            raise typer.Exit(int(ExitCode.FAILED))
+
+
+@app.command("send-due")
+def send_due(
+    no_lock: Annotated[
+        bool,
+        typer.Option("--no-lock", hidden=True, help="Tests: rely on the journal's claims alone."),
+    ] = False,
+) -> None:
+    """Cron entry point (every minute): send the release when it is due, never early.
+
+    Not due: one log line, exit 0. Due within a minute: prepare, wait for the embargo second,
+    send. Late but within [release] grace_minutes: send now. Later: marked missed, not sent.
+    """
+    from mailer.clock import SystemClock
+    from mailer.config import load_config
+    from mailer.console import release as show
+    from mailer.release import Command, run_release
+
+    with handled():
+        config = load_config(config_path())
+        result = run_release(
+            config, command=Command.SEND_DUE, clock=SystemClock(), use_lock=not no_lock
+        )
+        show.run_line(result)
+        raise typer.Exit(int(result.exit_code))
+
+
+@app.command("wait")
+def wait() -> None:
+    """Wait in the foreground with a countdown and send on the embargo second (without cron).
+
+    Ctrl-C stops it; nothing is left half done, and running it again resumes.
+    """
+    from mailer import console
+    from mailer.clock import SystemClock
+    from mailer.config import load_config
+    from mailer.console import release as show
+    from mailer.release import Command, run_release
+
+    clock = SystemClock()
+    with handled():
+        config = load_config(config_path())
+        progress = show.ReleaseProgress(clock)
+        try:
+            result = run_release(
+                config,
+                command=Command.WAIT,
+                clock=clock,
+                progress=progress,
+                on_wait=progress.waiting,
+                interactive=console.is_interactive(),
+            )
+        finally:
+            progress.stop()
+        show.run_result(result)
+        raise typer.Exit(int(result.exit_code))
+
+
+@app.command("send-now")
+def send_now(
+    late_ok: Annotated[
+        bool, typer.Option("--late-ok", help="Yes, send it now although the embargo has passed.")
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Also send again the messages that failed.")
+    ] = False,
+    yes: YesOpt = False,
+) -> None:
+    """Send the release now, late and deliberately (for example after it was missed).
+
+    Never before the embargo; each contact still gets it at most once.
+    """
+    from mailer import console
+    from mailer.clock import SystemClock
+    from mailer.config import load_config
+    from mailer.console import release as show
+    from mailer.errors import ExitCode, UsageError
+    from mailer.release import Command, run_release
+
+    clock = SystemClock()
+    with handled():
+        config = load_config(config_path())
+        if not late_ok:
+            raise UsageError(
+                "send-now sends the release after its embargo: add --late-ok to confirm that "
+                "it is deliberately late (to send on the second, use: mailer release wait)"
+            )
+        if not require_confirmation(yes, "Send the release now, after its embargo?"):
+            console.info("Nothing was sent.")
+            raise typer.Exit(int(ExitCode.ERROR))
+        progress = console.SendProgress("Sending the release")
+        try:
+            result = run_release(
+                config,
+                command=Command.SEND_NOW,
+                clock=clock,
+                progress=progress,
+                late_ok=late_ok,
+                retry_failed=retry_failed,
+                interactive=console.is_interactive(),
+            )
+        finally:
+            progress.stop()
+        show.run_result(result)
+        raise typer.Exit(int(result.exit_code))
+
+
+@app.command("status")
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The schedule, its state, who got the release when (relative to the embargo), the runs."""
+    from mailer.clock import SystemClock
+    from mailer.config import load_config
+    from mailer.console import release as show
+    from mailer.release_status import release_status
+    from mailer.rounds import open_store
+
+    with handled():
+        config = load_config(config_path())
+        with open_store(config) as store:
+            result = release_status(config, store, now=SystemClock().now())
+        if as_json:
+            show.status_json(result)
+        else:
+            show.status(result)
+
+
+@app.command("cancel")
+def cancel(yes: YesOpt = False) -> None:
+    """Cancel the scheduled release (a run in progress stops before its next message)."""
+    from mailer import console
+    from mailer.clock import SystemClock
+    from mailer.config import load_config
+    from mailer.console import release as show
+    from mailer.errors import ExitCode
+    from mailer.release import cancel as cancel_release
+    from mailer.rounds import open_store
+
+    with handled():
+        config = load_config(config_path())
+        if not require_confirmation(yes, "Cancel the scheduled release?"):
+            console.info("Not cancelled.")
+            raise typer.Exit(int(ExitCode.ERROR))
+        with open_store(config) as store:
+            result = cancel_release(config, store, now=SystemClock().now())
+        show.cancelled(result)
+
+
+@app.command("cron")
+def cron(
+    systemd: Annotated[
+        bool, typer.Option("--systemd", help="Print a systemd timer and service instead.")
+    ] = False,
+) -> None:
+    """Print the crontab line that runs send-due every minute (absolute paths, own PATH)."""
+    from mailer.config import load_config
+    from mailer.console import release as show
+    from mailer.release_cron import cron_setup
+
+    with handled():
+        config = load_config(config_path())
+        show.cron(cron_setup(config, program=_program()), systemd=systemd)
+
+
+def _program() -> list[str]:
+    """How cron should start this mailer: its executable next to the interpreter, else -m."""
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    first = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if first is not None and first.name == "mailer" and os.access(first, os.X_OK):
+        return [str(first.absolute())]
+    beside = Path(sys.executable).parent / "mailer"
+    if os.access(beside, os.X_OK):
+        return [str(beside.absolute())]
+    found = shutil.which("mailer")
+    if found:
+        return [str(Path(found).absolute())]
+    return [str(Path(sys.executable).absolute()), "-m", "mailer"]

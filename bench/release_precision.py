@@ -1,0 +1,214 @@
+"""Embargo precision: delay from the embargo second to the first and the last message accepted.
+
+    /work/venv/bin/python bench/release_precision.py [--recipients 200] [--repeat 3]
+
+For each setting a fresh starter project gets N contacts and ``[transport] kind = "smtp"`` to an
+aiosmtpd server on 127.0.0.1 (in this process, in a thread) without a rate limit, the release is
+scheduled for a whole second ~4 s ahead, and ``mailer release send-due`` is started the way cron
+starts it (a subprocess). The server stamps ``time.time()`` when it accepts each DATA; the delays
+are those stamps minus the embargo second. A message accepted before the embargo would be a bug:
+the count of those is printed too (it must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import tomllib
+
+import tomli_w
+from aiosmtpd.controller import Controller
+
+from mailer.starter import write_starter
+
+HEL = ZoneInfo("Europe/Helsinki")
+MAILER = str(Path(sys.executable).parent / "mailer")
+LEAD_SECONDS = 8.0
+
+
+class Recorder:
+    """aiosmtpd handler: remembers when each message was accepted and for whom."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.accepted: list[tuple[float, tuple[str, ...]]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        stamp = time.time()
+        with self.lock:
+            self.accepted.append((stamp, tuple(envelope.rcpt_tos)))
+        return "250 2.0.0 OK"
+
+
+class LoopbackController(Controller):
+    """aiosmtpd's Controller on port 0: learn the bound port before it connects to itself."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        super()._trigger_server()
+
+
+@dataclass(frozen=True)
+class Setting:
+    recipients: int
+    connections: int
+    mode: str  # personal | bcc
+
+
+def make_project(root: Path, setting: Setting, port: int) -> Path:
+    write_starter(root, now=dt.datetime.now(dt.UTC))
+    with (root / "contacts.csv").open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["email", "name", "outlet", "language", "tags"])
+        for i in range(setting.recipients):
+            out.writerow(
+                [
+                    f"journalist{i:04d}@news{i % 17}.example",
+                    f"Journalist {i}",
+                    f"News {i % 17}",
+                    ("fi", "sv", "en")[i % 3],
+                    "",
+                ]
+            )
+    cfg = root / "config.toml"
+    data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+    data["release"].update(mode=setting.mode, prebrief_tag="")
+    data["transport"]["kind"] = "smtp"
+    data["smtp"] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "connections": setting.connections,
+        "rate_per_minute": 0,
+        "recipients_per_message": 100,
+    }
+    cfg.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return cfg
+
+
+def run_once(setting: Setting, work: Path) -> dict[str, Any]:
+    recorder = Recorder()
+    controller = LoopbackController(recorder, hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        assert controller.server is not None
+        port = int(controller.server.sockets[0].getsockname()[1])
+        assert port > 0
+        cfg = make_project(work, setting, port)
+        embargo = (
+            (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=LEAD_SECONDS + 1))
+            .astimezone(HEL)
+            .replace(microsecond=0)
+        )
+        subprocess.run(
+            [
+                MAILER,
+                "-c",
+                str(cfg),
+                "release",
+                "schedule",
+                "--yes",
+                "--at",
+                f"{embargo:%Y-%m-%d %H:%M:%S}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        left = embargo.timestamp() - time.time()
+        if left < 1.5:
+            raise RuntimeError(f"scheduling took too long: only {left:.2f} s left")
+        done = subprocess.run(
+            [MAILER, "-c", str(cfg), "release", "send-due"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        with recorder.lock:
+            accepted = list(recorder.accepted)
+    finally:
+        controller.stop()
+    target = embargo.timestamp()
+    delays = sorted(stamp - target for stamp, _ in accepted)
+    delivered = sum(len(rcpts) for _, rcpts in accepted)
+    return {
+        "recipients": setting.recipients,
+        "connections": setting.connections,
+        "mode": setting.mode,
+        "messages": len(accepted),
+        "delivered_to": delivered,
+        "early": sum(1 for d in delays if d < 0),
+        "first_ms": delays[0] * 1000 if delays else None,
+        "last_ms": delays[-1] * 1000 if delays else None,
+        "exit": done.returncode,
+        "line": (done.stdout or done.stderr).strip(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+    settings = [
+        Setting(args.recipients, 1, "personal"),
+        Setting(args.recipients, 3, "personal"),
+        Setting(args.recipients, 1, "bcc"),
+    ]
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="release-precision-") as tmp:
+        for setting in settings:
+            for i in range(args.repeat):
+                work = Path(tmp) / f"{setting.mode}-{setting.connections}-{i}"
+                result = run_once(setting, work)
+                results.append(result)
+                if result["delivered_to"] != setting.recipients or result["early"]:
+                    print(f"PROBLEM: {result}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(
+        f"Embargo precision, {args.recipients} recipients, local aiosmtpd, no rate limit, "
+        f"`mailer release send-due` started ~{LEAD_SECONDS:.0f} s ahead; {args.repeat} runs each"
+    )
+    print(
+        f"{'mode':<9}{'conns':>6}{'msgs':>6}{'early':>6}   first after embargo (ms)"
+        "     last after embargo (ms)"
+    )
+    for setting in settings:
+        rows = [
+            r
+            for r in results
+            if (r["mode"], r["connections"]) == (setting.mode, setting.connections)
+        ]
+        firsts = [r["first_ms"] for r in rows]
+        lasts = [r["last_ms"] for r in rows]
+        print(
+            f"{setting.mode:<9}{setting.connections:>6}{rows[0]['messages']:>6}"
+            f"{sum(r['early'] for r in rows):>6}   "
+            f"median {statistics.median(firsts):7.1f} (max {max(firsts):7.1f})"
+            f"   median {statistics.median(lasts):7.1f} (max {max(lasts):7.1f})"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Terminal output of ``mailer release ...``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from mailer.clock import Clock
+from mailer.console import err, info, out, print_json, send_report, warning
+from mailer.models import State
+from mailer.schedule import Schedule, describe, in_words, relative
+from mailer.sending import Delivery
+
+if TYPE_CHECKING:
+    from mailer.release import Cancelled, Proposal, RunResult
+    from mailer.release_cron import CronSetup
+    from mailer.release_status import ReleaseStatus
+    from mailer.sending import SendReport
+
+
+def proposal(p: Proposal) -> None:
+    zone = p.embargo.zone
+    info(f"Embargo:      {describe(p.embargo.moment, zone)}")
+    langs = ", ".join(f"{k} {v}" for k, v in p.by_language.items()) or "none"
+    who = f"contacts with tag {p.tag!r}" if p.tag else "every contact"
+    if p.mode == "bcc":
+        info(
+            f"Release:      {p.recipients} recipients ({who}) in {p.messages} Bcc messages to "
+            f"the organizer, at most {p.batch_size} each (languages: {langs})"
+        )
+    else:
+        info(f"Release:      {p.recipients} personal messages ({who}; languages: {langs})")
+    if p.subject:
+        info(f"Subject:      {p.subject}")
+    info(f"Checked:      {p.checked} messages rendered and checked now")
+    info(f"Transport:    {p.transport}")
+    info(f"Delivery:     {p.plan}")
+    for option in p.shorten:
+        info(f"  shorter:    {option}")
+    info(
+        f"Late runs:    sent if at most {p.grace_minutes} min late ([release] grace_minutes); "
+        "later only with send-now --late-ok"
+    )
+    if p.already_sent:
+        info(f"Already sent: {p.already_sent} (not sent again)")
+    if p.prebriefed:
+        info(
+            f"Pre-briefed:  {len(p.prebriefed)} already got the embargoed pre-brief "
+            "(not sent the release again)"
+        )
+    if p.prebrief_due:
+        info(
+            f"Pre-brief:    {len(p.prebrief_due)} trusted contacts can get it now, marked "
+            f"embargoed: {', '.join(p.prebrief_due)}"
+        )
+    for email, reason in p.excluded:
+        info(f"Not sent:     {email}: {reason}")
+    for text in p.warnings:
+        warning(text)
+
+
+def scheduled(schedule: Schedule) -> None:
+    when = describe(schedule.embargo, schedule_zone(schedule))
+    info(f"Scheduled: the release goes out at {when}.")
+    info("Next: 'mailer release cron' prints the crontab line that sends it on the second;")
+    info("      or keep 'mailer release wait' running in a terminal until then.")
+
+
+def schedule_zone(schedule: Schedule) -> ZoneInfo:
+    return ZoneInfo(schedule.zone)
+
+
+def prebrief(count: int, report: SendReport | None, *, dry_run: bool) -> None:
+    if report is None:
+        if dry_run:
+            info(f"Pre-brief: {count} messages rendered and checked; nothing was sent.")
+        else:
+            info("Pre-brief: nobody is waiting for it (everyone tagged has it already).")
+        return
+    send_report(report)
+    info(f"Pre-brief: sent {report.sent} of {count}, marked embargoed in subject and first line.")
+
+
+def run_line(result: RunResult) -> None:
+    """The one line for cron mail and the cron log: stdout when fine, stderr when not."""
+    if result.ok:
+        out.print(result.line, markup=False, soft_wrap=True)
+    else:
+        err.print(result.line, markup=False, soft_wrap=True)
+
+
+def run_result(result: RunResult) -> None:
+    if result.report is not None:
+        send_report(result.report)
+    run_line(result)
+
+
+def cancelled(c: Cancelled) -> None:
+    info(f"Cancelled the release of {describe(c.schedule.embargo, schedule_zone(c.schedule))}.")
+    if c.sent:
+        warning(f"{c.sent} messages had been sent already; nothing more will be sent")
+    if c.running:
+        warning(f"a release run is in progress ({c.running}); it stops before its next message")
+
+
+def cron(setup: CronSetup, *, systemd: bool) -> None:
+    if systemd:
+        info(f"# ~/.config/systemd/user/mailer-release.service\n{setup.service}")
+        info(f"# ~/.config/systemd/user/mailer-release.timer\n{setup.timer}")
+        info(
+            "Install: systemctl --user daemon-reload && "
+            "systemctl --user enable --now mailer-release.timer"
+        )
+        info("(and 'loginctl enable-linger $USER' so that it runs while you are logged out)")
+        return
+    for line in setup.lines:
+        info(line)
+    info("")
+    info("Install: run 'crontab -e' and paste the lines above at the end of the file.")
+    for note in setup.notes:
+        info(f"Note: {note}")
+    info("A systemd timer instead: mailer release cron --systemd")
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+def _after(seconds: float | None) -> str:
+    return "" if seconds is None else relative(seconds)
+
+
+def status(s: ReleaseStatus) -> None:
+    sch = s.schedule
+    if sch is None:
+        info("Release:   nothing scheduled (mailer release schedule)")
+    else:
+        info(f"Embargo:   {describe(sch.embargo, schedule_zone(sch))}")
+        when = in_words(s.seconds_to_embargo or 0.0)
+        info(
+            f"State:     {sch.state.value}{f' ({sch.note})' if sch.note else ''}; "
+            f"the embargo is {when}"
+        )
+        who = f"tag {sch.tag!r}" if sch.tag else "every contact"
+        info(
+            f"Mode:      {sch.mode} ({who}); grace {sch.grace_minutes} min; "
+            f"{sch.checked} messages checked when scheduled"
+        )
+    counts = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.release.as_dict().items())
+    info(f"Release:   {counts}")
+    if s.prebrief.total:
+        pre = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.prebrief.as_dict().items())
+        info(f"Pre-brief: {pre}")
+    if s.first is not None and s.last is not None:
+        info(f"Delivered: first {relative(s.first)}, last {relative(s.last)} after the embargo")
+    if s.running:
+        info(f"Running:   {s.running}")
+    if s.inputs_changed:
+        warning(
+            "templates, contacts, attachments or config changed since scheduling: run "
+            "'mailer release schedule' again to check them now rather than at the embargo"
+        )
+    if s.recipients:
+        shown: dt.tzinfo = schedule_zone(sch) if sch is not None else dt.UTC
+        table = Table(title="Recipients", title_justify="left")
+        for col in ("recipient", "round", "state", "sent at", "after embargo", "note"):
+            table.add_column(col, overflow="fold")
+        for p in s.recipients:
+            at = "" if p.at is None else f"{p.at.astimezone(shown):%Y-%m-%d %H:%M:%S.%f}"[:-3]
+            note = p.detail if p.state is not State.SENT else ("Bcc" if p.batch else "")
+            table.add_row(
+                p.email, p.round, p.state.value.replace("_", " "), at, _after(p.after_embargo), note
+            )
+        out.print(table)
+    if s.runs:
+        info("Runs (UTC):")
+        for r in s.runs:
+            info(
+                f"  {r.started_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}  {r.command:<9} "
+                f"{r.decision:<10} {r.outcome}"
+            )
+
+
+def status_json(s: ReleaseStatus) -> None:
+    from mailer.release_status import status_json as as_json
+
+    print_json(as_json(s))
+
+
+# --- waiting and sending -----------------------------------------------------------------------
+
+
+class ReleaseProgress:
+    """A countdown to the embargo, then the messages sent (on a terminal only).
+
+    Used as the ``Progress`` of the send and as the ``on_wait`` callback of ``wait``; the text
+    is computed from the clock every time rich refreshes it, so it counts down on its own.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._embargo: dt.datetime | None = None
+        self._label = ""
+        self._total: int | None = None
+        self._done = 0
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+        self._announced = False
+
+    def __rich__(self) -> Text:
+        with self._lock:
+            if self._embargo is None:
+                return Text("")
+            left = (self._embargo - self._clock.now()).total_seconds()
+            if left > 0:
+                shown = f"{left:.1f} s" if left < 60 else relative(left)[1:]
+                return Text(f"Waiting for the embargo {self._label}: {shown} (Ctrl-C stops safely)")
+            total = "?" if self._total is None else str(self._total)
+            return Text(f"Sending: {self._done}/{total} messages")
+
+    def _start(self, schedule: Schedule) -> None:
+        if self._embargo is None:
+            self._embargo = schedule.embargo
+            local = schedule.local_embargo
+            self._label = f"{local:%H:%M:%S} {local.tzname()}"
+        if not out.is_terminal:
+            if not self._announced:
+                when = describe(schedule.embargo, schedule_zone(schedule))
+                info(f"Waiting for the embargo {when}")
+                self._announced = True
+            return
+        if self._live is None:
+            self._live = Live(self, console=out, refresh_per_second=10, transient=True)
+            self._live.start()
+
+    def waiting(self, schedule: Schedule, seconds_left: float) -> None:
+        """The ``on_wait`` callback of ``wait`` (also called once when it arms)."""
+        self._start(schedule)
+
+    def started(self, total: int) -> None:
+        with self._lock:
+            self._total = total
+
+    def advance(self, delivery: Delivery) -> None:
+        with self._lock:
+            self._done += 1
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None

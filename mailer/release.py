@@ -1,0 +1,156 @@
+"""The embargoed press release: schedule it, pre-brief, send it when due, cancel it.
+
+``schedule`` validates the embargo (:mod:`mailer.schedule`), renders and checks every message
+now, and shows when the last one will leave. ``send-due`` (cron, every minute), ``wait`` (in the
+foreground) and ``send-now --late-ok`` all end in :func:`run_release`: one run at a time
+(:mod:`mailer.release_lock`), a decision from the stored schedule and the clock, and a send in
+which every message is checked against the embargo immediately before it is transmitted.
+
+Guarantees and how they are kept:
+
+* Never early: ``send_batch(not_before=embargo)`` checks the clock before every transmission;
+  :class:`~mailer.store.release.ReleaseJournal` checks it a second time. Aware datetimes only.
+* Exactly once: the journal's atomic claims (a Bcc batch claims all its rows or none), the
+  lock, and recovery of rows left by a killed run (claimed -> pending; transmitting -> in doubt,
+  which is never resent automatically: the server may have it).
+* Pre-brief: contacts with ``[release] prebrief_tag`` get the release early, marked embargoed;
+  once their pre-brief is sent (or in doubt) they do not get the release again.
+* A line for every run in the run log (``mailer release status``) and in ``[log] file``.
+
+Other parts: :mod:`mailer.release_run` (one run), :mod:`mailer.release_plan` (schedule,
+pre-brief, cancel), :mod:`mailer.release_audience` (who gets it), :mod:`mailer.release_batches`
+(Bcc mode), :mod:`mailer.release_status`, :mod:`mailer.release_cron` (delivery plan, crontab,
+systemd timer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from mailer.clock import Clock
+from mailer.config import Config
+from mailer.errors import ExitCode, MailerError
+from mailer.models import Campaign
+from mailer.release_audience import ROUND
+from mailer.release_lock import ReleaseLock, lock_path, log_line, stamp
+from mailer.release_plan import (
+    Cancelled,
+    Proposal,
+    cancel,
+    plan_schedule,
+    save_schedule,
+    send_prebrief,
+)
+from mailer.release_run import Command, Run, RunResult, Waiting, finish, locked
+from mailer.rounds import open_store
+from mailer.schedule import Decision, ReleaseCancelled
+from mailer.sending import Progress
+from mailer.store import process_owner
+from mailer.store.release import Releases
+
+
+def run_release(
+    config: Config,
+    *,
+    command: Command,
+    clock: Clock,
+    progress: Progress | None = None,
+    late_ok: bool = False,
+    retry_failed: bool = False,
+    interactive: bool = False,
+    use_lock: bool = True,
+    on_wait: Waiting | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    """One run of ``send-due``, ``wait`` or ``send-now``; logged in the run log and the log file.
+
+    Never raises for "nothing to do"; raises :class:`MailerError` (after logging it) when the run
+    cannot work, and re-raises Ctrl-C after releasing what it had claimed.
+    """
+    owner = process_owner()
+    about = f"{owner} {command.value} since {stamp(clock.now())}"
+    with ReleaseLock(lock_path(config), about) as lock, open_store(config) as store:
+        releases = Releases(store.connection)
+        run_id = releases.start_run(
+            schedule_id=None, command=command.value, owner=owner, now=clock.now()
+        )
+        result: RunResult | None = None
+        try:
+            if use_lock and not lock.acquired:
+                result = locked(command, lock.holder(), releases.current())
+            else:
+                run = Run(
+                    config,
+                    store,
+                    releases,
+                    clock=clock,
+                    owner=owner,
+                    command=command,
+                    progress=progress,
+                    interactive=interactive,
+                )
+                result = run.go(
+                    late_ok=late_ok, retry_failed=retry_failed, on_wait=on_wait, sleep=sleep
+                )
+        except ReleaseCancelled:
+            releases.release_claims(owner, clock.now())
+            sent = store.journal.counts(Campaign.RELEASE, ROUND).sent
+            result = finish(
+                command,
+                Decision.CANCELLED,
+                releases.current(),
+                store,
+                f"CANCELLED during the run: nothing more is sent ({sent} sent before the cancel)",
+                ExitCode.OK,
+            )
+        except BaseException as exc:
+            released = releases.release_claims(owner, clock.now())
+            doubt = releases.in_doubt_mine(owner, clock.now(), "the run stopped while sending")
+            what = (
+                exc.message
+                if isinstance(exc, MailerError)
+                else "interrupted"
+                if isinstance(exc, KeyboardInterrupt)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            tail = f" ({released} claims released, {doubt} in doubt)" if released or doubt else ""
+            current = releases.current()
+            releases.finish_run(
+                run_id,
+                now=clock.now(),
+                decision="error",
+                outcome=f"{what}{tail}",
+                ok=False,
+                schedule_id=current.id if current else None,
+            )
+            log_line(
+                config, f"{stamp(clock.now())} mailer release {command.value}: error: {what}{tail}"
+            )
+            raise
+        line = f"{stamp(clock.now())} mailer release {command.value}: {result.outcome}"
+        result = replace(result, line=line)
+        releases.finish_run(
+            run_id,
+            now=clock.now(),
+            decision=result.decision,
+            outcome=result.outcome,
+            ok=result.ok,
+            schedule_id=result.schedule.id if result.schedule else None,
+        )
+    log_line(config, line)
+    return result
+
+
+__all__ = [
+    "Cancelled",
+    "Command",
+    "Proposal",
+    "RunResult",
+    "cancel",
+    "plan_schedule",
+    "run_release",
+    "save_schedule",
+    "send_prebrief",
+]

@@ -1,0 +1,163 @@
+"""How long the release takes to leave, and how to run ``send-due`` from cron or systemd.
+
+The crontab line runs ``send-due`` every minute with absolute paths and its own ``PATH``, so it
+works with cron's minimal environment, from any working directory and whatever the machine's
+time zone is: the embargo is compared with the clock in mailer, never by cron (``CRON_TZ`` is not
+needed; not every cron has it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mailer.config import Config
+
+EVERY_MINUTE = "* * * * *"
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+CRON_LOG = "release-cron.log"
+UNIT = "mailer-release"
+
+
+def delivery_text(
+    config: Config,
+    *,
+    messages: int,
+    recipients: int,
+    start: dt.datetime,
+    size: int,
+    by_language: Mapping[str, int] | None = None,
+) -> tuple[str, list[str]]:
+    """The delivery plan from the embargo second, and the options that would shorten it."""
+    from mailer.sending.plan import delivery_plan
+
+    smtp = config.smtp if config.transport.kind == "smtp" else None
+    plan = delivery_plan(messages, smtp, start, recipients=recipients)
+    text = plan.text
+    if config.release.mode == "bcc":
+        text += f" ({recipients} recipients in Bcc, at most {size} a message)"
+    options: list[str] = []
+    if smtp is None or plan.seconds < 10:
+        return text, options
+    if config.release.mode == "personal":
+        langs = by_language or {"": recipients}
+        batches = sum(math.ceil(n / size) for n in langs.values())
+        bcc = delivery_plan(batches, smtp, start, recipients=recipients)
+        options.append(f'Bcc mode ([release] mode = "bcc"): {bcc.text}')
+    if smtp.rate_per_minute:
+        relay = delivery_plan(
+            messages, replace(smtp, rate_per_minute=0), start, recipients=recipients
+        )
+        options.append(
+            f"a relay or mail service without a per-minute limit: {relay.text}; more connections "
+            f"do not help here: {smtp.rate_per_minute}/min is a limit of the mailbox"
+        )
+    elif smtp.connections < 3:
+        more = delivery_plan(messages, replace(smtp, connections=3), start, recipients=recipients)
+        options.append(f"[smtp] connections = 3 (the most Microsoft 365 allows): {more.text}")
+    return text, options
+
+
+@dataclass(frozen=True)
+class CronSetup:
+    command: str  # what cron runs (after the five time fields), with absolute paths
+    job: str  # the crontab line
+    lines: tuple[str, ...]  # what to paste with `crontab -e`: comments, then the job line
+    notes: tuple[str, ...]  # about the password and the log
+    log: Path
+    service: str  # systemd alternative: the .service unit
+    timer: str  # and its .timer unit
+
+
+def _cron_escape(text: str) -> str:
+    """In a crontab command an unescaped % means a newline."""
+    return text.replace("%", "\\%")
+
+
+def cron_setup(config: Config, *, program: Sequence[str]) -> CronSetup:
+    """The crontab line for *program* (the absolute path of the mailer executable, or the
+    interpreter and ``-m mailer``)."""
+    config_file = config.root / config.path.name
+    log = config.root / CRON_LOG
+    bindir = str(Path(program[0]).parent)
+    path = f"{bindir}:{SYSTEM_PATH}" if bindir not in SYSTEM_PATH.split(":") else SYSTEM_PATH
+    argv = [*program, "--config", str(config_file), "release", "send-due"]
+    run = " ".join(shlex.quote(a) for a in argv)
+    command = f"PATH={shlex.quote(path)} {run} >> {shlex.quote(str(log))} 2>&1"
+    job = f"{EVERY_MINUTE} {_cron_escape(command)}"
+    notes: list[str] = []
+    env_line = ""
+    smtp = config.smtp
+    if config.transport.kind == "smtp" and smtp is not None and smtp.username:
+        if smtp.password_env:
+            env_line = f"{smtp.password_env}=<the password>"
+            notes.append(
+                f"cron does not see your shell's {smtp.password_env}: replace the line "
+                f"'# {env_line}' with the real value (your crontab is readable by you and root "
+                "only), or set [smtp] password_command instead"
+            )
+        elif smtp.password_command:
+            notes.append(
+                f"[smtp] password_command runs with PATH={path}; give it an absolute path if "
+                "the command lives elsewhere"
+            )
+        else:
+            notes.append(
+                "the system keyring is usually locked for cron jobs: set [smtp] password_env "
+                "or password_command"
+            )
+    notes.append(f"each run appends one line to {log}")
+    lines = [
+        f"# mailer: send the embargoed press release of {config.event.title!r} when it is due.",
+        "# Runs every minute; mailer compares the embargo with the clock in "
+        f"{config.zone.key}, so the machine's time zone does not matter. Remove after the release.",
+    ]
+    if env_line:
+        lines.append(f"# {env_line}")
+    lines.append(job)
+    exec_start = " ".join(_systemd_quote(a) for a in argv)
+    service = "\n".join(
+        [
+            "[Unit]",
+            "Description=mailer: send the embargoed press release when it is due",
+            "",
+            "[Service]",
+            "Type=oneshot",
+            f"Environment=PATH={path}",
+            *(
+                [
+                    f"# EnvironmentFile=%h/.config/mailer/{UNIT}.env   (mode 600: "
+                    f"{smtp.password_env}=...)"
+                ]
+                if env_line and smtp
+                else []
+            ),
+            f"ExecStart={exec_start}",
+            "",
+        ]
+    )
+    timer = "\n".join(
+        [
+            "[Unit]",
+            "Description=mailer: check every minute whether the press release is due",
+            "",
+            "[Timer]",
+            "OnCalendar=*-*-* *:*:00",
+            "AccuracySec=1s",
+            "",
+            "[Install]",
+            "WantedBy=timers.target",
+            "",
+        ]
+    )
+    return CronSetup(command, job, tuple(lines), tuple(notes), log, service, timer)
+
+
+def _systemd_quote(arg: str) -> str:
+    if arg and all(c.isalnum() or c in "/._-+=:@," for c in arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%") + '"'

@@ -1,0 +1,387 @@
+"""One release run (``send-due``, ``wait``, ``send-now``) after it has the lock: decide, then send.
+
+:func:`mailer.release.run_release` takes the lock, records the run and calls :class:`Run`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from mailer.campaign import build_plan, new_message_id
+from mailer.clock import Clock
+from mailer.config import Config
+from mailer.errors import ExitCode, ScheduleError, UsageError
+from mailer.models import Campaign, Contact, State, StateCounts
+from mailer.release_audience import (
+    ROUND,
+    audience,
+    input_fingerprint,
+    project_of,
+    release_spec,
+)
+from mailer.release_batches import batch_size, bcc_items
+from mailer.rounds import password_for, suppressed
+from mailer.schedule import (
+    ACTIVE_STATES,
+    Decision,
+    Schedule,
+    ScheduleState,
+    brief,
+    decide,
+    in_words,
+    relative,
+)
+from mailer.sending import Progress, SendReport, send_batch
+from mailer.store import Reservation, Store, is_alive
+from mailer.store.release import ReleaseJournal, Releases, ReleaseStore
+
+DONE_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
+
+
+class Command(enum.StrEnum):
+    SEND_DUE = "send-due"
+    WAIT = "wait"
+    SEND_NOW = "send-now"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    command: str
+    decision: str  # a Decision value, or "locked"
+    schedule: Schedule | None
+    outcome: str  # one line, without the time stamp
+    exit_code: ExitCode
+    counts: StateCounts | None  # the release's journal rows after the run
+    first: float | None  # first and last delivery of this run, seconds after the embargo
+    last: float | None
+    report: SendReport | None
+    line: str  # the log line: time stamp, command, decision, outcome
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == ExitCode.OK
+
+
+Waiting = Callable[[Schedule, float], None]
+
+
+def locked(command: Command, holder: str, schedule: Schedule | None) -> RunResult:
+    text = f"another release run is in progress ({holder or 'pid unknown'}); it does the sending"
+    if command is not Command.SEND_DUE:
+        raise ScheduleError(text, hint="follow it with: mailer release status")
+    return RunResult(
+        command.value, "locked", schedule, text, ExitCode.OK, None, None, None, None, ""
+    )
+
+
+def finish(
+    command: Command,
+    decision: Decision,
+    schedule: Schedule | None,
+    store: Store | None,
+    outcome: str,
+    code: ExitCode,
+) -> RunResult:
+    counts = store.journal.counts(Campaign.RELEASE, ROUND) if store is not None else None
+    return RunResult(
+        command.value, decision.value, schedule, outcome, code, counts, None, None, None, ""
+    )
+
+
+class Run:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        releases: Releases,
+        *,
+        clock: Clock,
+        owner: str,
+        command: Command,
+        progress: Progress | None,
+        interactive: bool,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.releases = releases
+        self.clock = clock
+        self.owner = owner
+        self.command = command
+        self.progress = progress
+        self.interactive = interactive
+        self._password: str | None = None
+        self._password_known = False
+
+    def password(self) -> str | None:
+        """Asked for once (``wait`` asks before its countdown, not in the middle of it)."""
+        if not self._password_known:
+            self._password = password_for(self.config, interactive=self.interactive)
+            self._password_known = True
+        return self._password
+
+    def when(self, schedule: Schedule) -> str:
+        return brief(schedule.embargo, ZoneInfo(schedule.zone))
+
+    def go(
+        self,
+        *,
+        late_ok: bool,
+        retry_failed: bool,
+        on_wait: Waiting | None,
+        sleep: Callable[[float], None],
+    ) -> RunResult:
+        first = self.releases.current()
+        if self.command is Command.WAIT and first is not None and first.state in ACTIVE_STATES:
+            self.password()
+        while True:
+            schedule = self.releases.current()
+            now = self.clock.now()
+            decision = decide(schedule, now)
+            if self.command is Command.SEND_NOW:
+                return self.send_now(schedule, now, late_ok=late_ok, retry_failed=retry_failed)
+            if decision is Decision.NOT_YET and self.command is Command.WAIT:
+                assert schedule is not None
+                left = (schedule.embargo - now).total_seconds()
+                if on_wait is not None:
+                    on_wait(schedule, left)
+                sleep(max(0.05, min(1.0, left - 59.5)))
+                continue
+            if (
+                on_wait is not None
+                and schedule is not None
+                and decision in (Decision.ARM, Decision.SEND_LATE)
+            ):
+                on_wait(schedule, (schedule.embargo - now).total_seconds())
+            return self.decided(schedule, decision, now)
+
+    def decided(self, schedule: Schedule | None, decision: Decision, now: dt.datetime) -> RunResult:
+        c = self.command
+        if schedule is None:
+            return finish(
+                c, decision, None, None, "nothing scheduled (mailer release schedule)", ExitCode.OK
+            )
+        when = self.when(schedule)
+        if decision is Decision.NOT_YET:
+            left = in_words((schedule.embargo - now).total_seconds())
+            return finish(
+                c, decision, schedule, None, f"not yet: the embargo {when} is {left}", ExitCode.OK
+            )
+        if decision is Decision.CANCELLED:
+            return finish(
+                c, decision, schedule, None, f"the release of {when} is cancelled", ExitCode.OK
+            )
+        if decision is Decision.DONE:
+            return finish(
+                c,
+                decision,
+                schedule,
+                self.store,
+                f"done: the release of {when} was sent",
+                ExitCode.OK,
+            )
+        if decision is Decision.MISSED:
+            after = relative((now - schedule.embargo).total_seconds())
+            marked = self.releases.set_state(
+                schedule.id,
+                ScheduleState.MISSED,
+                now,
+                from_states=ACTIVE_STATES,
+                note=f"missed: found {after} after the embargo",
+            )
+            late = in_words((schedule.embargo - now).total_seconds())
+            text = (
+                f"MISSED: the embargo {when} was {late}, more than the grace of "
+                f"{schedule.grace_minutes} min; not sent. To send it anyway: "
+                "mailer release send-now --late-ok"
+            )
+            return finish(
+                c, decision, schedule, self.store, text, ExitCode.FAILED if marked else ExitCode.OK
+            )
+        return self.send(schedule, decision)
+
+    def send_now(
+        self, schedule: Schedule | None, now: dt.datetime, *, late_ok: bool, retry_failed: bool
+    ) -> RunResult:
+        if schedule is None:
+            raise ScheduleError(
+                "nothing is scheduled", hint='schedule it first: mailer release schedule --at "..."'
+            )
+        when = self.when(schedule)
+        if schedule.state is ScheduleState.CANCELLED:
+            raise ScheduleError(
+                f"the release of {when} is cancelled",
+                hint="schedule it again: mailer release schedule",
+            )
+        if now < schedule.embargo:
+            raise ScheduleError(
+                f"the embargo {when} is {in_words((schedule.embargo - now).total_seconds())}; "
+                "mailer never sends the release early",
+                hint="to send it on the second: mailer release wait",
+            )
+        if not late_ok:
+            raise UsageError(
+                f"the embargo {when} was {in_words((schedule.embargo - now).total_seconds())}: "
+                "add --late-ok to send the release late, deliberately"
+            )
+        if retry_failed:
+            self.store.journal.requeue(Campaign.RELEASE, ROUND, [State.FAILED], now)
+        return self.send(schedule, Decision.SEND_LATE)
+
+    def send(self, schedule: Schedule, decision: Decision) -> RunResult:
+        config, store, clock = self.config, self.store, self.clock
+        now = clock.now()
+        store.journal.recover_stale(now, is_alive)
+        warnings = []
+        if schedule.fingerprint and schedule.fingerprint != input_fingerprint(config):
+            warnings.append("templates, contacts, attachments or config changed since scheduling")
+        project = project_of(config)
+        who = audience(project, store, schedule.tag)
+        blocked = suppressed(store)
+        password = self.password()
+        render_now = max(now, schedule.embargo)  # the Date header: never before the embargo
+        spec = release_spec(config, schedule.embargo)
+        batches: dict[str, tuple[str, ...]] = {}
+        if schedule.mode == "bcc":
+            items, batches = bcc_items(
+                config,
+                store,
+                who.release,
+                spec,
+                now=now,
+                render_now=render_now,
+                blocked=blocked,
+                size=batch_size(config),
+            )
+        else:
+            self.reserve(who.release, blocked, now)
+            items = list(
+                build_plan(
+                    config,
+                    who.release,
+                    spec,
+                    now=render_now,
+                    store=store,
+                    reserve=False,
+                    suppressed=blocked,
+                ).items
+            )
+        before = store.journal.counts(Campaign.RELEASE, ROUND)
+        self.releases.set_state(
+            schedule.id,
+            ScheduleState.SENDING,
+            now,
+            from_states=(*ACTIVE_STATES, ScheduleState.MISSED, ScheduleState.DONE),
+        )
+        journal = ReleaseJournal(
+            store.connection, schedule_id=schedule.id, embargo=schedule.embargo, batches=batches
+        )
+        started = clock.now()
+        try:
+            report = send_batch(
+                items,
+                config=config,
+                store=ReleaseStore(store, journal),
+                clock=clock,
+                owner=self.owner,
+                progress=self.progress,
+                not_before=schedule.embargo,
+                password=password,
+            )
+        except BaseException:
+            # Stopped (Ctrl-C, cancel, an error) before anything went out: back to how it was,
+            # so that it can still be rescheduled.
+            after = store.journal.counts(Campaign.RELEASE, ROUND)
+            if (after.sent, after.in_doubt) == (before.sent, before.in_doubt) and not any(
+                e.state is State.TRANSMITTING
+                for e in store.journal.entries(Campaign.RELEASE, ROUND)
+            ):
+                self.releases.set_state(
+                    schedule.id,
+                    schedule.state,
+                    clock.now(),
+                    note=schedule.note,
+                    from_states=(ScheduleState.SENDING,),
+                )
+            raise
+        return self.summarize(schedule, decision, who.release, started, report, warnings)
+
+    def reserve(
+        self, contacts: tuple[Contact, ...], blocked: tuple[str, ...], now: dt.datetime
+    ) -> None:
+        """Journal rows for every contact that can get the release (ids fixed from now on)."""
+        skip = {b.lower() for b in blocked}
+        self.store.journal.reserve(
+            Campaign.RELEASE,
+            ROUND,
+            [
+                Reservation(c.email, c.name, new_message_id(self.config), None, 0)
+                for c in contacts
+                if c.key not in skip
+            ],
+            now,
+        )
+
+    def summarize(
+        self,
+        schedule: Schedule,
+        decision: Decision,
+        contacts: tuple[Contact, ...],
+        started: dt.datetime,
+        report: SendReport,
+        warnings: list[str],
+    ) -> RunResult:
+        rows = self.store.journal.existing(Campaign.RELEASE, ROUND)
+        mine = [rows[c.email] for c in contacts if c.email in rows]
+        times = sorted(
+            (e.sent_at - schedule.embargo).total_seconds()
+            for e in mine
+            if e.sent_at is not None and e.sent_at >= started
+        )
+        waiting = sum(1 for e in mine if e.state not in DONE_STATES)
+        if not waiting:
+            self.releases.set_state(
+                schedule.id,
+                ScheduleState.DONE,
+                self.clock.now(),
+                from_states=(ScheduleState.SENDING,),
+            )
+        counts = self.store.journal.counts(Campaign.RELEASE, ROUND)
+        late = (started - schedule.embargo).total_seconds()
+        cancelled = self.releases.state_of(schedule.id) is ScheduleState.CANCELLED
+        parts = ["CANCELLED during the run: nothing more is sent"] if cancelled else []
+        if decision is Decision.SEND_LATE:
+            parts.append(f"LATE: started {relative(late)} after the embargo")
+        sent_now = len(times)
+        parts.append(
+            f"sent {sent_now} now ({counts.sent} of {len(mine)} in all) for the embargo "
+            f"{self.when(schedule)}"
+        )
+        if times:
+            parts.append(f"first {relative(times[0])}, last {relative(times[-1])}")
+        for name, n in (
+            ("failed", counts.failed),
+            ("in doubt", counts.in_doubt),
+            ("still queued", waiting),
+        ):
+            if n:
+                parts.append(f"{n} {name}")
+        if report.stopped:
+            parts.append(f"stopped: {report.stopped}")
+        parts += warnings
+        bad = counts.failed or counts.in_doubt or (waiting and not cancelled) or report.stopped
+        return RunResult(
+            self.command.value,
+            decision.value,
+            self.releases.get(schedule.id),
+            "; ".join(parts),
+            ExitCode.FAILED if bad else ExitCode.OK,
+            counts,
+            times[0] if times else None,
+            times[-1] if times else None,
+            report,
+            "",
+        )

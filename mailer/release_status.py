@@ -1,0 +1,203 @@
+"""``mailer release status``: the schedule, its state, who got the release when, the run log.
+
+Importing this module adds the ``release`` section (counts of the same shape as
+``invitations``) and ``release_schedule`` to ``mailer status``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from mailer.config import Config
+from mailer.models import Campaign, JournalEntry, State, StateCounts
+from mailer.schedule import Decision, Schedule, decide
+from mailer.status import SECTIONS
+from mailer.store import Store
+from mailer.store.release import Releases, RunRecord
+
+ROUND = 0
+
+
+@dataclass(frozen=True)
+class RecipientOutcome:
+    email: str
+    name: str
+    round: str  # "release" or "prebrief"
+    state: State
+    at: dt.datetime | None  # when it was sent
+    after_embargo: float | None  # seconds after the embargo (negative: before, the pre-brief)
+    detail: str  # the server's answer or the reason
+    batch: str  # Message-ID of the Bcc message that carried it ('' for a personal message)
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    schedule: Schedule | None
+    event_zone: str
+    decision: Decision  # what a send-due run would decide now
+    seconds_to_embargo: float | None
+    release: StateCounts
+    prebrief: StateCounts
+    recipients: tuple[RecipientOutcome, ...]
+    first: float | None  # first and last release delivery, seconds after the embargo
+    last: float | None
+    runs: tuple[RunRecord, ...]
+    inputs_changed: bool
+    running: str  # the run holding the lock ('' if none)
+    now: dt.datetime
+
+
+def _outcome(
+    entry: JournalEntry, round_: str, embargo: dt.datetime | None, batch: str
+) -> RecipientOutcome:
+    after = None
+    if entry.sent_at is not None and embargo is not None:
+        after = (entry.sent_at - embargo).total_seconds()
+    return RecipientOutcome(
+        email=entry.email,
+        name=entry.name,
+        round=round_,
+        state=entry.state,
+        at=entry.sent_at,
+        after_embargo=after,
+        detail=entry.last_error,
+        batch=batch,
+    )
+
+
+def release_status(
+    config: Config, store: Store, *, now: dt.datetime, runs: int = 10
+) -> ReleaseStatus:
+    from mailer.release_audience import input_fingerprint
+    from mailer.release_lock import held_by
+
+    releases = Releases(store.connection)
+    schedule = releases.current()
+    embargo = schedule.embargo if schedule else None
+    by_row = releases.batch_by_row()
+    release_rows = store.journal.entries(Campaign.RELEASE, ROUND)
+    pre_rows = store.journal.entries(Campaign.PREBRIEF, ROUND)
+    people = tuple(
+        [_outcome(e, "prebrief", embargo, "") for e in pre_rows]
+        + [
+            _outcome(
+                e,
+                "release",
+                embargo,
+                by_row[e.message_id].message_id if e.message_id in by_row else "",
+            )
+            for e in release_rows
+        ]
+    )
+    times = sorted(
+        p.after_embargo
+        for p in people
+        if p.round == "release" and p.state is State.SENT and p.after_embargo is not None
+    )
+    changed = bool(
+        schedule
+        and schedule.fingerprint
+        and schedule.state.value in ("scheduled", "sending")
+        and schedule.fingerprint != input_fingerprint(config)
+    )
+    return ReleaseStatus(
+        schedule=schedule,
+        event_zone=config.zone.key,
+        decision=decide(schedule, now),
+        seconds_to_embargo=(embargo - now).total_seconds() if embargo else None,
+        release=store.journal.counts(Campaign.RELEASE, ROUND),
+        prebrief=store.journal.counts(Campaign.PREBRIEF, ROUND),
+        recipients=people,
+        first=times[0] if times else None,
+        last=times[-1] if times else None,
+        runs=tuple(releases.runs(runs)),
+        inputs_changed=changed,
+        running=held_by(config),
+        now=now,
+    )
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def schedule_json(schedule: Schedule | None) -> dict[str, Any] | None:
+    if schedule is None:
+        return None
+    return {
+        "embargo": schedule.local_embargo.isoformat(),
+        "embargo_utc": schedule.embargo.astimezone(dt.UTC).isoformat(),
+        "timezone": schedule.zone,
+        "state": schedule.state.value,
+        "mode": schedule.mode,
+        "tag": schedule.tag or None,
+        "grace_minutes": schedule.grace_minutes,
+        "checked": schedule.checked,
+        "note": schedule.note,
+        "created": _iso(schedule.created_at),
+        "updated": _iso(schedule.updated_at),
+    }
+
+
+def status_json(status: ReleaseStatus) -> dict[str, Any]:
+    return {
+        "schedule": schedule_json(status.schedule),
+        "decision_now": status.decision.value,
+        "seconds_to_embargo": status.seconds_to_embargo,
+        "release": status.release.as_dict(),
+        "prebrief": status.prebrief.as_dict(),
+        "first_delivery_after_embargo_s": status.first,
+        "last_delivery_after_embargo_s": status.last,
+        "inputs_changed_since_scheduling": status.inputs_changed,
+        "running": status.running or None,
+        "recipients": [
+            {
+                "email": p.email,
+                "round": p.round,
+                "state": p.state.value,
+                "sent_at": _iso(p.at),
+                "after_embargo_s": p.after_embargo,
+                "detail": p.detail,
+                "bcc_message_id": p.batch or None,
+            }
+            for p in status.recipients
+        ],
+        "runs": [
+            {
+                "command": r.command,
+                "started": _iso(r.started_at),
+                "finished": _iso(r.finished_at),
+                "decision": r.decision,
+                "outcome": r.outcome,
+                "ok": r.ok,
+            }
+            for r in status.runs
+        ],
+    }
+
+
+# --- mailer status -----------------------------------------------------------------------------
+
+
+def release_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
+    """``"release"``: the release's journal rows by state (pre-brief included), as for
+    invitations; nothing when the release was never scheduled nor sent."""
+    release = store.journal.counts(Campaign.RELEASE, ROUND)
+    pre = store.journal.counts(Campaign.PREBRIEF, ROUND)
+    if Releases(store.connection).current() is None and not release.total and not pre.total:
+        return None
+    both = {k: v + pre.as_dict()[k] for k, v in release.as_dict().items()}
+    return "release", both
+
+
+def schedule_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
+    schedule = Releases(store.connection).current()
+    found = schedule_json(schedule)
+    return None if found is None else ("release_schedule", found)
+
+
+if release_section not in SECTIONS:
+    SECTIONS.append(release_section)
+    SECTIONS.append(schedule_section)
