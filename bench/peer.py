@@ -7,7 +7,8 @@ send the same words, markup and calendar object. Two differences are forced by m
 its job slightly easier, not harder: mailmerge passes the flattened message to ``smtplib`` as a
 ``str``, which must be ASCII, so the From and Subject headers are pre-encoded once in the template
 (RFC 2047) and ``To:`` carries the bare address (a per-recipient non-ASCII display name cannot be
-encoded by a Jinja2 template without a custom filter). mailmerge base64-encodes every non-ASCII part.
+encoded by a Jinja2 template without a custom filter). mailmerge base64-encodes every non-ASCII
+part.
 """
 
 from __future__ import annotations
@@ -54,8 +55,16 @@ def _templated(text: str, first: str, name: str, email_addr: str, uid: str) -> s
     return text.replace(f"Hei {first},", "Hei {{first_name}},")
 
 
-def write_peer_project(dest: Path, *, sample: bytes, sample_contact: dict[str, str],
-                       sample_uid: str, n: int, pdf: bool, port: int) -> Path:
+def write_peer_project(
+    dest: Path,
+    *,
+    sample: bytes,
+    sample_contact: dict[str, str],
+    sample_uid: str,
+    n: int,
+    pdf: bool,
+    port: int,
+) -> Path:
     """Write template.txt, database.csv, server.conf (and programme.pdf) into *dest*."""
     if dest.exists():
         shutil.rmtree(dest)

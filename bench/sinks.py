@@ -119,7 +119,7 @@ class _Handler:
         self.record = record
         self.count = 0
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.count += 1

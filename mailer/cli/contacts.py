@@ -41,3 +41,56 @@ def list_(
                 f"{len(project.book.errors)} rows have errors and are not listed; "
                 "run 'mailer contacts check'"
             )
+
+
+@app.command("suppress")
+def suppress(
+    email: Annotated[str, typer.Argument(help="The address to send nothing to.",
+                                         show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the address).")] = "",
+) -> None:
+    """Put an address on the suppression list: no round (invitation, reminder, update,
+    cancellation, release) sends to it."""
+    from mailer.clock import SystemClock
+    from mailer.config import load_config
+    from mailer.console import rsvp as show
+    from mailer.rounds import open_store
+    from mailer.rsvp.decisions import suppress as add
+
+    with handled():
+        config = load_config(config_path())
+        with open_store(config) as store:
+            address, added = add(store, email, reason=reason or "manual",
+                                 now=SystemClock().now())
+        show.suppressed(address, added)
+
+
+@app.command("unsuppress")
+def unsuppress(
+    email: Annotated[str, typer.Argument(help="The address to allow again.", show_default=False)],
+) -> None:
+    """Remove an address from the suppression list."""
+    from mailer.config import load_config
+    from mailer.console import rsvp as show
+    from mailer.rounds import open_store
+    from mailer.rsvp.decisions import unsuppress as remove
+
+    with handled():
+        config = load_config(config_path())
+        with open_store(config) as store:
+            address = remove(store, email)
+        show.unsuppressed(address)
+
+
+@app.command("suppressed")
+def suppressed() -> None:
+    """List the suppression list (opt-outs, dead addresses, manual entries)."""
+    from mailer.config import load_config
+    from mailer.console import rsvp as show
+    from mailer.rounds import open_store
+
+    with handled():
+        config = load_config(config_path())
+        with open_store(config) as store:
+            items = store.rsvps.suppressions()
+        show.suppressions(items)

@@ -68,6 +68,7 @@ def status(
     """The event, the contacts, and every round's messages by state."""
     from mailer import console
     from mailer.rounds import load_project, open_store
+    from mailer.rsvp import summary as _rsvp_section  # noqa: F401 - registers the "rsvp" section
     from mailer.status import collect_status, status_json
 
     with handled():
