@@ -193,11 +193,7 @@ def reminder_contacts(book: ContactBook, store: Store, config: Config) -> tuple[
     from mailer.store.rsvp import Rsvps
 
     rsvps = Rsvps(store.connection)
-    answered = {a.email for a in rsvps.answers()}
-    bounced = set(rsvps.bounced())
-    blocked = set(rsvps.suppressed_emails())
-    return tuple(
-        c
-        for c in invited_contacts(book, store, config)
-        if c.email not in answered and c.email not in bounced and c.email not in blocked
-    )
+    skip = {a.email.lower() for a in rsvps.answers()}
+    skip |= {e.lower() for e in rsvps.bounced()}
+    skip |= {e.lower() for e in rsvps.suppressed_emails()}
+    return tuple(c for c in invited_contacts(book, store, config) if c.key not in skip)

@@ -228,7 +228,7 @@ def status(s: Status) -> None:
     )
     for name, section in s.extra.items():
         if isinstance(section, dict) and all(isinstance(v, int) for v in section.values()):
-            counts(name.capitalize(), section)
+            counts(name.upper() if name == "rsvp" else name.capitalize(), section)
     for e in s.problems:
         info(f"  {e.state.value.replace('_', ' ')}: {e.email}: {e.last_error}")
 

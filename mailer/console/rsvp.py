@@ -1,0 +1,313 @@
+"""Terminal output of ``mailer rsvp ...`` and of the suppression list (``mailer contacts``)."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from mailer.console import info, out, print_json, warning
+
+if TYPE_CHECKING:
+    from mailer.rsvp.apply import IngestReport
+    from mailer.rsvp.decisions import Decided, ManualAnswer
+    from mailer.rsvp.fetch import FetchReport
+    from mailer.rsvp.summary import RsvpRow, RsvpSummary
+    from mailer.store.rsvp import ReviewItem, Suppression
+
+MAX_REVIEW_LINES = 12
+
+
+class RsvpProgress:
+    """A progress bar for reading mail (only on a terminal); call it with (total, done)."""
+
+    def __init__(self, label: str, *, known_total: bool = True) -> None:
+        self._known = known_total
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=out,
+            transient=True,
+            disable=not out.is_terminal,
+        )
+        self._label = label
+        self._task: Any = None
+
+    def __call__(self, total: int, done: int) -> None:
+        if self._task is None:
+            self._bar.start()
+            self._task = self._bar.add_task(self._label, total=total if self._known else None)
+        self._bar.update(self._task, completed=done, total=total if self._known else None)
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
+# --- fetch and import ----------------------------------------------------------------------------
+
+_OUTCOME_WORDS = (
+    ("applied", "answers recorded"),
+    ("superseded", "older than the stored answer"),
+    ("bounced", "bounced"),
+    ("noted", "noted (no answer)"),
+    ("review", "for review"),
+    ("duplicate", "seen before"),
+)
+
+
+def _source(text: str) -> str:
+    """A short label: the file name (with "#n" inside an mbox or Maildir), or imap:FOLDER/UID."""
+    return text if text.startswith("imap:") else Path(text).name
+
+
+def ingest_report(report: IngestReport) -> None:
+    new = [i for i in report.items if i.outcome.value != "duplicate"]
+    if new:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ("message", "kind", "outcome", "contact", "detail"):
+            table.add_column(column, overflow="fold", min_width=7)
+        for item in new:
+            table.add_row(_source(item.source), item.kind.value.replace("_", " "),
+                          item.outcome.value, item.contact or "-", item.detail)
+        out.print(table)
+    outcomes = report.outcomes
+    total = len(report.items)
+    parts = [f"{outcomes[key]} {words}" for key, words in _OUTCOME_WORDS if outcomes.get(key)]
+    noun = "message" if total == 1 else "messages"
+    info(f"{total} {noun}" + (f": {', '.join(parts)}" if parts else ""))
+    if report.reviews:
+        n = len(report.reviews)
+        info(f"Next: mailer rsvp review ({n} new {'item waits' if n == 1 else 'items wait'} "
+             "for your decision)")
+
+
+def fetch_report(report: FetchReport, folder: str) -> None:
+    if report.reset:
+        info(f"{folder}: {report.fetched} messages (the whole folder was read: first fetch, "
+             "or the server renumbered it)")
+    elif report.fetched:
+        info(f"{folder}: {report.fetched} new messages")
+    else:
+        info(f"{folder}: nothing new since the last fetch")
+    for source in report.headers_only:
+        warning(f"{source}: too large; only its headers were read")
+    if report.fetched:
+        ingest_report(report.ingest)
+    if report.moved is not None and report.moved.moved:
+        how = "copied (the server cannot move single messages)" \
+            if report.moved.method == "copy" else "moved"
+        info(f"{report.moved.moved} handled messages {how} to {report.moved.folder}")
+
+
+# --- list and summary ----------------------------------------------------------------------------
+
+
+def _lunch(value: bool | None) -> str:
+    return "" if value is None else "yes" if value else "no"
+
+
+def rows_table(rows: Sequence[RsvpRow]) -> None:
+    """One row per contact: name (outlet) above the address, so that 100 columns suffice."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("contact", overflow="fold", min_width=16)
+    table.add_column("status", no_wrap=True)
+    table.add_column("guests", no_wrap=True, justify="right")
+    table.add_column("lunch", no_wrap=True)
+    table.add_column("interview", overflow="fold", min_width=9)
+    table.add_column("delivery", overflow="fold", min_width=8)
+    for r in rows:
+        delivery = r.delivery.value + (f" {r.bounce}" if r.bounce else "")
+        if r.suppressed:
+            delivery += ", suppressed"
+        who = " ".join(x for x in (r.name, f"({r.outlet})" if r.outlet else "") if x)
+        table.add_row(f"{who}\n{r.email}" if who else r.email, r.status.value,
+                      str(r.guests) if r.guests else "", _lunch(r.lunch), r.interview, delivery)
+    out.print(table)
+    counts = Counter(r.status.value for r in rows)
+    shown = ", ".join(f"{s} {counts[s]}" for s in ("yes", "maybe", "no", "none") if counts[s])
+    info(f"{len(rows)} contacts" + (f" ({shown})" if shown else ""))
+
+
+def rows_json(rows: Sequence[RsvpRow]) -> None:
+    from mailer.rsvp.summary import row_json
+
+    print_json([row_json(r) for r in rows])
+
+
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def summary(s: RsvpSummary) -> None:
+    deliveries = ", ".join(f"{k} {v}" for k, v in s.deliveries.items())
+    info(f"Invited:      {s.invited}" + (f" ({deliveries})" if deliveries else ""))
+    guests = f" + {s.guests} {'guest' if s.guests == 1 else 'guests'}" if s.guests else ""
+    info(f"Coming:       {s.yes}{guests} = {_people(s.expected)}")
+    maybe = f" ({_people(s.maybe_people)})" if s.maybe_people != s.maybe else ""
+    info(f"Maybe:        {s.maybe}{maybe}")
+    info(f"Not coming:   {s.no}")
+    remind = f" ({s.to_remind} can get a reminder: mailer invite remind)" if s.to_remind else ""
+    info(f"No answer:    {s.none}{remind}")
+    unknown = f" (and {_people(s.lunch_unknown)} coming did not say)" if s.lunch_unknown else ""
+    info(f"Lunch:        {_people(s.lunch)}{unknown}")
+    if s.interviews:
+        for n, wish in enumerate(s.interviews):
+            label = "Interviews:" if n == 0 else ""
+            info(f"{label:<14}{wish.speaker}: {len(wish.emails)} ({', '.join(wish.emails)})")
+    else:
+        info("Interviews:   none asked")
+    if s.bounced:
+        for n, (email, code) in enumerate(s.bounced):
+            label = "Bounced:" if n == 0 else ""
+            info(f"{label:<14}{email} ({code})")
+    else:
+        info("Bounced:      0")
+    info(f"Suppressed:   {s.suppressed} {'address' if s.suppressed == 1 else 'addresses'}")
+    if s.review:
+        info(f"To review:    {s.review} {'item' if s.review == 1 else 'items'}: "
+             "mailer rsvp review")
+    else:
+        info("To review:    0")
+
+
+def summary_json(s: RsvpSummary) -> None:
+    from mailer.rsvp.summary import summary_json as as_json
+
+    print_json(as_json(s))
+
+
+# --- set, review, export -------------------------------------------------------------------------
+
+
+def manual_answer(m: ManualAnswer) -> None:
+    a = m.answer
+    parts = [a.status]
+    if a.guests:
+        parts.append(f"+{a.guests} {'guest' if a.guests == 1 else 'guests'}")
+    if a.lunch is not None:
+        parts.append("lunch" if a.lunch else "no lunch")
+    if a.interview:
+        parts.append(f"interview: {a.interview}")
+    if a.note:
+        parts.append(f"note: {a.note}")
+    info(f"Recorded for {a.email}: {', '.join(parts)} (by hand)")
+    if m.closed_reviews:
+        n = len(m.closed_reviews)
+        info(f"Closed {n} review {'item' if n == 1 else 'items'} that waited for this answer.")
+    if not m.invited:
+        warning(f"{a.email} was not sent an invitation")
+    if m.suppressed:
+        warning(f"{a.email} is on the suppression list: it gets no reminders or updates")
+
+
+def _who(item: ReviewItem) -> str:
+    if item.email and item.sender and item.sender.lower() != item.email.lower():
+        return f"{item.email} (from {item.sender})"
+    return item.email or item.sender or "-"
+
+
+def review_list(items: Sequence[ReviewItem]) -> None:
+    """Without a terminal: the open items, to read."""
+    if not items:
+        info("Nothing to review.")
+        return
+    for n, item in enumerate(items):
+        if n:
+            info("")
+        review_item(item, blank=False)
+    info("")
+    info(f"{len(items)} open {'item' if len(items) == 1 else 'items'}; run "
+         "'mailer rsvp review' in a terminal to decide them.")
+
+
+def review_item(item: ReviewItem, number: int = 0, total: int = 0, *, blank: bool = True) -> None:
+    if blank:
+        info("")
+    counter = f"[{number}/{total}] " if total else ""
+    info(f"{counter}#{item.id} {item.kind.replace('_', ' ')}: {_who(item)}")
+    info(f"  {item.reason}")
+    for text in item.lines[:MAX_REVIEW_LINES]:
+        info(f"  | {text}")
+    if len(item.lines) > MAX_REVIEW_LINES:
+        info(f"  | ... ({len(item.lines) - MAX_REVIEW_LINES} more lines)")
+
+
+REVIEW_KEYS = {"y": "yes", "n": "no", "m": "maybe", "s": "suppress", "i": "ignore"}
+
+
+def ask_decision() -> str:
+    """yes / no / maybe / suppress / ignore, "skip" (Enter) or "quit" (q, or end of input)."""
+    while True:
+        out.print("  [y]es [n]o [m]aybe [s]uppress [i]gnore [q]uit, Enter = later: ", end="",
+                  markup=False)
+        typed = sys.stdin.readline()
+        if not typed:
+            return "quit"
+        key = typed.strip().lower()
+        if not key:
+            return "skip"
+        if key in ("q", "quit"):
+            return "quit"
+        if key in REVIEW_KEYS or key in REVIEW_KEYS.values():
+            return REVIEW_KEYS.get(key, key)
+        info(f"  {key!r}: type y, n, m, s, i or q, or press Enter")
+
+
+def ask_address(question: str) -> str:
+    out.print(f"  {question} ", end="", markup=False)
+    return sys.stdin.readline().strip()
+
+
+def decided(d: Decided) -> None:
+    if d.decision.value == "ignore":
+        info("  -> closed, nothing recorded")
+    elif d.decision.value == "suppress":
+        info(f"  -> {d.email} suppressed: no further mail of any round")
+    else:
+        info(f"  -> recorded {d.decision.value} for {d.email}")
+
+
+def review_done(decided_count: int, left: int) -> None:
+    info("")
+    info(f"Decided {decided_count}; {left} still open.")
+
+
+def exported(path: Path, count: int, delimiter: str) -> None:
+    name = {";": "';'", ",": "','", "\t": "tab"}.get(delimiter, repr(delimiter))
+    info(f"Wrote {count} rows to {path} (UTF-8 with BOM, {name}-separated, for Excel; "
+         "readable by you only)")
+
+
+# --- the suppression list ------------------------------------------------------------------------
+
+
+def suppressed(address: str, added: bool) -> None:
+    if added:
+        info(f"Suppressed {address}: no invitation, reminder, update or release goes to it.")
+    else:
+        info(f"{address} was already on the suppression list.")
+
+
+def unsuppressed(address: str) -> None:
+    info(f"Removed {address} from the suppression list.")
+
+
+def suppressions(items: Sequence[Suppression]) -> None:
+    if not items:
+        info("The suppression list is empty.")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("email", no_wrap=True)
+    for column in ("reason", "source", "since"):
+        table.add_column(column, overflow="fold")
+    for s in items:
+        table.add_row(s.email, s.reason, s.source, f"{s.created_at:%Y-%m-%d %H:%M} UTC")
+    out.print(table)
+    info(f"{len(items)} suppressed {'address' if len(items) == 1 else 'addresses'}")
