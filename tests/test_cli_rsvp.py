@@ -431,7 +431,7 @@ def test_status_json_has_the_rsvp_counts(answered: Path) -> None:
     data = json.loads(ok("status", "--json").stdout)
     assert data["rsvp"] == {"yes": 3, "no": 1, "maybe": 0, "none": 3, "guests": 2, "lunch": 1,
                             "bounced": 1, "review": 2}
-    assert "Rsvp:        yes 3  no 1  maybe 0  none 3  guests 2  lunch 1  bounced 1  review 2" \
+    assert "RSVP:        yes 3  no 1  maybe 0  none 3  guests 2  lunch 1  bounced 1  review 2" \
         in ok("status").stdout.splitlines()
 
 
