@@ -17,6 +17,7 @@ import email.policy
 import email.utils
 import html as html_lib
 import mimetypes
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.header import Header
@@ -25,6 +26,7 @@ from email.message import EmailMessage, MIMEPart
 from pathlib import Path
 from typing import cast
 
+from mailer.addresses import has_control
 from mailer.errors import AttachmentError
 from mailer.models import Attachment
 
@@ -78,17 +80,25 @@ def load_attachments(
             shown = str(path.relative_to(label_root))
         except ValueError:
             shown = str(path)
+        limit = max_mb * 1024 * 1024
         try:
-            data = path.read_bytes()
+            # Size and kind first: a FIFO or /dev/zero would be read forever, a huge file whole.
+            info = path.stat()
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(info.st_mode):
+                raise AttachmentError(f"{shown}: not a regular file ({key})")
+            data = b"" if info.st_size > limit else path.read_bytes()
         except FileNotFoundError:
             raise AttachmentError(f"{shown}: no such file (listed in config.toml {key})") from None
         except IsADirectoryError:
             raise AttachmentError(f"{shown}: is a folder, not a file ({key})") from None
         except OSError as exc:
             raise AttachmentError(f"{shown}: cannot read: {exc.strerror} ({key})") from None
-        if len(data) > max_mb * 1024 * 1024:
+        size = max(info.st_size, len(data))
+        if size > limit:
             raise AttachmentError(
-                f"{shown}: {len(data) / 1024 / 1024:.1f} MB is larger than the limit of "
+                f"{shown}: {size / 1024 / 1024:.1f} MB is larger than the limit of "
                 f"{max_mb:g} MB ([invitation] max_attachment_mb)"
             )
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -150,6 +160,27 @@ def _set_subject(msg: EmailMessage, subject: str) -> None:
     msg.set_raw("Subject", encoded)
 
 
+_PLAIN_NAME_MAX = 40  # Python folds a longer quoted name across lines and drops its quotes
+
+
+def _set_address(msg: EmailMessage, header: str, name: str, addr: str) -> None:
+    """``From`` / ``To``: a display name can never add an address or a header line.
+
+    Python parses ``Address(...)`` back from text before folding it: a name that is an
+    encoded-word (``=?utf-8?b?PGFAZXZpbD4=?=``) is decoded and written raw (``<a@evil>``, or a
+    CR LF and ``Bcc: ...``), and a long quoted name is folded without its quotes. Such names are
+    written here as encoded-words of their literal text, which every client shows as written."""
+    if has_control(name) or has_control(addr):
+        raise ValueError(f"{header}: control characters (CR/LF?) in {name!r} <{addr}>")
+    if not name or ("=?" not in name and len(name) <= _PLAIN_NAME_MAX):
+        msg[header] = Address(display_name=name, addr_spec=addr)
+        return
+    encoded = Header(name, "utf-8", maxlinelen=76, header_name=header).encode(linesep="\r\n")
+    last = encoded.rpartition("\r\n")[2]
+    gap = " " if len(last) + len(addr) + 3 <= 78 else "\r\n "
+    msg.set_raw(header, f"{encoded}{gap}<{addr}>")
+
+
 @dataclass(frozen=True)
 class MessageSpec:
     from_name: str
@@ -178,8 +209,8 @@ def build_message(
     """The complete message as bytes with CRLF line endings."""
     lines = footer.lines(spec.language) if footer else []
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = Address(display_name=spec.from_name, addr_spec=spec.from_email)
-    msg["To"] = Address(display_name=spec.to_name, addr_spec=spec.to_email)
+    _set_address(msg, "From", spec.from_name, spec.from_email)
+    _set_address(msg, "To", spec.to_name, spec.to_email)
     _set_subject(msg, spec.subject)
     msg["Date"] = email.utils.format_datetime(spec.date.astimezone(dt.UTC))
     msg["Message-ID"] = spec.message_id
@@ -217,4 +248,6 @@ def build_message(
             )
             _attach(msg, ics)
     msg["Content-Language"] = spec.language
-    return msg.as_bytes(policy=POLICY)
+    # Our raw headers (From, To, Subject) are folded already; Python must not parse and refold
+    # them (see _set_address).
+    return msg.as_bytes(policy=POLICY.clone(refold_source="none"))

@@ -149,6 +149,12 @@ class Renderer:
             ) from None
         except UnicodeDecodeError:
             raise TemplateError(f"{self._label(relative)}: not UTF-8 text") from None
+        except (ArithmeticError, ValueError, TypeError, MemoryError, RecursionError) as exc:
+            # Jinja2 computes constant expressions while compiling: {{ 10**(10**5) }}
+            raise TemplateError(
+                f"{self._label(relative)}: cannot compile: {type(exc).__name__}: "
+                f"{str(exc)[:200]}"
+            ) from None
 
     def check(self, name: str, languages: set[str]) -> None:
         """Compile every template a batch will use (syntax errors surface here)."""
@@ -196,12 +202,23 @@ class Renderer:
             raise TemplateError(
                 f"{self._where(relative, exc)}: not allowed in a template: {exc}"
             ) from None
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(
+                f"{self._where(relative, exc)}: no such template to include or import: "
+                f"{exc.name!r} (names are relative to templates/, without '..')"
+            ) from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{self._where(relative, exc)}: {exc}") from None
         except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
             raise TemplateError(
-                f"{self._where(relative, exc)}: {type(exc).__name__}: {exc}"
+                f"{self._where(relative, exc)}: {type(exc).__name__}: {str(exc)[:200]}"
             ) from None
+        except RecursionError:
+            raise TemplateError(
+                f"{self._label(relative)}: endless recursion (a macro that calls itself?)"
+            ) from None
+        except MemoryError:
+            raise TemplateError(f"{self._label(relative)}: ran out of memory") from None
 
     def _where(self, relative: str, exc: BaseException) -> str:
         """``templates/x/fi/body.txt:LINE`` from the traceback Jinja2 rewrote for us."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailer.config import Config
@@ -35,9 +35,13 @@ SECTIONS: list[StatusSection] = []
 
 def collect_status(config: Config, book: ContactBook, store: Store) -> Status:
     journal = store.journal
-    problems = tuple(
-        e for e in journal.entries(Campaign.INVITATION) if e.state in (State.FAILED, State.IN_DOUBT)
-    )
+    invitations = journal.entries(Campaign.INVITATION)
+    problems = tuple(e for e in invitations if e.state in (State.FAILED, State.IN_DOUBT))
+    # Contacts deliberately not invited: suppressed (opted out, bounced) and never journaled.
+    invited = {e.email.lower() for e in invitations}
+    blocked = {e.lower() for e in store.rsvps.suppressed_emails()}
+    not_invited = sum(1 for c in book.contacts if c.key in blocked and c.key not in invited)
+    counts = journal.counts(Campaign.INVITATION)
     import mailer.release_status  # noqa: F401  (registers the "release" sections)
 
     extra: dict[str, Any] = {}
@@ -54,7 +58,7 @@ def collect_status(config: Config, book: ContactBook, store: Store) -> Status:
         contacts=len(book.contacts),
         contact_errors=len(book.errors),
         transport=config.transport.kind,
-        invitations=journal.counts(Campaign.INVITATION),
+        invitations=replace(counts, skipped=counts.skipped + not_invited),
         problems=problems,
         extra=extra,
     )

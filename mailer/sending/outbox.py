@@ -25,6 +25,7 @@ def write_private(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     try:
+        os.fchmod(fd, 0o600)  # a leftover temporary file may have had other modes
         view = memoryview(data)
         while view:  # os.write may write less than asked (a nearly full disk)
             view = view[os.write(fd, view) :]

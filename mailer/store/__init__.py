@@ -11,8 +11,7 @@ import sqlite3
 from pathlib import Path
 from types import TracebackType
 
-from mailer.errors import StoreError
-from mailer.store.db import connect
+from mailer.store.db import connect, translate_error
 from mailer.store.journal import Journal, Recovery, Reservation
 from mailer.store.rsvp import Rsvps
 
@@ -47,7 +46,7 @@ class Store:
     ) -> None:
         if isinstance(exc, sqlite3.Error):
             self.close()
-            raise StoreError(f"{self.path}: journal error: {exc}") from None
+            raise translate_error(str(self.path), exc) from None
         self.close()
 
 

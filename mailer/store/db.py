@@ -34,7 +34,7 @@ def _all_migrations() -> list[tuple[int, str]]:
 
 def _create_private(path: Path) -> None:
     """Create the database file readable by its owner only (before SQLite opens it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)
@@ -56,7 +56,7 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(conn)
     except sqlite3.DatabaseError as exc:
-        raise _translate(label, exc) from None
+        raise translate_error(label, exc) from None
     finally:
         os.umask(old_umask)
     for suffix in ("-wal", "-shm"):
@@ -81,7 +81,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-def _translate(label: str, exc: sqlite3.Error) -> StoreError:
+def translate_error(label: str, exc: sqlite3.Error) -> StoreError:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return StoreError(
