@@ -52,6 +52,9 @@ _CP1252_WARNING = "not UTF-8; read as Windows-1252 (Excel). Save as 'CSV UTF-8' 
 _SAVE_AS = "in Excel use File > Save As > 'CSV UTF-8 (Comma delimited)'"
 
 _UNCLOSED = 'a quoted cell has no closing quote (") and runs to the end of the file'
+_STRAY_QUOTE = (
+    'a quote (") in the middle of a quoted cell is not doubled (""); check how the row was read'
+)
 _DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _EMAIL_NAMES = ("email", "e_mail")
@@ -151,10 +154,13 @@ def parse_contacts(data: bytes, *, default_language: str, label: str) -> Contact
     header = _Header.parse(records[0][1], records[1:], delimiter, label)
     problems.extend(header.problems)
     rows = _Rows(label, header, delimiter, default_language, problems)
-    for line, cells in records[1:]:
+    ends = [start - 1 for start, _ in records[1:]] + [len(lines)]
+    for (line, cells), end in zip(records[1:], ends[1:], strict=True):
         if line == unclosed:
             rows.error(line, _UNCLOSED)
             continue
+        if _stray_quote(lines[line - 1 : end], delimiter):
+            rows.warn(line, _STRAY_QUOTE)
         rows.add(line, cells)
     if len(records) == 1:
         problems.append(Problem(label, 0, Severity.WARNING, "no contacts below the header row"))
@@ -273,6 +279,20 @@ def _records(lines: list[str], delimiter: str, label: str) -> Iterator[tuple[int
             raise ContactsError(f"{label}:{start}: cannot read the row: {exc}") from None
         yield start, cells
         start = reader.line_num + 1
+
+
+def _stray_quote(record: list[str], delimiter: str) -> bool:
+    """True when a quote breaks the CSV rules (``"Bo" Berg",...``): the lenient reader, like
+    Excel, reads on (``Bo Berg"``), which may not be what the file meant."""
+    if not any('"' in line for line in record):
+        return False
+    strict = csv.reader(record, delimiter=delimiter, skipinitialspace=True, strict=True)
+    try:
+        for _ in strict:
+            pass
+    except csv.Error:
+        return True
+    return False
 
 
 def _unclosed_quote_line(lines: list[str], last_start: int, delimiter: str) -> int | None:

@@ -197,3 +197,15 @@ def reminder_contacts(book: ContactBook, store: Store, config: Config) -> tuple[
     skip |= {e.lower() for e in rsvps.bounced()}
     skip |= {e.lower() for e in rsvps.suppressed_emails()}
     return tuple(c for c in invited_contacts(book, store, config) if c.key not in skip)
+
+
+def choose_round(
+    kind: str, config: Config, book: ContactBook, store: Store
+) -> tuple[RoundSpec, tuple[Contact, ...]] | None:
+    """The round and the recipients of a follow-up ('reminder', 'update' or 'cancel')."""
+    if kind == "reminder":
+        return reminder_spec(config, store), reminder_contacts(book, store, config)
+    if kind == "cancel":
+        return cancel_spec(config, store), invited_contacts(book, store, config)
+    spec = update_spec(config, store)
+    return None if spec is None else (spec, invited_contacts(book, store, config))

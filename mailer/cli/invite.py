@@ -184,98 +184,46 @@ def run_round(
             raise typer.Exit(int(ExitCode.FAILED))
 
 
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Render and check; send nothing.")]
+
+
+def _follow_up(kind: str, noun: str, *, dry_run: bool, yes: bool) -> None:
+    from mailer import followup
+    from mailer.rounds import load_project
+
+    with handled():
+        project = load_project(config_path())
+        run_round(
+            project,
+            lambda store: followup.choose_round(kind, project.config, project.book, store),
+            noun=noun,
+            tag=None,
+            only=None,
+            limit=None,
+            dry_run=dry_run,
+            yes=yes,
+        )
+
+
 @app.command("remind")
-def remind(
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Render and check; send nothing.")
-    ] = False,
-    yes: YesOpt = False,
-) -> None:
+def remind(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
     """Send a reminder to invited contacts who have not answered (not to bounced or opted-out ones).
 
     The reminder carries the calendar invitation again, so the Accept button is one click away.
     """
-    from mailer import followup
-    from mailer.rounds import load_project
-
-    with handled():
-        project = load_project(config_path())
-        config = project.config
-        run_round(
-            project,
-            lambda store: (
-                followup.reminder_spec(config, store),
-                followup.reminder_contacts(project.book, store, config),
-            ),
-            noun="reminders",
-            tag=None,
-            only=None,
-            limit=None,
-            dry_run=dry_run,
-            yes=yes,
-        )
+    _follow_up("reminder", "reminders", dry_run=dry_run, yes=yes)
 
 
 @app.command("update")
-def update(
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Render and check; send nothing.")
-    ] = False,
-    yes: YesOpt = False,
-) -> None:
+def update(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
     """Send the changed event (edit [event] in config.toml first) to everyone invited.
 
     Same calendar UID, SEQUENCE + 1: calendar clients update the existing entry.
     """
-    from mailer import followup
-    from mailer.rounds import load_project
-
-    with handled():
-        project = load_project(config_path())
-        config = project.config
-
-        def choose(store: Store) -> tuple[RoundSpec, Sequence[Contact] | None] | None:
-            spec = followup.update_spec(config, store)
-            if spec is None:
-                return None
-            return spec, followup.invited_contacts(project.book, store, config)
-
-        run_round(
-            project,
-            choose,
-            noun="updates",
-            tag=None,
-            only=None,
-            limit=None,
-            dry_run=dry_run,
-            yes=yes,
-        )
+    _follow_up("update", "updates", dry_run=dry_run, yes=yes)
 
 
 @app.command("cancel")
-def cancel(
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Render and check; send nothing.")
-    ] = False,
-    yes: YesOpt = False,
-) -> None:
+def cancel(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
     """Cancel the event: send METHOD:CANCEL to everyone invited (calendars drop the entry)."""
-    from mailer import followup
-    from mailer.rounds import load_project
-
-    with handled():
-        project = load_project(config_path())
-        config = project.config
-        run_round(
-            project,
-            lambda store: (
-                followup.cancel_spec(config, store),
-                followup.invited_contacts(project.book, store, config),
-            ),
-            noun="cancellations",
-            tag=None,
-            only=None,
-            limit=None,
-            dry_run=dry_run,
-            yes=yes,
-        )
+    _follow_up("cancel", "cancellations", dry_run=dry_run, yes=yes)
