@@ -9,7 +9,6 @@ directory of the config file. Passwords are never read from this file: ``passwor
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import ipaddress
 import os
 import re
@@ -20,11 +19,12 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from mailer.addresses import has_control
+from mailer.config_schema import LANGUAGES, PRESETS, Reader
+
+__all__ = ["LANGUAGES", "PRESETS", "Config", "load_config", "parse_config"]
 from mailer.errors import ConfigError
 from mailer.timeutil import LocalTimeError, load_zone, parse_local
 
-LANGUAGES = ("fi", "sv", "en")
 CONFIG_ENV = "MAILER_CONFIG"
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
@@ -150,252 +150,6 @@ class Config:
         return self.event.zone
 
 
-# --- presets -------------------------------------------------------------------------------
-
-PRESETS: dict[str, dict[str, Any]] = {
-    # Microsoft 365 SMTP AUTH client submission: 30 messages a minute per mailbox, at most
-    # 3 connections, 10,000 recipients a day, 500 recipients per message.
-    "microsoft365": {
-        "host": "smtp.office365.com",
-        "port": 587,
-        "security": "starttls",
-        "connections": 3,
-        "rate_per_minute": 30,
-        "daily_cap": 10000,
-        "recipients_per_message": 500,
-    },
-    # Google Workspace: 2,000 messages a day, 100 recipients per message over SMTP.
-    "gmail": {
-        "host": "smtp.gmail.com",
-        "port": 587,
-        "security": "starttls",
-        "connections": 3,
-        "rate_per_minute": 60,
-        "daily_cap": 2000,
-        "recipients_per_message": 100,
-    },
-}
-
-# --- the schema --------------------------------------------------------------------------------
-
-_REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class _Key:
-    kind: str  # "str", "int", "float", "bool", "strlist", "time"
-    default: Any = _REQUIRED
-    choices: tuple[str, ...] = ()
-    minimum: float | None = None
-
-
-_SCHEMA: dict[str, dict[str, _Key]] = {
-    "event": {
-        "id": _Key("str", ""),
-        "title": _Key("str"),
-        "location": _Key("str"),
-        "description": _Key("str", ""),
-        "start": _Key("time"),
-        "end": _Key("time"),
-        "timezone": _Key("str"),
-        "url": _Key("str", ""),
-    },
-    "organizer": {
-        "name": _Key("str"),
-        "email": _Key("str"),
-        "privacy_url": _Key("str", ""),
-        "unsubscribe_email": _Key("str", ""),
-    },
-    "contacts": {
-        "file": _Key("str", "contacts.csv"),
-        "default_language": _Key("str", "fi", choices=LANGUAGES),
-    },
-    "invitation": {
-        "template": _Key("str", "invitation"),
-        "reminder_template": _Key("str", "reminder"),
-        "attachments": _Key("strlist", []),
-        "ics_attachment": _Key("bool", False),
-        "max_attachment_mb": _Key("float", 10.0, minimum=0.001),
-    },
-    "release": {
-        "template": _Key("str", "release"),
-        "embargo": _Key("time", None),
-        "grace_minutes": _Key("int", 15, minimum=0),
-        "mode": _Key("str", "personal", choices=("personal", "bcc")),
-        "prebrief_tag": _Key("str", ""),
-        "attachments": _Key("strlist", []),
-    },
-    "transport": {
-        "kind": _Key("str", "outbox", choices=("outbox", "smtp")),
-        "outbox_dir": _Key("str", "outbox"),
-    },
-    "smtp": {
-        "preset": _Key("str", "", choices=("", *PRESETS)),
-        "host": _Key("str"),
-        "port": _Key("int", 0, minimum=0),
-        "security": _Key("str", "starttls", choices=("starttls", "tls", "none")),
-        "username": _Key("str", ""),
-        "password_env": _Key("str", ""),
-        "password_command": _Key("str", ""),
-        "keyring_service": _Key("str", ""),
-        "ca_file": _Key("str", ""),
-        "allow_insecure": _Key("bool", False),
-        "connections": _Key("int", 1, minimum=1),
-        "rate_per_minute": _Key("int", 0, minimum=0),
-        "daily_cap": _Key("int", 0, minimum=0),
-        "recipients_per_message": _Key("int", 100, minimum=1),
-        "timeout_seconds": _Key("float", 30.0, minimum=0.01),
-        "max_attempts": _Key("int", 5, minimum=1),
-        "retry_initial_seconds": _Key("float", 10.0, minimum=0.0),
-        "retry_max_seconds": _Key("float", 120.0, minimum=0.0),
-    },
-    "imap": {
-        "host": _Key("str"),
-        "port": _Key("int", 0, minimum=0),
-        "security": _Key("str", "tls", choices=("starttls", "tls", "none")),
-        "username": _Key("str", ""),
-        "password_env": _Key("str", ""),
-        "password_command": _Key("str", ""),
-        "keyring_service": _Key("str", ""),
-        "ca_file": _Key("str", ""),
-        "allow_insecure": _Key("bool", False),
-        "folder": _Key("str", "INBOX"),
-        "processed_folder": _Key("str", ""),
-        "timeout_seconds": _Key("float", 30.0, minimum=0.01),
-    },
-    "store": {"path": _Key("str", "mailer.db")},
-    "log": {"file": _Key("str", "")},
-}
-_REQUIRED_SECTIONS = ("event", "organizer")
-_FREEFORM_SECTIONS = ("vars",)
-_TEXT_WHITESPACE = str.maketrans("", "", "\r\n\t")  # allowed in [event] description
-_SECRET_KEYS = ("password", "pass", "secret", "token")
-
-
-def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
-class _Reader:
-    """Validates one parsed TOML document against ``_SCHEMA``."""
-
-    def __init__(self, data: dict[str, Any], label: str) -> None:
-        self.data = data
-        self.label = label
-
-    def fail(self, where: str, message: str) -> ConfigError:
-        # One line even when a quoted TOML key holds a line break.
-        text = f"{self.label}: {where}: {message}"
-        return ConfigError(text.replace("\r", "\\r").replace("\n", "\\n"))
-
-    def check_structure(self) -> None:
-        known = [*_SCHEMA, *_FREEFORM_SECTIONS]
-        for section, table in self.data.items():
-            if section not in known:
-                raise self.fail(f"[{section}]", "unknown section" + _suggest(section, known))
-            if not isinstance(table, dict):
-                raise self.fail(f"[{section}]", f"expected a table, got {_type_name(table)}")
-            if section in _FREEFORM_SECTIONS:
-                for key, value in table.items():
-                    if not isinstance(value, str | int | float):
-                        raise self.fail(
-                            f"[{section}] {key}",
-                            f"expected text or a number, got {_type_name(value)}",
-                        )
-                continue
-            keys = list(_SCHEMA[section])
-            for key in table:
-                if key not in _SCHEMA[section]:
-                    if key.lower() in _SECRET_KEYS:
-                        raise self.fail(
-                            f"[{section}] {key}",
-                            "passwords do not belong in config.toml; set password_env "
-                            "(an environment variable), password_command or keyring_service",
-                        )
-                    raise self.fail(f"[{section}] {key}", "unknown key" + _suggest(key, keys))
-        for section in _REQUIRED_SECTIONS:
-            if section not in self.data:
-                raise self.fail(f"[{section}]", "missing section")
-
-    def section(self, name: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        table = dict(self.data.get(name, {}))
-        out: dict[str, Any] = {}
-        for key, spec in _SCHEMA[name].items():
-            where = f"[{name}] {key}"
-            if key in table:
-                out[key] = self._convert(where, table[key], spec)
-            elif defaults is not None and key in defaults:
-                out[key] = defaults[key]
-            elif spec.default is _REQUIRED:
-                raise self.fail(where, "missing required value")
-            else:
-                out[key] = spec.default
-            if spec.kind == "str" and spec.default is _REQUIRED and not str(out[key]).strip():
-                raise self.fail(where, "must not be empty")
-        return out
-
-    def _convert(self, where: str, value: Any, spec: _Key) -> Any:
-        kind = spec.kind
-        if kind == "str":
-            if not isinstance(value, str):
-                raise self.fail(where, f"expected a string, got {_type_name(value)}")
-            if spec.choices and value not in spec.choices:
-                shown = ", ".join(repr(c) for c in spec.choices if c)
-                raise self.fail(where, f"expected one of {shown}, got {value!r}")
-            multiline = where.split()[-1] == "description"
-            if not multiline and any(ch in value for ch in "\r\n\x00"):
-                raise self.fail(where, "must be a single line")
-            # Names and titles go into headers and calendar parameters, where a control
-            # character breaks the line (a broken ORGANIZER is dropped by calendar clients).
-            if has_control(value.translate(_TEXT_WHITESPACE) if multiline else value):
-                raise self.fail(where, f"control character in {value!r}")
-            return value
-        if kind == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise self.fail(where, f"expected an integer, got {_type_name(value)}")
-            if spec.minimum is not None and value < spec.minimum:
-                raise self.fail(where, f"must be at least {spec.minimum:g}, got {value}")
-            return value
-        if kind == "float":
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self.fail(where, f"expected a number, got {_type_name(value)}")
-            if spec.minimum is not None and value < spec.minimum:
-                raise self.fail(where, f"must be at least {spec.minimum:g}, got {value}")
-            return float(value)
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise self.fail(where, f"expected true or false, got {_type_name(value)}")
-            return value
-        if kind == "strlist":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise self.fail(where, f"expected a list of strings, got {_type_name(value)}")
-            return list(value)
-        if kind == "time":
-            if not isinstance(value, str | dt.datetime):
-                raise self.fail(
-                    where, f'expected a local time like "2027-06-25 13:00", got {_type_name(value)}'
-                )
-            return value
-        raise AssertionError(kind)  # pragma: no cover
-
-
 def _resolve(root: Path, value: str) -> Path:
     path = Path(os.path.expanduser(value))
     return path if path.is_absolute() else root / path
@@ -410,7 +164,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_email(reader: _Reader, where: str, value: str) -> str:
+def _check_email(reader: Reader, where: str, value: str) -> str:
     from mailer.addresses import AddressError, normalize_address
 
     try:
@@ -459,7 +213,7 @@ def load_config(path: Path) -> Config:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     label = str(path)
     root = path.resolve().parent
-    reader = _Reader(data, label)
+    reader = Reader(data, label)
     reader.check_structure()
 
     ev = reader.section("event")
@@ -603,7 +357,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     )
 
 
-def _check_security(reader: _Reader, section: str, security: str, host: str, allow: bool) -> None:
+def _check_security(reader: Reader, section: str, security: str, host: str, allow: bool) -> None:
     if security == "none" and not _is_loopback(host) and not allow:
         raise reader.fail(
             f"[{section}] security",
