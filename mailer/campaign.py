@@ -16,7 +16,7 @@ from typing import Any
 
 from mailer.config import Config
 from mailer.errors import MailerError
-from mailer.ics import CalendarInvite, Method, build_calendar
+from mailer.ics import CalendarInvite, CalendarTemplate, Method, calendar_template
 from mailer.messages import (
     Footer,
     MessageSpec,
@@ -203,6 +203,40 @@ def build_plan(
     return Plan(spec, items, tuple(done), tuple(busy), tuple(excluded))
 
 
+_TEMPLATES: dict[tuple[int, str], tuple[Config, CalendarTemplate]] = {}
+
+
+def _calendar_template(config: Config, method: Method) -> CalendarTemplate:
+    """The shared part of the round's calendar object, built once per config and method."""
+    key = (id(config), method)
+    cached = _TEMPLATES.get(key)
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    ev = config.event
+    template = calendar_template(
+        CalendarInvite(
+            uid="",
+            sequence=0,
+            method=method,
+            summary=ev.title,
+            location=ev.location,
+            description=ev.description,
+            start=ev.start,
+            end=ev.end,
+            zone=ev.zone,
+            organizer_email=config.organizer.email,
+            organizer_name=config.organizer.name,
+            attendee_email="",
+            attendee_name="",
+            dtstamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),  # per recipient, not in the template
+            url=ev.url,
+        )
+    )
+    _TEMPLATES.clear()
+    _TEMPLATES[key] = (config, template)
+    return template
+
+
 def render_one(
     config: Config,
     renderer: Renderer,
@@ -219,25 +253,12 @@ def render_one(
     )
     calendar = None
     if spec.calendar_method is not None and ids.ics_uid is not None:
-        ev = config.event
-        calendar = build_calendar(
-            CalendarInvite(
-                uid=ids.ics_uid,
-                sequence=ids.sequence,
-                method=spec.calendar_method,
-                summary=ev.title,
-                location=ev.location,
-                description=ev.description,
-                start=ev.start,
-                end=ev.end,
-                zone=ev.zone,
-                organizer_email=config.organizer.email,
-                organizer_name=config.organizer.name,
-                attendee_email=contact.email,
-                attendee_name=contact.name,
-                dtstamp=now,
-                url=ev.url,
-            )
+        calendar = _calendar_template(config, spec.calendar_method).render(
+            uid=ids.ics_uid,
+            sequence=ids.sequence,
+            dtstamp=now,
+            attendee_email=contact.email,
+            attendee_name=contact.name,
         )
     headers: dict[str, str] = {}
     if config.organizer.unsubscribe_email:

@@ -178,8 +178,48 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
     return address
 
 
-def build_calendar(invite: CalendarInvite) -> bytes:
-    """The VCALENDAR as bytes (CRLF line endings, folded at 75 octets)."""
+@dataclass(frozen=True)
+class CalendarTemplate:
+    """The part of the calendar object every recipient shares, built once per round.
+
+    Only UID, SEQUENCE, DTSTAMP and the ATTENDEE differ between recipients; they are written into
+    the VEVENT by :meth:`render` (property order within a component carries no meaning).
+    """
+
+    head: bytes  # up to and including "BEGIN:VEVENT" CRLF
+    tail: bytes
+
+    def render(
+        self,
+        *,
+        uid: str,
+        sequence: int,
+        dtstamp: dt.datetime,
+        attendee_email: str,
+        attendee_name: str,
+    ) -> bytes:
+        own = Event()
+        own.add("uid", uid)
+        own.add("sequence", sequence)
+        own.add("dtstamp", dtstamp.astimezone(dt.UTC))
+        own.add(
+            "attendee",
+            _address(
+                attendee_email,
+                attendee_name,
+                CUTYPE="INDIVIDUAL",
+                ROLE="REQ-PARTICIPANT",
+                PARTSTAT="NEEDS-ACTION",
+                RSVP="TRUE",
+            ),
+        )
+        lines: bytes = own.to_ical()
+        inner = lines[len(b"BEGIN:VEVENT\r\n") : -len(b"END:VEVENT\r\n")]
+        return self.head + inner + self.tail
+
+
+def calendar_template(invite: CalendarInvite) -> CalendarTemplate:
+    """Everything but the per-recipient properties of *invite* (which are ignored here)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -195,9 +235,6 @@ def build_calendar(invite: CalendarInvite) -> bytes:
         cal.add_component(vtz)
 
     event = Event()
-    event.add("uid", invite.uid)
-    event.add("sequence", invite.sequence)
-    event.add("dtstamp", invite.dtstamp.astimezone(dt.UTC))
     event.add("dtstart", start)
     event.add("dtend", end)
     event.add("summary", _Text(invite.summary))
@@ -210,17 +247,19 @@ def build_calendar(invite: CalendarInvite) -> bytes:
     event.add("status", "CANCELLED" if invite.method == "CANCEL" else "CONFIRMED")
     event.add("transp", "OPAQUE")
     event.add("organizer", _address(invite.organizer_email, invite.organizer_name))
-    event.add(
-        "attendee",
-        _address(
-            invite.attendee_email,
-            invite.attendee_name,
-            CUTYPE="INDIVIDUAL",
-            ROLE="REQ-PARTICIPANT",
-            PARTSTAT="NEEDS-ACTION",
-            RSVP="TRUE",
-        ),
-    )
     cal.add_component(event)
     data: bytes = cal.to_ical()
-    return data
+    marker = b"BEGIN:VEVENT\r\n"
+    head, _, tail = data.partition(marker)
+    return CalendarTemplate(head + marker, tail)
+
+
+def build_calendar(invite: CalendarInvite) -> bytes:
+    """The VCALENDAR as bytes (CRLF line endings, folded at 75 octets)."""
+    return calendar_template(invite).render(
+        uid=invite.uid,
+        sequence=invite.sequence,
+        dtstamp=invite.dtstamp,
+        attendee_email=invite.attendee_email,
+        attendee_name=invite.attendee_name,
+    )

@@ -64,41 +64,45 @@ def _tz(value: dt.datetime | dt.date, ctx: jinja2.runtime.Context) -> dt.datetim
     return value
 
 
+@lru_cache(maxsize=1024)
+def _format(kind: str, value: dt.datetime | dt.date, fmt: str, language: str) -> str:
+    """Babel formatting, cached: a round formats the same few dates for every recipient."""
+    from babel.dates import format_date, format_datetime, format_time
+
+    locale = _locale(language)
+    if kind == "date":
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return str(format_date(day, format=fmt, locale=locale))
+    assert isinstance(value, dt.datetime)
+    naive = value.replace(tzinfo=None)
+    if kind == "time":
+        return str(format_time(naive, format=fmt, locale=locale))
+    return str(format_datetime(naive, format=fmt, locale=locale))
+
+
 @jinja2.pass_context
 def _date(ctx: jinja2.runtime.Context, value: object, fmt: str = "long") -> str:
-    from babel.dates import format_date
-
     moment = _tz(_as_datetime(value), ctx)
-    day = moment.date() if isinstance(moment, dt.datetime) else moment
-    return str(format_date(day, format=fmt, locale=_locale(str(ctx.get("language", "en")))))
+    return _format("date", moment, fmt, str(ctx.get("language", "en")))
+
+
+def _moment(ctx: jinja2.runtime.Context, value: object, what: str) -> dt.datetime:
+    moment = _tz(_as_datetime(value), ctx)
+    if not isinstance(moment, dt.datetime):
+        raise TemplateError(f"cannot format {value!r} as {what}")
+    return moment
 
 
 @jinja2.pass_context
 def _time(ctx: jinja2.runtime.Context, value: object, fmt: str = "short") -> str:
-    from babel.dates import format_time
-
-    moment = _tz(_as_datetime(value), ctx)
-    if not isinstance(moment, dt.datetime):
-        raise TemplateError(f"cannot format {value!r} as a time")
-    return str(
-        format_time(
-            moment.replace(tzinfo=None), format=fmt, locale=_locale(str(ctx.get("language", "en")))
-        )
-    )
+    moment = _moment(ctx, value, "a time")
+    return _format("time", moment, fmt, str(ctx.get("language", "en")))
 
 
 @jinja2.pass_context
 def _datetime(ctx: jinja2.runtime.Context, value: object, fmt: str = "medium") -> str:
-    from babel.dates import format_datetime
-
-    moment = _tz(_as_datetime(value), ctx)
-    if not isinstance(moment, dt.datetime):
-        raise TemplateError(f"cannot format {value!r} as a date and time")
-    return str(
-        format_datetime(
-            moment.replace(tzinfo=None), format=fmt, locale=_locale(str(ctx.get("language", "en")))
-        )
-    )
+    moment = _moment(ctx, value, "a date and time")
+    return _format("datetime", moment, fmt, str(ctx.get("language", "en")))
 
 
 class Renderer:
@@ -152,8 +156,7 @@ class Renderer:
         except (ArithmeticError, ValueError, TypeError, MemoryError, RecursionError) as exc:
             # Jinja2 computes constant expressions while compiling: {{ 10**(10**5) }}
             raise TemplateError(
-                f"{self._label(relative)}: cannot compile: {type(exc).__name__}: "
-                f"{str(exc)[:200]}"
+                f"{self._label(relative)}: cannot compile: {type(exc).__name__}: {str(exc)[:200]}"
             ) from None
 
     def check(self, name: str, languages: set[str]) -> None:
