@@ -486,7 +486,8 @@ def normalise(data: bytes) -> bytes:
     data = re.sub(rb"(?m)^Date: [^\r\n]*", b"Date: Sat, 01 Jan 2000 00:00:00 +0000", data)
     data = re.sub(rb"(?m)^Message-ID: [^\r\n]*", b"Message-ID: <normalised@kokkola.example>", data)
     return re.sub(
-        rb"(Content-Type: text/calendar[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n)([A-Za-z0-9+/=\r\n]+?\r\n)(\r\n--)",
+        rb"(Content-Type: text/calendar[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n)"
+        rb"([A-Za-z0-9+/=\r\n]+?\r\n)(\r\n--)",
         _normalise_calendar,
         data,
     )

@@ -159,7 +159,15 @@ def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
         else:
             conn = imaplib.IMAP4(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
             if cfg.security == "starttls":
-                conn.starttls(ssl_context=context)
+                try:
+                    conn.starttls(ssl_context=context)
+                except imaplib.IMAP4.error as exc:  # not offered: never log in without TLS
+                    _drop(conn)
+                    raise InboxError(
+                        f"{where}: STARTTLS failed ({_text(exc)}); nothing was sent",
+                        hint='use security = "tls" (port 993) if the server expects TLS '
+                        "from the start",
+                    ) from None
         _login(conn, cfg.username, password)
         return conn
     except ssl.SSLCertVerificationError as exc:
