@@ -237,6 +237,8 @@ def machine() -> dict[str, str]:
         except Exception:
             versions[dist] = "-"
     return {
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "uncommitted_in_mailer": _git("status", "--porcelain", "--", "mailer").replace("\n", "; "),
         "nproc": str(os.cpu_count()),
         "cpu": model,
         "python": platform.python_version(),
@@ -244,6 +246,16 @@ def machine() -> dict[str, str]:
         "postfix": postfix,
         **versions,
     }
+
+
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return ""
+    return out.stdout.strip()
 
 
 def median(values: Sequence[float]) -> float:

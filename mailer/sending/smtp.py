@@ -162,6 +162,15 @@ class _Run:
         tasks = [asyncio.create_task(self.worker()) for _ in range(self.workers)]
         try:
             await asyncio.gather(*tasks)
+        except BaseException:
+            # A worker failed (a journal write, Ctrl-C): the others must end too. Cancelling is
+            # not enough: Python 3.11's asyncio.wait_for, which aiosmtplib awaits every reply
+            # with, loses a cancellation that arrives as the reply does, and that worker would
+            # then wait for more work forever. Stopping the run ends every worker's loop.
+            self.stop_event.set()
+            for _ in range(self.workers):
+                self.queue.put_nowait(None)
+            raise
         finally:
             for task in tasks:
                 task.cancel()
