@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -178,6 +179,27 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
     return address
 
 
+# Names and addresses that need no escaping inside a quoted parameter / a mailto value.
+_PLAIN_NAME = re.compile(r'[^"\x00-\x1f\x7f^\\]*')
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?_`{|}~@-]+")
+
+
+def _fold(line: str) -> bytes:
+    """RFC 5545 folding: lines of at most 75 octets, never inside a UTF-8 sequence."""
+    data = line.encode("utf-8")
+    if len(data) <= 75:
+        return data + b"\r\n"
+    pieces = []
+    start, limit = 0, 75
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:
+            end -= 1
+        pieces.append(data[start:end])
+        start, limit = end, 74  # a continuation line starts with a space
+    return b"\r\n ".join(pieces) + b"\r\n"
+
+
 @dataclass(frozen=True)
 class CalendarTemplate:
     """The part of the calendar object every recipient shares, built once per round.
@@ -198,6 +220,18 @@ class CalendarTemplate:
         attendee_email: str,
         attendee_name: str,
     ) -> bytes:
+        if _PLAIN_NAME.fullmatch(attendee_name) and _PLAIN_ADDRESS.fullmatch(attendee_email):
+            # The common case, written directly (icalendar takes ten times as long per line).
+            cn = f'CN="{attendee_name}";' if attendee_name else ""
+            lines = [
+                f"UID:{uid}",
+                f"SEQUENCE:{sequence}",
+                f"DTSTAMP:{dtstamp.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}",
+                f"ATTENDEE;{cn}CUTYPE=INDIVIDUAL;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT;"
+                f"RSVP=TRUE:mailto:{attendee_email}",
+            ]
+            inner = b"".join(_fold(line) for line in lines)
+            return self.head + inner + self.tail
         own = Event()
         own.add("uid", uid)
         own.add("sequence", sequence)
@@ -213,8 +247,8 @@ class CalendarTemplate:
                 RSVP="TRUE",
             ),
         )
-        lines: bytes = own.to_ical()
-        inner = lines[len(b"BEGIN:VEVENT\r\n") : -len(b"END:VEVENT\r\n")]
+        ical: bytes = own.to_ical()
+        inner = ical[len(b"BEGIN:VEVENT\r\n") : -len(b"END:VEVENT\r\n")]
         return self.head + inner + self.tail
 
 

@@ -122,6 +122,7 @@ class Renderer:
             auto_reload=False,
         )
         self.env.filters.update(date=_date, time=_time, datetime=_datetime)
+        self._languages: dict[tuple[str, str], str] = {}
 
     def _label(self, relative: str) -> str:
         path = self.templates_dir / relative
@@ -131,7 +132,13 @@ class Renderer:
             return str(path)
 
     def language_for(self, name: str, language: str) -> str:
-        """The language whose templates a contact of *language* gets."""
+        """The language whose templates a contact of *language* gets (looked up once)."""
+        key = (name, language)
+        if key not in self._languages:
+            self._languages[key] = self._find_language(name, language)
+        return self._languages[key]
+
+    def _find_language(self, name: str, language: str) -> str:
         if (self.templates_dir / name / language / "subject.txt").is_file():
             return language
         if (self.templates_dir / name / self.default_language / "subject.txt").is_file():

@@ -28,6 +28,8 @@ class Status:
     extra: dict[str, Any] = field(default_factory=dict)  # other rounds add their own keys
 
 
+PROBLEMS_SHOWN = 50  # failed / in-doubt invitations listed by `mailer status` (counts are complete)
+
 # Other areas (release, rsvp) register a function that adds their part of the status.
 StatusSection = Callable[[Config, Store], tuple[str, dict[str, Any]] | None]
 SECTIONS: list[StatusSection] = []
@@ -35,12 +37,13 @@ SECTIONS: list[StatusSection] = []
 
 def collect_status(config: Config, book: ContactBook, store: Store) -> Status:
     journal = store.journal
-    invitations = journal.entries(Campaign.INVITATION)
-    problems = tuple(e for e in invitations if e.state in (State.FAILED, State.IN_DOUBT))
+    problems = tuple(
+        journal.in_states(Campaign.INVITATION, (State.FAILED, State.IN_DOUBT), limit=PROBLEMS_SHOWN)
+    )
     # Contacts deliberately not invited: suppressed (opted out, bounced) and never journaled.
-    invited = {e.email.lower() for e in invitations}
     blocked = {e.lower() for e in store.rsvps.suppressed_emails()}
-    not_invited = sum(1 for c in book.contacts if c.key in blocked and c.key not in invited)
+    listed = {c.key for c in book.contacts if c.key in blocked}
+    not_invited = len(listed - journal.journaled(Campaign.INVITATION, listed)) if listed else 0
     counts = journal.counts(Campaign.INVITATION)
     import mailer.release_status  # noqa: F401  (registers the "release" sections)
 

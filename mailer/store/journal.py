@@ -175,6 +175,32 @@ class Journal:
     def existing(self, campaign: Campaign, round_: int) -> dict[str, JournalEntry]:
         return {e.email: e for e in self.entries(campaign, round_)}
 
+    def in_states(
+        self, campaign: Campaign, states: Iterable[State], limit: int = 1000
+    ) -> list[JournalEntry]:
+        values = tuple(s.value for s in states)
+        marks = ",".join("?" * len(values))
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE campaign = ? AND state IN ({marks})"
+            " ORDER BY id LIMIT ?",
+            (campaign.value, *values, limit),
+        )
+        return [_entry(r) for r in rows]
+
+    def journaled(self, campaign: Campaign, emails: Iterable[str]) -> set[str]:
+        """The addresses among *emails* (lower case) that have a row in *campaign*."""
+        wanted = sorted({e.lower() for e in emails})
+        found: set[str] = set()
+        for chunk in _chunks(wanted, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                "SELECT DISTINCT lower(email) FROM messages"
+                f" WHERE campaign = ? AND lower(email) IN ({marks})",
+                (campaign.value, *chunk),
+            )
+            found.update(str(r[0]) for r in rows)
+        return found
+
     def by_message_id(self, message_id: str) -> JournalEntry | None:
         row = self._conn.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?",
