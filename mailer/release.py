@@ -59,6 +59,7 @@ def run_release(
     progress: Progress | None = None,
     late_ok: bool = False,
     retry_failed: bool = False,
+    resend_in_doubt: bool = False,
     interactive: bool = False,
     use_lock: bool = True,
     on_wait: Waiting | None = None,
@@ -92,7 +93,11 @@ def run_release(
                     interactive=interactive,
                 )
                 result = run.go(
-                    late_ok=late_ok, retry_failed=retry_failed, on_wait=on_wait, sleep=sleep
+                    late_ok=late_ok,
+                    retry_failed=retry_failed,
+                    resend_in_doubt=resend_in_doubt,
+                    on_wait=on_wait,
+                    sleep=sleep,
                 )
         except ReleaseCancelled:
             releases.release_claims(owner, clock.now())

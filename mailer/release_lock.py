@@ -97,7 +97,7 @@ def log_line(config: Config, line: str) -> None:
     if config.log_file is None:
         return
     try:
-        config.log_file.parent.mkdir(parents=True, exist_ok=True)
+        config.log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(config.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8"))

@@ -132,6 +132,7 @@ class Run:
         late_ok: bool,
         retry_failed: bool,
         on_wait: Waiting | None,
+        resend_in_doubt: bool = False,
         sleep: Callable[[float], None],
     ) -> RunResult:
         first = self.releases.current()
@@ -142,7 +143,13 @@ class Run:
             now = self.clock.now()
             decision = decide(schedule, now)
             if self.command is Command.SEND_NOW:
-                return self.send_now(schedule, now, late_ok=late_ok, retry_failed=retry_failed)
+                return self.send_now(
+                    schedule,
+                    now,
+                    late_ok=late_ok,
+                    retry_failed=retry_failed,
+                    resend_in_doubt=resend_in_doubt,
+                )
             if decision is Decision.NOT_YET and self.command is Command.WAIT:
                 assert schedule is not None
                 left = (schedule.embargo - now).total_seconds()
@@ -204,7 +211,13 @@ class Run:
         return self.send(schedule, decision)
 
     def send_now(
-        self, schedule: Schedule | None, now: dt.datetime, *, late_ok: bool, retry_failed: bool
+        self,
+        schedule: Schedule | None,
+        now: dt.datetime,
+        *,
+        late_ok: bool,
+        retry_failed: bool,
+        resend_in_doubt: bool = False,
     ) -> RunResult:
         if schedule is None:
             raise ScheduleError(
@@ -227,8 +240,11 @@ class Run:
                 f"the embargo {when} was {in_words((schedule.embargo - now).total_seconds())}: "
                 "add --late-ok to send the release late, deliberately"
             )
-        if retry_failed:
-            self.store.journal.requeue(Campaign.RELEASE, ROUND, [State.FAILED], now)
+        again = [
+            s for s, on in ((State.FAILED, retry_failed), (State.IN_DOUBT, resend_in_doubt)) if on
+        ]
+        if again:
+            self.store.journal.requeue(Campaign.RELEASE, ROUND, again, now)
         return self.send(schedule, Decision.SEND_LATE)
 
     def send(self, schedule: Schedule, decision: Decision) -> RunResult:

@@ -185,6 +185,13 @@ def send_now(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Also send again the messages that failed.")
     ] = False,
+    resend_in_doubt: Annotated[
+        bool,
+        typer.Option(
+            "--resend-in-doubt",
+            help="Also send again messages whose delivery is unknown (they may arrive twice).",
+        ),
+    ] = False,
     yes: YesOpt = False,
 ) -> None:
     """Send the release now, late and deliberately (for example after it was missed).
@@ -218,6 +225,7 @@ def send_now(
                 progress=progress,
                 late_ok=late_ok,
                 retry_failed=retry_failed,
+                resend_in_doubt=resend_in_doubt,
                 interactive=console.is_interactive(),
             )
         finally:

@@ -85,13 +85,6 @@ def _released_with_one_in_doubt(tmp_path: Path, server: SmtpTestServer) -> Path:
     return project
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="release files: `mailer release send-now` has --retry-failed but no "
-    "--resend-in-doubt, so an in-doubt release can never be sent again deliberately "
-    "(issue 3: in doubt is resent only when the officer asks). Fix: the option, requeueing "
-    "State.IN_DOUBT like --retry-failed requeues State.FAILED.",
-)
 def test_an_in_doubt_release_can_be_resent_deliberately(
     smtp_server: object, tmp_path: Path
 ) -> None:
@@ -107,12 +100,6 @@ def test_an_in_doubt_release_can_be_resent_deliberately(
     assert len(server.received_by("jyrki.hyvonen@yle.example")) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="release files: release_lock.log_line creates the folder of [log] file with the "
-    "default mode (0755 under umask 022); the log holds addresses, its folder should be 0700 "
-    "like the outbox and the journal's. Fix: mkdir(parents=True, exist_ok=True, mode=0o700).",
-)
 def test_the_log_folder_is_private(smtp_server: object, tmp_path: Path) -> None:
     from tests.reliability.harness import run
 
