@@ -28,7 +28,7 @@ class Status:
     extra: dict[str, Any] = field(default_factory=dict)  # other rounds add their own keys
 
 
-PROBLEMS_SHOWN = 50  # failed / in-doubt invitations listed by `mailer status` (counts are complete)
+PROBLEMS_SHOWN = 50  # failed / in-doubt invitations `mailer status` prints (--json lists all)
 
 # Other areas (release, rsvp) register a function that adds their part of the status.
 StatusSection = Callable[[Config, Store], tuple[str, dict[str, Any]] | None]
@@ -37,9 +37,7 @@ SECTIONS: list[StatusSection] = []
 
 def collect_status(config: Config, book: ContactBook, store: Store) -> Status:
     journal = store.journal
-    problems = tuple(
-        journal.in_states(Campaign.INVITATION, (State.FAILED, State.IN_DOUBT), limit=PROBLEMS_SHOWN)
-    )
+    problems = tuple(journal.in_states(Campaign.INVITATION, (State.FAILED, State.IN_DOUBT)))
     # Contacts deliberately not invited: suppressed (opted out, bounced) and never journaled.
     blocked = {e.lower() for e in store.rsvps.suppressed_emails()}
     listed = {c.key for c in book.contacts if c.key in blocked}

@@ -229,8 +229,12 @@ def status(s: Status) -> None:
     for name, section in s.extra.items():
         if isinstance(section, dict) and all(isinstance(v, int) for v in section.values()):
             counts(name.upper() if name == "rsvp" else name.capitalize(), section)
-    for e in s.problems:
+    from mailer.status import PROBLEMS_SHOWN
+
+    for e in s.problems[:PROBLEMS_SHOWN]:
         info(f"  {e.state.value.replace('_', ' ')}: {e.email}: {e.last_error}")
+    if len(s.problems) > PROBLEMS_SHOWN:
+        info(f"  ... and {len(s.problems) - PROBLEMS_SHOWN} more (mailer status --json lists all)")
 
 
 def counts(title: str, values: dict[str, int]) -> None:

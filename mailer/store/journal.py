@@ -176,8 +176,9 @@ class Journal:
         return {e.email: e for e in self.entries(campaign, round_)}
 
     def in_states(
-        self, campaign: Campaign, states: Iterable[State], limit: int = 1000
+        self, campaign: Campaign, states: Iterable[State], limit: int = -1
     ) -> list[JournalEntry]:
+        """Rows of *campaign* in *states*, oldest first (all of them unless *limit* is given)."""
         values = tuple(s.value for s in states)
         marks = ",".join("?" * len(values))
         rows = self._conn.execute(
