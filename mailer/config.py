@@ -8,6 +8,7 @@ directory of the config file. Passwords are never read from this file: ``passwor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
@@ -16,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from mailer.config_schema import LANGUAGES, PRESETS, Reader
@@ -294,26 +295,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         preset_name = data["smtp"].get("preset", "")
         preset = PRESETS.get(preset_name, {}) if isinstance(preset_name, str) else {}
         s = reader.section("smtp", preset)
-        smtp = SmtpConfig(
-            host=s["host"],
-            port=s["port"] or {"starttls": 587, "tls": 465, "none": 25}[s["security"]],
-            security=cast(SmtpSecurity, s["security"]),
-            username=s["username"],
-            password_env=s["password_env"],
-            password_command=s["password_command"],
-            keyring_service=s["keyring_service"],
-            ca_file=_resolve(root, s["ca_file"]) if s["ca_file"] else None,
-            allow_insecure=s["allow_insecure"],
-            connections=s["connections"],
-            rate_per_minute=s["rate_per_minute"],
-            daily_cap=s["daily_cap"],
-            recipients_per_message=s["recipients_per_message"],
-            timeout_seconds=s["timeout_seconds"],
-            max_attempts=s["max_attempts"],
-            retry_initial_seconds=s["retry_initial_seconds"],
-            retry_max_seconds=s["retry_max_seconds"],
-            preset=s["preset"],
-        )
+        smtp = _server(SmtpConfig, s, root, {"starttls": 587, "tls": 465, "none": 25})
         _check_security(reader, "smtp", smtp.security, smtp.host, smtp.allow_insecure)
     if transport.kind == "smtp" and smtp is None:
         raise reader.fail("[transport] kind", "is 'smtp' but there is no [smtp] section")
@@ -321,20 +303,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     imap: ImapConfig | None = None
     if "imap" in data:
         i = reader.section("imap")
-        imap = ImapConfig(
-            host=i["host"],
-            port=i["port"] or {"starttls": 143, "tls": 993, "none": 143}[i["security"]],
-            security=cast(SmtpSecurity, i["security"]),
-            username=i["username"],
-            password_env=i["password_env"],
-            password_command=i["password_command"],
-            keyring_service=i["keyring_service"],
-            ca_file=_resolve(root, i["ca_file"]) if i["ca_file"] else None,
-            allow_insecure=i["allow_insecure"],
-            folder=i["folder"],
-            processed_folder=i["processed_folder"],
-            timeout_seconds=i["timeout_seconds"],
-        )
+        imap = _server(ImapConfig, i, root, {"starttls": 143, "tls": 993, "none": 143})
         _check_security(reader, "imap", imap.security, imap.host, imap.allow_insecure)
 
     st = reader.section("store")
@@ -355,6 +324,19 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         log_file=_resolve(root, lg["file"]) if lg["file"] else None,
         vars={str(k): str(v) for k, v in free.items()},
     )
+
+
+_Server = TypeVar("_Server", SmtpConfig, ImapConfig)
+
+
+def _server(
+    kind: type[_Server], values: dict[str, Any], root: Path, ports: dict[str, int]
+) -> _Server:
+    """[smtp] / [imap]: the checked values, with the port's default and the CA file resolved."""
+    plain = {f.name: values[f.name] for f in dataclasses.fields(kind) if f.name in values}
+    plain["port"] = values["port"] or ports[values["security"]]
+    plain["ca_file"] = _resolve(root, values["ca_file"]) if values["ca_file"] else None
+    return kind(**plain)
 
 
 def _check_security(reader: Reader, section: str, security: str, host: str, allow: bool) -> None:
