@@ -251,32 +251,6 @@ def _add_users(directory: Path, count: int) -> list[tuple[str, str]]:
     return users
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _chown_nobody(path: Path) -> None:
-    os.chown(path, pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid)
-
-
-def _prepare(directory: Path) -> Path:
-    import trustme
-
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    ca.cert_pem.write_to_path(str(directory / "ca.crt"))
-    cert.private_key_pem.write_to_path(str(directory / "server.key"))
-    cert.cert_chain_pems[0].write_to_path(str(directory / "server.crt"))
-    passwd = directory / "passwd"
-    passwd.write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    os.chmod(passwd, 0o644)
-    (directory / "home").mkdir()
-    _chown_nobody(directory / "home")
-    return directory / "ca.crt"
-
-
 def add_user(server: DovecotServer, user: str, password: str) -> DovecotServer:
     """A new mailbox user with an empty Maildir (the server re-reads the passwd file)."""
     home = server.dir / "home" / user

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mailer.cli.common import config_path, handled, require_confirmation
+
+if TYPE_CHECKING:
+    from mailer.clock import Clock
+    from mailer.config import Config
 
 app = typer.Typer(help="Schedule and send the embargoed press release.", no_args_is_help=True)
 
@@ -44,7 +48,7 @@ def schedule(
     from mailer.clock import SystemClock
     from mailer.console import release as show
     from mailer.errors import ExitCode
-    from mailer.release import plan_schedule, save_schedule, send_prebrief
+    from mailer.release import plan_schedule, save_schedule
     from mailer.rounds import load_project, open_store
     from mailer.schedule import describe
 
@@ -65,19 +69,30 @@ def schedule(
         if proposal.prebrief_due:
             question = f"Send the embargoed pre-brief to {len(proposal.prebrief_due)} contacts now?"
             if require_confirmation(yes, question):
-                progress = console.SendProgress("Sending the pre-brief")
-                try:
-                    count, report = send_prebrief(
-                        project.config,
-                        clock=clock,
-                        progress=progress,
-                        interactive=console.is_interactive(),
-                    )
-                finally:
-                    progress.stop()
-                show.prebrief(count, report, dry_run=False)
-                if report is not None and not report.ok:
-                    raise typer.Exit(int(ExitCode.FAILED))
+                _send_prebrief(project.config, clock, dry_run=False)
+
+
+def _send_prebrief(config: Config, clock: Clock, *, dry_run: bool) -> None:
+    """Send (or check) the pre-brief with a progress bar; exit 3 when something failed."""
+    from mailer import console
+    from mailer.console import release as show
+    from mailer.errors import ExitCode
+    from mailer.release import send_prebrief
+
+    progress = console.SendProgress("Sending the pre-brief")
+    try:
+        count, report = send_prebrief(
+            config,
+            clock=clock,
+            progress=progress,
+            dry_run=dry_run,
+            interactive=console.is_interactive(),
+        )
+    finally:
+        progress.stop()
+    show.prebrief(count, report, dry_run=dry_run)
+    if report is not None and not report.ok:
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 @app.command("prebrief")
@@ -94,9 +109,7 @@ def prebrief(
     from mailer import console
     from mailer.clock import SystemClock
     from mailer.config import load_config
-    from mailer.console import release as show
     from mailer.errors import ExitCode
-    from mailer.release import send_prebrief
 
     clock = SystemClock()
     with handled():
@@ -104,20 +117,7 @@ def prebrief(
         if not dry_run and not require_confirmation(yes, "Send the embargoed pre-brief now?"):
             console.info("Nothing was sent.")
             raise typer.Exit(int(ExitCode.ERROR))
-        progress = console.SendProgress("Sending the pre-brief")
-        try:
-            count, report = send_prebrief(
-                config,
-                clock=clock,
-                progress=progress,
-                dry_run=dry_run,
-                interactive=console.is_interactive(),
-            )
-        finally:
-            progress.stop()
-        show.prebrief(count, report, dry_run=dry_run)
-        if report is not None and not report.ok:
-            raise typer.Exit(int(ExitCode.FAILED))
+        _send_prebrief(config, clock, dry_run=dry_run)
 
 
 @app.command("send-due")
