@@ -96,7 +96,10 @@ def test_invite_send_killed_20_times_loses_and_repeats_nothing(
     count, kills_wanted = 2000, 20
     rng = random.Random(SEED)
     with fault_server(rate=0.0, seed=SEED) as server:
-        project = big_project(tmp_path / "project", count, server=server, **SMTP)
+        # Rate-limited so that the kills land mid-send however fast or loaded the machine is.
+        project = big_project(
+            tmp_path / "project", count, server=server, **SMTP, rate_per_minute=6000
+        )
         set_keys(project, "invitation", attachments=[])
         emails = emails_of(project)
         killed: Counter[str] = Counter()
@@ -168,7 +171,11 @@ def test_release_send_due_killed_20_times_with_three_processes(
     count, rounds = 2000, 20
     rng = random.Random(SEED + 1)
     with fault_server(rate=0.0, seed=SEED) as server:
-        project = big_project(tmp_path / "project", count, server=server, **SMTP)
+        # A rate limit keeps the drain long enough for 20 kills on a fast or a loaded machine
+        # (without one, a run could finish the whole release between two polls of the test).
+        project = big_project(
+            tmp_path / "project", count, server=server, **SMTP, rate_per_minute=6000
+        )
         emails = emails_of(project)
         embargo = schedule_past(project)
         targets = sorted(rng.sample(range(count // 2, count - 20), rounds))
