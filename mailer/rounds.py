@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mailer.campaign import Plan, RoundSpec, build_plan
 from mailer.clock import Clock
-from mailer.config import Config, load_config
+from mailer.config import Config, ImapConfig, SmtpConfig, load_config
 from mailer.contacts import ContactBook, load_contacts, require_valid, select_contacts
 from mailer.errors import MailerError
 from mailer.models import Contact, State
@@ -191,39 +191,34 @@ def suppressed(store: Store) -> tuple[str, ...]:
     return tuple(sorted(Rsvps(store.connection).suppressed_emails()))
 
 
+def _server_password(
+    server: SmtpConfig | ImapConfig, section: str, *, interactive: bool
+) -> str | None:
+    from mailer.secrets import get_password
+
+    return get_password(
+        password_env=server.password_env,
+        password_command=server.password_command,
+        keyring_service=server.keyring_service,
+        username=server.username,
+        host=server.host,
+        interactive=interactive,
+        section=section,
+    )
+
+
 def password_for(config: Config, *, interactive: bool) -> str | None:
     """The SMTP password from the environment, keyring or a command (never from config.toml)."""
     if config.transport.kind != "smtp" or config.smtp is None or not config.smtp.username:
         return None
-    from mailer.secrets import get_password
-
-    smtp = config.smtp
-    return get_password(
-        password_env=smtp.password_env,
-        password_command=smtp.password_command,
-        keyring_service=smtp.keyring_service,
-        username=smtp.username,
-        host=smtp.host,
-        interactive=interactive,
-    )
+    return _server_password(config.smtp, "smtp", interactive=interactive)
 
 
 def imap_password_for(config: Config, *, interactive: bool) -> str | None:
     """The IMAP password, from the same sources as SMTP's but with the [imap] keys."""
     if config.imap is None or not config.imap.username:
         return None
-    from mailer.secrets import get_password
-
-    imap = config.imap
-    return get_password(
-        password_env=imap.password_env,
-        password_command=imap.password_command,
-        keyring_service=imap.keyring_service,
-        username=imap.username,
-        host=imap.host,
-        interactive=interactive,
-        section="imap",
-    )
+    return _server_password(config.imap, "imap", interactive=interactive)
 
 
 def delivery_plan_lines(

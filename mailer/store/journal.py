@@ -252,16 +252,36 @@ class Journal:
         from_states: Iterable[State],
         sent: bool = False,
     ) -> bool:
+        return self._move_rows((message_id,), now, state, error, from_states, sent) == 1
+
+    def _move_rows(
+        self,
+        message_ids: Sequence[str],
+        now: dt.datetime,
+        state: State,
+        error: str,
+        from_states: Iterable[State],
+        sent: bool = False,
+    ) -> int:
+        """Move the rows among *message_ids* that are in *from_states*; return how many moved."""
         froms = tuple(s.value for s in from_states)
-        marks = ",".join("?" * len(froms))
+        marks = ",".join("?" * len(message_ids))
+        fmarks = ",".join("?" * len(froms))
         with transaction(self._conn) as conn:
             cur = conn.execute(
                 f"UPDATE messages SET state = ?, last_error = ?, updated_at = ?"
                 f"{', sent_at = ?' if sent else ''}"
-                f" WHERE message_id = ? AND state IN ({marks})",
-                (state.value, error, _ts(now), *((_ts(now),) if sent else ()), message_id, *froms),
+                f" WHERE message_id IN ({marks}) AND state IN ({fmarks})",
+                (
+                    state.value,
+                    error,
+                    _ts(now),
+                    *((_ts(now),) if sent else ()),
+                    *message_ids,
+                    *froms,
+                ),
             )
-            return cur.rowcount == 1
+            return cur.rowcount
 
     def mark_transmitting(self, message_id: str, now: dt.datetime) -> None:
         self._move(message_id, now, State.TRANSMITTING, "", from_states=(State.CLAIMED,))

@@ -441,17 +441,7 @@ class ReleaseJournal(Journal):
         from_states: Iterable[State],
         sent: bool = False,
     ) -> bool:
-        froms = tuple(s.value for s in from_states)
-        marks = ",".join("?" * len(rows))
-        fmarks = ",".join("?" * len(froms))
-        with transaction(self._conn) as conn:
-            cur = conn.execute(
-                f"UPDATE messages SET state = ?, last_error = ?, updated_at = ?"
-                f"{', sent_at = ?' if sent else ''}"
-                f" WHERE message_id IN ({marks}) AND state IN ({fmarks})",
-                (state.value, error, _ts(now), *((_ts(now),) if sent else ()), *rows, *froms),
-            )
-            return cur.rowcount > 0
+        return self._move_rows(rows, now, state, error, from_states, sent) > 0
 
     def mark_transmitting(self, message_id: str, now: dt.datetime) -> None:
         if now < self._embargo:

@@ -115,16 +115,25 @@ _MESSAGE_COLS = (
     "key, source, kind, outcome, email, message_id, sender, subject, details, received_at,"
     " processed_at"
 )
-_REVIEW_COLS = "id, message_key, kind, email, sender, reason, lines, created_at, resolved_at," \
-    " resolution"
+_REVIEW_COLS = (
+    "id, message_key, kind, email, sender, reason, lines, created_at, resolved_at, resolution"
+)
 
 
 def _answer(row: tuple[object, ...]) -> RsvpAnswer:
     email, status, guests, lunch, interview, note, source, stamp, seq, frm, key, upd = row
     return RsvpAnswer(
-        str(email), str(status), int(str(guests)), _lunch(lunch), str(interview), str(note),
-        str(source), _when(stamp) or _EPOCH,
-        None if seq is None else int(str(seq)), str(frm), str(key),
+        str(email),
+        str(status),
+        int(str(guests)),
+        _lunch(lunch),
+        str(interview),
+        str(note),
+        str(source),
+        _when(stamp) or _EPOCH,
+        None if seq is None else int(str(seq)),
+        str(frm),
+        str(key),
         _when(upd) or _EPOCH,
     )
 
@@ -132,9 +141,15 @@ def _answer(row: tuple[object, ...]) -> RsvpAnswer:
 def _review(row: tuple[object, ...]) -> ReviewItem:
     id_, key, kind, email, sender, reason, lines, created, resolved, resolution = row
     return ReviewItem(
-        int(str(id_)), str(key), str(kind), str(email), str(sender), str(reason),
+        int(str(id_)),
+        str(key),
+        str(kind),
+        str(email),
+        str(sender),
+        str(reason),
         tuple(str(x) for x in json.loads(str(lines))),
-        _when(created) or _EPOCH, _when(resolved),
+        _when(created) or _EPOCH,
+        _when(resolved),
         str(resolution),
     )
 
@@ -142,8 +157,16 @@ def _review(row: tuple[object, ...]) -> ReviewItem:
 def _message(row: tuple[object, ...]) -> ProcessedMessage:
     key, source, kind, outcome, email, mid, sender, subject, details, received, processed = row
     return ProcessedMessage(
-        str(key), str(source), str(kind), str(outcome), None if email is None else str(email),
-        str(mid), str(sender), str(subject), str(details), _when(received),
+        str(key),
+        str(source),
+        str(kind),
+        str(outcome),
+        None if email is None else str(email),
+        str(mid),
+        str(sender),
+        str(subject),
+        str(details),
+        _when(received),
         _when(processed) or _EPOCH,
     )
 
@@ -185,9 +208,19 @@ class Rsvps:
                 "INSERT OR IGNORE INTO rsvp_messages (key, source, kind, outcome, email,"
                 " message_id, sender, subject, details, received_at, processed_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (outcome.key, outcome.source, outcome.kind, outcome.outcome, outcome.email,
-                 outcome.message_id, outcome.sender, outcome.subject, outcome.details,
-                 None if outcome.received_at is None else _ts(outcome.received_at), stamp),
+                (
+                    outcome.key,
+                    outcome.source,
+                    outcome.kind,
+                    outcome.outcome,
+                    outcome.email,
+                    outcome.message_id,
+                    outcome.sender,
+                    outcome.subject,
+                    outcome.details,
+                    None if outcome.received_at is None else _ts(outcome.received_at),
+                    stamp,
+                ),
             )
             if cur.rowcount == 0:
                 return Recorded(duplicate=True, applied=0, superseded=0)
@@ -197,9 +230,17 @@ class Rsvps:
                     "INSERT OR IGNORE INTO rsvp_bounces (message_key, email, recipient, status,"
                     " action, diagnostic, permanent, received_at, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (outcome.key, b.email, b.recipient, b.status, b.action, b.diagnostic,
-                     int(b.permanent),
-                     None if outcome.received_at is None else _ts(outcome.received_at), stamp),
+                    (
+                        outcome.key,
+                        b.email,
+                        b.recipient,
+                        b.status,
+                        b.action,
+                        b.diagnostic,
+                        int(b.permanent),
+                        None if outcome.received_at is None else _ts(outcome.received_at),
+                        stamp,
+                    ),
                 )
             for r in outcome.reviews:
                 _insert_review(conn, r, outcome.key, stamp)
@@ -281,10 +322,7 @@ class Rsvps:
         rows = self._conn.execute(
             "SELECT email, reason, source, created_at FROM suppressions ORDER BY email"
         )
-        return [
-            Suppression(str(e), str(r), str(s), _when(c) or _EPOCH)
-            for e, r, s, c in rows
-        ]
+        return [Suppression(str(e), str(r), str(s), _when(c) or _EPOCH) for e, r, s, c in rows]
 
     def is_suppressed(self, email: str) -> bool:
         row = self._conn.execute("SELECT 1 FROM suppressions WHERE email = ?", (email,)).fetchone()
@@ -292,8 +330,9 @@ class Rsvps:
 
     def suppressed_emails(self) -> frozenset[str]:
         """Lower-case addresses on the suppression list (for the send plans)."""
-        return frozenset(str(e).lower() for (e,) in self._conn.execute(
-            "SELECT email FROM suppressions"))
+        return frozenset(
+            str(e).lower() for (e,) in self._conn.execute("SELECT email FROM suppressions")
+        )
 
     # --- IMAP sync state -------------------------------------------------------------------
 
@@ -319,8 +358,15 @@ def _insert_review(conn: sqlite3.Connection, r: ReviewDraft, key: str, stamp: st
     cur = conn.execute(
         "INSERT INTO rsvp_review (message_key, kind, email, sender, reason, lines, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (key, r.kind, r.email, r.sender, r.reason, json.dumps(list(r.lines), ensure_ascii=False),
-         stamp),
+        (
+            key,
+            r.kind,
+            r.email,
+            r.sender,
+            r.reason,
+            json.dumps(list(r.lines), ensure_ascii=False),
+            stamp,
+        ),
     )
     return int(cur.lastrowid or 0)
 
@@ -354,7 +400,19 @@ def _apply(conn: sqlite3.Connection, u: AnswerUpdate, stamp: str) -> bool:
         " source = excluded.source, stamp = excluded.stamp, sequence = excluded.sequence,"
         " from_address = excluded.from_address, message_key = excluded.message_key,"
         " updated_at = excluded.updated_at",
-        (u.email, u.status, max(0, guests), None if lunch is None else int(lunch), interview,
-         note, u.source, _ts(u.stamp), sequence, u.from_address, u.message_key, stamp),
+        (
+            u.email,
+            u.status,
+            max(0, guests),
+            None if lunch is None else int(lunch),
+            interview,
+            note,
+            u.source,
+            _ts(u.stamp),
+            sequence,
+            u.from_address,
+            u.message_key,
+            stamp,
+        ),
     )
     return True
