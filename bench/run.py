@@ -823,7 +823,8 @@ def tables(result: dict[str, Any]) -> str:
         out.append("")
         out.append(
             f"Embargo precision: release to {e['recipients']:,} recipients through "
-            f"`mailer release send-due`, no rate limit, aiosmtpd stamping each accepted DATA; "
+            f"`mailer release send-due`, no rate limit, bench/stamp_sink.py stamping each "
+            f"accepted DATA; "
             f"{e['repeat']} run(s) per setting (median, max)"
         )
         out.append("")

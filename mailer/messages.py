@@ -203,10 +203,32 @@ class EncodedPart:
     data: bytes
 
 
+def qp_without_leading_dots(body: bytes) -> bytes:
+    """No encoded line starts with a dot: SMTP would have to dot-stuff it (and some gateways
+    mangle such lines), so a leading ``.`` becomes ``=2E`` (RFC 2045 §6.7 allows encoding any
+    octet), with a soft line break added where that takes a line over 76 characters."""
+    if b"\n." not in body and not body.startswith(b"."):
+        return body
+    out: list[bytes] = []
+    for line in body.split(b"\r\n"):
+        while line.startswith(b"."):
+            line = b"=2E" + line[1:]
+            if len(line) <= 76:
+                break
+            cut = 75  # room for the soft break's "="; never inside an "=XX" escape
+            while b"=" in line[cut - 2 : cut]:
+                cut -= 1
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\r\n".join(out)
+
+
 def _text_entity(subtype: str, text: str) -> EncodedPart:
     """UTF-8 text, quoted-printable (readable in the raw source, 7-bit safe, lines <= 76)."""
     normalised = text.replace("\r\n", "\n").replace("\r", "\n")
     body = binascii.b2a_qp(normalised.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    body = qp_without_leading_dots(body)
     head = (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"

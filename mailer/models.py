@@ -92,6 +92,14 @@ class Outgoing:
     subject: str
     data: bytes  # the complete message, CRLF line endings
 
+    @property
+    def segments(self) -> tuple[bytes, ...]:
+        return (self.data,)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
 
 @dataclass(frozen=True)
 class JournalEntry:

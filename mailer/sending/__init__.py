@@ -17,6 +17,7 @@ from mailer.clock import Clock
 from mailer.config import Config
 from mailer.models import Outgoing, State
 from mailer.store import Store
+from mailer.store.marks import Outcome, Submission
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,14 @@ class NoProgress:
 
 @dataclass
 class RunContext:
-    """What every transport needs; its methods are the journal transitions of one message."""
+    """What every transport needs; its methods are the journal transitions of one message.
+
+    Outcomes (sent, failed, in doubt) and daily-cap log rows are queued and written together with
+    the next ``transmitting`` mark, or by :meth:`flush` (the SMTP transport flushes 50 ms after
+    an outcome at the latest, and every transport at the end of the run): one transaction per
+    message instead of three. A process killed before a flush leaves its row ``transmitting``,
+    which recovery reports as in doubt; it is never resent on its own.
+    """
 
     config: Config
     store: Store
@@ -91,12 +99,30 @@ class RunContext:
     deliveries: list[Delivery] = field(default_factory=list)
     not_claimed: int = 0
     stopped: str = ""
+    outcomes: list[Outcome] = field(default_factory=list)  # not yet in the journal
+    submissions: list[Submission] = field(default_factory=list)  # for the daily cap's log
+    embargo_passed: bool = False
 
     def claim(self, item: Outgoing) -> bool:
         won = self.store.journal.claim(item.message_id, self.owner, self.clock.now())
         if not won:
             self.not_claimed += 1
         return won
+
+    def claim_many(self, items: Sequence[Outgoing]) -> list[Outgoing]:
+        """Claim *items* in one transaction; the ones this process won, in order."""
+        won = self.store.journal.claim_many(
+            [i.message_id for i in items], self.owner, self.clock.now()
+        )
+        self.not_claimed += len(items) - len(won)
+        return [i for i in items if i.message_id in won]
+
+    def embargo_ahead(self) -> bool:
+        """True while ``not_before`` is still ahead (once past, the clock is not asked again)."""
+        if self.embargo_passed or self.not_before is None:
+            return False
+        self.embargo_passed = self.clock.now() >= self.not_before
+        return not self.embargo_passed
 
     async def wait_for_embargo(self) -> None:
         """Sleep until ``not_before``; re-read the clock after every sleep (never early)."""
@@ -109,26 +135,44 @@ class RunContext:
             await asyncio.sleep(min(remaining, 0.5) if remaining > 0.002 else 0.0005)
 
     def transmitting(self, item: Outgoing) -> None:
-        if self.not_before is not None and self.clock.now() < self.not_before:
+        """Durable before the data goes out; writes the queued outcomes in the same transaction."""
+        now = self.clock.now()
+        if self.not_before is not None and now < self.not_before:
             raise AssertionError("embargo guard: transmission attempted before the embargo")
-        self.store.journal.mark_transmitting(item.message_id, self.clock.now())
+        self.store.journal.commit_marks(
+            transmitting=(item.message_id, now),
+            outcomes=self.outcomes,
+            submissions=self.submissions,
+        )
+        self.outcomes.clear()
+        self.submissions.clear()
 
-    def _record(self, item: Outgoing, state: State, detail: str) -> None:
-        delivery = Delivery(item.message_id, item.contact.email, state, detail, self.clock.now())
+    def flush(self) -> None:
+        """Write the queued outcomes and log rows now."""
+        if not self.outcomes and not self.submissions:
+            return
+        self.store.journal.commit_marks(outcomes=self.outcomes, submissions=self.submissions)
+        self.outcomes.clear()
+        self.submissions.clear()
+
+    def _record(self, item: Outgoing, state: State, detail: str, now: dt.datetime) -> None:
+        delivery = Delivery(item.message_id, item.contact.email, state, detail, now)
         self.deliveries.append(delivery)
         self.progress.advance(delivery)
 
+    def _outcome(self, item: Outgoing, state: State, detail: str) -> None:
+        now = self.clock.now()
+        self.outcomes.append(Outcome(item.message_id, state, detail, now))
+        self._record(item, state, detail, now)
+
     def sent(self, item: Outgoing, response: str = "") -> None:
-        self.store.journal.mark_sent(item.message_id, self.clock.now(), response)
-        self._record(item, State.SENT, response)
+        self._outcome(item, State.SENT, response)
 
     def failed(self, item: Outgoing, error: str) -> None:
-        self.store.journal.mark_failed(item.message_id, self.clock.now(), error)
-        self._record(item, State.FAILED, error)
+        self._outcome(item, State.FAILED, error)
 
     def in_doubt(self, item: Outgoing, error: str) -> None:
-        self.store.journal.mark_in_doubt(item.message_id, self.clock.now(), error)
-        self._record(item, State.IN_DOUBT, error)
+        self._outcome(item, State.IN_DOUBT, error)
 
     def retry_later(self, item: Outgoing, error: str) -> None:
         """Temporary failure: back to pending (a later attempt or run sends it)."""
@@ -137,10 +181,14 @@ class RunContext:
     def left_queued(self, item: Outgoing, error: str) -> None:
         """The run gives up on this message for now; it stays pending for the next run."""
         self.store.journal.mark_retry(item.message_id, self.clock.now(), error)
-        self._record(item, State.PENDING, error)
+        self._record(item, State.PENDING, error, self.clock.now())
 
     def unclaim(self, item: Outgoing) -> None:
         self.store.journal.release_claim(item.message_id, self.clock.now())
+
+    def unclaim_many(self, items: Sequence[Outgoing]) -> None:
+        for item in items:  # rare (a stop with claims left): one transaction each is fine
+            self.unclaim(item)
 
 
 def send_batch(
@@ -166,14 +214,17 @@ def send_batch(
     )
     started = clock.now()
     ctx.progress.started(len(items))
-    if config.transport.kind == "outbox":
-        from mailer.sending.outbox import run_outbox
+    try:
+        if config.transport.kind == "outbox":
+            from mailer.sending.outbox import run_outbox
 
-        asyncio.run(run_outbox(items, ctx))
-    else:
-        from mailer.sending.smtp import run_smtp
+            asyncio.run(run_outbox(items, ctx))
+        else:
+            from mailer.sending.smtp import run_smtp
 
-        asyncio.run(run_smtp(items, ctx))
+            asyncio.run(run_smtp(items, ctx))
+    finally:
+        ctx.flush()  # also on Ctrl-C or an error: what the server answered is kept
     return SendReport(
         deliveries=tuple(ctx.deliveries),
         not_claimed=ctx.not_claimed,

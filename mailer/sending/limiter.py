@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 
 from mailer.clock import Clock
+from mailer.store.marks import Submission
 from mailer.store.smtp import SmtpLog
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -74,19 +75,31 @@ class RateLimiter:
 class DailyCap:
     """Recipients handed to the server in the last 24 hours may not exceed *cap* (0 = no cap)."""
 
-    def __init__(self, cap: int, log: SmtpLog | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        cap: int,
+        log: SmtpLog | None,
+        clock: Clock,
+        *,
+        queue: list[Submission] | None = None,
+    ) -> None:
+        """*queue*: where ``submitted`` puts the log rows for the journal's next group commit
+        (the send run's queue); without one, each row is written at once."""
         if cap and log is None:
             raise ValueError("a daily cap needs the smtp log of the journal")
         self.cap = cap
         self._log = log
         self._clock = clock
+        self._queue = queue
         self._in_flight = 0
 
     def used(self) -> int:
-        """Recipients of the last 24 hours, including messages in flight."""
+        """Recipients of the last 24 hours, including messages in flight and rows not yet
+        written."""
+        queued = sum(s.recipients for s in self._queue) if self._queue else 0
         if not self.cap or self._log is None:
-            return self._in_flight
-        return self._log.recipients_since(self._clock.now() - DAY) + self._in_flight
+            return self._in_flight + queued
+        return self._log.recipients_since(self._clock.now() - DAY) + self._in_flight + queued
 
     def reserve(self, recipients: int) -> bool:
         """Count *recipients* as in flight if they fit under the cap; False if they do not."""
@@ -102,7 +115,9 @@ class DailyCap:
     def submitted(self, message_id: str, recipients: int) -> None:
         """The server has (or may have) the message: log it for the cap."""
         self.release(recipients)
-        if self._log is not None:
+        if self._queue is not None:
+            self._queue.append(Submission(message_id, recipients, self._clock.now()))
+        elif self._log is not None:
             self._log.record(message_id, recipients, self._clock.now())
 
     def frees_at(self, recipients: int) -> dt.datetime | None:

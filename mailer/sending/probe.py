@@ -33,6 +33,7 @@ from aiosmtplib import (
 from mailer.config import SmtpConfig
 from mailer.errors import TransportError
 from mailer.models import Outgoing
+from mailer.sending.wire import send_data, wire_facts
 
 AUTH_HINT = "check [smtp] username and the password"
 UPLOAD_BYTES_PER_SECOND = 50_000  # the slowest uplink assumed for DATA timeouts
@@ -268,10 +269,10 @@ def run_probe(smtp: SmtpConfig, password: str | None, *, timeout: float) -> str:
     return asyncio.run(probe_smtp(smtp, password, timeout=timeout))
 
 
-def data_timeout(client: aiosmtplib.SMTP, data: bytes) -> float:
+def data_timeout(client: aiosmtplib.SMTP, size: int) -> float:
     """The timeout for DATA: aiosmtplib starts it when the data is buffered, not when it is sent,
     so a large message on a slow uplink gets time for the upload (at least 50 kB/s) on top."""
-    return round((client.timeout or 60.0) + len(data) / UPLOAD_BYTES_PER_SECOND, 1)
+    return round((client.timeout or 60.0) + size / UPLOAD_BYTES_PER_SECOND, 1)
 
 
 def _refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> Result:
@@ -306,8 +307,9 @@ async def transact(
 ) -> Result:
     """One SMTP transaction: MAIL FROM, RCPT TO each recipient, then (all accepted) DATA."""
     refused: dict[str, SMTPRecipientRefused] = {}
-    options = [f"SIZE={len(item.data)}"] if client.supports_extension("size") else []
-    if not item.data.isascii() and client.supports_extension("8bitmime"):
+    ready, is_ascii = wire_facts(item)
+    options = [f"SIZE={item.size}"] if client.supports_extension("size") else []
+    if not is_ascii and client.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
     try:
         await client.mail(item.sender, options=options)
@@ -330,13 +332,13 @@ async def transact(
         await _rset(client)
         return _refused(host, item, refused)
     transmitting()
+    waited = data_timeout(client, item.size)
     try:
-        reply = await client.data(item.data, timeout=data_timeout(client, item.data))
+        reply = await send_data(client, item, ready=ready, timeout=waited)
     except SMTPDataError as exc:
         await _rset(client)
         return _refusal("data", host, exc, item.sender)
     except SMTPTimeoutError:
-        waited = data_timeout(client, item.data)
         return Result(Kind.IN_DOUBT, f"{host}: no answer within {waited:g} s after the data was "
                       "sent; the server may have the message")
     except (SMTPException, OSError) as exc:

@@ -21,6 +21,7 @@ RCPT TO -> ``transmitting`` -> DATA -> outcome. Outcomes, from the server's repl
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import socket
 from collections.abc import Awaitable, Sequence
@@ -46,6 +47,8 @@ from mailer.store.smtp import SmtpLog
 
 PREWARM_SECONDS = 30.0  # connect this long before an embargo, not earlier (servers drop idle ones)
 QUIT_TIMEOUT_SECONDS = 2.0
+CLAIM_CHUNK = 16  # rows claimed per transaction by a connection (without a rate limit)
+FLUSH_AFTER_SECONDS = 0.05  # an outcome waits at most this long for the journal's group commit
 
 
 def backoff(smtp: SmtpConfig, failures: int) -> float:
@@ -97,8 +100,12 @@ class _Run:
         self.workers = max(1, min(smtp.connections, len(items)))
         self.live_workers = self.workers
         self.limiter = RateLimiter(smtp.rate_per_minute, ctx.clock)
-        self.cap = DailyCap(smtp.daily_cap, SmtpLog(ctx.store.connection), ctx.clock)
+        self.cap = DailyCap(
+            smtp.daily_cap, SmtpLog(ctx.store.connection), ctx.clock, queue=ctx.submissions
+        )
         self.stop_event = asyncio.Event()
+        self.flush_timer: asyncio.TimerHandle | None = None
+        self.flush_error: BaseException | None = None
         self.waiting: dict[asyncio.TimerHandle, _Work] = {}
         self.context = tls_context(smtp)
         self.local_hostname: str | None = None
@@ -135,6 +142,22 @@ class _Run:
         handle = loop.call_later(delay, wake)
         self.waiting[handle] = work
 
+    def flush_soon(self) -> None:
+        """Write queued outcomes within FLUSH_AFTER_SECONDS if no transmission does it first."""
+        if self.flush_timer is None:
+            loop = asyncio.get_running_loop()
+            self.flush_timer = loop.call_later(FLUSH_AFTER_SECONDS, self.timed_flush)
+
+    def timed_flush(self) -> None:
+        self.flush_timer = None
+        try:
+            self.ctx.flush()
+        except BaseException as exc:  # a journal write failed: end the run, raise it from run()
+            self.flush_error = exc
+            self.stop_event.set()
+            for _ in range(self.workers):
+                self.queue.put_nowait(None)
+
     async def pause(self, seconds: float) -> None:
         """Sleep, but wake up at once when the run stops."""
         if seconds <= 0:
@@ -162,6 +185,8 @@ class _Run:
         tasks = [asyncio.create_task(self.worker()) for _ in range(self.workers)]
         try:
             await asyncio.gather(*tasks)
+            if self.flush_error is not None:
+                raise self.flush_error
         except BaseException:
             # A worker failed (a journal write, Ctrl-C): the others must end too. Cancelling is
             # not enough: Python 3.11's asyncio.wait_for, which aiosmtplib awaits every reply
@@ -172,6 +197,9 @@ class _Run:
                 self.queue.put_nowait(None)
             raise
         finally:
+            if self.flush_timer is not None:
+                self.flush_timer.cancel()
+                self.flush_timer = None
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -185,27 +213,72 @@ class _Run:
                     left.append(work)
             for work in left:  # tried in this run and already back to pending: reported only
                 self.ctx.left_queued(work.item, work.last_error)
+            self.ctx.flush()  # the outcomes still queued, also on Ctrl-C
 
     # --- one connection ----------------------------------------------------------------------
 
     async def worker(self) -> None:
         conn = _Connection()
+        claimed: collections.deque[_Work] = collections.deque()  # this connection's claims
         try:
             await self.prewarm_pause()
             while not self.stopping:
-                work = await self.queue.get()
-                if work is None or self.stopping:
-                    break
+                if not claimed:
+                    work = await self.queue.get()
+                    if work is None or self.stopping:
+                        break
+                    if not await self.connect(conn):  # connected before claiming anything
+                        if not self.stopping:
+                            self.queue.put_nowait(work)  # another connection may take it
+                        break
+                    claimed.extend(self.claim([work, *self.more_work()]))
+                    continue
+                work = claimed.popleft()
                 if not await self.connect(conn):
-                    if not self.stopping:
-                        self.queue.put_nowait(work)  # another connection may take it
+                    claimed.appendleft(work)
                     break
                 if not await self.handle(conn, work):
                     break
         except BaseException:
             conn.abort()  # cancelled (Ctrl-C) or a bug: no polite QUIT, just close
+            with contextlib.suppress(Exception):  # best effort: recovery frees them otherwise
+                self.give_back(claimed, requeue=False)
             raise
+        self.give_back(claimed, requeue=not self.stopping)
         await conn.close()
+
+    def more_work(self) -> list[_Work]:
+        """Up to a chunk more from the queue, leaving enough for the other connections."""
+        if not self.limiter.unlimited:
+            return []  # spaced anyway: claim one at a time
+        take = min(CLAIM_CHUNK - 1, self.queue.qsize() // self.workers)
+        more: list[_Work] = []
+        while len(more) < take:
+            work = self.queue.get_nowait()
+            if work is None:  # the run ends: leave the signal for a worker
+                self.queue.put_nowait(None)
+                break
+            more.append(work)
+        return more
+
+    def claim(self, works: list[_Work]) -> list[_Work]:
+        """Claim *works* in one transaction; the ones not won are done (another run has them)."""
+        won = {i.message_id for i in self.ctx.claim_many([w.item for w in works])}
+        for work in works:
+            if work.item.message_id not in won:
+                self.done()
+        return [w for w in works if w.item.message_id in won]
+
+    def give_back(self, claimed: collections.deque[_Work], *, requeue: bool) -> None:
+        """Release the claims this connection did not use; back in the queue for the others."""
+        if not claimed:
+            return
+        works = list(claimed)
+        claimed.clear()
+        self.ctx.unclaim_many([w.item for w in works])
+        if requeue:
+            for work in works:
+                self.queue.put_nowait(work)
 
     async def prewarm_pause(self) -> None:
         """Do not connect long before the embargo: servers close idle connections."""
@@ -255,12 +328,9 @@ class _Run:
         """Send one message; False when this connection gives up (the work went back)."""
         ctx, item = self.ctx, work.item
         size = len(item.recipients)
-        if not ctx.claim(item):
-            self.done()
-            return True
         reserved = False
         try:
-            if not await self.unless_stopped(ctx.wait_for_embargo()):
+            if ctx.embargo_ahead() and not await self.unless_stopped(ctx.wait_for_embargo()):
                 ctx.unclaim(item)
                 return False
             if not self.cap.reserve(size):
@@ -268,7 +338,7 @@ class _Run:
                 self.stop(f"{self.smtp.host}: {self.cap.full_message(size)}")
                 return False
             reserved = True
-            ready = await self.unless_stopped(self.limiter.acquire())
+            ready = self.limiter.unlimited or await self.unless_stopped(self.limiter.acquire())
             if not ready or not await self.connect(conn):
                 reserved = False
                 self.cap.release(size)
@@ -302,14 +372,17 @@ class _Run:
             conn.sent += 1
             self.cap.submitted(item.message_id, size)
             ctx.sent(item, result.detail)
+            self.flush_soon()
             self.done()
         elif result.kind is Kind.IN_DOUBT:
             self.cap.submitted(item.message_id, size)
             ctx.in_doubt(item, result.detail)
+            self.flush_soon()
             self.done()
         elif result.kind is Kind.PERMANENT:
             self.cap.release(size)
             ctx.failed(item, result.detail)
+            self.flush_soon()
             self.done()
         elif result.kind is Kind.ACCOUNT:
             self.cap.release(size)

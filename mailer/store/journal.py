@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from mailer.models import Campaign, JournalEntry, State, StateCounts
 from mailer.store.db import transaction
+from mailer.store.marks import Outcome, Submission, claim_rows, write_marks
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -322,6 +323,31 @@ class Journal:
     def release_claim(self, message_id: str, now: dt.datetime) -> None:
         """claimed -> pending, when a run stops before transmitting (Ctrl-C, account error)."""
         self._move(message_id, now, State.PENDING, "", from_states=(State.CLAIMED,))
+
+    # --- the same protocol, group-committed for a send run (mailer/store/marks.py) ------------
+
+    def claim_many(self, message_ids: Sequence[str], owner: str, now: dt.datetime) -> set[str]:
+        """``claim`` for several rows in one transaction; the message ids this process won."""
+        return claim_rows(self._conn, message_ids, owner, now)
+
+    def commit_marks(
+        self,
+        *,
+        transmitting: tuple[str, dt.datetime] | None = None,
+        outcomes: Sequence[Outcome] = (),
+        submissions: Sequence[Submission] = (),
+    ) -> None:
+        """Queued outcomes and daily-cap rows, then ``mark_transmitting``, in one transaction."""
+        write_marks(
+            self._conn, transmitting=transmitting, outcomes=outcomes, submissions=submissions,
+            rows_of=self._rows_of, note=self._note,
+        )
+
+    def _rows_of(self, message_id: str) -> tuple[str, ...]:
+        return (message_id,)
+
+    def _note(self, message_id: str, text: str) -> str:
+        return text
 
     def requeue(
         self, campaign: Campaign, round_: int, states: Iterable[State], now: dt.datetime

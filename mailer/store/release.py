@@ -23,6 +23,7 @@ from mailer.schedule import ReleaseCancelled, Schedule, ScheduleState
 from mailer.store import Store
 from mailer.store.db import transaction
 from mailer.store.journal import Journal
+from mailer.store.marks import Outcome, Submission
 
 MIGRATIONS: dict[int, str] = {
     10: """
@@ -481,6 +482,37 @@ class ReleaseJournal(Journal):
     def mark_in_doubt(self, message_id: str, now: dt.datetime, error: str) -> None:
         if not self._outcome(message_id, now, State.IN_DOUBT, error):
             super().mark_in_doubt(message_id, now, error)
+
+    def claim_many(self, message_ids: Sequence[str], owner: str, now: dt.datetime) -> set[str]:
+        if self._cancelled():
+            return set()
+        won = super().claim_many([m for m in message_ids if m not in self._batches], owner, now)
+        won.update(m for m in message_ids if m in self._batches and self.claim(m, owner, now))
+        return won
+
+    def commit_marks(
+        self,
+        *,
+        transmitting: tuple[str, dt.datetime] | None = None,
+        outcomes: Sequence[Outcome] = (),
+        submissions: Sequence[Submission] = (),
+    ) -> None:
+        if transmitting is not None:
+            if transmitting[1] < self._embargo:
+                raise AssertionError("embargo guard: transmission attempted before the embargo")
+            if self._cancelled():  # nothing written: the caller keeps its queue and flushes it
+                raise ReleaseCancelled("the release was cancelled; nothing more is sent")
+        super().commit_marks(
+            transmitting=transmitting, outcomes=outcomes, submissions=submissions
+        )
+
+    def _rows_of(self, message_id: str) -> tuple[str, ...]:
+        return self._batches.get(message_id, (message_id,))
+
+    def _note(self, message_id: str, text: str) -> str:
+        if message_id not in self._batches:
+            return text
+        return f"Bcc {message_id}: {text}" if text else f"Bcc {message_id}"
 
     def release_claim(self, message_id: str, now: dt.datetime) -> None:
         rows = self._batches.get(message_id)

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from mailer.clock import SystemClock
 from mailer.errors import StoreError
 from mailer.sending import send_batch
 from mailer.store import Store
-from mailer.store.smtp import SmtpLog
+from mailer.store.journal import Journal
 from tests.fixtures_smtp import SmtpTestServer, outgoing, smtp_config
 
 
@@ -39,16 +40,16 @@ def test_a_worker_that_fails_ends_the_whole_send(
         emails = [f"r{i}@news.example" for i in range(60)]
         items = outgoing(store, emails, now=dt.datetime.now(dt.UTC))
     calls = {"n": 0}
-    record = SmtpLog.record
+    commit = Journal.commit_marks
 
-    def flaky(self: SmtpLog, message_id: str, recipients: int, now: dt.datetime) -> None:
+    def flaky(self: Journal, **marks: Any) -> None:  # the group commit of the journal's marks
         calls["n"] += 1
         if calls["n"] == 10:
             time.sleep(0.3)  # SQLite's busy wait blocks the event loop like this
             raise sqlite3.OperationalError("database is locked")
-        record(self, message_id, recipients, now)
+        commit(self, **marks)
 
-    monkeypatch.setattr(SmtpLog, "record", flaky)
+    monkeypatch.setattr(Journal, "commit_marks", flaky)
     outcome: dict[str, BaseException | None] = {}
 
     def send() -> None:

@@ -1,0 +1,156 @@
+"""DATA in wire form (mailer/sending/wire.py) and the journal's group commit, against aiosmtpd."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mailer.clock import SystemClock
+from mailer.models import Campaign, Outgoing, State
+from mailer.sending import send_batch
+from mailer.sending.wire import wire_facts
+from mailer.store import Store
+from tests.fixtures_smtp import SmtpTestServer, outgoing, smtp_config
+
+Server = Callable[..., SmtpTestServer]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pieces:
+    segments: tuple[bytes, ...]
+
+
+def _facts(*parts: bytes) -> tuple[bool, bool]:
+    return wire_facts(_Pieces(parts))  # type: ignore[arg-type]
+
+
+def _aiosmtplib_form(data: bytes) -> bytes:
+    """What aiosmtplib's data() would put on the wire before the final dot."""
+    return PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data))
+
+
+_BYTES = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"a", b"Z", b"\xc3\xa4", b" "]),
+                  max_size=40).map(b"".join)
+
+
+@given(st.lists(_BYTES, min_size=1, max_size=4))
+def test_a_message_called_ready_is_exactly_what_aiosmtplib_would_send(parts: list[bytes]) -> None:
+    ready, is_ascii = _facts(*parts)
+    data = b"".join(parts)
+    assert is_ascii == data.isascii()
+    if ready:
+        assert _aiosmtplib_form(data) == data
+
+
+@given(st.lists(st.text(alphabet="ab .:=äÅ\t", max_size=30), min_size=1, max_size=20))
+def test_crlf_lines_that_do_not_start_with_a_dot_are_ready(lines: list[str]) -> None:
+    data = b"".join(line.lstrip(".").encode() + b"\r\n" for line in lines)
+    assert _facts(data)[0]
+    assert not _facts(data + b".x\r\n")[0]
+    assert not _facts(data.replace(b"\r\n", b"\n"))[0] or b"\r\n" not in data
+
+
+def test_large_shared_parts_are_judged_once_and_by_identity() -> None:
+    big = b"QUJD" * 19 + b"\r\n"
+    shared = big * 1000  # 78 KB: cached
+    assert _facts(b"Subject: x\r\n\r\n", shared) == (True, True)
+    assert _facts(b"Subject: x\r\n\r\n", shared) == (True, True)
+    other = bytearray(shared)
+    other[len(big)] = ord(".")  # a line starting with a dot, in an equal-sized, different object
+    assert _facts(b"Subject: x\r\n\r\n", bytes(other)) == (False, True)
+    assert _facts(b"Subject: x\r\n\r\n", b"no line end") == (False, True)
+
+
+def _ready_items(store: Store, emails: list[str]) -> list[Outgoing]:
+    """Messages in wire form (the fixture's own end with a dot-line, which is not)."""
+    items = outgoing(store, emails, now=dt.datetime.now(dt.UTC))
+    ready = []
+    for item in items:
+        data = item.data.replace(b".a line that starts with a dot\r\n", "Hyvä ystävä\r\n".encode())
+        ready.append(Outgoing(item.campaign, item.contact, item.message_id, item.ics_uid,
+                              item.sequence, item.sender, item.recipients, item.subject, data))
+    return ready
+
+
+def test_wire_ready_and_dotted_messages_both_arrive_byte_for_byte(
+    smtp_server: Server, tmp_path: Path
+) -> None:
+    server = smtp_server()
+    with Store(tmp_path / "m.db") as store:
+        ready = _ready_items(store, [f"r{i}@news.example" for i in range(3)])
+        dotted = outgoing(store, ["d@news.example"], now=dt.datetime.now(dt.UTC), round_=1)
+        assert wire_facts(ready[0])[0] and not wire_facts(dotted[0])[0]
+        config = smtp_config(tmp_path, server)
+        for items in (ready, dotted):
+            report = send_batch(items, config=config, store=store, clock=SystemClock(),
+                                owner="me")
+            assert report.sent == len(items) and report.ok
+    got = {m.message_id: m for m in server.messages}
+    for item in [*ready, *dotted]:
+        assert got[item.message_id].data == item.data  # the server un-stuffed the dotted one
+        assert got[item.message_id].rcpt_tos == item.recipients
+
+
+def test_one_journal_transaction_per_message_and_a_few_for_the_claims(
+    smtp_server: Server, tmp_path: Path
+) -> None:
+    server = smtp_server()
+    emails = [f"r{i}@news.example" for i in range(64)]
+    with Store(tmp_path / "m.db") as store:
+        items = _ready_items(store, emails)
+        begins: list[str] = []
+        store.connection.set_trace_callback(
+            lambda sql: begins.append(sql) if sql.startswith("BEGIN") else None
+        )
+        report = send_batch(items, config=smtp_config(tmp_path, server, connections=1),
+                            store=store, clock=SystemClock(), owner="me")
+        store.connection.set_trace_callback(None)
+        assert report.sent == 64
+        counts = store.journal.counts(Campaign.INVITATION)
+        assert counts.sent == 64
+        # 64 transmitting marks (each carrying the outcomes before it), 64/16 chunk claims, and
+        # at most a few flushes (the timer, the end); it was 4 x 64 before the group commit
+        assert 64 + 4 <= len(begins) <= 64 + 4 + 3, len(begins)
+        logged = store.connection.execute("SELECT COUNT(*) FROM smtp_submissions").fetchone()
+        assert logged[0] == 64  # the daily cap's log rows went in with the group commits
+
+
+def test_an_outcome_is_in_the_journal_within_the_flush_delay(
+    smtp_server: Server, tmp_path: Path
+) -> None:
+    """With 2 s between messages (a rate limit), the first one's 'sent' does not wait for the
+    second transmission: the group commit's timer writes it within 50 ms."""
+    server = smtp_server()
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        items = _ready_items(store, ["a@news.example", "b@news.example"])
+    config = smtp_config(tmp_path, server, rate_per_minute=30)
+
+    def run() -> None:
+        with Store(db) as own:
+            send_batch(items, config=config, store=own, clock=SystemClock(), owner="me")
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.messages and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert server.messages, "nothing arrived"
+    time.sleep(0.4)
+    with sqlite3.connect(db) as conn:
+        state = conn.execute(
+            "SELECT state FROM messages WHERE message_id = ?", (items[0].message_id,)
+        ).fetchone()[0]
+    assert len(server.messages) == 1  # the second is still 1.6 s away
+    assert state == State.SENT.value
+    thread.join(10)
+    assert not thread.is_alive()
