@@ -29,6 +29,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
+from mailer.console import rsvp as console_rsvp
 from mailer.models import Campaign
 from mailer.store import Store
 from tests.fixtures_imap import DovecotServer
@@ -357,6 +358,28 @@ def test_import_records_each_kind_of_reply(project: Path) -> None:
     }
     again = ok("rsvp", "import", str(folder))
     assert again.stdout == "7 messages: 7 seen before\n"
+
+
+def test_a_large_import_shows_counts_instead_of_a_row_each(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_rsvp, "MAX_MESSAGE_ROWS", 6)
+    result = ok("rsvp", "import", str(write_replies(project)))
+    table = [line.rstrip() for line in result.stdout.splitlines()[:7]]
+    assert table == [
+        "kind             applied   bounced   noted   review",
+        "─" * 51,
+        "auto reply                               1",
+        "bounce                           1",
+        "calendar reply         2",
+        "text reply             2",
+        "unsubscribe                                       1",
+    ]
+    assert result.stdout.splitlines()[7:] == [
+        "(a row for each message is shown for up to 6 new messages)",
+        "7 messages: 4 answers recorded, 1 bounced, 1 noted (no answer), 1 for review",
+        "Next: mailer rsvp review (2 new items wait for your decision)",
+    ]
 
 
 def test_list_json_has_every_answer_and_delivery(answered: Path) -> None:

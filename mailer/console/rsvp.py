@@ -15,13 +15,14 @@ from rich.table import Table
 from mailer.console import info, out, print_json, warning
 
 if TYPE_CHECKING:
-    from mailer.rsvp.apply import IngestReport
+    from mailer.rsvp.apply import IngestItem, IngestReport
     from mailer.rsvp.decisions import Decided, ManualAnswer
     from mailer.rsvp.fetch import FetchReport
     from mailer.rsvp.summary import RsvpRow, RsvpSummary
     from mailer.store.rsvp import ReviewItem, Suppression
 
 MAX_REVIEW_LINES = 12
+MAX_MESSAGE_ROWS = 200  # more new messages than this: counts per kind instead of a row each
 
 
 class RsvpProgress:
@@ -68,8 +69,11 @@ def _source(text: str) -> str:
 
 
 def ingest_report(report: IngestReport) -> None:
+    """A row per new message (up to :data:`MAX_MESSAGE_ROWS`, else counts), then the totals."""
     new = [i for i in report.items if i.outcome.value != "duplicate"]
-    if new:
+    if len(new) > MAX_MESSAGE_ROWS:
+        _ingest_counts(new)
+    elif new:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for column in ("message", "kind", "outcome", "contact", "detail"):
             table.add_column(column, overflow="fold", min_width=7)
@@ -86,6 +90,20 @@ def ingest_report(report: IngestReport) -> None:
         n = len(report.reviews)
         info(f"Next: mailer rsvp review ({n} new {'item waits' if n == 1 else 'items wait'} "
              "for your decision)")
+
+
+def _ingest_counts(items: Sequence[IngestItem]) -> None:
+    """Messages per kind and outcome: a row per message would be too long to read (or print)."""
+    counts = Counter((i.kind.value, i.outcome.value) for i in items)
+    outcomes = [key for key, _words in _OUTCOME_WORDS if any(o == key for _k, o in counts)]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("kind")
+    for outcome in outcomes:
+        table.add_column(outcome, justify="right")
+    for kind in dict.fromkeys(k for k, _o in sorted(counts)):
+        table.add_row(kind.replace("_", " "), *(str(counts[kind, o] or "") for o in outcomes))
+    out.print(table)
+    info(f"(a row for each message is shown for up to {MAX_MESSAGE_ROWS} new messages)")
 
 
 def fetch_report(report: FetchReport, folder: str) -> None:

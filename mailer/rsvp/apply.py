@@ -105,6 +105,9 @@ class _Plan:
 Progress = Callable[[int, int], None]
 
 
+BATCH_MESSAGES = 200  # messages written per transaction (classified before it opens)
+
+
 def ingest(
     raw_messages: Iterable[tuple[str, bytes]],
     *,
@@ -113,25 +116,43 @@ def ingest(
     speakers: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Classify each (source, bytes) once, match it, and record the result in the store."""
+    """Classify each (source, bytes) once, match it, and record the result in the store.
+
+    Messages are classified in groups of :data:`BATCH_MESSAGES`, then each group is matched and
+    written in one transaction (a group is recorded whole or not at all, so a run that stops
+    half-way leaves a consistent store and the next run goes on from there). What was read
+    before an input error is still recorded before the error goes up.
+    """
     rsvps = Rsvps(store.connection)
     matcher = _Matcher(store)
     items: list[IngestItem] = []
     total = len(raw_messages) if isinstance(raw_messages, Sized) else 0
-    for done, (source, raw) in enumerate(raw_messages, start=1):
-        items.append(_one(source, raw, rsvps, matcher, now, speakers))
-        if progress is not None:
-            progress(max(total, done), done)
+    pending: list[tuple[str, Classification]] = []
+
+    def write() -> None:
+        group = pending[:]
+        pending.clear()
+        with rsvps.batch():
+            items.extend(_one(source, c, rsvps, matcher, now) for source, c in group)
+
+    try:
+        for done, (source, raw) in enumerate(raw_messages, start=1):
+            pending.append((source, classify(raw, speakers=speakers)))
+            if len(pending) >= BATCH_MESSAGES:
+                write()
+            if progress is not None:
+                progress(max(total, done), done)
+    finally:
+        if pending:
+            write()
     recorded = {i.key for i in items if i.outcome is not Outcome.DUPLICATE}
     reviews = tuple(r for r in rsvps.reviews(open_only=False) if r.message_key in recorded)
     return IngestReport(tuple(items), reviews)
 
 
 def _one(
-    source: str, raw: bytes, rsvps: Rsvps, matcher: _Matcher, now: dt.datetime,
-    speakers: Sequence[str],
+    source: str, c: Classification, rsvps: Rsvps, matcher: _Matcher, now: dt.datetime
 ) -> IngestItem:
-    c = classify(raw, speakers=speakers)
     env = c.envelope
     before = rsvps.processed(env.key)
     if before is not None:
@@ -306,9 +327,29 @@ def _clamp(when: dt.datetime | None, now: dt.datetime) -> dt.datetime:
 
 
 def details_json(c: Classification) -> str:
-    """The classification as JSON for the record (dates ISO, enums as their values)."""
-    data = dataclasses.asdict(c)
-    return json.dumps(data, ensure_ascii=False, default=_json_default, sort_keys=True)
+    """The classification as JSON for the record (dates ISO, enums as their values).
+
+    The same text as ``json.dumps(dataclasses.asdict(c), ...)``, without its deep copies.
+    """
+    return json.dumps(_plain(c), ensure_ascii=False, default=_json_default, sort_keys=True)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: object) -> object:
+    """Dataclasses as dicts and tuples as lists, recursively; other values as they are."""
+    if isinstance(value, str) or value is None:
+        return value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    kind = type(value)
+    names = _FIELDS.get(kind)
+    if names is None:
+        if not dataclasses.is_dataclass(value):
+            return value
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: _plain(getattr(value, name)) for name in names}
 
 
 def _json_default(value: object) -> str:

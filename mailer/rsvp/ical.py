@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from icalendar import Calendar
-
+from mailer.rsvp.itip import read_simple
 from mailer.rsvp.results import CalendarAnswer, PartStat
 from mailer.rsvp.textutil import tidy
 
@@ -48,10 +47,13 @@ def _read(text: str, from_address: str, forwarded: bool) -> CalendarRead:
     upper = text.upper()
     if "BEGIN:VCALENDAR" not in upper:
         return CalendarRead((), (), "not an iCalendar object (no BEGIN:VCALENDAR)")
-    try:
-        calendars = Calendar.from_ical(_normalise(text), multiple=True)
-    except Exception as exc:
-        return CalendarRead((), (), f"broken iCalendar: {tidy(str(exc))[:200]}")
+    lines = _lines(text)
+    calendars: list[Any] | None = read_simple(lines)  # the common shape, without icalendar
+    if calendars is None:
+        try:
+            calendars = _from_ical("\r\n".join(lines) + "\r\n")
+        except Exception as exc:
+            return CalendarRead((), (), f"broken iCalendar: {tidy(str(exc))[:200]}")
     events = [(cal, ev) for cal in calendars for ev in cal.walk("VEVENT")]
     if not events:
         if "BEGIN:VEVENT" in upper:
@@ -70,9 +72,14 @@ def _read(text: str, from_address: str, forwarded: bool) -> CalendarRead:
     return CalendarRead(methods, tuple(_dedupe(replies)), "", tuple(warnings))
 
 
-def _normalise(text: str) -> str:
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
-    return "\r\n".join(lines) + "\r\n"
+def _lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
+
+
+def _from_ical(text: str) -> list[Any]:
+    from icalendar import Calendar  # imported only for what the simple reader leaves
+
+    return list(Calendar.from_ical(text, multiple=True))
 
 
 def _method(cal: Any) -> str:

@@ -39,6 +39,7 @@ MAX_DEPTH = 8
 _CALENDAR_TYPES = frozenset(
     {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics", "text/ics"}
 )
+_KNOWN_HEADERS = frozenset({"from", "subject", "message-id", "date", "content-type"})
 _CALENDAR_SUFFIXES = (".ics", ".ical", ".icalendar", ".vcs")
 _STRUCTURE_DEFECTS = frozenset(
     {"StartBoundaryNotFoundDefect", "CloseBoundaryNotFoundDefect", "NoBoundaryInMultipartDefect",
@@ -124,26 +125,30 @@ def _parse(raw: bytes) -> ParsedMessage:
         env = Envelope(key, "", "", "", "", None, (), (), len(raw), tuple(state.notes))
         return ParsedMessage(env, (), "", "", "", unreadable="empty message")
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
-    headers = tuple(
-        (str(name).lower(), decode_header(value)) for name, value in list(msg.items())[:200]
-    )
-    if all(msg.get(n) is None for n in ("From", "Subject", "Message-ID", "Date", "Content-Type")):
+    items = msg.items()
+    headers = tuple((str(name).lower(), decode_header(value)) for name, value in items[:200])
+    if not {n for n, _v in headers} & _KNOWN_HEADERS and all(
+        msg.get(n) is None for n in ("From", "Subject", "Message-ID", "Date", "Content-Type")
+    ):
         key = message_key(raw, "")
         env = Envelope(key, "", "", "", "", None, (), (), len(raw), tuple(state.notes))
         return ParsedMessage(env, headers, "", "", "", unreadable="no mail headers found")
+    top = _Headers(msg, headers, complete=len(items) <= len(headers))
     defects = _defects(msg)
-    sender_name, sender = address_of(msg)
-    _walk(msg, state, depth=0, forwarded=False, carrier=sender, top_report=_is_report(msg))
+    sender_name, sender = parse_address(top.first("from"))
+    ctype = _content_type(msg)
+    report = ctype == "multipart/report"
+    _walk(msg, state, depth=0, forwarded=False, carrier=sender, top_report=report)
     if defects & _STRUCTURE_DEFECTS:
         state.note("the MIME structure is damaged (" + ", ".join(sorted(defects)) + ")")
-    envelope = _envelope(raw, msg, sender, sender_name, tuple(state.notes))
+    envelope = _envelope(raw, top, sender, sender_name, tuple(state.notes))
     plain = "\n".join(state.plain).strip()
     text = plain or "\n".join(html_to_text(h) for h in state.html).strip()
     return ParsedMessage(
         envelope=envelope,
         headers=headers,
-        content_type=_content_type(msg),
-        report_type=_param(msg, "report-type").lower() if _is_report(msg) else "",
+        content_type=ctype,
+        report_type=_param(msg, "report-type").lower() if report else "",
         text=text[:MAX_TEXT_CHARS],
         calendars=tuple(state.calendars),
         delivery_status=tuple(state.status),
@@ -159,21 +164,43 @@ def _header_block(raw: bytes) -> bytes:
     return head[: min(ends)] + b"\n\n" if ends else head + b"\n\n"
 
 
+class _Headers:
+    """The decoded top-level headers, looked up without scanning the message again."""
+
+    def __init__(
+        self, msg: email.message.Message, decoded: tuple[tuple[str, str], ...], *, complete: bool
+    ) -> None:
+        self._msg = msg
+        self._complete = complete  # False past 200 headers: ask the message itself
+        self._values: dict[str, list[str]] = {}
+        for name, value in decoded:
+            self._values.setdefault(name, []).append(value)
+
+    def all(self, name: str) -> list[str]:
+        if not self._complete:
+            return _all_headers(self._msg, name)
+        return self._values.get(name, [])[:10]
+
+    def first(self, name: str) -> str:
+        values = self.all(name)
+        return values[0] if values else ""
+
+
 def _envelope(
-    raw: bytes, msg: email.message.Message, sender: str, sender_name: str, notes: tuple[str, ...]
+    raw: bytes, top: _Headers, sender: str, sender_name: str, notes: tuple[str, ...]
 ) -> Envelope:
-    mid_header = get_header(msg, "Message-ID")
+    mid_header = top.first("message-id")
     ids = message_ids(mid_header)
     message_id = ids[0] if ids else tidy(mid_header)[:300]
     return Envelope(
         key=message_key(raw, message_id),
         message_id=message_id,
-        subject=get_header(msg, "Subject")[:500],
+        subject=top.first("subject")[:500],
         sender=sender,
         sender_name=sender_name[:200],
-        date=parse_date(get_header(msg, "Date")),
-        in_reply_to=message_ids(get_header(msg, "In-Reply-To"))[:20],
-        references=message_ids(" ".join(_all_headers(msg, "References")))[-50:],
+        date=parse_date(top.first("date")),
+        in_reply_to=message_ids(top.first("in-reply-to"))[:20],
+        references=message_ids(" ".join(top.all("references")))[-50:],
         size=len(raw),
         notes=notes,
     )
@@ -303,10 +330,6 @@ def _is_calendar(ctype: str, filename: str, data: bytes) -> bool:
     if filename.lower().endswith(_CALENDAR_SUFFIXES):
         return True
     return ctype == "application/octet-stream" and data.lstrip()[:15].upper() == b"BEGIN:VCALENDAR"
-
-
-def _is_report(msg: email.message.Message) -> bool:
-    return _content_type(msg) == "multipart/report"
 
 
 def _defects(msg: email.message.Message) -> set[str]:

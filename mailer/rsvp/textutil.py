@@ -127,6 +127,8 @@ def decode_header(value: object) -> str:
     Raw 8-bit headers (which the compat32 parser hands over as ``Header`` objects) are read as
     UTF-8, else Windows-1252.
     """
+    if isinstance(value, str) and "=?" not in value:  # no encoded words: nothing to decode
+        return tidy(_unsurrogate(value) if not value.isascii() else value)
     try:
         if isinstance(value, email.header.Header):
             chunks = email.header.decode_header(value)

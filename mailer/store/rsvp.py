@@ -12,12 +12,15 @@ Rules kept here, in one place:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Iterator
 
 from mailer.store.db import transaction
 from mailer.store.rsvp_records import (
+    EPOCH,
     AnswerUpdate,
     BounceRecord,
     ImapState,
@@ -28,6 +31,10 @@ from mailer.store.rsvp_records import (
     ReviewItem,
     RsvpAnswer,
     Suppression,
+    answer_row,
+    message_row,
+    review_row,
+    when,
 )
 
 __all__ = [
@@ -90,21 +97,10 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
-_EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
-
-
 def _ts(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("rsvp times must be aware")
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def _when(text: object) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(str(text)) if text else None
-
-
-def _lunch(value: object) -> bool | None:
-    return None if value is None else bool(value)
 
 
 _ANSWER_COLS = (
@@ -118,57 +114,6 @@ _MESSAGE_COLS = (
 _REVIEW_COLS = (
     "id, message_key, kind, email, sender, reason, lines, created_at, resolved_at, resolution"
 )
-
-
-def _answer(row: tuple[object, ...]) -> RsvpAnswer:
-    email, status, guests, lunch, interview, note, source, stamp, seq, frm, key, upd = row
-    return RsvpAnswer(
-        str(email),
-        str(status),
-        int(str(guests)),
-        _lunch(lunch),
-        str(interview),
-        str(note),
-        str(source),
-        _when(stamp) or _EPOCH,
-        None if seq is None else int(str(seq)),
-        str(frm),
-        str(key),
-        _when(upd) or _EPOCH,
-    )
-
-
-def _review(row: tuple[object, ...]) -> ReviewItem:
-    id_, key, kind, email, sender, reason, lines, created, resolved, resolution = row
-    return ReviewItem(
-        int(str(id_)),
-        str(key),
-        str(kind),
-        str(email),
-        str(sender),
-        str(reason),
-        tuple(str(x) for x in json.loads(str(lines))),
-        _when(created) or _EPOCH,
-        _when(resolved),
-        str(resolution),
-    )
-
-
-def _message(row: tuple[object, ...]) -> ProcessedMessage:
-    key, source, kind, outcome, email, mid, sender, subject, details, received, processed = row
-    return ProcessedMessage(
-        str(key),
-        str(source),
-        str(kind),
-        str(outcome),
-        None if email is None else str(email),
-        str(mid),
-        str(sender),
-        str(subject),
-        str(details),
-        _when(received),
-        _when(processed) or _EPOCH,
-    )
 
 
 class Rsvps:
@@ -187,7 +132,7 @@ class Rsvps:
         row = self._conn.execute(
             f"SELECT {_MESSAGE_COLS} FROM rsvp_messages WHERE key = ?", (key,)
         ).fetchone()
-        return None if row is None else _message(tuple(row))
+        return None if row is None else message_row(tuple(row))
 
     def messages(self, kind: str | None = None, email: str | None = None) -> list[ProcessedMessage]:
         sql = f"SELECT {_MESSAGE_COLS} FROM rsvp_messages WHERE 1 = 1"
@@ -198,12 +143,25 @@ class Rsvps:
         if email is not None:
             sql += " AND email = ?"
             args.append(email)
-        return [_message(tuple(r)) for r in self._conn.execute(sql + " ORDER BY id", args)]
+        return [message_row(tuple(r)) for r in self._conn.execute(sql + " ORDER BY id", args)]
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around many :meth:`record` calls: all of them are written, or none.
+
+        Inside it each message still sees the ones recorded before it (the same connection), so
+        a second copy of a message in the same batch is a duplicate, as it is across batches.
+        """
+        with transaction(self._conn):
+            yield
 
     def record(self, outcome: MessageOutcome, now: dt.datetime) -> Recorded:
-        """Write *outcome* unless its key is already recorded (then nothing is written)."""
+        """Write *outcome* unless its key is already recorded (then nothing is written).
+
+        Its own transaction, or the caller's :meth:`batch` when one is open.
+        """
         stamp = _ts(now)
-        with transaction(self._conn) as conn:
+        with self._writing() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO rsvp_messages (key, source, kind, outcome, email,"
                 " message_id, sender, subject, details, received_at, processed_at)"
@@ -246,6 +204,11 @@ class Rsvps:
                 _insert_review(conn, r, outcome.key, stamp)
         return Recorded(False, applied, len(outcome.answers) - applied)
 
+    def _writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        if self._conn.in_transaction:  # inside batch(): it commits or rolls back for all
+            return contextlib.nullcontext(self._conn)
+        return transaction(self._conn)
+
     # --- answers ---------------------------------------------------------------------------
 
     def answers(self, status: str | None = None) -> list[RsvpAnswer]:
@@ -254,13 +217,13 @@ class Rsvps:
         if status is not None:
             sql += " WHERE status = ?"
             args = (status,)
-        return [_answer(tuple(r)) for r in self._conn.execute(sql + " ORDER BY email", args)]
+        return [answer_row(tuple(r)) for r in self._conn.execute(sql + " ORDER BY email", args)]
 
     def answer(self, email: str) -> RsvpAnswer | None:
         row = self._conn.execute(
             f"SELECT {_ANSWER_COLS} FROM rsvp_answers WHERE email = ?", (email,)
         ).fetchone()
-        return None if row is None else _answer(tuple(row))
+        return None if row is None else answer_row(tuple(row))
 
     def set_answer(self, update: AnswerUpdate, now: dt.datetime) -> bool:
         """Record one answer (``rsvp set`` uses source "manual" and stamp = now)."""
@@ -273,7 +236,7 @@ class Rsvps:
         sql = f"SELECT {_REVIEW_COLS} FROM rsvp_review"
         if open_only:
             sql += " WHERE resolved_at IS NULL"
-        return [_review(tuple(r)) for r in self._conn.execute(sql + " ORDER BY id")]
+        return [review_row(tuple(r)) for r in self._conn.execute(sql + " ORDER BY id")]
 
     def add_review(self, draft: ReviewDraft, now: dt.datetime, message_key: str = "") -> int:
         with transaction(self._conn) as conn:
@@ -296,7 +259,7 @@ class Rsvps:
             " received_at FROM rsvp_bounces ORDER BY id"
         )
         return [
-            BounceRecord(str(e), str(r), str(s), str(a), str(d), bool(p), str(k), _when(t))
+            BounceRecord(str(e), str(r), str(s), str(a), str(d), bool(p), str(k), when(t))
             for e, r, s, a, d, p, k, t in rows
         ]
 
@@ -322,7 +285,7 @@ class Rsvps:
         rows = self._conn.execute(
             "SELECT email, reason, source, created_at FROM suppressions ORDER BY email"
         )
-        return [Suppression(str(e), str(r), str(s), _when(c) or _EPOCH) for e, r, s, c in rows]
+        return [Suppression(str(e), str(r), str(s), when(c) or EPOCH) for e, r, s, c in rows]
 
     def is_suppressed(self, email: str) -> bool:
         row = self._conn.execute("SELECT 1 FROM suppressions WHERE email = ?", (email,)).fetchone()
@@ -376,7 +339,7 @@ def _apply(conn: sqlite3.Connection, u: AnswerUpdate, stamp: str) -> bool:
     row = conn.execute(
         f"SELECT {_ANSWER_COLS} FROM rsvp_answers WHERE email = ?", (u.email,)
     ).fetchone()
-    old = None if row is None else _answer(tuple(row))
+    old = None if row is None else answer_row(tuple(row))
     sequence = u.sequence
     if old is not None:
         if u.source != "manual":

@@ -1,8 +1,12 @@
-"""Value types of the rsvp tables (frozen dataclasses; :mod:`mailer.store.rsvp` fills them)."""
+"""Value types of the rsvp tables (frozen dataclasses) and the rows they are made from.
+
+:mod:`mailer.store.rsvp` runs the queries and fills them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 
@@ -129,3 +133,67 @@ class Suppression:
     reason: str
     source: str
     created_at: dt.datetime
+
+
+# --- rows -> values ---------------------------------------------------------------------------
+
+EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def when(text: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(str(text)) if text else None
+
+
+def _lunch(value: object) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def answer_row(row: tuple[object, ...]) -> RsvpAnswer:
+    email, status, guests, lunch, interview, note, source, stamp, seq, frm, key, upd = row
+    return RsvpAnswer(
+        str(email),
+        str(status),
+        int(str(guests)),
+        _lunch(lunch),
+        str(interview),
+        str(note),
+        str(source),
+        when(stamp) or EPOCH,
+        None if seq is None else int(str(seq)),
+        str(frm),
+        str(key),
+        when(upd) or EPOCH,
+    )
+
+
+def review_row(row: tuple[object, ...]) -> ReviewItem:
+    id_, key, kind, email, sender, reason, lines, created, resolved, resolution = row
+    return ReviewItem(
+        int(str(id_)),
+        str(key),
+        str(kind),
+        str(email),
+        str(sender),
+        str(reason),
+        tuple(str(x) for x in json.loads(str(lines))),
+        when(created) or EPOCH,
+        when(resolved),
+        str(resolution),
+    )
+
+
+def message_row(row: tuple[object, ...]) -> ProcessedMessage:
+    key, source, kind, outcome, email, mid, sender, subject, details, received, processed = row
+    return ProcessedMessage(
+        str(key),
+        str(source),
+        str(kind),
+        str(outcome),
+        None if email is None else str(email),
+        str(mid),
+        str(sender),
+        str(subject),
+        str(details),
+        when(received),
+        when(processed) or EPOCH,
+    )
