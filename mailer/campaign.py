@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,16 @@ from mailer.config import Config
 from mailer.errors import MailerError
 from mailer.ics import CalendarInvite, CalendarTemplate, Method, calendar_template
 from mailer.messages import (
+    EncodedPart,
     Footer,
     MessageSpec,
     attachment_parts,
-    build_message,
+    build_segments,
     load_attachments,
 )
-from mailer.models import Campaign, Contact, JournalEntry, Outgoing, State
+from mailer.models import Campaign, Contact, Outgoing, SpooledBody, State
 from mailer.render import Renderer
+from mailer.spool import SPOOL_MIN_MESSAGES, Spool
 from mailer.store import Reservation, Store
 
 FINAL_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
@@ -48,11 +50,25 @@ class RoundSpec:
 
 @dataclass(frozen=True)
 class Plan:
+    """The messages of a round. A large batch keeps their bytes in a spool file: :meth:`close`
+    (or the end of the process) removes it."""
+
     spec: RoundSpec
     items: tuple[Outgoing, ...]  # to transmit now
-    done: tuple[JournalEntry, ...]  # handled by an earlier run (sent, failed, in doubt, skipped)
-    busy: tuple[JournalEntry, ...]  # being sent by another process right now
+    done: tuple[str, ...]  # addresses handled by an earlier run (sent, failed, in doubt, skipped)
+    busy: tuple[str, ...]  # addresses being sent by another process right now
     excluded: tuple[tuple[Contact, str], ...]  # not sent, with the reason (suppressed, limit)
+    spool: Spool | None = None
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+    def __enter__(self) -> Plan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def invitation_spec(config: Config) -> RoundSpec:
@@ -147,20 +163,21 @@ def build_plan(
             key=spec.attachments_key,
         )
     )
-    existing = store.journal.existing(spec.campaign, spec.round) if store else {}
+    states = store.journal.states(spec.campaign, spec.round) if store else {}
     uids = store.journal.invitation_uids() if store and spec.campaign != Campaign.INVITATION else {}
 
     todo: list[Contact] = []
-    done: list[JournalEntry] = []
-    busy: list[JournalEntry] = []
+    done: list[str] = []
+    busy: list[str] = []
     excluded: list[tuple[Contact, str]] = []
     blocked = {s.lower() for s in suppressed}
+    pending = False
     for contact in contacts:
-        row = existing.get(contact.email)
-        if row is not None and row.state in FINAL_STATES:
-            done.append(row)
-        elif row is not None and row.state in BUSY_STATES:
-            busy.append(row)
+        state = states.get(contact.email)
+        if state in FINAL_STATES:
+            done.append(contact.email)
+        elif state in BUSY_STATES:
+            busy.append(contact.email)
         elif contact.email.lower() in blocked:
             excluded.append((contact, "suppressed (opted out or address bounced)"))
         elif (
@@ -173,34 +190,94 @@ def build_plan(
             excluded.append((contact, f"over --limit {limit}"))
         else:
             todo.append(contact)
+            pending = pending or state is not None
+    del states
+    # Rows already reserved (a run that stopped before sending them) keep their identifiers.
+    stored = store.journal.pending(spec.campaign, spec.round) if store and pending else {}
 
-    wanted: dict[str, Reservation] = {}
-    for contact in todo:
-        row = existing.get(contact.email)
+    def planned(contact: Contact) -> Reservation:
+        row = stored.get(contact.email)
         if row is not None:
-            wanted[contact.email] = Reservation(
-                contact.email, contact.name, row.message_id, row.ics_uid, row.sequence
-            )
-            continue
+            return row
         if spec.calendar_method is None:
             uid, seq = None, 0
         elif spec.campaign == Campaign.INVITATION:
             uid, seq = new_uid(config), spec.sequence
         else:
             uid, seq = uids[contact.email][0], spec.sequence
-        wanted[contact.email] = Reservation(
-            contact.email, contact.name, new_message_id(config), uid, seq
+        return Reservation(contact.email, contact.name, new_message_id(config), uid, seq)
+
+    ids: Callable[[Contact], Reservation] = planned
+    if store is not None and reserve and todo:
+        # The rows are reserved before anything is rendered; the identifiers stored win.
+        wanted = {c.email: planned(c) for c in todo}
+        wanted.update(
+            store.journal.reserve_planned(spec.campaign, spec.round, wanted.values(), now)
         )
-    if store is not None and reserve and wanted:
-        wanted = store.journal.reserve(spec.campaign, spec.round, list(wanted.values()), now)
+        ids = lambda contact: wanted.pop(contact.email)  # noqa: E731 - one use, below
 
     footer = Footer(config.organizer.privacy_url, config.organizer.unsubscribe_email)
     base = {**event_context(config), **spec.extra_context}
-    items = tuple(
-        render_one(config, renderer, spec, contact, wanted[contact.email], base, parts, footer, now)
-        for contact in todo
-    )
-    return Plan(spec, items, tuple(done), tuple(busy), tuple(excluded))
+    spool = Spool(config.store_path.parent) if len(todo) >= SPOOL_MIN_MESSAGES else None
+    keep = Keeper(spool)
+    try:
+        items = tuple(
+            render_one(
+                config,
+                renderer,
+                spec,
+                contact,
+                ids(contact),
+                base,
+                parts,
+                footer,
+                now,
+                keep=keep,
+            )
+            for contact in todo
+        )
+        if spool is not None:
+            spool.flush()
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
+    return Plan(spec, items, tuple(done), tuple(busy), tuple(excluded), spool)
+
+
+class Keeper:
+    """Where the rendered messages of a plan are kept: in memory, or (a large batch) each
+    message's own bytes in the spool and the shared parts (attachments) once in memory.
+    Equal subjects are kept as one string."""
+
+    def __init__(self, spool: Spool | None = None) -> None:
+        self.spool = spool
+        self._subjects: dict[str, str] = {}
+
+    def subject(self, text: str) -> str:
+        return self._subjects.setdefault(text, text)
+
+    def body(
+        self, segments: tuple[bytes, ...], shared: Sequence[EncodedPart]
+    ) -> bytes | SpooledBody:
+        if self.spool is None:
+            return segments[0] if len(segments) == 1 else b"".join(segments)
+        if len(segments) == 1:  # no attachment: one run, its length stored once
+            size = len(segments[0])
+            return SpooledBody(self.spool, self.spool.append(segments[0]), size, size)
+        ids = {id(part.data) for part in shared}
+        layout: list[int | bytes] = []
+        offset = -1
+        size = 0
+        for piece in segments:
+            size += len(piece)
+            if id(piece) in ids:
+                layout.append(piece)
+                continue
+            at = self.spool.append(piece)
+            offset = at if offset < 0 else offset
+            layout.append(len(piece))
+        return SpooledBody(self.spool, max(offset, 0), tuple(layout), size)
 
 
 _TEMPLATES: dict[tuple[int, str], tuple[Config, CalendarTemplate]] = {}
@@ -244,10 +321,13 @@ def render_one(
     contact: Contact,
     ids: Reservation,
     base: Mapping[str, Any],
-    parts: Sequence[Any],
+    parts: Sequence[EncodedPart],
     footer: Footer,
     now: dt.datetime,
+    *,
+    keep: Keeper | None = None,
 ) -> Outgoing:
+    keep = keep or Keeper()
     rendered = renderer.render(
         spec.template, contact.language, {**base, "contact": contact_context(contact)}
     )
@@ -265,7 +345,7 @@ def render_one(
         headers["List-Unsubscribe"] = (
             f"<mailto:{config.organizer.unsubscribe_email}?subject=unsubscribe>"
         )
-    data = build_message(
+    segments = build_segments(
         MessageSpec(
             from_name=config.organizer.name,
             from_email=config.organizer.email,
@@ -293,6 +373,6 @@ def render_one(
         sequence=ids.sequence,
         sender=config.organizer.email,
         recipients=(contact.email,),
-        subject=rendered.subject,
-        data=data,
+        subject=keep.subject(rendered.subject),
+        body=keep.body(segments, parts),
     )

@@ -241,7 +241,8 @@ def _base64_entity(head: str, data: bytes) -> EncodedPart:
     return EncodedPart(f"{head}Content-Transfer-Encoding: base64\r\n\r\n".encode("ascii") + body)
 
 
-def _multipart(subtype: str, parts: Sequence[EncodedPart], boundary: str) -> EncodedPart:
+def _multipart_pieces(subtype: str, parts: Sequence[EncodedPart], boundary: str) -> list[bytes]:
+    """A multipart entity as pieces; each part's bytes are one piece, the same object."""
     delimiter = f"--{boundary}\r\n".encode("ascii")
     chunks = [f'Content-Type: multipart/{subtype};\r\n boundary="{boundary}"\r\n\r\n'.encode()]
     for part in parts:
@@ -249,7 +250,11 @@ def _multipart(subtype: str, parts: Sequence[EncodedPart], boundary: str) -> Enc
         chunks.append(part.data)
         chunks.append(b"\r\n")
     chunks.append(f"--{boundary}--\r\n".encode("ascii"))
-    return EncodedPart(b"".join(chunks))
+    return chunks
+
+
+def _multipart(subtype: str, parts: Sequence[EncodedPart], boundary: str) -> EncodedPart:
+    return EncodedPart(b"".join(_multipart_pieces(subtype, parts, boundary)))
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,21 @@ def build_message(
     parts (attachments) are encoded once per batch, and each message costs a few string joins.
     Tests parse every kind of message back with the standard library and a second parser.
     """
+    return b"".join(
+        build_segments(spec, attachments=attachments, footer=footer, extra_headers=extra_headers)
+    )
+
+
+def build_segments(
+    spec: MessageSpec,
+    *,
+    attachments: Sequence[EncodedPart] = (),
+    footer: Footer | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> tuple[bytes, ...]:
+    """:func:`build_message` in pieces: each attachment's encoded bytes are a piece of their own
+    (the very object in *attachments*, shared by the batch), the message's own bytes between
+    them are joined. The pieces concatenated are the message."""
     lines = footer.lines(spec.language) if footer else []
     headers = [
         f"From: {_address_value('From', spec.from_name, spec.from_email)}",
@@ -322,7 +342,27 @@ def build_message(
                 spec.calendar,
             )
         )
-    top = body if len(mixed) == 1 else _multipart("mixed", mixed, f"=_m{token}")
-    head, _, rest = top.data.partition(b"\r\n\r\n")
+    pieces = [body.data] if len(mixed) == 1 else _multipart_pieces("mixed", mixed, f"=_m{token}")
+    head, _, rest = pieces[0].partition(b"\r\n\r\n")
     headers.append(f"Content-Language: {spec.language}")
-    return "\r\n".join(headers).encode("ascii") + b"\r\n" + head + b"\r\n\r\n" + rest
+    pieces[0] = "\r\n".join(headers).encode("ascii") + b"\r\n" + head + b"\r\n\r\n" + rest
+    return _coalesce(pieces, {id(part.data) for part in attachments})
+
+
+def _coalesce(pieces: Sequence[bytes], shared: set[int]) -> tuple[bytes, ...]:
+    """Join the runs of pieces between the shared ones."""
+    if not shared:
+        return (b"".join(pieces),)
+    out: list[bytes] = []
+    run: list[bytes] = []
+    for piece in pieces:
+        if id(piece) in shared:
+            if run:
+                out.append(b"".join(run))
+                run = []
+            out.append(piece)
+        else:
+            run.append(piece)
+    if run:
+        out.append(b"".join(run))
+    return tuple(out)

@@ -4,11 +4,44 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
+
+_NO_FIELDS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+class Fields(Mapping[str, str]):
+    """The cells of one contacts.csv row by column name, read-only.
+
+    The column names (with their positions) are one object shared by every row of a file, so a
+    row costs a tuple of its values (100,000 dicts would take five times as much memory).
+    """
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: tuple[str, ...]) -> None:
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[self._index[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __repr__(self) -> str:
+        return f"Fields({dict(self)!r})"
+
+
+@dataclass(frozen=True, slots=True)
 class Contact:
     """One journalist from contacts.csv. ``email`` is normalised and is the contact's key."""
 
@@ -18,7 +51,7 @@ class Contact:
     language: str
     tags: tuple[str, ...]
     line: int
-    fields: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=lambda: _NO_FIELDS)
 
     @property
     def key(self) -> str:
@@ -30,7 +63,7 @@ class Severity(enum.StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """One finding about an input file, located as ``file:line``."""
 
@@ -78,9 +111,51 @@ class Attachment:
     data: bytes
 
 
-@dataclass(frozen=True)
+class ByteSource(Protocol):
+    """Where the per-recipient bytes of spooled messages are kept (see :mod:`mailer.spool`)."""
+
+    def read(self, offset: int, length: int) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledBody:
+    """A message whose own bytes are in a spool file and whose shared parts are in memory.
+
+    ``layout`` lists the message's pieces in order: an ``int`` is that many bytes of the spool
+    (starting at ``offset``, one run after another), ``bytes`` is a part shared by the batch
+    (the same object in every message, such as an encoded PDF). A message without shared parts
+    has the ``int`` alone (a tuple for each of 100,000 messages would cost 5 MB).
+    """
+
+    source: ByteSource
+    offset: int
+    layout: int | tuple[int | bytes, ...]
+    size: int
+
+    def segments(self) -> tuple[bytes, ...]:
+        layout = self.layout
+        if isinstance(layout, int):
+            return (self.source.read(self.offset, layout),)
+        own = self.source.read(self.offset, sum(p for p in layout if isinstance(p, int)))
+        out: list[bytes] = []
+        at = 0
+        for piece in layout:
+            if isinstance(piece, int):
+                out.append(own[at : at + piece])
+                at += piece
+            else:
+                out.append(piece)
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One fully rendered message, ready to transmit: the unit of plan, preview and send."""
+    """One fully rendered message, ready to transmit: the unit of plan, preview and send.
+
+    ``body`` is the complete message (CRLF line endings) as bytes, or a :class:`SpooledBody`
+    read back on demand; either way ``data`` is the bytes, ``segments`` the same bytes in pieces
+    whose large shared parts are one object for the whole batch, and ``size`` their length.
+    """
 
     campaign: Campaign
     contact: Contact
@@ -90,18 +165,29 @@ class Outgoing:
     sender: str  # envelope MAIL FROM
     recipients: tuple[str, ...]  # envelope RCPT TO (one journalist, or a Bcc batch)
     subject: str
-    data: bytes  # the complete message, CRLF line endings
+    body: bytes | SpooledBody
+
+    @property
+    def data(self) -> bytes:
+        body = self.body
+        if isinstance(body, bytes):
+            return body
+        parts = body.segments()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     @property
     def segments(self) -> tuple[bytes, ...]:
-        return (self.data,)
+        """The message as pieces whose concatenation is ``data`` (large shared parts once)."""
+        body = self.body
+        return (body,) if isinstance(body, bytes) else body.segments()
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        body = self.body
+        return len(body) if isinstance(body, bytes) else body.size
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JournalEntry:
     """One row of the journal, as other modules see it."""
 
@@ -118,6 +204,15 @@ class JournalEntry:
     created_at: dt.datetime
     updated_at: dt.datetime
     sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """Who a journal row is for and its state: what the RSVP summary needs of each row."""
+
+    email: str
+    name: str
+    state: State
 
 
 @dataclass(frozen=True)

@@ -58,14 +58,14 @@ class _Eligible:
 
 
 def _eligible(store: Store, contacts: Sequence[Contact], blocked: Sequence[str]) -> _Eligible:
-    existing = store.journal.existing(Campaign.RELEASE, ROUND)
+    states = store.journal.states(Campaign.RELEASE, ROUND)
     skip = {b.lower() for b in blocked}
     todo: list[Contact] = []
     excluded: list[tuple[str, str]] = []
     done = 0
     for c in contacts:
-        row = existing.get(c.email)
-        if row is not None and (row.state in FINAL_STATES or row.state in BUSY_STATES):
+        state = states.get(c.email)
+        if state in FINAL_STATES or state in BUSY_STATES:
             done += 1
         elif c.key in skip:
             excluded.append((c.email, "suppressed (opted out or address bounced)"))

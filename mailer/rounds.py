@@ -14,7 +14,14 @@ from pathlib import Path
 from mailer.campaign import Plan, RoundSpec, build_plan
 from mailer.clock import Clock
 from mailer.config import Config, ImapConfig, SmtpConfig, load_config
-from mailer.contacts import ContactBook, load_contacts, require_valid, select_contacts
+from mailer.contacts import (
+    ContactBook,
+    ContactCounts,
+    count_contacts,
+    load_contacts,
+    require_valid,
+    select_contacts,
+)
 from mailer.errors import MailerError
 from mailer.models import Contact, State
 from mailer.sending import Progress, SendReport, send_batch
@@ -35,6 +42,15 @@ def load_project(config_path: Path) -> Project:
         label=_label(config, config.contacts.file),
     )
     return Project(config, book)
+
+
+def count_project_contacts(config: Config) -> ContactCounts:
+    """contacts.csv counted as :func:`load_project` would read it (for ``mailer status``)."""
+    return count_contacts(
+        config.contacts.file,
+        default_language=config.contacts.default_language,
+        label=_label(config, config.contacts.file),
+    )
 
 
 def _label(config: Config, path: Path) -> str:
@@ -145,20 +161,21 @@ def commit(project: Project, prepared: Prepared, store: Store, *, now: dt.dateti
         return plan
     from mailer.store import Reservation
 
-    stored = store.journal.reserve(
+    differ = store.journal.reserve_planned(
         plan.spec.campaign,
         plan.spec.round,
-        [
+        (
             Reservation(i.contact.email, i.contact.name, i.message_id, i.ics_uid, i.sequence)
             for i in plan.items
-        ],
+        ),
         now,
     )
-    if all(stored[i.contact.email].message_id == i.message_id for i in plan.items):
+    if not differ:
         return plan
     # Another process reserved some rows in between: render again with the stored identifiers.
     contacts = [i.contact for i in plan.items]
     again = build_plan(project.config, contacts, plan.spec, now=now, store=store, reserve=True)
+    plan.close()
     return replace(again, done=plan.done + again.done, excluded=plan.excluded)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailer.config import Config
-from mailer.contacts import ContactBook
+from mailer.contacts import ContactCounts
 from mailer.models import Campaign, JournalEntry, State, StateCounts
 from mailer.store import Store
 
@@ -24,8 +24,13 @@ class Status:
     contact_errors: int
     transport: str
     invitations: StateCounts
-    problems: tuple[JournalEntry, ...]  # failed and in-doubt invitations, with reasons
+    problems: tuple[JournalEntry, ...]  # failed and in-doubt invitations (the first ones shown)
     extra: dict[str, Any] = field(default_factory=dict)  # other rounds add their own keys
+    problem_count: int = -1  # all failed and in-doubt invitations (-1: len(problems))
+
+    @property
+    def problems_total(self) -> int:
+        return len(self.problems) if self.problem_count < 0 else self.problem_count
 
 
 PROBLEMS_SHOWN = 50  # failed / in-doubt invitations `mailer status` prints (--json lists all)
@@ -35,12 +40,23 @@ StatusSection = Callable[[Config, Store], tuple[str, dict[str, Any]] | None]
 SECTIONS: list[StatusSection] = []
 
 
-def collect_status(config: Config, book: ContactBook, store: Store) -> Status:
+def collect_status(
+    config: Config, contacts: ContactCounts, store: Store, *, all_problems: bool = False
+) -> Status:
+    """The counts come from SQL; of the failed and in-doubt rows only the ones shown are read
+    (all of them with *all_problems*, for ``--json``)."""
     journal = store.journal
-    problems = tuple(journal.in_states(Campaign.INVITATION, (State.FAILED, State.IN_DOUBT)))
+    troubled = (State.FAILED, State.IN_DOUBT)
+    limit = -1 if all_problems else PROBLEMS_SHOWN
+    problems = tuple(journal.in_states(Campaign.INVITATION, troubled, limit))
+    problem_count = (
+        len(problems)
+        if limit < 0 or len(problems) < limit
+        else journal.count_in_states(Campaign.INVITATION, troubled)
+    )
     # Contacts deliberately not invited: suppressed (opted out, bounced) and never journaled.
     blocked = {e.lower() for e in store.rsvps.suppressed_emails()}
-    listed = {c.key for c in book.contacts if c.key in blocked}
+    listed = blocked & contacts.keys
     not_invited = len(listed - journal.journaled(Campaign.INVITATION, listed)) if listed else 0
     counts = journal.counts(Campaign.INVITATION)
     import mailer.release_status  # noqa: F401  (registers the "release" sections)
@@ -56,12 +72,13 @@ def collect_status(config: Config, book: ContactBook, store: Store) -> Status:
         end=config.event.end,
         location=config.event.location,
         timezone=config.event.zone.key,
-        contacts=len(book.contacts),
-        contact_errors=len(book.errors),
+        contacts=contacts.valid,
+        contact_errors=contacts.errors,
         transport=config.transport.kind,
         invitations=replace(counts, skipped=counts.skipped + not_invited),
         problems=problems,
         extra=extra,
+        problem_count=problem_count,
     )
 
 

@@ -722,3 +722,19 @@ def test_generated_rows_load_on_the_lines_they_start(
         assert warning.message.endswith("looks like a spreadsheet formula") or (
             not rows and warning.message == "no contacts below the header row"
         )
+
+
+def test_empty_cells_after_the_last_column_are_ignored(tmp_path: Path) -> None:
+    book = load(tmp_path, "email,name\na@x.example,A,\nb@x.example,B,,\n")
+    assert [c.email for c in book.contacts] == ["a@x.example", "b@x.example"]
+    assert book.problems == ()
+
+
+def test_fields_are_a_read_only_mapping_shared_by_column(tmp_path: Path) -> None:
+    book = load(tmp_path, "email,name,desk\na@x.example,A,Talous\nb@x.example,B,Talous\n")
+    one, two = book.contacts
+    assert one.fields == {"email": "a@x.example", "name": "A", "desk": "Talous"}
+    assert dict(two.fields) == {"email": "b@x.example", "name": "B", "desk": "Talous"}
+    assert one.fields["desk"] is two.fields["desk"]  # a repeated value is kept once
+    with pytest.raises(TypeError):
+        one.fields["desk"] = "x"  # type: ignore[index]

@@ -67,14 +67,16 @@ def status(
 ) -> None:
     """The event, the contacts, and every round's messages by state."""
     from mailer import console
-    from mailer.rounds import load_project, open_store
+    from mailer.config import load_config
+    from mailer.rounds import count_project_contacts, open_store
     from mailer.rsvp import summary as _rsvp_section  # noqa: F401 - registers the "rsvp" section
     from mailer.status import collect_status, status_json
 
     with handled():
-        project = load_project(config_path())
-        with open_store(project.config) as store:
-            result = collect_status(project.config, project.book, store)
+        config = load_config(config_path())
+        contacts = count_project_contacts(config)
+        with open_store(config) as store:
+            result = collect_status(config, contacts, store, all_problems=as_json)
         if as_json:
             console.print_json(status_json(result))
         else:

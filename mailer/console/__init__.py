@@ -233,8 +233,9 @@ def status(s: Status) -> None:
 
     for e in s.problems[:PROBLEMS_SHOWN]:
         info(f"  {e.state.value.replace('_', ' ')}: {e.email}: {e.last_error}")
-    if len(s.problems) > PROBLEMS_SHOWN:
-        info(f"  ... and {len(s.problems) - PROBLEMS_SHOWN} more (mailer status --json lists all)")
+    shown = min(len(s.problems), PROBLEMS_SHOWN)
+    if s.problems_total > shown:
+        info(f"  ... and {s.problems_total - shown} more (mailer status --json lists all)")
 
 
 def counts(title: str, values: dict[str, int]) -> None:

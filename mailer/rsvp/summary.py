@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailer.config import Config
-from mailer.models import Campaign, Contact, JournalEntry, State
+from mailer.models import Campaign, Contact, Invited, JournalEntry, State
 from mailer.store import Store
 from mailer.store.rsvp import BounceRecord, RsvpAnswer
 
@@ -122,7 +122,7 @@ class RsvpSummary:
 def build_rows(
     *,
     contacts: Sequence[Contact],
-    invitations: Sequence[JournalEntry],
+    invitations: Sequence[Invited | JournalEntry],
     answers: Sequence[RsvpAnswer],
     bounced: Mapping[str, BounceRecord],
     suppressed: Collection[str],
@@ -130,7 +130,7 @@ def build_rows(
     """One row per invited contact (and per answered one), in contacts.csv order."""
     book = {c.email.lower(): c for c in contacts}
     order = {c.email.lower(): n for n, c in enumerate(contacts)}
-    best: dict[str, JournalEntry] = {}
+    best: dict[str, Invited | JournalEntry] = {}
     for invitation in invitations:
         key = invitation.email.lower()
         held = best.get(key)
@@ -176,7 +176,7 @@ def load_rows(store: Store, contacts: Sequence[Contact]) -> tuple[RsvpRow, ...]:
     rsvps = store.rsvps
     return build_rows(
         contacts=contacts,
-        invitations=store.journal.entries(Campaign.INVITATION),
+        invitations=store.journal.invited(Campaign.INVITATION),
         answers=rsvps.answers(),
         bounced=rsvps.bounced(),
         suppressed=rsvps.suppressed_emails(),
@@ -343,7 +343,7 @@ def status_counts(s: RsvpSummary) -> dict[str, int]:
 
 def rsvp_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
     """``mailer status``: the answers' counts; nothing before the first invitation or answer."""
-    if not store.journal.entries(Campaign.INVITATION) and not store.rsvps.answers():
+    if not store.journal.has_rows(Campaign.INVITATION) and not store.rsvps.answers():
         return None
     return "rsvp", dict(status_counts(load_summary(store, (), config)))
 

@@ -16,11 +16,13 @@ Exactly-once protocol (see README, "The journal"):
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from mailer.models import Campaign, JournalEntry, State, StateCounts
+from mailer.models import Campaign, Invited, JournalEntry, State, StateCounts
 from mailer.store.db import transaction
 from mailer.store.marks import Outcome, Submission, claim_rows, write_marks
 
@@ -57,7 +59,7 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reservation:
     """Identifiers planned for one message before it is rendered."""
 
@@ -80,11 +82,13 @@ def _ts(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _parse_ts(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text) if text else None
+_CAMPAIGNS = {c.value: c for c in Campaign}
+_STATES = {s.value: s for s in State}
 
 
-def _entry(row: sqlite3.Row | tuple[object, ...]) -> JournalEntry:
+def _entry(row: tuple[Any, ...]) -> JournalEntry:
+    """A row of ``_COLUMNS`` as a :class:`JournalEntry` (the columns' SQLite types are known:
+    INTEGER columns come back as int, TEXT as str)."""
     (
         id_,
         campaign,
@@ -100,25 +104,25 @@ def _entry(row: sqlite3.Row | tuple[object, ...]) -> JournalEntry:
         created,
         updated,
         sent,
-    ) = tuple(row)
-    created_at = _parse_ts(str(created))
-    updated_at = _parse_ts(str(updated))
-    assert created_at is not None and updated_at is not None
+    ) = row
     return JournalEntry(
-        id=int(str(id_)),
-        campaign=Campaign(str(campaign)),
-        email=str(email),
-        name=str(name),
-        message_id=str(mid),
-        ics_uid=None if uid is None else str(uid),
-        sequence=int(str(seq)),
-        state=State(str(state)),
-        attempts=int(str(attempts)),
-        last_error=str(err),
-        created_at=created_at,
-        updated_at=updated_at,
-        sent_at=_parse_ts(None if sent is None else str(sent)),
+        id=id_,
+        campaign=_CAMPAIGNS[campaign],
+        email=email,
+        name=name,
+        message_id=mid,
+        ics_uid=uid,
+        sequence=seq,
+        state=_STATES[state],
+        attempts=attempts,
+        last_error=err,
+        created_at=_FROM_ISO(created),
+        updated_at=_FROM_ISO(updated),
+        sent_at=None if sent is None else _FROM_ISO(sent),
     )
+
+
+_FROM_ISO = dt.datetime.fromisoformat
 
 
 class Journal:
@@ -165,6 +169,73 @@ class Journal:
                     out[email] = Reservation(email, name, mid, uid, seq)
         return out
 
+    def reserve_planned(
+        self,
+        campaign: Campaign,
+        round_: int,
+        rows: Iterable[Reservation],
+        now: dt.datetime,
+    ) -> dict[str, Reservation]:
+        """:meth:`reserve` for a planned batch: insert missing rows as pending, in one transaction,
+        and return only the rows stored with other identifiers than *rows* asked for (another
+        run reserved them first), by email. Rows are read 500 at a time, never all at once."""
+        stamp = _ts(now)
+        differ: dict[str, Reservation] = {}
+        with transaction(self._conn) as conn:
+            for chunk in _batched(rows, 500):
+                conn.executemany(
+                    "INSERT OR IGNORE INTO messages (campaign, round, email, name, message_id,"
+                    " ics_uid, sequence, state, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    [
+                        (
+                            campaign.value,
+                            round_,
+                            r.email,
+                            r.name,
+                            r.message_id,
+                            r.ics_uid,
+                            r.sequence,
+                            stamp,
+                            stamp,
+                        )
+                        for r in chunk
+                    ],
+                )
+                asked = {r.email: r for r in chunk}
+                marks = ",".join("?" * len(chunk))
+                for email, name, mid, uid, seq in conn.execute(
+                    "SELECT email, name, message_id, ics_uid, sequence FROM messages"
+                    f" WHERE campaign = ? AND round = ? AND email IN ({marks})",
+                    (campaign.value, round_, *asked),
+                ):
+                    want = asked[email]
+                    if (want.message_id, want.ics_uid, want.sequence) != (mid, uid, seq):
+                        differ[email] = Reservation(email, name, mid, uid, seq)
+        return differ
+
+    def states(self, campaign: Campaign, round_: int) -> dict[str, State]:
+        """email -> state of every row of the round (what planning needs of 100,000 rows)."""
+        by_value = {s.value: s for s in State}
+        return {
+            str(email): by_value[str(state)]
+            for email, state in self._conn.execute(
+                "SELECT email, state FROM messages WHERE campaign = ? AND round = ?",
+                (campaign.value, round_),
+            )
+        }
+
+    def pending(self, campaign: Campaign, round_: int) -> dict[str, Reservation]:
+        """The identifiers of the round's pending rows (reserved by a run that did not send)."""
+        return {
+            str(email): Reservation(str(email), str(name), str(mid), uid, int(seq))
+            for email, name, mid, uid, seq in self._conn.execute(
+                "SELECT email, name, message_id, ics_uid, sequence FROM messages"
+                " WHERE campaign = ? AND round = ? AND state = 'pending'",
+                (campaign.value, round_),
+            )
+        }
+
     def entries(self, campaign: Campaign, round_: int | None = None) -> list[JournalEntry]:
         sql = f"SELECT {_COLUMNS} FROM messages WHERE campaign = ?"
         args: tuple[object, ...] = (campaign.value,)
@@ -175,6 +246,33 @@ class Journal:
 
     def existing(self, campaign: Campaign, round_: int) -> dict[str, JournalEntry]:
         return {e.email: e for e in self.entries(campaign, round_)}
+
+    def invited(self, campaign: Campaign) -> list[Invited]:
+        """Address, name and state of every row of *campaign* (no times parsed), oldest first."""
+        by_value = {s.value: s for s in State}
+        return [
+            Invited(str(email), str(name), by_value[str(state)])
+            for email, name, state in self._conn.execute(
+                "SELECT email, name, state FROM messages WHERE campaign = ? ORDER BY id",
+                (campaign.value,),
+            )
+        ]
+
+    def has_rows(self, campaign: Campaign) -> bool:
+        """True when *campaign* has any row (without reading them)."""
+        row = self._conn.execute(
+            "SELECT 1 FROM messages WHERE campaign = ? LIMIT 1", (campaign.value,)
+        ).fetchone()
+        return row is not None
+
+    def count_in_states(self, campaign: Campaign, states: Iterable[State]) -> int:
+        values = tuple(s.value for s in states)
+        marks = ",".join("?" * len(values))
+        row = self._conn.execute(
+            f"SELECT COUNT(*) FROM messages WHERE campaign = ? AND state IN ({marks})",
+            (campaign.value, *values),
+        ).fetchone()
+        return int(row[0])
 
     def in_states(
         self, campaign: Campaign, states: Iterable[State], limit: int = -1
@@ -422,6 +520,13 @@ class Journal:
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def _batched(items: Iterable[Reservation], size: int) -> Iterator[list[Reservation]]:
+    """*items* *size* at a time, taken from the iterable as they are needed."""
+    source = iter(items)
+    while chunk := list(itertools.islice(source, size)):
+        yield chunk
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
