@@ -154,3 +154,16 @@ def test_an_outcome_is_in_the_journal_within_the_flush_delay(
     assert state == State.SENT.value
     thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_message_listed_twice_in_a_batch_is_sent_once(
+    smtp_server: Server, tmp_path: Path
+) -> None:
+    server = smtp_server()
+    with Store(tmp_path / "m.db") as store:
+        items = _ready_items(store, [f"r{i}@news.example" for i in range(20)])
+        batch = [*items, items[3], items[3], items[19]]
+        report = send_batch(batch, config=smtp_config(tmp_path, server, connections=2),
+                            store=store, clock=SystemClock(), owner="me")
+        assert report.sent == 20 and report.not_claimed == 3
+    assert sorted(m.message_id for m in server.messages) == sorted(i.message_id for i in items)

@@ -114,8 +114,13 @@ class RunContext:
         won = self.store.journal.claim_many(
             [i.message_id for i in items], self.owner, self.clock.now()
         )
-        self.not_claimed += len(items) - len(won)
-        return [i for i in items if i.message_id in won]
+        taken = []
+        for item in items:
+            if item.message_id in won:
+                won.discard(item.message_id)  # a message listed twice is sent once
+                taken.append(item)
+        self.not_claimed += len(items) - len(taken)
+        return taken
 
     def embargo_ahead(self) -> bool:
         """True while ``not_before`` is still ahead (once past, the clock is not asked again)."""

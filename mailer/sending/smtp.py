@@ -263,11 +263,14 @@ class _Run:
 
     def claim(self, works: list[_Work]) -> list[_Work]:
         """Claim *works* in one transaction; the ones not won are done (another run has them)."""
-        won = {i.message_id for i in self.ctx.claim_many([w.item for w in works])}
+        won = self.ctx.claim_many([w.item for w in works])  # a subsequence of them, in order
+        taken: list[_Work] = []
         for work in works:
-            if work.item.message_id not in won:
+            if len(taken) < len(won) and work.item is won[len(taken)]:
+                taken.append(work)
+            else:
                 self.done()
-        return [w for w in works if w.item.message_id in won]
+        return taken
 
     def give_back(self, claimed: collections.deque[_Work], *, requeue: bool) -> None:
         """Release the claims this connection did not use; back in the queue for the others."""

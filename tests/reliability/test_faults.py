@@ -116,10 +116,15 @@ def invitation_round(tmp_path: Path, figures: Figures, count: int, name: str) ->
         lost = [e for e in emails if rows[e].state.value == "sent" and first.copies[e] != 1]
         assert not lost
 
-        # The officer resends the in-doubt ones deliberately (the faults go on).
-        codes += rerun_until_done(
-            project, Campaign.INVITATION, "invite", "send", "--yes", "--resend-in-doubt"
-        )
+        # The officer resends the in-doubt ones deliberately, once (the faults go on), and then
+        # reruns the plain command until nothing is pending. (Passing --resend-in-doubt to every
+        # rerun would resend a resend that ended in doubt again: a third copy, asked for.)
+        resend = run(project, "invite", "send", "--yes", "--resend-in-doubt")
+        no_traceback(resend.stdout, resend.stderr)
+        assert resend.returncode in (0, 3), resend.stdout + resend.stderr
+        codes.append(resend.returncode)
+        if pending(project, Campaign.INVITATION):
+            codes += rerun_until_done(project, Campaign.INVITATION, "invite", "send", "--yes")
         again = entries(project, Campaign.INVITATION)
         resent = {e.email for e in again if e.email in in_doubt}
         final = audit(server.messages, again, resent=resent)
