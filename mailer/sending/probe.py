@@ -33,7 +33,7 @@ from aiosmtplib import (
 from mailer.config import SmtpConfig
 from mailer.errors import TransportError
 from mailer.models import Outgoing
-from mailer.sending.wire import send_data, wire_facts
+from mailer.sending.wire import mail_from, rcpt_to, send_data, wire_facts
 
 AUTH_HINT = "check [smtp] username and the password"
 UPLOAD_BYTES_PER_SECOND = 50_000  # the slowest uplink assumed for DATA timeouts
@@ -312,10 +312,10 @@ async def transact(
     if not is_ascii and client.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
     try:
-        await client.mail(item.sender, options=options)
+        await mail_from(client, item.sender, options)
         for rcpt in item.recipients:
             try:
-                await client.rcpt(rcpt)
+                await rcpt_to(client, rcpt)
             except SMTPRecipientRefused as exc:
                 refused[rcpt] = exc
     except SMTPSenderRefused as exc:

@@ -9,14 +9,28 @@ byte counts (C speed; cached for the large parts every recipient shares), and on
 :func:`send_data` writes the pieces after the server's 354 as they are, followed by ``.``; any
 message that is not provably in wire form goes through ``client.data()`` unchanged.
 
+The envelope commands take the same shortcut: for a plain ASCII ``local@domain`` address,
+``MAIL FROM:<a>`` / ``RCPT TO:<a>`` are sent as they are instead of through ``client.mail()`` /
+``client.rcpt()``, which parse every address with ``email.utils.parseaddr`` (0.05 ms a call);
+any other address goes through them.
+
 It uses aiosmtplib's public client and protocol methods (``execute_command``, ``protocol.write``,
 ``protocol.read_response``); the test suite runs it against a real aiosmtpd server.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import aiosmtplib
-from aiosmtplib import SMTPDataError, SMTPServerDisconnected, SMTPTimeoutError
+from aiosmtplib import (
+    SMTPDataError,
+    SMTPRecipientRefused,
+    SMTPSenderRefused,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
+)
 
 from mailer.models import Outgoing
 
@@ -90,3 +104,40 @@ async def send_data(
     if response.code != 250:
         raise SMTPDataError(response.code, response.message)
     return response
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\Z")
+
+
+def _path(client: aiosmtplib.SMTP, address: str) -> bytes | None:
+    """``<address>`` when it can be sent as it is (and EHLO is done), else None."""
+    if client.is_ehlo_or_helo_needed or not _PLAIN_ADDRESS.match(address):
+        return None
+    return b"<" + address.encode("ascii") + b">"
+
+
+async def mail_from(
+    client: aiosmtplib.SMTP, sender: str, options: Sequence[str]
+) -> aiosmtplib.SMTPResponse:
+    """``client.mail(sender, options=options)``, without re-parsing a plain address."""
+    path = _path(client, sender)
+    if path is None:
+        return await client.mail(sender, options=options)
+    reply = await client.execute_command(
+        b"MAIL", b"FROM:" + path, *(o.encode("ascii") for o in options)
+    )
+    if reply.code != 250:
+        raise SMTPSenderRefused(reply.code, reply.message, sender)
+    return reply
+
+
+async def rcpt_to(client: aiosmtplib.SMTP, recipient: str) -> aiosmtplib.SMTPResponse:
+    """``client.rcpt(recipient)``, without re-parsing a plain address."""
+    path = _path(client, recipient)
+    if path is None:
+        return await client.rcpt(recipient)
+    reply = await client.execute_command(b"RCPT", b"TO:" + path)
+    if reply.code not in (250, 251):
+        raise SMTPRecipientRefused(reply.code, reply.message, recipient)
+    return reply

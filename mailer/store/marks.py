@@ -19,6 +19,7 @@ transactions shrinks:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,6 +60,15 @@ Rows = Callable[[str], tuple[str, ...]]  # a message's journal rows (a Bcc batch
 Note = Callable[[str, str], str]  # the last_error text stored for an outcome
 
 
+@functools.lru_cache(maxsize=64)
+def _outcome_sql(sent: bool, rows: int) -> str:
+    return (
+        "UPDATE messages SET state = ?, last_error = ?, updated_at = ?"
+        f"{', sent_at = ?' if sent else ''}"
+        f" WHERE message_id IN ({','.join('?' * rows)}) AND state IN (?, ?)"
+    )
+
+
 def claim_rows(
     conn: sqlite3.Connection, message_ids: Sequence[str], owner: str, now: dt.datetime
 ) -> set[str]:
@@ -95,9 +105,7 @@ def write_marks(
             stamp = _ts(o.at)
             sent = o.state is State.SENT
             tx.execute(
-                "UPDATE messages SET state = ?, last_error = ?, updated_at = ?"
-                f"{', sent_at = ?' if sent else ''}"
-                f" WHERE message_id IN ({','.join('?' * len(rows))}) AND state IN (?, ?)",
+                _outcome_sql(sent, len(rows)),
                 (o.state.value, note(o.message_id, o.detail), stamp,
                  *((stamp,) if sent else ()), *rows, *_FROM),
             )
