@@ -7,6 +7,7 @@ import datetime as dt
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -191,3 +192,23 @@ def test_plain_addresses_go_as_they_are_others_through_aiosmtplib(
         assert report.sent == len(items)
     got = sorted(r for m in server.messages for r in m.rcpt_tos)
     assert got == sorted([*plain, '"quoted name"@news.example'])
+
+
+def test_a_slow_server_gets_claims_one_at_a_time(smtp_server: Server, tmp_path: Path) -> None:
+    """At 20 ms a message a claim per message costs nothing, and a chunk held by one connection
+    would leave the other idle at the end of the run."""
+    server = smtp_server()
+    server.slow_data(0.02, times=None)
+    with Store(tmp_path / "m.db") as store:
+        items = _ready_items(store, [f"r{i}@news.example" for i in range(12)])
+        claims: list[str] = []
+        store.connection.set_trace_callback(
+            lambda sql: claims.append(sql) if "SET state = 'claimed'" in sql else None
+        )
+        report = send_batch(items, config=smtp_config(tmp_path, server, connections=2),
+                            store=store, clock=SystemClock(), owner="me")
+        store.connection.set_trace_callback(None)
+        assert report.sent == 12
+    assert len(claims) == 12
+    per_connection = Counter(m.connection for m in server.messages)
+    assert len(per_connection) == 2 and min(per_connection.values()) >= 4  # about 6 each

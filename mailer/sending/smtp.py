@@ -25,15 +25,14 @@ import collections
 import contextlib
 import socket
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
 
-import aiosmtplib
 from aiosmtplib import SMTPException
 
 from mailer.config import SmtpConfig
 from mailer.errors import TransportError
 from mailer.models import Outgoing, State
 from mailer.sending import RunContext
+from mailer.sending.connection import Connection, Work, backoff
 from mailer.sending.limiter import DailyCap, RateLimiter
 from mailer.sending.probe import (
     Kind,
@@ -46,56 +45,18 @@ from mailer.sending.probe import (
 from mailer.store.smtp import SmtpLog
 
 PREWARM_SECONDS = 30.0  # connect this long before an embargo, not earlier (servers drop idle ones)
-QUIT_TIMEOUT_SECONDS = 2.0
 CLAIM_CHUNK = 16  # rows claimed per transaction by a connection (without a rate limit)
+FAST_TRANSACTION_SECONDS = 0.005  # chunked claims only while transactions are this quick
 FLUSH_AFTER_SECONDS = 0.05  # an outcome waits at most this long for the journal's group commit
-
-
-def backoff(smtp: SmtpConfig, failures: int) -> float:
-    """Seconds to wait after the *failures*-th failed attempt (1 -> retry_initial_seconds)."""
-    delay: float = smtp.retry_initial_seconds * 2.0 ** (failures - 1)
-    return min(delay, smtp.retry_max_seconds)
-
-
-@dataclass
-class _Work:
-    item: Outgoing
-    failures: int = 0  # failed attempts in this run
-    free_retries: int = 0  # reconnects after the server closed a reused connection
-    last_error: str = ""
-
-
-class _Connection:
-    def __init__(self) -> None:
-        self.client: aiosmtplib.SMTP | None = None
-        self.sent = 0  # messages on this connection: >0 means it has been reused
-
-    @property
-    def connected(self) -> bool:
-        return self.client is not None and self.client.is_connected
-
-    def abort(self) -> None:
-        client, self.client = self.client, None
-        if client is not None:
-            client.close()
-
-    async def close(self) -> None:
-        client, self.client = self.client, None
-        if client is None:
-            return
-        if client.is_connected:
-            with contextlib.suppress(SMTPException, OSError):
-                await client.quit(timeout=QUIT_TIMEOUT_SECONDS)
-        client.close()
 
 
 class _Run:
     def __init__(self, items: Sequence[Outgoing], ctx: RunContext, smtp: SmtpConfig) -> None:
         self.ctx = ctx
         self.smtp = smtp
-        self.queue: asyncio.Queue[_Work | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Work | None] = asyncio.Queue()
         for item in items:
-            self.queue.put_nowait(_Work(item))
+            self.queue.put_nowait(Work(item))
         self.outstanding = len(items)
         self.workers = max(1, min(smtp.connections, len(items)))
         self.live_workers = self.workers
@@ -106,7 +67,7 @@ class _Run:
         self.stop_event = asyncio.Event()
         self.flush_timer: asyncio.TimerHandle | None = None
         self.flush_error: BaseException | None = None
-        self.waiting: dict[asyncio.TimerHandle, _Work] = {}
+        self.waiting: dict[asyncio.TimerHandle, Work] = {}
         self.context = tls_context(smtp)
         self.local_hostname: str | None = None
 
@@ -129,7 +90,7 @@ class _Run:
             for _ in range(self.workers):
                 self.queue.put_nowait(None)
 
-    def retry_later(self, work: _Work, delay: float) -> None:
+    def retry_later(self, work: Work, delay: float) -> None:
         loop = asyncio.get_running_loop()
         handle: asyncio.TimerHandle | None = None
 
@@ -218,8 +179,8 @@ class _Run:
     # --- one connection ----------------------------------------------------------------------
 
     async def worker(self) -> None:
-        conn = _Connection()
-        claimed: collections.deque[_Work] = collections.deque()  # this connection's claims
+        conn = Connection()
+        claimed: collections.deque[Work] = collections.deque()  # this connection's claims
         try:
             await self.prewarm_pause()
             while not self.stopping:
@@ -231,7 +192,7 @@ class _Run:
                         if not self.stopping:
                             self.queue.put_nowait(work)  # another connection may take it
                         break
-                    claimed.extend(self.claim([work, *self.more_work()]))
+                    claimed.extend(self.claim([work, *self.more_work(conn)]))
                     continue
                 work = claimed.popleft()
                 if not await self.connect(conn):
@@ -247,12 +208,16 @@ class _Run:
         self.give_back(claimed, requeue=not self.stopping)
         await conn.close()
 
-    def more_work(self) -> list[_Work]:
-        """Up to a chunk more from the queue, leaving enough for the other connections."""
-        if not self.limiter.unlimited:
-            return []  # spaced anyway: claim one at a time
+    def more_work(self, conn: Connection) -> list[Work]:
+        """Up to a chunk more from the queue, leaving enough for the other connections.
+
+        Only while the server answers fast: when a transaction takes milliseconds, a claim per
+        message costs nothing in comparison, and a chunk held by one connection would leave the
+        others idle at the end of the run (16 x 50 ms on a distant server)."""
+        if not self.limiter.unlimited or conn.last_seconds > FAST_TRANSACTION_SECONDS:
+            return []  # spaced or slow anyway: claim one at a time
         take = min(CLAIM_CHUNK - 1, self.queue.qsize() // self.workers)
-        more: list[_Work] = []
+        more: list[Work] = []
         while len(more) < take:
             work = self.queue.get_nowait()
             if work is None:  # the run ends: leave the signal for a worker
@@ -261,10 +226,10 @@ class _Run:
             more.append(work)
         return more
 
-    def claim(self, works: list[_Work]) -> list[_Work]:
+    def claim(self, works: list[Work]) -> list[Work]:
         """Claim *works* in one transaction; the ones not won are done (another run has them)."""
         won = self.ctx.claim_many([w.item for w in works])  # a subsequence of them, in order
-        taken: list[_Work] = []
+        taken: list[Work] = []
         for work in works:
             if len(taken) < len(won) and work.item is won[len(taken)]:
                 taken.append(work)
@@ -272,7 +237,7 @@ class _Run:
                 self.done()
         return taken
 
-    def give_back(self, claimed: collections.deque[_Work], *, requeue: bool) -> None:
+    def give_back(self, claimed: collections.deque[Work], *, requeue: bool) -> None:
         """Release the claims this connection did not use; back in the queue for the others."""
         if not claimed:
             return
@@ -293,7 +258,7 @@ class _Run:
                 return
             await self.pause(min(ahead, 1.0))
 
-    async def connect(self, conn: _Connection) -> bool:
+    async def connect(self, conn: Connection) -> bool:
         """Make sure *conn* is connected and logged in; False if this connection gives up."""
         if conn.connected:
             return True
@@ -327,7 +292,7 @@ class _Run:
 
     # --- one message -------------------------------------------------------------------------
 
-    async def handle(self, conn: _Connection, work: _Work) -> bool:
+    async def handle(self, conn: Connection, work: Work) -> bool:
         """Send one message; False when this connection gives up (the work went back)."""
         ctx, item = self.ctx, work.item
         size = len(item.recipients)
@@ -350,10 +315,12 @@ class _Run:
                     self.queue.put_nowait(work)
                 return False
             assert conn.client is not None
+            began = ctx.clock.monotonic()
             result = await transact(
                 conn.client, item, host=self.smtp.host, reused=conn.sent > 0,
                 transmitting=lambda: ctx.transmitting(item),
             )
+            conn.last_seconds = ctx.clock.monotonic() - began
             reserved = False
             self.outcome(conn, work, result)
             return True
@@ -368,7 +335,7 @@ class _Run:
                 ctx.unclaim(item)
             raise
 
-    def outcome(self, conn: _Connection, work: _Work, result: Result) -> None:
+    def outcome(self, conn: Connection, work: Work, result: Result) -> None:
         ctx, item, size = self.ctx, work.item, len(work.item.recipients)
         work.last_error = result.detail
         if result.kind is Kind.SENT:

@@ -1,0 +1,53 @@
+"""One SMTP connection of a send run, one message's place in it, and the retry back-off."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import aiosmtplib
+from aiosmtplib import SMTPException
+
+from mailer.config import SmtpConfig
+from mailer.models import Outgoing
+
+QUIT_TIMEOUT_SECONDS = 2.0
+
+
+def backoff(smtp: SmtpConfig, failures: int) -> float:
+    """Seconds to wait after the *failures*-th failed attempt (1 -> retry_initial_seconds)."""
+    delay: float = smtp.retry_initial_seconds * 2.0 ** (failures - 1)
+    return min(delay, smtp.retry_max_seconds)
+
+
+@dataclass
+class Work:
+    item: Outgoing
+    failures: int = 0  # failed attempts in this run
+    free_retries: int = 0  # reconnects after the server closed a reused connection
+    last_error: str = ""
+
+
+class Connection:
+    def __init__(self) -> None:
+        self.client: aiosmtplib.SMTP | None = None
+        self.sent = 0  # messages on this connection: >0 means it has been reused
+        self.last_seconds = float("inf")  # how long its last transaction took
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.is_connected
+
+    def abort(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        if client.is_connected:
+            with contextlib.suppress(SMTPException, OSError):
+                await client.quit(timeout=QUIT_TIMEOUT_SECONDS)
+        client.close()
