@@ -37,7 +37,8 @@ from mailer.schedule import (
 )
 from mailer.sending import Progress, SendReport, send_batch
 from mailer.store import Reservation, Store, is_alive
-from mailer.store.release import ReleaseJournal, Releases, ReleaseStore
+from mailer.store.release import Releases
+from mailer.store.release_journal import ReleaseJournal, ReleaseStore
 
 DONE_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
 

@@ -39,7 +39,8 @@ from mailer.rounds import load_project
 from mailer.schedule import ReleaseCancelled, Schedule, ScheduleState
 from mailer.sending import NoProgress, RunContext
 from mailer.store import Reservation, Store
-from mailer.store.release import ReleaseJournal, Releases
+from mailer.store.release import Releases
+from mailer.store.release_journal import ReleaseJournal
 from tests.fixtures_smtp import SmtpTestServer
 from tests.helpers import make_project, set_keys
 

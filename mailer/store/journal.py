@@ -20,11 +20,13 @@ import itertools
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from mailer.models import Campaign, Invited, JournalEntry, State, StateCounts
-from mailer.store.db import transaction
+from mailer.models import Campaign, State
+from mailer.store.db import timestamp, transaction
+from mailer.store.journal_reads import JournalReads, Reservation
 from mailer.store.marks import Outcome, Submission, claim_rows, write_marks
+
+__all__ = ["MIGRATIONS", "Journal", "Recovery", "Reservation"]
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -53,22 +55,6 @@ MIGRATIONS: dict[int, str] = {
     """,
 }
 
-_COLUMNS = (
-    "id, campaign, round, email, name, message_id, ics_uid, sequence, state, attempts,"
-    " last_error, created_at, updated_at, sent_at"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """Identifiers planned for one message before it is rendered."""
-
-    email: str
-    name: str
-    message_id: str
-    ics_uid: str | None
-    sequence: int
-
 
 @dataclass(frozen=True)
 class Recovery:
@@ -76,60 +62,9 @@ class Recovery:
     in_doubt: int
 
 
-def _ts(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("journal times must be aware")
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
-
-_CAMPAIGNS = {c.value: c for c in Campaign}
-_STATES = {s.value: s for s in State}
-
-
-def _entry(row: tuple[Any, ...]) -> JournalEntry:
-    """A row of ``_COLUMNS`` as a :class:`JournalEntry` (the columns' SQLite types are known:
-    INTEGER columns come back as int, TEXT as str)."""
-    (
-        id_,
-        campaign,
-        _round,
-        email,
-        name,
-        mid,
-        uid,
-        seq,
-        state,
-        attempts,
-        err,
-        created,
-        updated,
-        sent,
-    ) = row
-    return JournalEntry(
-        id=id_,
-        campaign=_CAMPAIGNS[campaign],
-        email=email,
-        name=name,
-        message_id=mid,
-        ics_uid=uid,
-        sequence=seq,
-        state=_STATES[state],
-        attempts=attempts,
-        last_error=err,
-        created_at=_FROM_ISO(created),
-        updated_at=_FROM_ISO(updated),
-        sent_at=None if sent is None else _FROM_ISO(sent),
-    )
-
-
-_FROM_ISO = dt.datetime.fromisoformat
-
-
-class Journal:
-    """Every query on the ``messages`` table."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+class Journal(JournalReads):
+    """The journal's reads (:class:`JournalReads`) and every write to the ``messages`` table."""
 
     # --- planning ------------------------------------------------------------------------
 
@@ -137,36 +72,12 @@ class Journal:
         self, campaign: Campaign, round_: int, rows: Sequence[Reservation], now: dt.datetime
     ) -> dict[str, Reservation]:
         """Insert missing rows as pending; return the identifiers actually stored, by email."""
-        stamp = _ts(now)
+        stamp = timestamp(now)
         out: dict[str, Reservation] = {}
         with transaction(self._conn) as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO messages (campaign, round, email, name, message_id, ics_uid,"
-                " sequence, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                [
-                    (
-                        campaign.value,
-                        round_,
-                        r.email,
-                        r.name,
-                        r.message_id,
-                        r.ics_uid,
-                        r.sequence,
-                        stamp,
-                        stamp,
-                    )
-                    for r in rows
-                ],
-            )
-            for chunk in _chunks([r.email for r in rows], 500):
-                marks = ",".join("?" * len(chunk))
-                for email, name, mid, uid, seq in conn.execute(
-                    "SELECT email, name, message_id, ics_uid, sequence FROM messages"
-                    f" WHERE campaign = ? AND round = ? AND email IN ({marks})",
-                    (campaign.value, round_, *chunk),
-                ):
-                    out[email] = Reservation(email, name, mid, uid, seq)
+            for chunk in _batched(rows, 500):
+                stored = _insert_pending(conn, campaign, round_, chunk, stamp)
+                out.update((r.email, r) for r in stored)
         return out
 
     def reserve_planned(
@@ -179,155 +90,20 @@ class Journal:
         """:meth:`reserve` for a planned batch: insert missing rows as pending, in one transaction,
         and return only the rows stored with other identifiers than *rows* asked for (another
         run reserved them first), by email. Rows are read 500 at a time, never all at once."""
-        stamp = _ts(now)
+        stamp = timestamp(now)
         differ: dict[str, Reservation] = {}
         with transaction(self._conn) as conn:
             for chunk in _batched(rows, 500):
-                conn.executemany(
-                    "INSERT OR IGNORE INTO messages (campaign, round, email, name, message_id,"
-                    " ics_uid, sequence, state, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                    [
-                        (
-                            campaign.value,
-                            round_,
-                            r.email,
-                            r.name,
-                            r.message_id,
-                            r.ics_uid,
-                            r.sequence,
-                            stamp,
-                            stamp,
-                        )
-                        for r in chunk
-                    ],
-                )
                 asked = {r.email: r for r in chunk}
-                marks = ",".join("?" * len(chunk))
-                for email, name, mid, uid, seq in conn.execute(
-                    "SELECT email, name, message_id, ics_uid, sequence FROM messages"
-                    f" WHERE campaign = ? AND round = ? AND email IN ({marks})",
-                    (campaign.value, round_, *asked),
-                ):
-                    want = asked[email]
-                    if (want.message_id, want.ics_uid, want.sequence) != (mid, uid, seq):
-                        differ[email] = Reservation(email, name, mid, uid, seq)
+                for got in _insert_pending(conn, campaign, round_, chunk, stamp):
+                    want = asked[got.email]
+                    if (want.message_id, want.ics_uid, want.sequence) != (
+                        got.message_id,
+                        got.ics_uid,
+                        got.sequence,
+                    ):
+                        differ[got.email] = got
         return differ
-
-    def states(self, campaign: Campaign, round_: int) -> dict[str, State]:
-        """email -> state of every row of the round (what planning needs of 100,000 rows)."""
-        by_value = {s.value: s for s in State}
-        return {
-            str(email): by_value[str(state)]
-            for email, state in self._conn.execute(
-                "SELECT email, state FROM messages WHERE campaign = ? AND round = ?",
-                (campaign.value, round_),
-            )
-        }
-
-    def pending(self, campaign: Campaign, round_: int) -> dict[str, Reservation]:
-        """The identifiers of the round's pending rows (reserved by a run that did not send)."""
-        return {
-            str(email): Reservation(str(email), str(name), str(mid), uid, int(seq))
-            for email, name, mid, uid, seq in self._conn.execute(
-                "SELECT email, name, message_id, ics_uid, sequence FROM messages"
-                " WHERE campaign = ? AND round = ? AND state = 'pending'",
-                (campaign.value, round_),
-            )
-        }
-
-    def entries(self, campaign: Campaign, round_: int | None = None) -> list[JournalEntry]:
-        sql = f"SELECT {_COLUMNS} FROM messages WHERE campaign = ?"
-        args: tuple[object, ...] = (campaign.value,)
-        if round_ is not None:
-            sql += " AND round = ?"
-            args += (round_,)
-        return [_entry(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
-
-    def existing(self, campaign: Campaign, round_: int) -> dict[str, JournalEntry]:
-        return {e.email: e for e in self.entries(campaign, round_)}
-
-    def invited(self, campaign: Campaign) -> list[Invited]:
-        """Address, name and state of every row of *campaign* (no times parsed), oldest first."""
-        by_value = {s.value: s for s in State}
-        return [
-            Invited(str(email), str(name), by_value[str(state)])
-            for email, name, state in self._conn.execute(
-                "SELECT email, name, state FROM messages WHERE campaign = ? ORDER BY id",
-                (campaign.value,),
-            )
-        ]
-
-    def has_rows(self, campaign: Campaign) -> bool:
-        """True when *campaign* has any row (without reading them)."""
-        row = self._conn.execute(
-            "SELECT 1 FROM messages WHERE campaign = ? LIMIT 1", (campaign.value,)
-        ).fetchone()
-        return row is not None
-
-    def count_in_states(self, campaign: Campaign, states: Iterable[State]) -> int:
-        values = tuple(s.value for s in states)
-        marks = ",".join("?" * len(values))
-        row = self._conn.execute(
-            f"SELECT COUNT(*) FROM messages WHERE campaign = ? AND state IN ({marks})",
-            (campaign.value, *values),
-        ).fetchone()
-        return int(row[0])
-
-    def in_states(
-        self, campaign: Campaign, states: Iterable[State], limit: int = -1
-    ) -> list[JournalEntry]:
-        """Rows of *campaign* in *states*, oldest first (all of them unless *limit* is given)."""
-        values = tuple(s.value for s in states)
-        marks = ",".join("?" * len(values))
-        rows = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE campaign = ? AND state IN ({marks})"
-            " ORDER BY id LIMIT ?",
-            (campaign.value, *values, limit),
-        )
-        return [_entry(r) for r in rows]
-
-    def journaled(self, campaign: Campaign, emails: Iterable[str]) -> set[str]:
-        """The addresses among *emails* (lower case) that have a row in *campaign*."""
-        wanted = sorted({e.lower() for e in emails})
-        found: set[str] = set()
-        for chunk in _chunks(wanted, 500):
-            marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
-                "SELECT DISTINCT lower(email) FROM messages"
-                f" WHERE campaign = ? AND lower(email) IN ({marks})",
-                (campaign.value, *chunk),
-            )
-            found.update(str(r[0]) for r in rows)
-        return found
-
-    def by_message_id(self, message_id: str) -> JournalEntry | None:
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?",
-            (message_id,),
-        ).fetchone()
-        return None if row is None else _entry(row)
-
-    def by_uid(self, ics_uid: str) -> list[JournalEntry]:
-        rows = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE ics_uid = ? ORDER BY id",
-            (ics_uid,),
-        )
-        return [_entry(r) for r in rows]
-
-    def invitation_uids(self) -> dict[str, tuple[str, int]]:
-        """email -> (calendar UID, highest SEQUENCE sent or planned) of each invited contact."""
-        rows = self._conn.execute(
-            "SELECT email, ics_uid, MAX(sequence) FROM messages WHERE ics_uid IS NOT NULL"
-            " GROUP BY email, ics_uid ORDER BY MIN(id)"
-        )
-        return {str(e): (str(u), int(s)) for e, u, s in rows}
-
-    def max_round(self, campaign: Campaign) -> int:
-        row = self._conn.execute(
-            "SELECT COALESCE(MAX(round), 0) FROM messages WHERE campaign = ?", (campaign.value,)
-        ).fetchone()
-        return int(row[0])
 
     # --- the exactly-once state machine --------------------------------------------------------
 
@@ -337,7 +113,7 @@ class Journal:
             cur = conn.execute(
                 "UPDATE messages SET state = 'claimed', owner = ?, claimed_at = ?, updated_at = ?,"
                 " attempts = attempts + 1 WHERE message_id = ? AND state = 'pending'",
-                (owner, _ts(now), _ts(now), message_id),
+                (owner, timestamp(now), timestamp(now), message_id),
             )
             return cur.rowcount == 1
 
@@ -374,8 +150,8 @@ class Journal:
                 (
                     state.value,
                     error,
-                    _ts(now),
-                    *((_ts(now),) if sent else ()),
+                    timestamp(now),
+                    *((timestamp(now),) if sent else ()),
                     *message_ids,
                     *froms,
                 ),
@@ -459,7 +235,7 @@ class Journal:
             cur = conn.execute(
                 f"UPDATE messages SET state = 'pending', updated_at = ?"
                 f" WHERE campaign = ? AND round = ? AND state IN ({marks})",
-                (_ts(now), campaign.value, round_, *values),
+                (timestamp(now), campaign.value, round_, *values),
             )
             return cur.rowcount
 
@@ -478,40 +254,19 @@ class Journal:
                     conn.execute(
                         "UPDATE messages SET state = 'pending', updated_at = ?"
                         " WHERE message_id = ?",
-                        (_ts(now), mid),
+                        (timestamp(now), mid),
                     )
                     requeued += 1
                 else:
                     conn.execute(
                         "UPDATE messages SET state = 'in_doubt', updated_at = ?, last_error = ?"
                         " WHERE message_id = ?",
-                        (_ts(now), "the sending process stopped while transmitting", mid),
+                        (timestamp(now), "the sending process stopped while transmitting", mid),
                     )
                     doubtful += 1
         return Recovery(requeued, doubtful)
 
-    # --- reporting -------------------------------------------------------------------------------
-
-    def counts(self, campaign: Campaign, round_: int | None = None) -> StateCounts:
-        sql = "SELECT state, COUNT(*) FROM messages WHERE campaign = ?"
-        args: tuple[object, ...] = (campaign.value,)
-        if round_ is not None:
-            sql += " AND round = ?"
-            args += (round_,)
-        tally = {str(s): int(n) for s, n in self._conn.execute(sql + " GROUP BY state", args)}
-        return StateCounts(
-            sent=tally.get("sent", 0),
-            failed=tally.get("failed", 0),
-            in_doubt=tally.get("in_doubt", 0),
-            pending=sum(tally.get(s, 0) for s in ("pending", "claimed", "transmitting")),
-            skipped=tally.get("skipped", 0),
-        )
-
     # --- meta ------------------------------------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
         with transaction(self._conn) as conn:
@@ -529,6 +284,30 @@ def _batched(items: Iterable[Reservation], size: int) -> Iterator[list[Reservati
         yield chunk
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _insert_pending(
+    conn: sqlite3.Connection,
+    campaign: Campaign,
+    round_: int,
+    chunk: Sequence[Reservation],
+    stamp: str,
+) -> list[Reservation]:
+    """Insert the rows of *chunk* that are missing as pending; return what is stored for them."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO messages (campaign, round, email, name, message_id, ics_uid,"
+        " sequence, state, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+        [
+            (campaign.value, round_, r.email, r.name, r.message_id, r.ics_uid, r.sequence,
+             stamp, stamp)
+            for r in chunk
+        ],
+    )
+    marks = ",".join("?" * len(chunk))
+    return [
+        Reservation(email, name, mid, uid, seq)
+        for email, name, mid, uid, seq in conn.execute(
+            "SELECT email, name, message_id, ics_uid, sequence FROM messages"
+            f" WHERE campaign = ? AND round = ? AND email IN ({marks})",
+            (campaign.value, round_, *(r.email for r in chunk)),
+        )
+    ]

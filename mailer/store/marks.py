@@ -25,16 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mailer.models import State
-from mailer.store.db import transaction
+from mailer.store.db import timestamp, transaction
 
 _OUTCOMES = {State.SENT, State.FAILED, State.IN_DOUBT}
 _FROM = ("claimed", "transmitting")
 
-
-def _ts(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("journal times must be aware")
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +70,7 @@ def claim_rows(
     """pending -> claimed for each of *message_ids* in one transaction; the ones won."""
     if not message_ids:
         return set()
-    stamp = _ts(now)
+    stamp = timestamp(now)
     marks = ",".join("?" * len(message_ids))
     with transaction(conn) as tx:
         rows = tx.execute(
@@ -102,7 +97,7 @@ def write_marks(
             if o.state not in _OUTCOMES:
                 raise ValueError(f"not an outcome: {o.state}")
             rows = rows_of(o.message_id)
-            stamp = _ts(o.at)
+            stamp = timestamp(o.at)
             sent = o.state is State.SENT
             tx.execute(
                 _outcome_sql(sent, len(rows)),
@@ -112,7 +107,7 @@ def write_marks(
         if submissions:
             tx.executemany(
                 "INSERT INTO smtp_submissions (message_id, recipients, at) VALUES (?, ?, ?)",
-                [(s.message_id, s.recipients, _ts(s.at)) for s in submissions],
+                [(s.message_id, s.recipients, timestamp(s.at)) for s in submissions],
             )
         if transmitting is not None:
             message_id, at = transmitting
@@ -120,5 +115,5 @@ def write_marks(
             tx.execute(
                 "UPDATE messages SET state = 'transmitting', last_error = '', updated_at = ?"
                 f" WHERE message_id IN ({','.join('?' * len(rows))}) AND state = 'claimed'",
-                (_ts(at), *rows),
+                (timestamp(at), *rows),
             )

@@ -8,22 +8,20 @@
 * ``release_batches`` and ``release_batch_members``: in Bcc mode one message goes to many
   journalists. Each journalist keeps their own journal row in ``messages`` (so the journal shows
   who got it when); a batch is a fixed set of those rows, created once in one transaction (a row
-  belongs to at most one batch), and :class:`ReleaseJournal` moves the rows of a batch together.
+  belongs to at most one batch), and ``ReleaseJournal`` (``mailer/store/release_journal.py``)
+  moves the rows of a batch together.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from mailer.models import Campaign, JournalEntry, State
-from mailer.schedule import ReleaseCancelled, Schedule, ScheduleState
-from mailer.store import Store
-from mailer.store.db import transaction
-from mailer.store.journal import Journal
-from mailer.store.marks import Outcome, Submission
+from mailer.models import Campaign
+from mailer.schedule import Schedule, ScheduleState
+from mailer.store.db import timestamp, transaction
 
 MIGRATIONS: dict[int, str] = {
     10: """
@@ -67,11 +65,6 @@ MIGRATIONS: dict[int, str] = {
     """,
 }
 
-
-def _ts(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("release times must be aware")
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _parse(text: object) -> dt.datetime:
@@ -181,22 +174,22 @@ class Releases:
                 " state, checked, fingerprint, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?)",
                 (
-                    _ts(embargo),
+                    timestamp(embargo),
                     zone,
                     tag,
                     mode,
                     grace_minutes,
                     checked,
                     fingerprint,
-                    _ts(now),
-                    _ts(now),
+                    timestamp(now),
+                    timestamp(now),
                 ),
             )
             new_id = int(cur.lastrowid or 0)
             conn.execute(
                 "UPDATE release_schedules SET state = 'cancelled', note = ?, updated_at = ?"
                 " WHERE id != ? AND state = 'scheduled'",
-                (f"replaced by schedule {new_id}", _ts(now), new_id),
+                (f"replaced by schedule {new_id}", timestamp(now), new_id),
             )
         found = self.get(new_id)
         assert found is not None
@@ -218,7 +211,7 @@ class Releases:
             cur = conn.execute(
                 f"UPDATE release_schedules SET state = ?, note = ?, updated_at = ?"
                 f" WHERE id = ? AND state IN ({marks})",
-                (state.value, note, _ts(now), schedule_id, *froms),
+                (state.value, note, timestamp(now), schedule_id, *froms),
             )
             return cur.rowcount == 1
 
@@ -237,7 +230,7 @@ class Releases:
             cur = conn.execute(
                 "INSERT INTO release_runs (schedule_id, command, owner, started_at)"
                 " VALUES (?, ?, ?, ?)",
-                (schedule_id, command, owner, _ts(now)),
+                (schedule_id, command, owner, timestamp(now)),
             )
             return int(cur.lastrowid or 0)
 
@@ -255,7 +248,7 @@ class Releases:
             conn.execute(
                 "UPDATE release_runs SET finished_at = ?, decision = ?, outcome = ?, ok = ?,"
                 " schedule_id = COALESCE(?, schedule_id) WHERE id = ?",
-                (_ts(now), decision, outcome, int(ok), schedule_id, run_id),
+                (timestamp(now), decision, outcome, int(ok), schedule_id, run_id),
             )
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
@@ -312,7 +305,7 @@ class Releases:
                     conn.execute(
                         "INSERT INTO release_batches (message_id, language, number, created_at)"
                         " VALUES (?, ?, ?, ?)",
-                        (batch_id, language, number, _ts(now)),
+                        (batch_id, language, number, timestamp(now)),
                     )
                     conn.executemany(
                         "INSERT INTO release_batch_members (batch, row_message_id, email)"
@@ -361,7 +354,7 @@ class Releases:
             cur = conn.execute(
                 "UPDATE messages SET state = 'pending', updated_at = ?"
                 " WHERE state = 'claimed' AND owner = ? AND campaign IN (?, ?)",
-                (_ts(now), owner, Campaign.RELEASE.value, Campaign.PREBRIEF.value),
+                (timestamp(now), owner, Campaign.RELEASE.value, Campaign.PREBRIEF.value),
             )
             return cur.rowcount
 
@@ -371,172 +364,6 @@ class Releases:
             cur = conn.execute(
                 "UPDATE messages SET state = 'in_doubt', last_error = ?, updated_at = ?"
                 " WHERE state = 'transmitting' AND owner = ? AND campaign IN (?, ?)",
-                (reason, _ts(now), owner, Campaign.RELEASE.value, Campaign.PREBRIEF.value),
+                (reason, timestamp(now), owner, Campaign.RELEASE.value, Campaign.PREBRIEF.value),
             )
             return cur.rowcount
-
-
-class ReleaseJournal(Journal):
-    """The journal as a release run sees it (handed to the transports through the store).
-
-    * Bcc batches: a batch message's Message-ID stands for the journal rows of its recipients;
-      claiming it claims all of them or none (one transaction), and every later transition moves
-      them together. Two runs can never both claim a row, so nobody gets two copies.
-    * Cancellation: ``claim`` refuses, and ``mark_transmitting`` (called immediately before the
-      data goes to the server) raises :class:`ReleaseCancelled`, once the schedule is cancelled;
-      the transports then release their claims, so ``mailer release cancel`` stops a run up to
-      the last message.
-    * A second never-early guard: ``mark_transmitting`` refuses any time before the embargo.
-    """
-
-    def __init__(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        schedule_id: int | None,
-        embargo: dt.datetime,
-        batches: Mapping[str, tuple[str, ...]],
-    ) -> None:
-        super().__init__(conn)
-        self._schedule_id = schedule_id
-        self._embargo = embargo
-        self._batches = dict(batches)
-
-    def _cancelled(self) -> bool:
-        if self._schedule_id is None:
-            return False
-        row = self._conn.execute(
-            "SELECT state FROM release_schedules WHERE id = ?", (self._schedule_id,)
-        ).fetchone()
-        return row is not None and str(row[0]) == ScheduleState.CANCELLED.value
-
-    def claim(self, message_id: str, owner: str, now: dt.datetime) -> bool:
-        if self._cancelled():
-            return False
-        rows = self._batches.get(message_id)
-        if rows is None:
-            return super().claim(message_id, owner, now)
-        marks = ",".join("?" * len(rows))
-        with transaction(self._conn) as conn:
-            pending = conn.execute(
-                f"SELECT COUNT(*) FROM messages WHERE state = 'pending'"
-                f" AND message_id IN ({marks})",
-                rows,
-            ).fetchone()[0]
-            if int(pending) != len(rows):
-                return False  # some row moved on since the plan: the next run re-plans it
-            conn.execute(
-                "UPDATE messages SET state = 'claimed', owner = ?, claimed_at = ?, updated_at = ?,"
-                f" attempts = attempts + 1 WHERE state = 'pending' AND message_id IN ({marks})",
-                (owner, _ts(now), _ts(now), *rows),
-            )
-            return True
-
-    def _move_batch(
-        self,
-        rows: tuple[str, ...],
-        now: dt.datetime,
-        state: State,
-        error: str,
-        *,
-        from_states: Iterable[State],
-        sent: bool = False,
-    ) -> bool:
-        return self._move_rows(rows, now, state, error, from_states, sent) > 0
-
-    def mark_transmitting(self, message_id: str, now: dt.datetime) -> None:
-        if now < self._embargo:
-            raise AssertionError("embargo guard: transmission attempted before the embargo")
-        if self._cancelled():
-            raise ReleaseCancelled("the release was cancelled; nothing more is sent")
-        rows = self._batches.get(message_id)
-        if rows is None:
-            super().mark_transmitting(message_id, now)
-        else:
-            self._move_batch(rows, now, State.TRANSMITTING, "", from_states=(State.CLAIMED,))
-
-    def _outcome(
-        self, message_id: str, now: dt.datetime, state: State, text: str, *, sent: bool = False
-    ) -> bool:
-        rows = self._batches.get(message_id)
-        if rows is None:
-            return False
-        note = f"Bcc {message_id}: {text}" if text else f"Bcc {message_id}"
-        self._move_batch(
-            rows, now, state, note, from_states=(State.CLAIMED, State.TRANSMITTING), sent=sent
-        )
-        return True
-
-    def mark_sent(self, message_id: str, now: dt.datetime, response: str = "") -> None:
-        if not self._outcome(message_id, now, State.SENT, response, sent=True):
-            super().mark_sent(message_id, now, response)
-
-    def mark_failed(self, message_id: str, now: dt.datetime, error: str) -> None:
-        if not self._outcome(message_id, now, State.FAILED, error):
-            super().mark_failed(message_id, now, error)
-
-    def mark_retry(self, message_id: str, now: dt.datetime, error: str) -> None:
-        if not self._outcome(message_id, now, State.PENDING, error):
-            super().mark_retry(message_id, now, error)
-
-    def mark_in_doubt(self, message_id: str, now: dt.datetime, error: str) -> None:
-        if not self._outcome(message_id, now, State.IN_DOUBT, error):
-            super().mark_in_doubt(message_id, now, error)
-
-    def claim_many(self, message_ids: Sequence[str], owner: str, now: dt.datetime) -> set[str]:
-        if self._cancelled():
-            return set()
-        won = super().claim_many([m for m in message_ids if m not in self._batches], owner, now)
-        won.update(m for m in message_ids if m in self._batches and self.claim(m, owner, now))
-        return won
-
-    def commit_marks(
-        self,
-        *,
-        transmitting: tuple[str, dt.datetime] | None = None,
-        outcomes: Sequence[Outcome] = (),
-        submissions: Sequence[Submission] = (),
-    ) -> None:
-        if transmitting is not None:
-            if transmitting[1] < self._embargo:
-                raise AssertionError("embargo guard: transmission attempted before the embargo")
-            if self._cancelled():  # nothing written: the caller keeps its queue and flushes it
-                raise ReleaseCancelled("the release was cancelled; nothing more is sent")
-        super().commit_marks(
-            transmitting=transmitting, outcomes=outcomes, submissions=submissions
-        )
-
-    def _rows_of(self, message_id: str) -> tuple[str, ...]:
-        return self._batches.get(message_id, (message_id,))
-
-    def _note(self, message_id: str, text: str) -> str:
-        if message_id not in self._batches:
-            return text
-        return f"Bcc {message_id}: {text}" if text else f"Bcc {message_id}"
-
-    def release_claim(self, message_id: str, now: dt.datetime) -> None:
-        rows = self._batches.get(message_id)
-        if rows is None:
-            super().release_claim(message_id, now)
-        else:
-            self._move_batch(rows, now, State.PENDING, "", from_states=(State.CLAIMED,))
-
-    def by_message_id(self, message_id: str) -> JournalEntry | None:
-        """For a batch: its first row (the rows of a batch always share their state)."""
-        rows = self._batches.get(message_id)
-        return super().by_message_id(rows[0] if rows else message_id)
-
-
-class ReleaseStore(Store):
-    """*base*'s connection with a :class:`ReleaseJournal`, handed to ``send_batch``.
-
-    It does not own the connection: closing it leaves *base* open.
-    """
-
-    def __init__(self, base: Store, journal: ReleaseJournal) -> None:  # no new connection
-        self.path = base.path
-        self._conn = base.connection
-        self.journal = journal
-
-    def close(self) -> None:
-        pass

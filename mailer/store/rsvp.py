@@ -18,7 +18,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 
-from mailer.store.db import transaction
+from mailer.store.db import timestamp, transaction
 from mailer.store.rsvp_records import (
     EPOCH,
     AnswerUpdate,
@@ -97,11 +97,6 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
-def _ts(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("rsvp times must be aware")
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
 
 _ANSWER_COLS = (
     "email, status, guests, lunch, interview, note, source, stamp, sequence, from_address,"
@@ -160,7 +155,7 @@ class Rsvps:
 
         Its own transaction, or the caller's :meth:`batch` when one is open.
         """
-        stamp = _ts(now)
+        stamp = timestamp(now)
         with self._writing() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO rsvp_messages (key, source, kind, outcome, email,"
@@ -176,7 +171,7 @@ class Rsvps:
                     outcome.sender,
                     outcome.subject,
                     outcome.details,
-                    None if outcome.received_at is None else _ts(outcome.received_at),
+                    None if outcome.received_at is None else timestamp(outcome.received_at),
                     stamp,
                 ),
             )
@@ -196,7 +191,7 @@ class Rsvps:
                         b.action,
                         b.diagnostic,
                         int(b.permanent),
-                        None if outcome.received_at is None else _ts(outcome.received_at),
+                        None if outcome.received_at is None else timestamp(outcome.received_at),
                         stamp,
                     ),
                 )
@@ -228,7 +223,7 @@ class Rsvps:
     def set_answer(self, update: AnswerUpdate, now: dt.datetime) -> bool:
         """Record one answer (``rsvp set`` uses source "manual" and stamp = now)."""
         with transaction(self._conn) as conn:
-            return _apply(conn, update, _ts(now))
+            return _apply(conn, update, timestamp(now))
 
     # --- review ----------------------------------------------------------------------------
 
@@ -240,14 +235,14 @@ class Rsvps:
 
     def add_review(self, draft: ReviewDraft, now: dt.datetime, message_key: str = "") -> int:
         with transaction(self._conn) as conn:
-            return _insert_review(conn, draft, message_key, _ts(now))
+            return _insert_review(conn, draft, message_key, timestamp(now))
 
     def resolve_review(self, review_id: int, resolution: str, now: dt.datetime) -> bool:
         with transaction(self._conn) as conn:
             cur = conn.execute(
                 "UPDATE rsvp_review SET resolved_at = ?, resolution = ?"
                 " WHERE id = ? AND resolved_at IS NULL",
-                (_ts(now), resolution, review_id),
+                (timestamp(now), resolution, review_id),
             )
             return cur.rowcount == 1
 
@@ -273,7 +268,7 @@ class Rsvps:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO suppressions (email, reason, source, created_at)"
                 " VALUES (?, ?, ?, ?)",
-                (email.strip(), reason, source, _ts(now)),
+                (email.strip(), reason, source, timestamp(now)),
             )
             return cur.rowcount == 1
 
@@ -313,7 +308,7 @@ class Rsvps:
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET"
                 " uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,"
                 " updated_at = excluded.updated_at",
-                (state.account, state.folder, state.uidvalidity, state.last_uid, _ts(now)),
+                (state.account, state.folder, state.uidvalidity, state.last_uid, timestamp(now)),
             )
 
 
@@ -371,7 +366,7 @@ def _apply(conn: sqlite3.Connection, u: AnswerUpdate, stamp: str) -> bool:
             interview,
             note,
             u.source,
-            _ts(u.stamp),
+            timestamp(u.stamp),
             sequence,
             u.from_address,
             u.message_key,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from mailer.store.db import transaction
+from mailer.store.db import timestamp, transaction
 
 MIGRATIONS: dict[int, str] = {
     30: """
@@ -26,11 +26,6 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
-def _ts(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("smtp log times must be aware")
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
 
 class SmtpLog:
     """The ``smtp_submissions`` table."""
@@ -42,13 +37,13 @@ class SmtpLog:
         with transaction(self._conn) as conn:
             conn.execute(
                 "INSERT INTO smtp_submissions (message_id, recipients, at) VALUES (?, ?, ?)",
-                (message_id, recipients, _ts(now)),
+                (message_id, recipients, timestamp(now)),
             )
 
     def recipients_since(self, since: dt.datetime) -> int:
         row = self._conn.execute(
             "SELECT COALESCE(SUM(recipients), 0) FROM smtp_submissions WHERE at > ?",
-            (_ts(since),),
+            (timestamp(since),),
         ).fetchone()
         return int(row[0])
 
@@ -57,7 +52,7 @@ class SmtpLog:
         freed = 0
         for at, count in self._conn.execute(
             "SELECT at, recipients FROM smtp_submissions WHERE at > ? ORDER BY at",
-            (_ts(since),),
+            (timestamp(since),),
         ):
             freed += int(count)
             if freed >= needed:
