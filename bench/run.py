@@ -9,7 +9,8 @@ Sections (every server listens on 127.0.0.1 only; every loop is bounded in count
 1. Throughput against Postfix's ``smtp-sink`` (aiosmtpd sink when it is missing): for each job
    (N personal invitations, without and with a 200 KB PDF) ``smtp-source`` (the wire limit),
    the bare aiosmtplib loop (our stack's limit), mailer and mailmerge, alternating, repeated;
-   medians, spread, and every rate as a ratio to the bare loop of the same run.
+   medians, spread, and every rate as a ratio to the bare loop and to mailmerge: the median of
+   the ratios taken within each repetition (senders of one repetition run back to back).
 2. A slow server (aiosmtpd answering DATA after 50 ms) with 1, 3 and 10 connections.
 3. Embargo precision: a release to 1,000 recipients armed by ``mailer release send-due``
    (``bench/release_precision.py --json``), see :func:`embargo_precision`.
@@ -262,14 +263,14 @@ def throughput(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
         sink_kind = server.kind
     rows = []
     for job in jobs:
-        bare = median([rate(r, job.n) for r in job.runs.get("bare", []) if "seconds" in r])
-        peer = median([rate(r, job.n) for r in job.runs.get("mailmerge", []) if "seconds" in r])
         for impl in IMPLS:
             runs = [r for r in job.runs.get(impl, []) if "seconds" in r]
             if not runs:
                 continue
             rates = [rate(r, job.n) for r in runs]
             med = median(rates)
+            to_bare = paired_ratios(job.runs.get(impl, []), job.runs.get("bare", []), job.n)
+            to_peer = paired_ratios(job.runs.get(impl, []), job.runs.get("mailmerge", []), job.n)
             row: dict[str, Any] = {
                 "n": job.n,
                 "pdf": job.pdf,
@@ -280,8 +281,10 @@ def throughput(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
                 "rates": rates,
                 "rate_median": med,
                 "spread_pct": spread(rates),
-                "ratio_bare": med / bare if bare else None,
-                "ratio_mailmerge": med / peer if peer else None,
+                "ratios_bare": to_bare,
+                "ratios_mailmerge": to_peer,
+                "ratio_bare": median(to_bare) if to_bare else None,
+                "ratio_mailmerge": median(to_peer) if to_peer else None,
             }
             if impl == "mailer":
                 for phase in ("plan", "commit", "send"):
@@ -290,6 +293,16 @@ def throughput(work: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
                 row["peak_rss_mb"] = median([r["peak_rss_mb"] for r in runs])
             rows.append(row)
     return rows
+
+
+def paired_ratios(mine: list[dict[str, Any]], ref: list[dict[str, Any]], n: int) -> list[float]:
+    """Each repetition's rate over the reference's rate in the same repetition (the senders of
+    one repetition run back to back, so they share the machine's state of that moment)."""
+    return [
+        rate(a, n) / rate(b, n)
+        for a, b in zip(mine, ref, strict=False)
+        if "seconds" in a and "seconds" in b and rate(b, n) > 0
+    ]
 
 
 # --- section 2: the slow server ------------------------------------------------------------------
@@ -750,7 +763,8 @@ def tables(result: dict[str, Any]) -> str:
         out.append(
             f"Throughput to {rows[0]['sink']} on 127.0.0.1, "
             f"{rows[0]['connections']} connections (mailmerge: one new connection per "
-            "message, as it works)"
+            "message, as it works); x bare loop / x mailmerge: median over the repetitions of "
+            "the rate divided by that sender's rate in the same repetition"
         )
         out.append("")
         out.append(
