@@ -453,6 +453,8 @@ def report(result: dict[str, Any]) -> str:
         ("journal: transmitting", "journal_ms", "transmitting"),
         ("smtp log row (daily cap)", "journal_ms", "smtp_log"),
         ("journal: sent", "journal_ms", "sent"),
+        ("**journal: those four transactions**", "journal_ms", "transitions"),
+        ("**journal as sent: 16 claims at a time + one group commit**", "journal_ms", "grouped"),
     ]
     for label, group, key in rows:
         out.append(f"| {label} | {p[group][key]:.3f} | {q[group][key]:.3f} |")
