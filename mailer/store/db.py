@@ -20,12 +20,12 @@ from mailer.errors import StoreError
 BUSY_TIMEOUT_MS = 10_000
 
 
-
 def timestamp(moment: dt.datetime) -> str:
     """*moment* as every table stores it: UTC, ISO 8601 with microseconds (naive times refused)."""
     if moment.tzinfo is None:
         raise ValueError("stored times must be timezone-aware")
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
 
 def _all_migrations() -> list[tuple[int, str]]:
     from mailer.store import journal, release, rsvp, smtp

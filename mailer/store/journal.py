@@ -62,7 +62,6 @@ class Recovery:
     in_doubt: int
 
 
-
 class Journal(JournalReads):
     """The journal's reads (:class:`JournalReads`) and every write to the ``messages`` table."""
 
@@ -109,13 +108,7 @@ class Journal(JournalReads):
 
     def claim(self, message_id: str, owner: str, now: dt.datetime) -> bool:
         """pending -> claimed. True only for the one process that won the row."""
-        with transaction(self._conn) as conn:
-            cur = conn.execute(
-                "UPDATE messages SET state = 'claimed', owner = ?, claimed_at = ?, updated_at = ?,"
-                " attempts = attempts + 1 WHERE message_id = ? AND state = 'pending'",
-                (owner, timestamp(now), timestamp(now), message_id),
-            )
-            return cur.rowcount == 1
+        return bool(claim_rows(self._conn, (message_id,), owner, now))
 
     def _move(
         self,

@@ -82,9 +82,8 @@ class JournalReads:
 
     def states(self, campaign: Campaign, round_: int) -> dict[str, State]:
         """email -> state of every row of the round (what planning needs of 100,000 rows)."""
-        by_value = {s.value: s for s in State}
         return {
-            str(email): by_value[str(state)]
+            str(email): _STATES[str(state)]
             for email, state in self._conn.execute(
                 "SELECT email, state FROM messages WHERE campaign = ? AND round = ?",
                 (campaign.value, round_),
@@ -115,9 +114,8 @@ class JournalReads:
 
     def invited(self, campaign: Campaign) -> list[Invited]:
         """Address, name and state of every row of *campaign* (no times parsed), oldest first."""
-        by_value = {s.value: s for s in State}
         return [
-            Invited(str(email), str(name), by_value[str(state)])
+            Invited(str(email), str(name), _STATES[str(state)])
             for email, name, state in self._conn.execute(
                 "SELECT email, name, state FROM messages WHERE campaign = ? ORDER BY id",
                 (campaign.value,),

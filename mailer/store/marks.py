@@ -31,7 +31,6 @@ _OUTCOMES = {State.SENT, State.FAILED, State.IN_DOUBT}
 _FROM = ("claimed", "transmitting")
 
 
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The server's answer for one message, waiting to be written."""
@@ -70,15 +69,22 @@ def claim_rows(
     """pending -> claimed for each of *message_ids* in one transaction; the ones won."""
     if not message_ids:
         return set()
+    with transaction(conn) as tx:
+        return claim_in(tx, message_ids, owner, now)
+
+
+def claim_in(
+    tx: sqlite3.Connection, message_ids: Sequence[str], owner: str, now: dt.datetime
+) -> set[str]:
+    """The claim of :func:`claim_rows` inside the caller's open transaction *tx*."""
     stamp = timestamp(now)
     marks = ",".join("?" * len(message_ids))
-    with transaction(conn) as tx:
-        rows = tx.execute(
-            "UPDATE messages SET state = 'claimed', owner = ?, claimed_at = ?,"
-            " updated_at = ?, attempts = attempts + 1"
-            f" WHERE message_id IN ({marks}) AND state = 'pending' RETURNING message_id",
-            (owner, stamp, stamp, *message_ids),
-        ).fetchall()
+    rows = tx.execute(
+        "UPDATE messages SET state = 'claimed', owner = ?, claimed_at = ?,"
+        " updated_at = ?, attempts = attempts + 1"
+        f" WHERE message_id IN ({marks}) AND state = 'pending' RETURNING message_id",
+        (owner, stamp, stamp, *message_ids),
+    ).fetchall()
     return {str(r[0]) for r in rows}
 
 

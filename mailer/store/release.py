@@ -66,7 +66,6 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
-
 def _parse(text: object) -> dt.datetime:
     return dt.datetime.fromisoformat(str(text))
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from mailer.models import JournalEntry, State
 from mailer.schedule import ReleaseCancelled, ScheduleState
 from mailer.store import Store
-from mailer.store.db import timestamp, transaction
+from mailer.store.db import transaction
 from mailer.store.journal import Journal
-from mailer.store.marks import Outcome, Submission
+from mailer.store.marks import Outcome, Submission, claim_in
 
 
 class ReleaseJournal(Journal):
@@ -67,24 +67,8 @@ class ReleaseJournal(Journal):
             ).fetchone()[0]
             if int(pending) != len(rows):
                 return False  # some row moved on since the plan: the next run re-plans it
-            conn.execute(
-                "UPDATE messages SET state = 'claimed', owner = ?, claimed_at = ?, updated_at = ?,"
-                f" attempts = attempts + 1 WHERE state = 'pending' AND message_id IN ({marks})",
-                (owner, timestamp(now), timestamp(now), *rows),
-            )
+            claim_in(conn, rows, owner, now)
             return True
-
-    def _move_batch(
-        self,
-        rows: tuple[str, ...],
-        now: dt.datetime,
-        state: State,
-        error: str,
-        *,
-        from_states: Iterable[State],
-        sent: bool = False,
-    ) -> bool:
-        return self._move_rows(rows, now, state, error, from_states, sent) > 0
 
     def mark_transmitting(self, message_id: str, now: dt.datetime) -> None:
         if now < self._embargo:
@@ -95,7 +79,7 @@ class ReleaseJournal(Journal):
         if rows is None:
             super().mark_transmitting(message_id, now)
         else:
-            self._move_batch(rows, now, State.TRANSMITTING, "", from_states=(State.CLAIMED,))
+            self._move_rows(rows, now, State.TRANSMITTING, "", (State.CLAIMED,))
 
     def _outcome(
         self, message_id: str, now: dt.datetime, state: State, text: str, *, sent: bool = False
@@ -103,14 +87,8 @@ class ReleaseJournal(Journal):
         rows = self._batches.get(message_id)
         if rows is None:
             return False
-        self._move_batch(
-            rows,
-            now,
-            state,
-            self._note(message_id, text),
-            from_states=(State.CLAIMED, State.TRANSMITTING),
-            sent=sent,
-        )
+        note = self._note(message_id, text)
+        self._move_rows(rows, now, state, note, (State.CLAIMED, State.TRANSMITTING), sent)
         return True
 
     def mark_sent(self, message_id: str, now: dt.datetime, response: str = "") -> None:
@@ -165,7 +143,7 @@ class ReleaseJournal(Journal):
         if rows is None:
             super().release_claim(message_id, now)
         else:
-            self._move_batch(rows, now, State.PENDING, "", from_states=(State.CLAIMED,))
+            self._move_rows(rows, now, State.PENDING, "", (State.CLAIMED,))
 
     def by_message_id(self, message_id: str) -> JournalEntry | None:
         """For a batch: its first row (the rows of a batch always share their state)."""

@@ -97,7 +97,6 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
-
 _ANSWER_COLS = (
     "email, status, guests, lunch, interview, note, source, stamp, sequence, from_address,"
     " message_key, updated_at"

@@ -26,7 +26,6 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
-
 class SmtpLog:
     """The ``smtp_submissions`` table."""
 
