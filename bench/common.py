@@ -149,13 +149,13 @@ class ProjectSpec:
 
 
 def make_project(dest: Path, spec: ProjectSpec) -> Path:
-    """A starter project (``mailer.starter.write_starter``) with *n* generated contacts,
+    """A starter project (``mailer.project.starter.write_starter``) with *n* generated contacts,
     sending over plain SMTP to 127.0.0.1:*port*; returns the config path."""
     import tomllib
 
     import tomli_w
 
-    from mailer.starter import write_starter
+    from mailer.project.starter import write_starter
 
     if dest.exists():
         shutil.rmtree(dest)

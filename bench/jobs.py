@@ -5,7 +5,7 @@ clock starts after its imports (start-up is measured separately, in the scale se
 
 * ``bare``: our stack's limit: aiosmtplib sending identical pre-built bytes over C connections,
   with the same commands per message as mailer's transport (MAIL, RCPT, DATA).
-* ``mailer``: the real code path on a generated project: ``rounds.load_project`` ->
+* ``mailer``: the real code path on a generated project: ``loading.load_project`` ->
   ``rounds.prepare`` (``campaign.build_plan``: render, calendar, MIME) -> ``rounds.commit``
   (journal rows) -> ``rounds.send`` (``sending.send_batch``: claim, transmitting, sent, over SMTP).
 * ``mailmerge``: the peer's CLI entry point, called in-process with its output discarded.
@@ -74,15 +74,16 @@ def job_bare(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def job_mailer(args: argparse.Namespace) -> dict[str, Any]:
-    from mailer import rounds
-    from mailer.campaign import invitation_spec
     from mailer.clock import SystemClock
+    from mailer.contacts import loading
+    from mailer.invitations import rounds
+    from mailer.messages.plan import invitation_spec
 
     clock = SystemClock()
     cfg = Path(args.config)
     start = time.perf_counter()
-    project = rounds.load_project(cfg)
-    with rounds.open_store(project.config) as store:
+    project = loading.load_project(cfg)
+    with loading.open_store(project.config) as store:
         prepared = rounds.prepare(
             project, invitation_spec(project.config), store, now=clock.now(), suppressed=()
         )
@@ -140,16 +141,17 @@ def job_mailmerge(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def job_scale(args: argparse.Namespace) -> dict[str, Any]:
-    from mailer import rounds
-    from mailer.campaign import invitation_spec
     from mailer.clock import SystemClock
+    from mailer.contacts import loading
+    from mailer.invitations import rounds
+    from mailer.messages.plan import invitation_spec
 
     clock = SystemClock()
     base_rss = _peak_rss_mb()
     start = time.perf_counter()
-    project = rounds.load_project(Path(args.config))
+    project = loading.load_project(Path(args.config))
     loaded = time.perf_counter()
-    with rounds.open_store(project.config) as store:
+    with loading.open_store(project.config) as store:
         prepared = rounds.prepare(
             project, invitation_spec(project.config), store, now=clock.now(), suppressed=()
         )

@@ -85,12 +85,12 @@ def patched(owner: Any, attr: str, replacement: Any) -> Iterator[None]:
 
 def stage_times(cfg: Path, repeats: int) -> dict[str, float]:
     """Per-message milliseconds of each stage (median over *repeats* plans)."""
-    import mailer.campaign as campaign
-    from mailer import rounds
-    from mailer.render import Renderer
+    import mailer.messages.plan as campaign
+    from mailer.contacts import loading
+    from mailer.messages.render import Renderer
 
-    project = rounds.load_project(cfg)
-    contacts = rounds.recipients(project, tag=None, only=None)
+    project = loading.load_project(cfg)
+    contacts = loading.recipients(project, tag=None, only=None)
     spec = campaign.invitation_spec(project.config)
     campaign.build_plan(project.config, contacts[:3], spec, now=FIXED_NOW, store=None)  # warm
     runs: list[dict[str, float]] = []
@@ -103,7 +103,7 @@ def stage_times(cfg: Path, repeats: int) -> dict[str, float]:
                 calendar = sw.wrap("calendar", campaign.build_calendar)
                 stack.enter_context(patched(campaign, "build_calendar", calendar))
             else:
-                import mailer.ics as ics
+                import mailer.messages.ics as ics
 
                 render = sw.wrap("calendar", ics.CalendarTemplate.render)
                 stack.enter_context(patched(ics.CalendarTemplate, "render", render))
@@ -131,14 +131,14 @@ def stage_times(cfg: Path, repeats: int) -> dict[str, float]:
 def journal_times(cfg: Path) -> dict[str, float]:
     """Per-message milliseconds of the journal: reserve (one transaction for all rows) and the
     three transitions of the exactly-once protocol (one transaction each)."""
-    from mailer import rounds
-    from mailer.campaign import invitation_spec, new_message_id, new_uid
+    from mailer.contacts import loading
+    from mailer.messages.plan import invitation_spec, new_message_id, new_uid
     from mailer.store import Reservation, Store, process_owner
 
     reset_journal(cfg)
-    project = rounds.load_project(cfg)
+    project = loading.load_project(cfg)
     config = project.config
-    contacts = rounds.recipients(project, tag=None, only=None)
+    contacts = loading.recipients(project, tag=None, only=None)
     spec = invitation_spec(config)
     rows = [
         Reservation(c.email, c.name, new_message_id(config), new_uid(config), 0) for c in contacts
@@ -251,16 +251,17 @@ def caller_area(caller: tuple[str, int, str], callee: tuple[str, int, str]) -> s
 
 def profile_job(cfg: Path, out_prefix: str, *, pyinstrument: bool) -> dict[str, Any]:
     """cProfile of the whole mailer job in this process; internal time grouped by area."""
-    from mailer import rounds
-    from mailer.campaign import invitation_spec
     from mailer.clock import SystemClock
+    from mailer.contacts import loading
+    from mailer.invitations import rounds
+    from mailer.messages.plan import invitation_spec
 
     reset_journal(cfg)
 
     def job() -> int:
         clock = SystemClock()
-        project = rounds.load_project(cfg)
-        with rounds.open_store(project.config) as store:
+        project = loading.load_project(cfg)
+        with loading.open_store(project.config) as store:
             prepared = rounds.prepare(
                 project, invitation_spec(project.config), store, now=clock.now(), suppressed=()
             )
@@ -397,11 +398,11 @@ def main() -> int:
             cfg = make_project(work / key, ProjectSpec(args.n, pdf, server.port, 1))
             stages = stage_times(cfg, args.repeat)
             journal = journal_times(cfg)
-            from mailer import rounds
-            from mailer.campaign import build_plan, invitation_spec
+            from mailer.contacts import loading
+            from mailer.messages.plan import build_plan, invitation_spec
 
-            project = rounds.load_project(cfg)
-            one = rounds.recipients(project, tag=None, only=None)[:1]
+            project = loading.load_project(cfg)
+            one = loading.recipients(project, tag=None, only=None)[:1]
             data = (
                 build_plan(
                     project.config, one, invitation_spec(project.config), now=FIXED_NOW, store=None

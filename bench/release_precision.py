@@ -37,7 +37,7 @@ import tomli_w
 from aiosmtpd.controller import Controller
 
 from bench.stamp_sink import StampSink
-from mailer.starter import write_starter
+from mailer.project.starter import write_starter
 
 HEL = ZoneInfo("Europe/Helsinki")
 MAILER = str(Path(sys.executable).parent / "mailer")
@@ -187,7 +187,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
-        "--sink", choices=("stamp", "aiosmtpd"), default="stamp",
+        "--sink",
+        choices=("stamp", "aiosmtpd"),
+        default="stamp",
         help="stamp: bench/stamp_sink.py (default); aiosmtpd: the tests' server, which itself "
         "takes ~2.7 ms per message here and so cannot show a 1-s release",
     )

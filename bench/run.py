@@ -105,13 +105,13 @@ class Job:
 
 def prepare_job(work: Path, n: int, pdf: bool, port: int, connections: int, repeats: int) -> Job:
     from bench.peer import peer_message_size, write_peer_project
-    from mailer import rounds
-    from mailer.campaign import build_plan, invitation_spec
+    from mailer.contacts import loading
+    from mailer.messages.plan import build_plan, invitation_spec
 
     name = f"{n}-{'pdf' if pdf else 'plain'}"
     cfg = make_project(work / f"mailer-{name}", ProjectSpec(n, pdf, port, connections))
-    project = rounds.load_project(cfg)
-    first = rounds.recipients(project, tag=None, only=None)[:1]
+    project = loading.load_project(cfg)
+    first = loading.recipients(project, tag=None, only=None)[:1]
     plan = build_plan(
         project.config, first, invitation_spec(project.config), now=FIXED_NOW, store=None
     )
@@ -491,8 +491,8 @@ def startup(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 def status_project(dest: Path, rows: int) -> Path:
     """A project with *rows* contacts and a journal of *rows* invitations (sent, a few failed
     and in doubt), written through the store's own reserve()."""
-    from mailer.campaign import invitation_spec
-    from mailer.config import load_config
+    from mailer.config.load import load_config
+    from mailer.messages.plan import invitation_spec
     from mailer.store import Reservation, Store
 
     cfg = make_project(dest, ProjectSpec(rows, False, 25, 1))
@@ -654,7 +654,7 @@ def write_replies(dest: Path, n: int) -> tuple[list[tuple[str, str, str]], dict[
 def rsvp_import(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """``mailer rsvp import`` of N reply messages (10,000; target < 10 s).
 
-    A project made by ``mailer.starter.write_starter`` (through :func:`make_project`), a journal
+    A project made by ``mailer.project.write_starter`` (through :func:`make_project`), a journal
     of the invitations the replies answer (reserved through the store, marked sent), N replies
     in a Maildir (:func:`write_replies`); the command runs as a user runs it (its wall time,
     start-up included, and its own peak RSS from ``wait4``). The outcome counts are checked
@@ -662,8 +662,8 @@ def rsvp_import(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """
     import sqlite3
 
-    from mailer.campaign import invitation_spec
-    from mailer.config import load_config
+    from mailer.config.load import load_config
+    from mailer.messages.plan import invitation_spec
     from mailer.store import Reservation, Store
 
     n = args.rsvp_n

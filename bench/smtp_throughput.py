@@ -62,7 +62,10 @@ def run(
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         section: dict[str, object] = {
-            "host": "127.0.0.1", "port": port, "security": security, "timeout_seconds": 30.0,
+            "host": "127.0.0.1",
+            "port": port,
+            "security": security,
+            "timeout_seconds": 30.0,
         }
         if ca_file:
             section["ca_file"] = ca_file
@@ -98,24 +101,28 @@ def main() -> None:
     print(f"local aiosmtpd server on 127.0.0.1:{port} ({args.security}), separate process")
     try:
         for connections in (1, 4):
-            elapsed, _ = run(parent, port, ca_file, args.security, args.messages,
-                             connections=connections)
-            print(f"{args.messages} messages, {connections} connection(s), no rate limit: "
-                  f"{elapsed:.2f} s = {args.messages / elapsed:.0f} messages/second")
+            elapsed, _ = run(
+                parent, port, ca_file, args.security, args.messages, connections=connections
+            )
+            print(
+                f"{args.messages} messages, {connections} connection(s), no rate limit: "
+                f"{elapsed:.2f} s = {args.messages / elapsed:.0f} messages/second"
+            )
         n = args.rate_messages
-        elapsed, received = run(parent, port, ca_file, args.security, n,
-                                connections=3, rate_per_minute=600)
+        elapsed, received = run(
+            parent, port, ca_file, args.security, n, connections=3, rate_per_minute=600
+        )
         span = received[-1] - received[0]
         gaps = [b - a for a, b in itertools.pairwise(received)]
-        busiest = max(
-            sum(1 for t in received if start <= t < start + 10.0) for start in received
+        busiest = max(sum(1 for t in received if start <= t < start + 10.0) for start in received)
+        print(
+            f"{n} messages at rate_per_minute=600 over 3 connections: {elapsed:.2f} s; "
+            f"achieved {(n - 1) / span * 60:.1f}/min between the first and the last arrival "
+            f"(target 600/min = one every 0.100 s); gaps min {min(gaps):.3f} s, "
+            f"mean {sum(gaps) / len(gaps):.3f} s, max {max(gaps):.3f} s; "
+            f"most arrivals in any 10 s window: {busiest} (exact spacing gives 100; "
+            "arrival jitter can add 1)"
         )
-        print(f"{n} messages at rate_per_minute=600 over 3 connections: {elapsed:.2f} s; "
-              f"achieved {(n - 1) / span * 60:.1f}/min between the first and the last arrival "
-              f"(target 600/min = one every 0.100 s); gaps min {min(gaps):.3f} s, "
-              f"mean {sum(gaps) / len(gaps):.3f} s, max {max(gaps):.3f} s; "
-              f"most arrivals in any 10 s window: {busiest} (exact spacing gives 100; "
-              "arrival jitter can add 1)")
     finally:
         parent.send("stop")
         server.join(10)

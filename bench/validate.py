@@ -91,11 +91,11 @@ def rfc2047_display_name(raw: str) -> str:
 
 def _expected_subjects(cfg: Path) -> dict[str, str]:
     """The subject each language's template renders (no transport, no journal)."""
-    from mailer import rounds
-    from mailer.campaign import build_plan, invitation_spec
+    from mailer.contacts import loading
+    from mailer.messages.plan import build_plan, invitation_spec
 
-    project = rounds.load_project(cfg)
-    contacts = rounds.recipients(project, tag=None, only=None)
+    project = loading.load_project(cfg)
+    contacts = loading.recipients(project, tag=None, only=None)
     one_each = {c.language: c for c in contacts}
     plan = build_plan(
         project.config,
@@ -324,8 +324,8 @@ def validate_variant(work: Path, n: int, pdf: bool, c: Checker) -> int:
 
 def check_folder(cfg: Path, record: Path, *, n: int, pdf: bool, c: Checker) -> int:
     """Check every message in *record* against the project *cfg* and its journal."""
-    from mailer.campaign import invitation_spec
-    from mailer.config import load_config
+    from mailer.config.load import load_config
+    from mailer.messages.plan import invitation_spec
     from mailer.store import Store
 
     config = load_config(cfg)

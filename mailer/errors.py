@@ -62,6 +62,10 @@ class ScheduleError(MailerError):
     """An embargo time is invalid (in the past, non-existent or ambiguous local time)."""
 
 
+class ReleaseCancelled(ScheduleError):
+    """The schedule was cancelled while a run was about to send (nothing more is sent)."""
+
+
 class InboxError(MailerError):
     """A mailbox or reply file cannot be read."""
 

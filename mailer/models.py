@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})
 
@@ -112,7 +113,7 @@ class Attachment:
 
 
 class ByteSource(Protocol):
-    """Where the per-recipient bytes of spooled messages are kept (see :mod:`mailer.spool`)."""
+    """Where the per-recipient bytes of spooled messages are kept (:mod:`mailer.messages.spool`)."""
 
     def read(self, offset: int, length: int) -> bytes: ...
 
@@ -235,3 +236,43 @@ class StateCounts:
     @property
     def total(self) -> int:
         return self.sent + self.failed + self.in_doubt + self.pending + self.skipped
+
+
+# --- the release schedule, as the store keeps it ---
+
+
+class ScheduleState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"  # a run started sending (and may have been stopped halfway)
+    DONE = "done"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATES = frozenset({ScheduleState.SCHEDULED, ScheduleState.SENDING})
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The scheduled release, as the store keeps it."""
+
+    id: int
+    embargo: dt.datetime  # aware (UTC in the store)
+    zone: str  # IANA zone the officer gave the time in
+    tag: str  # only contacts with this tag ('' = every contact)
+    mode: str  # personal | bcc
+    grace_minutes: int
+    state: ScheduleState
+    checked: int  # messages rendered and checked when it was scheduled
+    fingerprint: str  # of the templates, attachments, contacts and config at that time
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    note: str
+
+    @property
+    def local_embargo(self) -> dt.datetime:
+        return self.embargo.astimezone(ZoneInfo(self.zone))
+
+    @property
+    def grace(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.grace_minutes)

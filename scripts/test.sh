@@ -24,6 +24,7 @@ python3 -m venv .venv
 
 echo "== ruff"
 .venv/bin/ruff check mailer tests bench
+.venv/bin/ruff format --check mailer tests bench
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== pytest"

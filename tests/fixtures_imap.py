@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.config import ImapConfig
+from mailer.config.load import ImapConfig
 
 USER = "testuser"
 PASSWORD = "secret-Pa55"  # no ":" (the passwd-file separator)
@@ -162,20 +162,27 @@ class DovecotServer:
         """Save *raw* with ``doveadm save`` (the next UID, in call order); return its UID."""
         done = subprocess.run(
             ["doveadm", "-c", str(self.conf), "save", "-u", self.user, "-m", folder],
-            input=raw, capture_output=True, timeout=30, check=False,
+            input=raw,
+            capture_output=True,
+            timeout=30,
+            check=False,
         )
         if done.returncode != 0:
             raise AssertionError(f"doveadm save failed: {done.stderr.decode(errors='replace')}")
         uid = max(self.flags(folder))
         if seen:
-            self.doveadm("flags", "add", "-u", self.user, "\\Seen", "mailbox", folder, "uid",
-                         str(uid))
+            self.doveadm(
+                "flags", "add", "-u", self.user, "\\Seen", "mailbox", folder, "uid", str(uid)
+            )
         return uid
 
     def doveadm(self, *args: str) -> str:
         done = subprocess.run(
             ["doveadm", "-c", str(self.conf), *args],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         if done.returncode != 0:
             raise AssertionError(f"doveadm {' '.join(args)} failed: {done.stderr.strip()}")
@@ -196,8 +203,11 @@ class DovecotServer:
     def messages(self, folder: str = "INBOX") -> list[str]:
         """Message-IDs in *folder*, in UID order."""
         out = self.doveadm("fetch", "-u", self.user, "hdr.message-id", "mailbox", folder, "all")
-        return [line.split(":", 1)[1].strip() for line in out.splitlines()
-                if line.lower().startswith("hdr.message-id:")]
+        return [
+            line.split(":", 1)[1].strip()
+            for line in out.splitlines()
+            if line.lower().startswith("hdr.message-id:")
+        ]
 
     def uidvalidity(self, folder: str = "INBOX") -> int:
         out = self.doveadm("mailbox", "status", "-u", self.user, "uidvalidity", folder)
@@ -242,8 +252,11 @@ def _add_users(directory: Path, count: int) -> list[tuple[str, str]]:
     users = [(f"user{n:03d}", f"pw-{uuid.uuid4().hex[:16]}") for n in range(1, count + 1)]
     for user, _password in users:
         home = directory / "home" / user
-        for path in (home, home / "Maildir",
-                     *(home / "Maildir" / sub for sub in ("cur", "new", "tmp"))):
+        for path in (
+            home,
+            home / "Maildir",
+            *(home / "Maildir" / sub for sub in ("cur", "new", "tmp")),
+        ):
             path.mkdir()
             _chown_nobody(path)
     with (directory / "passwd").open("a") as passwd:
@@ -254,8 +267,11 @@ def _add_users(directory: Path, count: int) -> list[tuple[str, str]]:
 def add_user(server: DovecotServer, user: str, password: str) -> DovecotServer:
     """A new mailbox user with an empty Maildir (the server re-reads the passwd file)."""
     home = server.dir / "home" / user
-    for path in (home, home / "Maildir", *(home / "Maildir" / sub for sub in ("cur", "new",
-                                                                                "tmp"))):
+    for path in (
+        home,
+        home / "Maildir",
+        *(home / "Maildir" / sub for sub in ("cur", "new", "tmp")),
+    ):
         path.mkdir()
         _chown_nobody(path)
     with (server.dir / "passwd").open("a") as passwd:
@@ -267,14 +283,22 @@ def _start(directory: Path, binary: str) -> tuple[int, int, int]:
     """Start the master; return (imap port, imaps port, master pid)."""
     for _attempt in range(5):
         imap_port, imaps_port = _free_port(), _free_port()
-        conf = (_CONF.replace("@DIR@", str(directory))
-                .replace("@IMAP_PORT@", str(imap_port)).replace("@IMAPS_PORT@", str(imaps_port)))
+        conf = (
+            _CONF.replace("@DIR@", str(directory))
+            .replace("@IMAP_PORT@", str(imap_port))
+            .replace("@IMAPS_PORT@", str(imaps_port))
+        )
         assert "base_dir = /" in conf and "state_dir = /" in conf
         (directory / "dovecot.conf").write_text(conf)
         startup = directory / "startup.log"
         with startup.open("wb") as out:
-            code = subprocess.call([binary, "-c", str(directory / "dovecot.conf")],
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30)
+            code = subprocess.call(
+                [binary, "-c", str(directory / "dovecot.conf")],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                timeout=30,
+            )
         if code == 0:
             pid = _master_pid(directory, wait=5.0)
             if not pid:

@@ -58,7 +58,7 @@ import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from mailer.config import Config, parse_config
+from mailer.config.load import Config, parse_config
 from mailer.models import Campaign, Contact, Outgoing
 from mailer.store import Reservation, Store
 
@@ -105,8 +105,11 @@ class _Random:
 DEFAULT_RANDOM_ACTIONS = {
     "connect": ["421 4.7.0 Try again later, closing connection"],
     "mail": ["451 4.3.0 Temporary failure", "drop"],
-    "rcpt": ["451 4.3.0 Try again later", "452 4.5.3 Too many recipients",
-             "550 5.1.1 No such user"],
+    "rcpt": [
+        "451 4.3.0 Try again later",
+        "452 4.5.3 Too many recipients",
+        "550 5.1.1 No such user",
+    ],
     "data": ["451 4.3.0 Queue problem", "drop"],
 }
 
@@ -240,8 +243,10 @@ class SmtpTestServer:
     def _data_fault(self, rcpt_tos: list[str]) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.stage == "data" and fault.times != 0 and (
-                    fault.address is None or fault.address in [r.lower() for r in rcpt_tos]
+                if (
+                    fault.stage == "data"
+                    and fault.times != 0
+                    and (fault.address is None or fault.address in [r.lower() for r in rcpt_tos])
                 ):
                     fault.use()
                     return fault
@@ -294,7 +299,8 @@ class SmtpTestServer:
         """Message-IDs of every copy that reached *address* (duplicates included)."""
         with self._lock:
             return [
-                m.message_id for m in self.messages
+                m.message_id
+                for m in self.messages
                 if address.lower() in (r.lower() for r in m.rcpt_tos)
             ]
 
@@ -332,8 +338,10 @@ class SmtpTestServer:
                         owner.concurrent > owner.max_connections
                     )
                 try:
-                    greeting = "432 4.3.2 Concurrent connections limit exceeded" if crowded else (
-                        owner._fault("connect", None)
+                    greeting = (
+                        "432 4.3.2 Concurrent connections limit exceeded"
+                        if crowded
+                        else (owner._fault("connect", None))
                     )
                     if greeting is not None:
                         await self.push(greeting)
@@ -505,11 +513,23 @@ def outgoing(
         rows = store.journal.reserve(campaign, round_, [Reservation(SENDER, "", mid, None, 0)], now)
         contact = Contact(SENDER, "City of Example", "", "en", (), 0)
         stored = rows[SENDER].message_id
-        return [Outgoing(campaign, contact, stored, None, 0, SENDER, tuple(emails), "Release",
-                         message_bytes(stored, SENDER, "Release"))]
+        return [
+            Outgoing(
+                campaign,
+                contact,
+                stored,
+                None,
+                0,
+                SENDER,
+                tuple(emails),
+                "Release",
+                message_bytes(stored, SENDER, "Release"),
+            )
+        ]
     reservations = [
-        Reservation(e, f"Journalist {i}", f"<{campaign.value}-{round_}-{i}.{e}@city.example>",
-                    None, 0)
+        Reservation(
+            e, f"Journalist {i}", f"<{campaign.value}-{round_}-{i}.{e}@city.example>", None, 0
+        )
         for i, e in enumerate(emails)
     ]
     rows = store.journal.reserve(campaign, round_, reservations, now)
@@ -517,6 +537,17 @@ def outgoing(
     for line, email in enumerate(emails, start=2):
         mid = rows[email].message_id
         contact = Contact(email, f"Journalist {line}", "News", "en", (), line)
-        items.append(Outgoing(campaign, contact, mid, None, 0, SENDER, (email,), "Invitation",
-                              message_bytes(mid, email)))
+        items.append(
+            Outgoing(
+                campaign,
+                contact,
+                mid,
+                None,
+                0,
+                SENDER,
+                (email,),
+                "Invitation",
+                message_bytes(mid, email),
+            )
+        )
     return items

@@ -12,7 +12,7 @@ from typing import Any
 
 import tomli_w
 
-from mailer.starter import write_starter
+from mailer.project.starter import write_starter
 from tests.conftest import FIXED_NOW
 
 CONTACT_COLUMNS = ("email", "name", "outlet", "language", "tags", "first_name")

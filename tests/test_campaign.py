@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from mailer import rounds
-from mailer.campaign import build_plan, invitation_spec
 from mailer.clock import FakeClock
+from mailer.contacts import Project, load_project, loading
 from mailer.errors import AttachmentError, ContactsError, MailerError, TemplateError
+from mailer.invitations import rounds
+from mailer.messages.plan import build_plan, invitation_spec
 from mailer.models import Campaign, State, StateCounts
-from mailer.rounds import Project, load_project
 from mailer.sending.outbox import eml_name
 from mailer.store import Reservation, Store
 from mailer.store.rsvp import Rsvps
@@ -50,7 +50,7 @@ def run(
     """What ``invite send --yes`` does, with a fake clock."""
     spec = invitation_spec(project.config)
     clock = FakeClock(now)
-    with rounds.open_store(project.config) as store:
+    with loading.open_store(project.config) as store:
         prepared = rounds.prepare(
             project,
             spec,
@@ -107,7 +107,7 @@ def test_second_run_sends_nothing(project: Project) -> None:
     run(project)
     before = {p.name: p.read_bytes() for p in outbox(project)}
     spec = invitation_spec(project.config)
-    with rounds.open_store(project.config) as store:
+    with loading.open_store(project.config) as store:
         prepared = rounds.prepare(project, spec, store, now=FIXED_NOW)
     assert prepared.plan.items == ()
     assert len(prepared.plan.done) == 7
@@ -248,7 +248,7 @@ def test_contacts_error_stops_everything(project_dir: Path) -> None:
 
 def test_commit_uses_identifiers_another_run_reserved_first(project: Project) -> None:
     spec = invitation_spec(project.config)
-    with rounds.open_store(project.config) as store:
+    with loading.open_store(project.config) as store:
         prepared = rounds.prepare(project, spec, store, now=FIXED_NOW)
         planned = {i.contact.email: i.message_id for i in prepared.plan.items}
         with Store(project.config.store_path) as other:  # another process, in between
@@ -267,7 +267,7 @@ def test_commit_uses_identifiers_another_run_reserved_first(project: Project) ->
 
 
 def test_prepare_reserves_nothing(project: Project) -> None:
-    with rounds.open_store(project.config) as store:
+    with loading.open_store(project.config) as store:
         prepared = rounds.prepare(project, invitation_spec(project.config), store, now=FIXED_NOW)
     assert len(prepared.plan.items) == 7
     assert journal_rows(project) == 0
@@ -280,7 +280,7 @@ def test_prepare_reserves_nothing(project: Project) -> None:
 
 
 def test_eml_names_are_safe_and_unique(project: Project) -> None:
-    with rounds.open_store(project.config) as store:
+    with loading.open_store(project.config) as store:
         prepared = rounds.prepare(project, invitation_spec(project.config), store, now=FIXED_NOW)
     names = [eml_name(i) for i in prepared.plan.items]
     assert len(set(names)) == 7

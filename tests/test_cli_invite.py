@@ -18,7 +18,7 @@ from icalendar import Calendar
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from mailer.config import CONFIG_ENV
+from mailer.config.load import CONFIG_ENV
 from mailer.models import Campaign, State
 from mailer.store import Store
 from tests.helpers import make_project, set_keys, write_contacts

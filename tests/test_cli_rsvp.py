@@ -45,8 +45,9 @@ ASA = "asa.sjoholm@ot.example"
 JORGEN = "jorgen.bystrom@yle.example"
 MIKAEL = "mikael.bjorklund@nordiskenergi.example"
 SARAH = "sarah.okafor@batteryinsider.example"
-RIIKKA_TEXT = ("Hei,\n\nTulen kuvaajan kanssa, haastattelu Vesan kanssa kiinnostaisi.\n\n"
-               "Terveisin\nRiikka")
+RIIKKA_TEXT = (
+    "Hei,\n\nTulen kuvaajan kanssa, haastattelu Vesan kanssa kiinnostaisi.\n\nTerveisin\nRiikka"
+)
 ASA_TEXT = "Hej,\n\nTyvärr kan jag inte komma den dagen.\n\nÅsa"
 
 # --- replies built from the journal ---------------------------------------------------------------
@@ -65,8 +66,10 @@ class Invited:
 
 def invited(store_path: Path) -> dict[str, Invited]:
     with Store(store_path) as store:
-        return {e.email: Invited(e.email, e.name, e.message_id, e.ics_uid or "")
-                for e in store.journal.entries(Campaign.INVITATION)}
+        return {
+            e.email: Invited(e.email, e.name, e.message_id, e.ics_uid or "")
+            for e in store.journal.entries(Campaign.INVITATION)
+        }
 
 
 def _tag(*parts: str) -> str:
@@ -83,27 +86,50 @@ def _stamp(minutes_ago: int) -> str:
 
 def _b64(text: str) -> str:
     data = base64.b64encode(text.encode("utf-8")).decode("ascii")
-    return "\n".join(data[i:i + 76] for i in range(0, len(data), 76))
+    return "\n".join(data[i : i + 76] for i in range(0, len(data), 76))
 
 
 def outlook_accept(inv: Invited, *, comment: str, minutes_ago: int = 50) -> bytes:
-    cal = "\r\n".join([
-        "BEGIN:VCALENDAR", "METHOD:REPLY", "PRODID:Microsoft Exchange Server 2010",
-        "VERSION:2.0", "BEGIN:VTIMEZONE", "TZID:FLE Standard Time", "BEGIN:STANDARD",
-        "DTSTART:16010101T040000", "TZOFFSETFROM:+0300", "TZOFFSETTO:+0200",
-        "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10", "END:STANDARD",
-        "BEGIN:DAYLIGHT", "DTSTART:16010101T030000", "TZOFFSETFROM:+0200",
-        "TZOFFSETTO:+0300", "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3",
-        "END:DAYLIGHT", "END:VTIMEZONE", "BEGIN:VEVENT",
-        f"ATTENDEE;PARTSTAT=ACCEPTED;CN={inv.name}:MAILTO:{inv.email}",
-        f"COMMENT;LANGUAGE=fi-FI:{comment.replace(',', chr(92) + ',')}",
-        f"SUMMARY;LANGUAGE=fi-FI:Hyväksytty: {TITLE}",
-        "DTSTART;TZID=FLE Standard Time:20270625T120000",
-        "DTEND;TZID=FLE Standard Time:20270625T160000",
-        f"UID:{inv.uid}", "CLASS:PUBLIC", "PRIORITY:5", f"DTSTAMP:{_stamp(minutes_ago)}",
-        "TRANSP:OPAQUE", "STATUS:CONFIRMED", "SEQUENCE:0",
-        "LOCATION;LANGUAGE=fi-FI:Villa Elba\\, Kokkola", "END:VEVENT", "END:VCALENDAR", "",
-    ])
+    cal = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "METHOD:REPLY",
+            "PRODID:Microsoft Exchange Server 2010",
+            "VERSION:2.0",
+            "BEGIN:VTIMEZONE",
+            "TZID:FLE Standard Time",
+            "BEGIN:STANDARD",
+            "DTSTART:16010101T040000",
+            "TZOFFSETFROM:+0300",
+            "TZOFFSETTO:+0200",
+            "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10",
+            "END:STANDARD",
+            "BEGIN:DAYLIGHT",
+            "DTSTART:16010101T030000",
+            "TZOFFSETFROM:+0200",
+            "TZOFFSETTO:+0300",
+            "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3",
+            "END:DAYLIGHT",
+            "END:VTIMEZONE",
+            "BEGIN:VEVENT",
+            f"ATTENDEE;PARTSTAT=ACCEPTED;CN={inv.name}:MAILTO:{inv.email}",
+            f"COMMENT;LANGUAGE=fi-FI:{comment.replace(',', chr(92) + ',')}",
+            f"SUMMARY;LANGUAGE=fi-FI:Hyväksytty: {TITLE}",
+            "DTSTART;TZID=FLE Standard Time:20270625T120000",
+            "DTEND;TZID=FLE Standard Time:20270625T160000",
+            f"UID:{inv.uid}",
+            "CLASS:PUBLIC",
+            "PRIORITY:5",
+            f"DTSTAMP:{_stamp(minutes_ago)}",
+            "TRANSP:OPAQUE",
+            "STATUS:CONFIRMED",
+            "SEQUENCE:0",
+            "LOCATION;LANGUAGE=fi-FI:Villa Elba\\, Kokkola",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
     boundary = "_000_AM0PR07MB1234ABCDEFprod_"
     return f"""\
 From: {inv.name} <{inv.email}>
@@ -133,16 +159,30 @@ Content-Transfer-Encoding: base64
 
 
 def google_accept(inv: Invited, *, sender: str, guests: int, minutes_ago: int = 40) -> bytes:
-    cal = "\r\n".join([
-        "BEGIN:VCALENDAR", "PRODID:-//Google Inc//Google Calendar 70.9054//EN", "VERSION:2.0",
-        "CALSCALE:GREGORIAN", "METHOD:REPLY", "BEGIN:VEVENT", "DTSTART:20270625T090000Z",
-        "DTEND:20270625T130000Z", f"DTSTAMP:{_stamp(minutes_ago)}",
-        f"ORGANIZER;CN=Kokkolan kaupunki / Viestintä:mailto:{ORGANIZER}", f"UID:{inv.uid}",
-        "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;CN="
-        f"{inv.name};X-NUM-GUESTS={guests}:mailto:{sender}",
-        "SEQUENCE:0", "STATUS:CONFIRMED", f"SUMMARY:{TITLE}", "TRANSP:OPAQUE", "END:VEVENT",
-        "END:VCALENDAR", "",
-    ])
+    cal = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "PRODID:-//Google Inc//Google Calendar 70.9054//EN",
+            "VERSION:2.0",
+            "CALSCALE:GREGORIAN",
+            "METHOD:REPLY",
+            "BEGIN:VEVENT",
+            "DTSTART:20270625T090000Z",
+            "DTEND:20270625T130000Z",
+            f"DTSTAMP:{_stamp(minutes_ago)}",
+            f"ORGANIZER;CN=Kokkolan kaupunki / Viestintä:mailto:{ORGANIZER}",
+            f"UID:{inv.uid}",
+            "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;CN="
+            f"{inv.name};X-NUM-GUESTS={guests}:mailto:{sender}",
+            "SEQUENCE:0",
+            "STATUS:CONFIRMED",
+            f"SUMMARY:{TITLE}",
+            "TRANSP:OPAQUE",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
     return f"""\
 MIME-Version: 1.0
 Date: {_date(minutes_ago)}
@@ -178,18 +218,27 @@ Content-Transfer-Encoding: base64
 """.encode()
 
 
-def text_reply(inv: Invited, body: str, *, subject: str = f"Re: Kutsu medialle: {TITLE}",
-               in_reply_to: bool = True, minutes_ago: int = 30, quote: str = "") -> bytes:
-    threading = (f"In-Reply-To: {inv.message_id}\nReferences: {inv.message_id}\n"
-                 if in_reply_to else f"References: {inv.message_id}\n")
+def text_reply(
+    inv: Invited,
+    body: str,
+    *,
+    subject: str = f"Re: Kutsu medialle: {TITLE}",
+    in_reply_to: bool = True,
+    minutes_ago: int = 30,
+    quote: str = "",
+) -> bytes:
+    threading = (
+        f"In-Reply-To: {inv.message_id}\nReferences: {inv.message_id}\n"
+        if in_reply_to
+        else f"References: {inv.message_id}\n"
+    )
     quoted = "".join(f"> {line}\n" for line in quote.splitlines())
     attribution = time.strftime("%d.%m.%Y klo %H.%M", time.gmtime(time.time() - 36000))
-    wrote = (f"\n{attribution} Kokkolan kaupunki <{ORGANIZER}> kirjoitti:\n{quoted}"
-             if quote else "")
+    wrote = f"\n{attribution} Kokkolan kaupunki <{ORGANIZER}> kirjoitti:\n{quoted}" if quote else ""
     return f"""\
 From: {inv.name} <{inv.email}>
 To: {ORGANIZER}
-Subject: {email.header.Header(subject, 'utf-8').encode()}
+Subject: {email.header.Header(subject, "utf-8").encode()}
 Date: {_date(minutes_ago)}
 Message-ID: <reply-{_tag(inv.uid, body)}@mail.example>
 {threading}MIME-Version: 1.0
@@ -267,8 +316,12 @@ Message-ID: {inv.message_id}
 
 
 def unsubscribe(inv: Invited, *, minutes_ago: int = 10) -> bytes:
-    return text_reply(inv, "Please remove me from your mailing list.\n\nSarah",
-                      subject=f"Re: Invitation: {TITLE}", minutes_ago=minutes_ago)
+    return text_reply(
+        inv,
+        "Please remove me from your mailing list.\n\nSarah",
+        subject=f"Re: Invitation: {TITLE}",
+        minutes_ago=minutes_ago,
+    )
 
 
 def write_replies(project: Path) -> Path:
@@ -280,8 +333,9 @@ def write_replies(project: Path) -> Path:
         "01-outlook-accept.eml": outlook_accept(inv[PAIVI], comment="Tulen, lounaalle myös."),
         "02-google-accept.eml": google_accept(inv[JYRKI], sender=JYRKI_GMAIL, guests=1),
         "03-text-fi.eml": text_reply(inv[RIIKKA], RIIKKA_TEXT, quote="Tervetuloa!"),
-        "04-decline-sv.eml": text_reply(inv[ASA], ASA_TEXT, subject="SV: Inbjudan",
-                                        in_reply_to=False),
+        "04-decline-sv.eml": text_reply(
+            inv[ASA], ASA_TEXT, subject="SV: Inbjudan", in_reply_to=False
+        ),
         "05-out-of-office.eml": out_of_office(inv[JORGEN]),
         "06-bounce.eml": bounce_511(inv[MIKAEL]),
         "07-unsubscribe.eml": unsubscribe(inv[SARAH]),
@@ -385,8 +439,10 @@ def test_a_large_import_shows_counts_instead_of_a_row_each(
 def test_list_json_has_every_answer_and_delivery(answered: Path) -> None:
     rows = listed()
     assert list(rows) == [PAIVI, JYRKI, RIIKKA, ASA, JORGEN, MIKAEL, SARAH]  # contacts.csv order
-    brief = {e: (r["status"], r["guests"], r["lunch"], r["interview"], r["source"], r["delivery"])
-             for e, r in rows.items()}
+    brief = {
+        e: (r["status"], r["guests"], r["lunch"], r["interview"], r["source"], r["delivery"])
+        for e, r in rows.items()
+    }
     assert brief == {
         PAIVI: ("yes", 0, True, "", "calendar", "sent"),
         JYRKI: ("yes", 1, None, "", "calendar", "sent"),
@@ -398,8 +454,9 @@ def test_list_json_has_every_answer_and_delivery(answered: Path) -> None:
     }
     assert rows[PAIVI]["note"] == "Tulen, lounaalle myös."
     assert rows[JYRKI]["answered_from"] == JYRKI_GMAIL
-    assert rows[RIIKKA]["note"].endswith("Tulen kuvaajan kanssa, haastattelu Vesan kanssa "
-                                         "kiinnostaisi.")
+    assert rows[RIIKKA]["note"].endswith(
+        "Tulen kuvaajan kanssa, haastattelu Vesan kanssa kiinnostaisi."
+    )
     assert (rows[MIKAEL]["bounce"], rows[MIKAEL]["suppressed"]) == ("5.1.1", False)
     assert rows[PAIVI]["outlet"] == "Keskipohjanmaa"
     assert rows[ASA]["name"] == "Åsa Sjöholm"
@@ -413,8 +470,15 @@ def test_list_table(answered: Path) -> None:
     assert out[0].split() == ["contact", "status", "guests", "lunch", "interview", "delivery"]
     assert out[2].split() == ["Jörgen", "Byström", "(Yle", "Österbotten)", "none", "sent"]
     assert out[3].strip() == JORGEN
-    assert out[4].split() == ["Mikael", "Björklund", "(Nordisk", "Energi)", "none", "bounced",
-                              "5.1.1"]
+    assert out[4].split() == [
+        "Mikael",
+        "Björklund",
+        "(Nordisk",
+        "Energi)",
+        "none",
+        "bounced",
+        "5.1.1",
+    ]
     assert out[-1] == "3 contacts (none 3)"
     result = mailer("rsvp", "list", "--status", "later")
     assert result.exit_code == 2
@@ -441,21 +505,41 @@ def test_summary(answered: Path) -> None:
 
 def test_summary_json(answered: Path) -> None:
     assert json.loads(ok("rsvp", "summary", "--json").stdout) == {
-        "invited": 7, "yes": 3, "maybe": 0, "no": 1, "none": 3, "guests": 2, "expected": 5,
-        "maybe_people": 0, "lunch": 1, "lunch_unknown": 4,
+        "invited": 7,
+        "yes": 3,
+        "maybe": 0,
+        "no": 1,
+        "none": 3,
+        "guests": 2,
+        "expected": 5,
+        "maybe_people": 0,
+        "lunch": 1,
+        "lunch_unknown": 4,
         "interviews": {"Jarkko Vesa": [RIIKKA]},
         "delivery": {"sent": 6, "bounced": 1},
         "bounced": [{"email": MIKAEL, "status": "5.1.1"}],
-        "suppressed": 0, "review": 2, "to_remind": 2,
+        "suppressed": 0,
+        "review": 2,
+        "to_remind": 2,
     }
 
 
 def test_status_json_has_the_rsvp_counts(answered: Path) -> None:
     data = json.loads(ok("status", "--json").stdout)
-    assert data["rsvp"] == {"yes": 3, "no": 1, "maybe": 0, "none": 3, "guests": 2, "lunch": 1,
-                            "bounced": 1, "review": 2}
-    assert "RSVP:        yes 3  no 1  maybe 0  none 3  guests 2  lunch 1  bounced 1  review 2" \
+    assert data["rsvp"] == {
+        "yes": 3,
+        "no": 1,
+        "maybe": 0,
+        "none": 3,
+        "guests": 2,
+        "lunch": 1,
+        "bounced": 1,
+        "review": 2,
+    }
+    assert (
+        "RSVP:        yes 3  no 1  maybe 0  none 3  guests 2  lunch 1  bounced 1  review 2"
         in ok("status").stdout.splitlines()
+    )
 
 
 def test_summary_before_any_answer(project: Path) -> None:
@@ -476,8 +560,10 @@ def test_summary_before_any_answer(project: Path) -> None:
 def test_export_for_excel(answered: Path) -> None:
     target = answered / "vastaukset.csv"
     result = ok("rsvp", "export", str(target))
-    assert result.stdout == (f"Wrote 7 rows to {target} (UTF-8 with BOM, ';'-separated, for "
-                             "Excel; readable by you only)\n")
+    assert result.stdout == (
+        f"Wrote 7 rows to {target} (UTF-8 with BOM, ';'-separated, for "
+        "Excel; readable by you only)\n"
+    )
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     data = target.read_bytes()
     assert data.startswith(b"\xef\xbb\xbfemail;name;outlet;")
@@ -485,10 +571,28 @@ def test_export_for_excel(answered: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert [r["email"] for r in rows] == [PAIVI, JYRKI, RIIKKA, ASA, JORGEN, MIKAEL, SARAH]
     jyrki = rows[1]
-    assert {k: jyrki[k] for k in ("name", "outlet", "status", "guests", "lunch", "source",
-                                  "answered_from", "delivery")} == {
-        "name": "Jyrki Hyvönen", "outlet": "Yle Keski-Pohjanmaa", "status": "yes", "guests": "1",
-        "lunch": "", "source": "calendar", "answered_from": JYRKI_GMAIL, "delivery": "sent"}
+    assert {
+        k: jyrki[k]
+        for k in (
+            "name",
+            "outlet",
+            "status",
+            "guests",
+            "lunch",
+            "source",
+            "answered_from",
+            "delivery",
+        )
+    } == {
+        "name": "Jyrki Hyvönen",
+        "outlet": "Yle Keski-Pohjanmaa",
+        "status": "yes",
+        "guests": "1",
+        "lunch": "",
+        "source": "calendar",
+        "answered_from": JYRKI_GMAIL,
+        "delivery": "sent",
+    }
     assert (rows[0]["lunch"], rows[2]["interview"]) == ("yes", "Vesa")
     assert (rows[5]["delivery"], rows[5]["bounce"]) == ("bounced", "5.1.1")
     assert rows[4]["status"] == "none"
@@ -498,34 +602,58 @@ def test_export_for_excel(answered: Path) -> None:
 
 
 def test_export_neutralises_formulas(answered: Path) -> None:
-    ok("rsvp", "set", JORGEN, "--status", "yes", "--note", '=HYPERLINK("http://x.example","a")',
-       "--interview", "@SUM(A1)")
+    ok(
+        "rsvp",
+        "set",
+        JORGEN,
+        "--status",
+        "yes",
+        "--note",
+        '=HYPERLINK("http://x.example","a")',
+        "--interview",
+        "@SUM(A1)",
+    )
     target = answered / "out.csv"
     ok("rsvp", "export", str(target))
     rows = list(csv.DictReader(io.StringIO(target.read_text("utf-8-sig")), delimiter=";"))
     jorgen = next(r for r in rows if r["email"] == JORGEN)
-    assert jorgen["note"] == "'=HYPERLINK(\"http://x.example\",\"a\")"
+    assert jorgen["note"] == '\'=HYPERLINK("http://x.example","a")'
     assert jorgen["interview"] == "'@SUM(A1)"
 
 
 def test_export_to_a_missing_folder_is_one_error_line(answered: Path) -> None:
     result = mailer("rsvp", "export", str(answered / "no" / "such" / "x.csv"))
     assert result.exit_code == 1
-    assert result.stderr == (f"error: {answered / 'no' / 'such' / 'x.csv'}: cannot write the "
-                             "export: No such file or directory\n")
+    assert result.stderr == (
+        f"error: {answered / 'no' / 'such' / 'x.csv'}: cannot write the "
+        "export: No such file or directory\n"
+    )
 
 
 # --- answers by phone ----------------------------------------------------------------------------
 
 
 def test_set_records_an_answer_by_phone(answered: Path) -> None:
-    result = ok("rsvp", "set", JORGEN, "--status", "yes", "--guests", "1", "--lunch",
-                "--interview", "Jarkko Vesa", "--note", "soitti 1.6.")
-    assert result.stdout == (f"Recorded for {JORGEN}: yes, +1 guest, lunch, interview: Jarkko "
-                             "Vesa, note: soitti 1.6. (by hand)\n")
+    result = ok(
+        "rsvp",
+        "set",
+        JORGEN,
+        "--status",
+        "yes",
+        "--guests",
+        "1",
+        "--lunch",
+        "--interview",
+        "Jarkko Vesa",
+        "--note",
+        "soitti 1.6.",
+    )
+    assert result.stdout == (
+        f"Recorded for {JORGEN}: yes, +1 guest, lunch, interview: Jarkko "
+        "Vesa, note: soitti 1.6. (by hand)\n"
+    )
     row = listed()[JORGEN]
-    assert (row["status"], row["guests"], row["lunch"], row["source"]) == ("yes", 1, True,
-                                                                           "manual")
+    assert (row["status"], row["guests"], row["lunch"], row["source"]) == ("yes", 1, True, "manual")
     summary = json.loads(ok("rsvp", "summary", "--json").stdout)
     assert summary["interviews"] == {"Jarkko Vesa": [RIIKKA, JORGEN]}
     assert (summary["expected"], summary["lunch"], summary["to_remind"]) == (7, 3, 1)
@@ -604,7 +732,8 @@ def test_review_decides_in_a_terminal(answered: Path, terminal: None) -> None:
     (folder / "a-unclear.eml").write_bytes(text_reply(inv[JORGEN], "Onko paikalla pysäköintiä?"))
     stranger = Invited("freelancer@media.example", "Free Lancer", "<none@x>", "")
     (folder / "b-stranger.eml").write_bytes(
-        text_reply(stranger, "Tulen mielelläni!", in_reply_to=False))
+        text_reply(stranger, "Tulen mielelläni!", in_reply_to=False)
+    )
     ok("rsvp", "import", str(folder))
     # 1: suppress Mikael; 2: later; 3: Jörgen's question -> maybe; 4: a stranger says yes ->
     # the officer types the stranger's address, which is no contact: error, the item stays open
@@ -660,29 +789,38 @@ def test_remind_without_suppression_includes_the_pending_unsubscribe(answered: P
     assert outbox(answered, "reminder") == sorted([JORGEN, SARAH])
 
 
-def test_suppressed_address_gets_no_invitation(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_suppressed_address_gets_no_invitation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = make_project(tmp_path / "fresh")
     monkeypatch.chdir(path)
     result = ok("contacts", "suppress", PAIVI.upper(), "--reason", "asked by phone")
-    assert result.stdout == (f"Suppressed {PAIVI.upper().split('@')[0]}@{PAIVI.split('@')[1]}: "
-                             "no invitation, reminder, update or release goes to it.\n")
+    assert result.stdout == (
+        f"Suppressed {PAIVI.upper().split('@')[0]}@{PAIVI.split('@')[1]}: "
+        "no invitation, reminder, update or release goes to it.\n"
+    )
     again = ok("contacts", "suppress", PAIVI)
     assert again.stdout == f"{PAIVI} was already on the suppression list.\n"
     sent = ok("invite", "send", "--yes")
-    assert f"Not sent:     {PAIVI}: suppressed (opted out or address bounced)" in \
-        sent.stdout.splitlines()
+    assert (
+        f"Not sent:     {PAIVI}: suppressed (opted out or address bounced)"
+        in sent.stdout.splitlines()
+    )
     assert PAIVI not in outbox(path, "invitation") and len(outbox(path, "invitation")) == 6
     ok("rsvp", "set", JORGEN, "--status", "yes")
     ok("invite", "remind", "--yes")
     assert PAIVI not in outbox(path, "reminder") and JORGEN not in outbox(path, "reminder")
     assert len(outbox(path, "reminder")) == 5
-    assert ok("contacts", "unsuppress", PAIVI).stdout == \
-        f"Removed {PAIVI} from the suppression list.\n"
+    assert (
+        ok("contacts", "unsuppress", PAIVI).stdout
+        == f"Removed {PAIVI} from the suppression list.\n"
+    )
     missing = mailer("contacts", "unsuppress", PAIVI)
     assert missing.exit_code == 1
-    assert missing.stderr.splitlines() == [f"error: {PAIVI}: not on the suppression list",
-                                           "hint: 'mailer contacts suppressed' lists it"]
+    assert missing.stderr.splitlines() == [
+        f"error: {PAIVI}: not on the suppression list",
+        "hint: 'mailer contacts suppressed' lists it",
+    ]
     assert ok("contacts", "suppressed").stdout == "The suppression list is empty.\n"
     bad = mailer("contacts", "suppress", "not-an-address")
     assert bad.exit_code == 1
@@ -703,29 +841,47 @@ def test_fetch_needs_an_imap_section(project: Path) -> None:
 
 
 def test_fetch_without_a_password_never_prompts(project: Path) -> None:
-    set_keys(project, "imap", host="127.0.0.1", port=1, security="tls", username="viestinta",
-             password_env="RSVP_TEST_PASSWORD")
+    set_keys(
+        project,
+        "imap",
+        host="127.0.0.1",
+        port=1,
+        security="tls",
+        username="viestinta",
+        password_env="RSVP_TEST_PASSWORD",
+    )
     result = mailer("rsvp", "fetch")
     assert result.exit_code == 1
     assert result.stderr.startswith(
         "error: 127.0.0.1: no password for viestinta: the environment variable "
-        "RSVP_TEST_PASSWORD ([imap] password_env) is not set")
+        "RSVP_TEST_PASSWORD ([imap] password_env) is not set"
+    )
 
 
 @pytest.mark.imap
 def test_fetch_from_dovecot_then_nothing_new(project: Path, dovecot: DovecotServer) -> None:
-    set_keys(project, "imap", host=dovecot.host, port=dovecot.imap_port, security="starttls",
-             username=dovecot.user, password_env="RSVP_TEST_PASSWORD",
-             ca_file=str(dovecot.ca_file))
+    set_keys(
+        project,
+        "imap",
+        host=dovecot.host,
+        port=dovecot.imap_port,
+        security="starttls",
+        username=dovecot.user,
+        password_env="RSVP_TEST_PASSWORD",
+        ca_file=str(dovecot.ca_file),
+    )
     env = {"RSVP_TEST_PASSWORD": dovecot.password}
     for path in sorted(write_replies(project).glob("*.eml")):
         dovecot.deliver(path.read_bytes())
     first = ok("rsvp", "fetch", env=env)
     out = first.stdout.splitlines()
-    assert out[0] == (f"{dovecot.user}@127.0.0.1 INBOX: 7 messages (the whole folder was read: "
-                      "first fetch, or the server renumbered it)")
+    assert out[0] == (
+        f"{dovecot.user}@127.0.0.1 INBOX: 7 messages (the whole folder was read: "
+        "first fetch, or the server renumbered it)"
+    )
     assert [line.split()[0] for line in out if line.startswith("imap:")] == [
-        f"imap:INBOX/{n}" for n in range(1, 8)]
+        f"imap:INBOX/{n}" for n in range(1, 8)
+    ]
     assert out[-2:] == [
         "7 messages: 4 answers recorded, 1 bounced, 1 noted (no answer), 1 for review",
         "Next: mailer rsvp review (2 new items wait for your decision)",
@@ -749,15 +905,26 @@ def test_import_of_a_missing_path(project: Path) -> None:
 
 
 @pytest.mark.imap
-def test_fetch_moves_handled_mail_only_when_configured(project: Path,
-                                                       dovecot: DovecotServer) -> None:
-    set_keys(project, "imap", host=dovecot.host, port=dovecot.imaps_port, security="tls",
-             username=dovecot.user, password_env="RSVP_TEST_PASSWORD",
-             ca_file=str(dovecot.ca_file), processed_folder="Vastaukset")
+def test_fetch_moves_handled_mail_only_when_configured(
+    project: Path, dovecot: DovecotServer
+) -> None:
+    set_keys(
+        project,
+        "imap",
+        host=dovecot.host,
+        port=dovecot.imaps_port,
+        security="tls",
+        username=dovecot.user,
+        password_env="RSVP_TEST_PASSWORD",
+        ca_file=str(dovecot.ca_file),
+        processed_folder="Vastaukset",
+    )
     for path in sorted(write_replies(project).glob("*.eml"))[:3]:
         dovecot.deliver(path.read_bytes())
-    dovecot.deliver(b"From: news@vendor.example\nTo: viestinta@kokkola.example\n"
-                    b"Subject: Newsletter\nMessage-ID: <nl@vendor.example>\n\nHello\n")
+    dovecot.deliver(
+        b"From: news@vendor.example\nTo: viestinta@kokkola.example\n"
+        b"Subject: Newsletter\nMessage-ID: <nl@vendor.example>\n\nHello\n"
+    )
     result = ok("rsvp", "fetch", env={"RSVP_TEST_PASSWORD": dovecot.password})
     assert result.stdout.splitlines()[-1] == "3 handled messages moved to Vastaukset"
     assert dovecot.messages() == ["<nl@vendor.example>"]  # the unrelated mail stays

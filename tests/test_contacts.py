@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailer.addresses import clean_display_name, has_control
-from mailer.contacts import (
+from mailer.contacts.book import (
     ContactBook,
     load_contacts,
     parse_contacts,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from mailer.ics import PRODID, CalendarInvite, build_calendar
+from mailer.messages.ics import PRODID, CalendarInvite, build_calendar
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 DTSTAMP = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from mailer.campaign import Plan, build_plan, invitation_spec
-from mailer.config import Config, load_config
-from mailer.contacts import load_contacts
+from mailer.config.load import Config, load_config
+from mailer.contacts.book import load_contacts
 from mailer.errors import AttachmentError
-from mailer.messages import Footer, MessageSpec, build_message, load_attachments
+from mailer.messages.mime import Footer, MessageSpec, build_message, load_attachments
+from mailer.messages.plan import Plan, build_plan, invitation_spec
 from mailer.models import Campaign, Contact, Outgoing
 from mailer.store import Reservation, Store
 from tests.conftest import FIXED_NOW

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.config import SmtpConfig
+from mailer.config.load import SmtpConfig
 from mailer.sending.plan import delivery_plan
 from tests.fixtures_smtp import smtp_config
 

@@ -7,7 +7,7 @@ import binascii
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailer.messages import qp_without_leading_dots
+from mailer.messages.mime import qp_without_leading_dots
 
 _TEXT = st.text(alphabet=st.sampled_from(list("ab. =\täÅ\n")), max_size=400)
 

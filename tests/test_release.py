@@ -22,21 +22,26 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-import mailer.release_status  # noqa: F401  (registers the "release" section of mailer status)
-from mailer.campaign import new_message_id
 from mailer.cli import app
 from mailer.clock import FakeClock, SystemClock
-from mailer.config import Config, load_config
-from mailer.errors import ExitCode, ScheduleError, TemplateError, UsageError
-from mailer.models import Campaign, Outgoing, State
-from mailer.release import Command, RunResult, cancel, plan_schedule, run_release, save_schedule
-from mailer.release_audience import project_of, release_spec
-from mailer.release_batches import bcc_items
-from mailer.release_lock import ReleaseLock, lock_path
-from mailer.release_plan import send_prebrief
-from mailer.release_status import release_status, status_json
-from mailer.rounds import load_project
-from mailer.schedule import ReleaseCancelled, Schedule, ScheduleState
+from mailer.config.load import Config, load_config
+from mailer.contacts import load_project
+from mailer.errors import ExitCode, ReleaseCancelled, ScheduleError, TemplateError, UsageError
+from mailer.messages.plan import new_message_id
+from mailer.models import Campaign, Outgoing, Schedule, ScheduleState, State
+from mailer.release.audience import project_of, release_spec
+from mailer.release.batches import bcc_items
+from mailer.release.lock import ReleaseLock, lock_path
+from mailer.release.plan import send_prebrief
+from mailer.release.runner import (
+    Command,
+    RunResult,
+    cancel,
+    plan_schedule,
+    run_release,
+    save_schedule,
+)
+from mailer.release.status import release_status, status_json
 from mailer.sending import NoProgress, RunContext
 from mailer.store import Reservation, Store
 from mailer.store.release import Releases

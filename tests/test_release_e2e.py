@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.config import load_config
+from mailer.config.load import load_config
+from mailer.contacts import load_project
 from mailer.models import Campaign, State
-from mailer.release import plan_schedule, save_schedule
-from mailer.rounds import load_project
+from mailer.release.runner import plan_schedule, save_schedule
 from mailer.store import Store
 from tests.fixtures_smtp import SmtpTestServer
 from tests.helpers import make_project, set_keys

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.campaign import contact_context, event_context, make_renderer
-from mailer.config import load_config
+from mailer.config.load import load_config
 from mailer.errors import TemplateError
+from mailer.messages.plan import contact_context, event_context, make_renderer
+from mailer.messages.render import Renderer
 from mailer.models import Contact
-from mailer.render import Renderer
 from tests.helpers import config_path, make_project
 
 HELSINKI = ZoneInfo("Europe/Helsinki")

@@ -77,7 +77,11 @@ def test_outlook_comment_extras_and_note(store: Store) -> None:
     anna = Rsvps(store.connection).answer("ANNA.journalisti@hs.example")  # any case
     assert anna is not None
     assert (anna.status, anna.guests, anna.lunch, anna.note) == (
-        "yes", 1, True, "Tulen kuvaajan kanssa, lounaalle myös.")
+        "yes",
+        1,
+        True,
+        "Tulen kuvaajan kanssa, lounaalle myös.",
+    )
     assert anna.stamp == dt.datetime(2027, 3, 1, 8, 15, 22, tzinfo=dt.UTC)
 
 
@@ -94,8 +98,9 @@ def test_reimport_is_idempotent(store: Store) -> None:
 
 
 def test_unmatched_uid_is_never_applied_even_from_a_contact(store: Store) -> None:
-    report = ingest([("x", (CORPUS / "calendar_uid_matches_nothing.eml").read_bytes())],
-                    store=store, now=NOW)
+    report = ingest(
+        [("x", (CORPUS / "calendar_uid_matches_nothing.eml").read_bytes())], store=store, now=NOW
+    )
     rsvps = Rsvps(store.connection)
     assert rsvps.answer("zoe.miller@guardian.example") is None
     (review,) = report.reviews
@@ -109,8 +114,11 @@ def test_bounces_are_recorded_and_offered_for_suppression(store: Store) -> None:
     ingest(corpus_messages(), store=store, now=NOW)
     rsvps = Rsvps(store.connection)
     bounced = rsvps.bounced()
-    assert sorted(bounced) == ["quentin@bbc.example", "rasmus.old@expressen.example",
-                               "sanna.salo@ksml.example"]
+    assert sorted(bounced) == [
+        "quentin@bbc.example",
+        "rasmus.old@expressen.example",
+        "sanna.salo@ksml.example",
+    ]
     assert all(b.permanent and b.status == "5.1.1" for b in bounced.values())
     offers = [r for r in rsvps.reviews() if r.kind == ReviewKind.SUPPRESS]
     assert sorted(r.email for r in offers) == sorted(bounced)
@@ -133,11 +141,15 @@ def test_processed_messages_keep_their_classification(store: Store) -> None:
 
 def _reply(n: int, partstat: str, stamp: str, sequence: int = 0, attendee: str = "") -> bytes:
     who = attendee or DATA["contact"][n - 1]["email"]
-    ics = (f"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{uid(n)}\r\n"
-           f"DTSTAMP:{stamp}\r\nSEQUENCE:{sequence}\r\n"
-           f"ATTENDEE;PARTSTAT={partstat}:mailto:{who}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-    return (f"From: {who}\r\nSubject: x\r\nMessage-ID: <{partstat}{stamp}{sequence}@t>\r\n"
-            f"Content-Type: text/calendar; method=REPLY\r\n\r\n{ics}").encode()
+    ics = (
+        f"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{uid(n)}\r\n"
+        f"DTSTAMP:{stamp}\r\nSEQUENCE:{sequence}\r\n"
+        f"ATTENDEE;PARTSTAT={partstat}:mailto:{who}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    return (
+        f"From: {who}\r\nSubject: x\r\nMessage-ID: <{partstat}{stamp}{sequence}@t>\r\n"
+        f"Content-Type: text/calendar; method=REPLY\r\n\r\n{ics}"
+    ).encode()
 
 
 def _status(store: Store, n: int) -> str | None:
@@ -157,10 +169,15 @@ def test_latest_dtstamp_wins_in_any_order(store: Store) -> None:
 
 
 def test_lower_sequence_is_ignored_even_when_newer(store: Store) -> None:
-    report = ingest([("v1", _reply(5, "ACCEPTED", "20270301T100000Z", sequence=1)),
-                     ("v0", _reply(5, "DECLINED", "20270302T100000Z", sequence=0)),
-                     ("v2", _reply(5, "TENTATIVE", "20270228T100000Z", sequence=2))],
-                    store=store, now=NOW)
+    report = ingest(
+        [
+            ("v1", _reply(5, "ACCEPTED", "20270301T100000Z", sequence=1)),
+            ("v0", _reply(5, "DECLINED", "20270302T100000Z", sequence=0)),
+            ("v2", _reply(5, "TENTATIVE", "20270228T100000Z", sequence=2)),
+        ],
+        store=store,
+        now=NOW,
+    )
     assert _outcomes(report) == ["applied", "superseded", "applied"]
     answer = Rsvps(store.connection).answer(DATA["contact"][4]["email"])
     assert answer is not None and (answer.status, answer.sequence) == ("maybe", 2)
@@ -175,8 +192,18 @@ def test_future_stamps_are_clamped_to_now(store: Store) -> None:
 def test_manual_answer_wins_over_older_replies(store: Store) -> None:
     rsvps = Rsvps(store.connection)
     email = DATA["contact"][6]["email"]
-    assert rsvps.set_answer(AnswerUpdate(email=email, status="yes", source="manual", stamp=NOW,
-                                         guests=2, lunch=True, note="by phone"), NOW)
+    assert rsvps.set_answer(
+        AnswerUpdate(
+            email=email,
+            status="yes",
+            source="manual",
+            stamp=NOW,
+            guests=2,
+            lunch=True,
+            note="by phone",
+        ),
+        NOW,
+    )
     ingest([("old", _reply(7, "DECLINED", "20270301T100000Z"))], store=store, now=NOW)
     answer = rsvps.answer(email)
     assert answer is not None
@@ -186,21 +213,33 @@ def test_manual_answer_wins_over_older_replies(store: Store) -> None:
 def test_extras_are_kept_when_a_later_answer_does_not_mention_them(store: Store) -> None:
     rsvps = Rsvps(store.connection)
     email = DATA["contact"][7]["email"]
-    rsvps.set_answer(AnswerUpdate(email, "yes", "text", NOW - dt.timedelta(days=2), guests=1,
-                                  lunch=True, interview="Vesa"), NOW)
-    rsvps.set_answer(AnswerUpdate(email, "yes", "calendar", NOW - dt.timedelta(days=1),
-                                  sequence=0), NOW)
+    rsvps.set_answer(
+        AnswerUpdate(
+            email, "yes", "text", NOW - dt.timedelta(days=2), guests=1, lunch=True, interview="Vesa"
+        ),
+        NOW,
+    )
+    rsvps.set_answer(
+        AnswerUpdate(email, "yes", "calendar", NOW - dt.timedelta(days=1), sequence=0), NOW
+    )
     kept = rsvps.answer(email)
     assert kept is not None and (kept.guests, kept.lunch, kept.interview) == (1, True, "Vesa")
     rsvps.set_answer(AnswerUpdate(email, "no", "text", NOW), NOW)
     gone = rsvps.answer(email)
     assert gone is not None and (gone.status, gone.guests, gone.lunch, gone.interview) == (
-        "no", 0, None, "")
+        "no",
+        0,
+        None,
+        "",
+    )
 
 
 def test_reply_from_another_address_keeps_that_address(store: Store) -> None:
-    ingest([("g", _reply(9, "ACCEPTED", "20270301T100000Z", attendee="private@gmail.example"))],
-           store=store, now=NOW)
+    ingest(
+        [("g", _reply(9, "ACCEPTED", "20270301T100000Z", attendee="private@gmail.example"))],
+        store=store,
+        now=NOW,
+    )
     answer = Rsvps(store.connection).answer("ingrid.berg@vasabladet.example")
     assert answer is not None and answer.from_address == "private@gmail.example"
 
@@ -213,7 +252,8 @@ def test_delegated_goes_to_review(store: Store) -> None:
 
 def test_button_and_comment_disagreeing_is_applied_and_reviewed(store: Store) -> None:
     raw = _reply(12, "ACCEPTED", "20270301T100000Z").replace(
-        b"SEQUENCE:0\r\n", b"SEQUENCE:0\r\nCOMMENT:En valitettavasti p\xc3\xa4\xc3\xa4se.\r\n")
+        b"SEQUENCE:0\r\n", b"SEQUENCE:0\r\nCOMMENT:En valitettavasti p\xc3\xa4\xc3\xa4se.\r\n"
+    )
     report = ingest([("c", raw)], store=store, now=NOW)
     assert _status(store, 12) == "yes"
     (review,) = report.reviews
@@ -229,18 +269,23 @@ def test_text_reply_from_a_stranger_goes_to_review(store: Store) -> None:
 
 
 def test_question_with_an_answer_is_applied_and_reviewed(store: Store) -> None:
-    raw = (f"From: {DATA['contact'][13]['email']}\r\nSubject: Re: Kutsu\r\n"
-           "Message-ID: <q@x>\r\n\r\nTulen. Onko paikalla pysäköintiä?\r\n").encode()
+    raw = (
+        f"From: {DATA['contact'][13]['email']}\r\nSubject: Re: Kutsu\r\n"
+        "Message-ID: <q@x>\r\n\r\nTulen. Onko paikalla pysäköintiä?\r\n"
+    ).encode()
     report = ingest([("q", raw)], store=store, now=NOW)
     assert _status(store, 14) == "yes"
     assert [(r.kind, r.lines) for r in report.reviews] == [
-        (ReviewKind.QUESTION, ("Onko paikalla pysäköintiä?",))]
+        (ReviewKind.QUESTION, ("Onko paikalla pysäköintiä?",))
+    ]
 
 
 def test_bounce_without_invitation_goes_to_review(store: Store) -> None:
-    raw = (b"From: MAILER-DAEMON@x.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-           b"Message-ID: <b@x>\r\nX-Failed-Recipients: nobody@else.example\r\n\r\n"
-           b"550 5.1.1 nobody@else.example: User unknown\r\n")
+    raw = (
+        b"From: MAILER-DAEMON@x.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <b@x>\r\nX-Failed-Recipients: nobody@else.example\r\n\r\n"
+        b"550 5.1.1 nobody@else.example: User unknown\r\n"
+    )
     report = ingest([("b", raw)], store=store, now=NOW)
     assert report.items[0].outcome is Outcome.REVIEW
     assert [r.kind for r in report.reviews] == [ReviewKind.UNMATCHED_BOUNCE]
@@ -251,25 +296,43 @@ def test_uid_shared_by_several_contacts_is_matched_by_attendee(tmp_path: Path) -
     with Store(tmp_path / "shared.db") as shared:
         invite(shared, [(1, "a@x.example"), (2, "b@x.example")], uid_of=lambda n: "same@k")
         raw = _reply(1, "ACCEPTED", "20270301T100000Z", attendee="b@x.example").replace(
-            uid(1).encode(), b"same@k")
+            uid(1).encode(), b"same@k"
+        )
         ingest([("r", raw)], store=shared, now=NOW)
         rsvps = Rsvps(shared.connection)
         assert [a.email for a in rsvps.answers()] == ["b@x.example"]
         other = _reply(1, "ACCEPTED", "20270302T100000Z", attendee="c@x.example").replace(
-            uid(1).encode(), b"same@k")
+            uid(1).encode(), b"same@k"
+        )
         report = ingest([("r2", other)], store=shared, now=NOW)
         assert report.reviews[0].reason.endswith("belongs to several contacts")
 
 
 def test_report_counts_and_progress(store: Store) -> None:
     seen: list[tuple[int, int]] = []
-    report = ingest(corpus_messages(), store=store, now=NOW,
-                    progress=lambda total, done: seen.append((total, done)))
+    report = ingest(
+        corpus_messages(),
+        store=store,
+        now=NOW,
+        progress=lambda total, done: seen.append((total, done)),
+    )
     assert seen[-1] == (34, 34)
-    assert report.kinds == {"calendar_reply": 9, "bounce": 4, "unreadable": 2, "text_reply": 9,
-                            "auto_reply": 6, "unknown": 1, "unsubscribe": 3}
-    assert report.outcomes == {"applied": 13, "superseded": 1, "bounced": 3, "noted": 8,
-                               "review": 9}
+    assert report.kinds == {
+        "calendar_reply": 9,
+        "bounce": 4,
+        "unreadable": 2,
+        "text_reply": 9,
+        "auto_reply": 6,
+        "unknown": 1,
+        "unsubscribe": 3,
+    }
+    assert report.outcomes == {
+        "applied": 13,
+        "superseded": 1,
+        "bounced": 3,
+        "noted": 8,
+        "review": 9,
+    }
 
 
 def test_handled_sources_leave_unrelated_mail_alone(store: Store) -> None:
@@ -322,4 +385,5 @@ def test_import_paths_reads_folders(store: Store, tmp_path: Path) -> None:
     report = import_paths([tmp_path / "replies"], store=store, now=NOW)
     assert [(Path(i.source).name, i.kind) for i in report.items] == [
         ("text_sv_yes_outlook_quote.eml", Kind.TEXT_REPLY),
-        ("unsubscribe_sv.eml", Kind.UNSUBSCRIBE)]
+        ("unsubscribe_sv.eml", Kind.UNSUBSCRIBE),
+    ]

@@ -43,8 +43,9 @@ def _state(store: Store) -> tuple[object, ...]:
 def test_small_batches_give_the_same_outcomes(store: Store, tmp_path: Path) -> None:
     report = ingest(corpus_messages(), store=store, now=NOW)
     got = {i.source: (i.kind.value, i.outcome.value, i.contact) for i in report.items}
-    assert got == {name: (f["kind"], f["outcome"], f["contact"])
-                   for name, f in DATA["files"].items()}
+    assert got == {
+        name: (f["kind"], f["outcome"], f["contact"]) for name, f in DATA["files"].items()
+    }
     with Store(tmp_path / "whole.db") as whole:
         invite(whole, [(c["n"], c["email"]) for c in DATA["contact"]])
         ingest(corpus_messages(), store=whole, now=NOW)
@@ -58,8 +59,11 @@ def test_copies_in_one_batch_count_once(
     monkeypatch.setattr(apply, "BATCH_MESSAGES", batch)
     raw = (CORPUS / "google_accept_other_address_guests.eml").read_bytes()
     report = ingest([("a", raw), ("b", raw), ("c", raw)], store=store, now=NOW)
-    assert [i.outcome for i in report.items] == [Outcome.APPLIED, Outcome.DUPLICATE,
-                                                 Outcome.DUPLICATE]
+    assert [i.outcome for i in report.items] == [
+        Outcome.APPLIED,
+        Outcome.DUPLICATE,
+        Outcome.DUPLICATE,
+    ]
     assert report.items[1].detail == "seen before (a)"
     assert len(Rsvps(store.connection).messages()) == 1
 
@@ -107,6 +111,10 @@ def test_what_was_read_before_an_input_error_is_recorded(store: Store) -> None:
 def test_details_are_the_classification_as_json() -> None:
     for _name, raw in corpus_messages():
         c = classify(raw)
-        want = json.dumps(dataclasses.asdict(c), ensure_ascii=False, sort_keys=True,
-                          default=lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v))
+        want = json.dumps(
+            dataclasses.asdict(c),
+            ensure_ascii=False,
+            sort_keys=True,
+            default=lambda v: v.isoformat() if isinstance(v, dt.datetime) else str(v),
+        )
         assert details_json(c) == want

@@ -17,7 +17,8 @@ from mailer.rsvp.text import read_text_answer
 
 CORPUS = Path(__file__).parent / "data" / "replies"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads(
-    (CORPUS / "expected.toml").read_text(encoding="utf-8"))["files"]
+    (CORPUS / "expected.toml").read_text(encoding="utf-8")
+)["files"]
 
 
 def test_every_corpus_file_has_an_expectation() -> None:
@@ -213,7 +214,9 @@ def test_quoted_text_is_stripped(text: str) -> None:
 
 def test_a_from_line_in_the_text_is_not_a_quote() -> None:
     assert own_lines("From: the newsroom we will send two.\nTulen.") == [
-        "From: the newsroom we will send two.", "Tulen."]
+        "From: the newsroom we will send two.",
+        "Tulen.",
+    ]
 
 
 # --- auto-replies, unsubscribe, bounces ------------------------------------------------------
@@ -246,16 +249,24 @@ def test_auto_replies(headers: str, reason: str) -> None:
 
 
 def test_auto_submitted_no_and_suppress_header_are_not_auto_replies() -> None:
-    c = classify(_mail("Subject: Re: Kutsu\nAuto-Submitted: no\nX-Auto-Response-Suppress: All",
-                       "Tulen."))
+    c = classify(
+        _mail("Subject: Re: Kutsu\nAuto-Submitted: no\nX-Auto-Response-Suppress: All", "Tulen.")
+    )
     assert c.kind is Kind.TEXT_REPLY
 
 
 @pytest.mark.parametrize(
     "body",
-    ["Poistakaa minut postituslistalta.", "En halua enää saada näitä.", "Please unsubscribe me.",
-     "Please remove me from your list.", "Stop sending me these.", "Avregistrera mig.",
-     "Ta bort mig från listan.", "Jag vill inte längre få inbjudningar."],
+    [
+        "Poistakaa minut postituslistalta.",
+        "En halua enää saada näitä.",
+        "Please unsubscribe me.",
+        "Please remove me from your list.",
+        "Stop sending me these.",
+        "Avregistrera mig.",
+        "Ta bort mig från listan.",
+        "Jag vill inte längre få inbjudningar.",
+    ],
 )
 def test_unsubscribe_phrases(body: str) -> None:
     assert classify(_mail("Subject: Re: Kutsu", body)).kind is Kind.UNSUBSCRIBE
@@ -276,10 +287,14 @@ def test_new_mail_without_answer_is_unknown() -> None:
 
 
 def test_counter_proposal_is_not_an_answer() -> None:
-    ics = ("BEGIN:VCALENDAR\nMETHOD:COUNTER\nBEGIN:VEVENT\nUID:u\nATTENDEE;PARTSTAT=ACCEPTED:"
-           "mailto:a@x.example\nEND:VEVENT\nEND:VCALENDAR\n")
-    raw = ("From: a@x.example\nSubject: New time proposed\nMessage-ID: <c@x>\n"
-           "Content-Type: text/calendar; method=COUNTER\n\n" + ics).encode()
+    ics = (
+        "BEGIN:VCALENDAR\nMETHOD:COUNTER\nBEGIN:VEVENT\nUID:u\nATTENDEE;PARTSTAT=ACCEPTED:"
+        "mailto:a@x.example\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    raw = (
+        "From: a@x.example\nSubject: New time proposed\nMessage-ID: <c@x>\n"
+        "Content-Type: text/calendar; method=COUNTER\n\n" + ics
+    ).encode()
     c = classify(raw)
     assert c.kind is Kind.TEXT_REPLY and c.text is not None
     assert c.text.answer is None and "COUNTER" in c.text.reason
@@ -295,7 +310,10 @@ def test_exchange_ndr_with_basic_code_only() -> None:
     assert c.kind is Kind.BOUNCE and c.bounce is not None
     (recipient,) = c.bounce.recipients
     assert (recipient.address, recipient.status, recipient.address_failure) == (
-        "bad.address@x.example", "5.1.1", True)
+        "bad.address@x.example",
+        "5.1.1",
+        True,
+    )
 
 
 def test_mailbox_full_is_permanent_but_not_an_address_failure() -> None:
@@ -307,7 +325,10 @@ def test_mailbox_full_is_permanent_but_not_an_address_failure() -> None:
     assert c.bounce is not None
     (recipient,) = c.bounce.recipients
     assert (recipient.status, recipient.permanent, recipient.address_failure) == (
-        "5.2.2", True, False)
+        "5.2.2",
+        True,
+        False,
+    )
 
 
 def test_a_journalist_mentioning_an_error_code_is_no_bounce() -> None:
@@ -328,10 +349,18 @@ def test_classify_never_raises_on_bytes(raw: bytes) -> None:
 
 
 @FUZZ
-@given(st.text(max_size=400), st.sampled_from(["Re: Kutsu", "Automatic reply: x", "failure notice",
-                                                 "", "unsubscribe"]),
-       st.sampled_from(["", "Auto-Submitted: auto-replied\n", "X-Failed-Recipients: a@b\n",
-                        "Content-Type: multipart/report; report-type=delivery-status\n"]))
+@given(
+    st.text(max_size=400),
+    st.sampled_from(["Re: Kutsu", "Automatic reply: x", "failure notice", "", "unsubscribe"]),
+    st.sampled_from(
+        [
+            "",
+            "Auto-Submitted: auto-replied\n",
+            "X-Failed-Recipients: a@b\n",
+            "Content-Type: multipart/report; report-type=delivery-status\n",
+        ]
+    ),
+)
 def test_classify_never_raises_on_generated_mail(body: str, subject: str, extra: str) -> None:
     raw = f"From: MAILER-DAEMON@x\nSubject: {subject}\n{extra}\n{body}"
     c = classify(raw.encode("utf-8", "surrogatepass"))

@@ -23,8 +23,11 @@ pytestmark = pytest.mark.imap
 
 CORPUS = Path(__file__).parent / "data" / "replies"
 NOW = dt.datetime(2027, 3, 10, 12, 0, tzinfo=dt.UTC)
-FILES = ["outlook_accept_fi_comment.eml", "text_fi_yes_photographer_interview.eml",
-         "unrelated_newsletter.eml"]
+FILES = [
+    "outlook_accept_fi_comment.eml",
+    "text_fi_yes_photographer_interview.eml",
+    "unrelated_newsletter.eml",
+]
 
 
 def raw(name: str) -> bytes:
@@ -39,18 +42,27 @@ def same(a: bytes, b: bytes) -> bool:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / "mailer.db") as opened:
-        rows = [Reservation("anna.journalisti@hs.example", "Anna",
-                            "<inv-0001.kirjasto@kaupunki.example>",
-                            "kirjasto-2027-0001@kaupunki.example", 0),
-                Reservation("heikki.kuvaaja@ess.example", "Heikki",
-                            "<inv-0008.kirjasto@kaupunki.example>",
-                            "kirjasto-2027-0008@kaupunki.example", 0)]
+        rows = [
+            Reservation(
+                "anna.journalisti@hs.example",
+                "Anna",
+                "<inv-0001.kirjasto@kaupunki.example>",
+                "kirjasto-2027-0001@kaupunki.example",
+                0,
+            ),
+            Reservation(
+                "heikki.kuvaaja@ess.example",
+                "Heikki",
+                "<inv-0008.kirjasto@kaupunki.example>",
+                "kirjasto-2027-0008@kaupunki.example",
+                0,
+            ),
+        ]
         opened.journal.reserve(Campaign.INVITATION, 0, rows, FIXED_NOW)
         for row in rows:
             opened.journal.claim(row.message_id, "t", FIXED_NOW)
             opened.journal.mark_sent(row.message_id, FIXED_NOW)
         yield opened
-
 
 
 def fill(dovecot: DovecotServer) -> None:
@@ -64,7 +76,8 @@ def test_fetch_from_a_filled_maildir(dovecot: DovecotServer) -> None:
     result = fetch_new(dovecot.imap_config(), password=dovecot.password, state=None)
     assert sorted(m.uid for m in result.messages) == [1, 2, 3]
     assert sorted(m.raw.replace(b"\r\n", b"\n") for m in result.messages) == sorted(
-        raw(n).replace(b"\r\n", b"\n") for n in FILES)
+        raw(n).replace(b"\r\n", b"\n") for n in FILES
+    )
     assert result.state.last_uid == 3
 
 
@@ -98,7 +111,8 @@ def test_flags_are_not_altered(dovecot: DovecotServer) -> None:
     assert "\\Seen" in flags[read]
     assert all("\\Seen" not in f for uid, f in flags.items() if uid != read)
     assert {u: f - {"\\Recent"} for u, f in flags.items()} == {
-        u: f - {"\\Recent"} for u, f in before.items()}
+        u: f - {"\\Recent"} for u, f in before.items()
+    }
     assert all("\\Deleted" not in f for f in flags.values())
 
 
@@ -119,15 +133,21 @@ def test_uidvalidity_change_starts_over(dovecot: DovecotServer, store: Store) ->
 def test_fetch_and_ingest_applies_answers(dovecot: DovecotServer, store: Store) -> None:
     fill(dovecot)
     seen: list[tuple[int, int]] = []
-    report = fetch_and_ingest(dovecot.imap_config(security="tls"), password=dovecot.password,
-                              store=store, now=NOW, progress=lambda t, d: seen.append((t, d)))
+    report = fetch_and_ingest(
+        dovecot.imap_config(security="tls"),
+        password=dovecot.password,
+        store=store,
+        now=NOW,
+        progress=lambda t, d: seen.append((t, d)),
+    )
     assert seen == [(3, 0), (3, 3)]
     assert report.ingest.outcomes == {"applied": 2, "noted": 1}
     assert report.moved is None
     answers = {a.email: a.status for a in Rsvps(store.connection).answers()}
     assert answers == {"anna.journalisti@hs.example": "yes", "heikki.kuvaaja@ess.example": "yes"}
-    nothing = fetch_and_ingest(dovecot.imap_config(security="tls"), password=dovecot.password,
-                               store=store, now=NOW)
+    nothing = fetch_and_ingest(
+        dovecot.imap_config(security="tls"), password=dovecot.password, store=store, now=NOW
+    )
     assert (nothing.fetched, nothing.ingest.items) == (0, ())
 
 
@@ -135,8 +155,13 @@ def test_batches(dovecot: DovecotServer) -> None:
     for _ in range(7):
         dovecot.deliver(raw(FILES[2]))
     seen: list[tuple[int, int]] = []
-    result = fetch_new(dovecot.imap_config(), password=dovecot.password, state=None,
-                       progress=lambda t, d: seen.append((t, d)), batch_size=3)
+    result = fetch_new(
+        dovecot.imap_config(),
+        password=dovecot.password,
+        state=None,
+        progress=lambda t, d: seen.append((t, d)),
+        batch_size=3,
+    )
     assert len(result.messages) == 7
     assert seen == [(7, 0), (7, 3), (7, 6), (7, 7)]
 
@@ -144,8 +169,7 @@ def test_batches(dovecot: DovecotServer) -> None:
 def test_processed_folder_only_when_configured(dovecot: DovecotServer, store: Store) -> None:
     fill(dovecot)
     ids = dovecot.messages()
-    plain = fetch_and_ingest(dovecot.imap_config(), password=dovecot.password, store=store,
-                             now=NOW)
+    plain = fetch_and_ingest(dovecot.imap_config(), password=dovecot.password, store=store, now=NOW)
     assert plain.moved is None
     assert dovecot.messages() == ids
 
@@ -153,18 +177,32 @@ def test_processed_folder_only_when_configured(dovecot: DovecotServer, store: St
 def test_processed_folder_moves_only_handled_mail(dovecot: DovecotServer, tmp_path: Path) -> None:
     fill(dovecot)
     with Store(tmp_path / "m.db") as fresh:
-        fresh.journal.reserve(Campaign.INVITATION, 0, [Reservation(
-            "heikki.kuvaaja@ess.example", "H", "<inv-0008.kirjasto@kaupunki.example>", "u8", 0)],
-            FIXED_NOW)
+        fresh.journal.reserve(
+            Campaign.INVITATION,
+            0,
+            [
+                Reservation(
+                    "heikki.kuvaaja@ess.example",
+                    "H",
+                    "<inv-0008.kirjasto@kaupunki.example>",
+                    "u8",
+                    0,
+                )
+            ],
+            FIXED_NOW,
+        )
         cfg = dovecot.imap_config(processed_folder="Käsitellyt vastaukset")
         report = fetch_and_ingest(cfg, password=dovecot.password, store=fresh, now=NOW)
     assert report.moved is not None
     assert (report.moved.moved, report.moved.method) == (2, "move")
     assert dovecot.messages() == ["<nl-2027-03@vendor.example>"]
     moved = dovecot.messages("Käsitellyt vastaukset")
-    assert sorted(moved) == sorted(["<CAF=kq7sXyZ8R2vK1@mail.gmail.com>",
-                                    "<HE1PR0701MB2345A1B2C3D4E5F6@HE1PR0701MB2345.eurprd07"
-                                    ".prod.outlook.com>"])
+    assert sorted(moved) == sorted(
+        [
+            "<CAF=kq7sXyZ8R2vK1@mail.gmail.com>",
+            "<HE1PR0701MB2345A1B2C3D4E5F6@HE1PR0701MB2345.eurprd07.prod.outlook.com>",
+        ]
+    )
     assert all("\\Seen" not in f for f in dovecot.flags("Käsitellyt vastaukset").values())
 
 
@@ -174,8 +212,9 @@ def test_move_refuses_when_uidvalidity_changed(dovecot: DovecotServer) -> None:
     result = fetch_new(cfg, password=dovecot.password, state=None)
     dovecot.set_uidvalidity(result.state.uidvalidity + 1)
     with pytest.raises(InboxError, match="changed \\(UIDVALIDITY\\) since it was read"):
-        move_processed(cfg, password=dovecot.password, uidvalidity=result.state.uidvalidity,
-                       uids=[1])
+        move_processed(
+            cfg, password=dovecot.password, uidvalidity=result.state.uidvalidity, uids=[1]
+        )
     assert len(dovecot.messages()) == 3
 
 
@@ -233,7 +272,7 @@ def test_cannot_connect() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    from mailer.config import ImapConfig
+    from mailer.config.load import ImapConfig
 
     cfg = ImapConfig("127.0.0.1", port, "tls", "u", "", "", "", None, False, "INBOX", "", 2.0)
     with pytest.raises(InboxError, match=f"imap 127.0.0.1:{port}: cannot connect"):
@@ -242,8 +281,13 @@ def test_cannot_connect() -> None:
 
 @pytest.mark.parametrize(
     ("name", "quoted"),
-    [("INBOX", '"INBOX"'), ("Käsitellyt", '"K&AOQ-sitellyt"'), ("A&B", '"A&-B"'),
-     ('Say "hi"', '"Say \\"hi\\""'), ("日本", '"&ZeVnLA-"')],
+    [
+        ("INBOX", '"INBOX"'),
+        ("Käsitellyt", '"K&AOQ-sitellyt"'),
+        ("A&B", '"A&-B"'),
+        ('Say "hi"', '"Say \\"hi\\""'),
+        ("日本", '"&ZeVnLA-"'),
+    ],
 )
 def test_quote_mailbox(name: str, quoted: str) -> None:
     assert quote_mailbox(name) == quoted

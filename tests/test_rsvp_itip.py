@@ -17,8 +17,11 @@ from mailer.rsvp.itip import read_simple
 from mailer.rsvp.parse import parse_message
 
 CORPUS = Path(__file__).parent / "data" / "replies"
-PROPERTY = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @contextmanager
@@ -42,8 +45,11 @@ def simple(text: str) -> bool:
 
 
 def _corpus_calendars() -> list[tuple[str, str]]:
-    return [(p.name, part.text) for p in sorted(CORPUS.glob("*.eml"))
-            for part in parse_message(p.read_bytes()).calendars]
+    return [
+        (p.name, part.text)
+        for p in sorted(CORPUS.glob("*.eml"))
+        for part in parse_message(p.read_bytes()).calendars
+    ]
 
 
 @pytest.mark.parametrize(("name", "text"), _corpus_calendars(), ids=lambda v: v[:40])
@@ -56,23 +62,51 @@ def test_corpus_calendars_read_the_same_both_ways(name: str, text: str) -> None:
 
 # --- generated REPLY objects -----------------------------------------------------------------
 
-_PIECES = st.sampled_from(["\\,", "\\;", "\\n", "\\N", "\\\\", "\\:", "\\x", ",", ";", ":",
-                          '"', "^", "%2C", " "])
-_TEXT = st.lists(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=6) | _PIECES,
-                 max_size=6).map("".join)
-_PARAM_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"),
-                                    blacklist_characters='"\\^%,;:'), min_size=1, max_size=20
-                      ).map(lambda text: text.strip(" \t")).filter(bool)
-_STAMPS = st.sampled_from(["20270301T120000Z", "20270301T120000", "20270301", "20270229T120000Z",
-                           "20271399T250000Z", "yesterday", "20270301T120000z"])
-_PARTSTATS = st.sampled_from(["ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED", "NEEDS-ACTION",
-                              "accepted", '"ACCEPTED"'])
+_PIECES = st.sampled_from(
+    ["\\,", "\\;", "\\n", "\\N", "\\\\", "\\:", "\\x", ",", ";", ":", '"', "^", "%2C", " "]
+)
+_TEXT = st.lists(
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=6) | _PIECES, max_size=6
+).map("".join)
+_PARAM_TEXT = (
+    st.text(
+        st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\^%,;:'),
+        min_size=1,
+        max_size=20,
+    )
+    .map(lambda text: text.strip(" \t"))
+    .filter(bool)
+)
+_STAMPS = st.sampled_from(
+    [
+        "20270301T120000Z",
+        "20270301T120000",
+        "20270301",
+        "20270229T120000Z",
+        "20271399T250000Z",
+        "yesterday",
+        "20270301T120000z",
+    ]
+)
+_PARTSTATS = st.sampled_from(
+    ["ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED", "NEEDS-ACTION", "accepted", '"ACCEPTED"']
+)
 _TIMEZONE = [
-    "BEGIN:VTIMEZONE", "TZID:FLE Standard Time",
-    "BEGIN:STANDARD", "DTSTART:16010101T040000", "TZOFFSETFROM:+0300", "TZOFFSETTO:+0200",
-    "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10", "END:STANDARD",
-    "BEGIN:DAYLIGHT", "DTSTART:16010101T030000", "TZOFFSETFROM:+0200", "TZOFFSETTO:+0300",
-    "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3", "END:DAYLIGHT", "END:VTIMEZONE",
+    "BEGIN:VTIMEZONE",
+    "TZID:FLE Standard Time",
+    "BEGIN:STANDARD",
+    "DTSTART:16010101T040000",
+    "TZOFFSETFROM:+0300",
+    "TZOFFSETTO:+0200",
+    "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10",
+    "END:STANDARD",
+    "BEGIN:DAYLIGHT",
+    "DTSTART:16010101T030000",
+    "TZOFFSETFROM:+0200",
+    "TZOFFSETTO:+0300",
+    "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3",
+    "END:DAYLIGHT",
+    "END:VTIMEZONE",
 ]
 
 
@@ -82,15 +116,26 @@ def _param(name: str, value: str, quoted: bool) -> str:
 
 @st.composite
 def attendee(draw: st.DrawFn) -> str:
-    params = [_param("PARTSTAT", draw(_PARTSTATS), False),
-              _param("CN", draw(_PARAM_TEXT), draw(st.booleans()))]
+    params = [
+        _param("PARTSTAT", draw(_PARTSTATS), False),
+        _param("CN", draw(_PARAM_TEXT), draw(st.booleans())),
+    ]
     if draw(st.booleans()):
         params.append(_param("X-NUM-GUESTS", draw(st.sampled_from(["0", "2", "x", "-1"])), False))
     if draw(st.booleans()):
         params.append(';DELEGATED-TO="mailto:d@x.example"')
     params = draw(st.permutations(params))
-    address = draw(st.sampled_from(["mailto:a@x.example", "MAILTO:B@X.example", "c@x.example",
-                                    '"mailto:q@x.example"', "mailto:a\\,b@x.example"]))
+    address = draw(
+        st.sampled_from(
+            [
+                "mailto:a@x.example",
+                "MAILTO:B@X.example",
+                "c@x.example",
+                '"mailto:q@x.example"',
+                "mailto:a\\,b@x.example",
+            ]
+        )
+    )
     return "ATTENDEE" + "".join(params) + ":" + address
 
 
@@ -98,15 +143,23 @@ def attendee(draw: st.DrawFn) -> str:
 def reply(draw: st.DrawFn) -> list[str]:
     """Lines of a REPLY as clients write them (what the simple reader must take)."""
     guests = draw(st.sampled_from(["1", " 3", "x", "a\\,b"]))
-    event = [f"UID:{draw(_TEXT)}", f"DTSTAMP:{draw(_STAMPS)}",
-             *draw(st.lists(attendee(), min_size=1, max_size=3))]
+    event = [
+        f"UID:{draw(_TEXT)}",
+        f"DTSTAMP:{draw(_STAMPS)}",
+        *draw(st.lists(attendee(), min_size=1, max_size=3)),
+    ]
     optional = [
         f"SEQUENCE:{draw(st.sampled_from(['0', '2', '007', 'x', '-1']))}",
-        f"COMMENT;LANGUAGE=fi-FI:{draw(_TEXT)}", f"SUMMARY:{draw(_TEXT)}",
+        f"COMMENT;LANGUAGE=fi-FI:{draw(_TEXT)}",
+        f"SUMMARY:{draw(_TEXT)}",
         f"X-NUM-GUESTS:{guests}",
-        "DTSTART;TZID=FLE Standard Time:20270625T120000", "DTEND:20270625T160000Z",
-        f"ORGANIZER;CN={draw(_PARAM_TEXT)}:mailto:org@x.example", "PRIORITY:5",
-        f"X-MICROSOFT-CDO-BUSYSTATUS:{draw(_TEXT)}", "CLASS:PUBLIC", f"LOCATION:{draw(_TEXT)}",
+        "DTSTART;TZID=FLE Standard Time:20270625T120000",
+        "DTEND:20270625T160000Z",
+        f"ORGANIZER;CN={draw(_PARAM_TEXT)}:mailto:org@x.example",
+        "PRIORITY:5",
+        f"X-MICROSOFT-CDO-BUSYSTATUS:{draw(_TEXT)}",
+        "CLASS:PUBLIC",
+        f"LOCATION:{draw(_TEXT)}",
     ]
     event += draw(st.lists(st.sampled_from(optional), unique=True))
     event = draw(st.permutations(event))
@@ -115,8 +168,7 @@ def reply(draw: st.DrawFn) -> list[str]:
     if method is not None:
         head.append(f"METHOD:{method}")
     zone = _TIMEZONE if draw(st.booleans()) else []
-    return ["BEGIN:VCALENDAR", *head, *zone, "BEGIN:VEVENT", *event, "END:VEVENT",
-            "END:VCALENDAR"]
+    return ["BEGIN:VCALENDAR", *head, *zone, "BEGIN:VEVENT", *event, "END:VEVENT", "END:VCALENDAR"]
 
 
 def _fold(lines: list[str], widths: list[int], newline: str) -> str:
@@ -124,7 +176,7 @@ def _fold(lines: list[str], widths: list[int], newline: str) -> str:
     for i, line in enumerate(lines):
         width = widths[i % len(widths)] if widths else 0
         if width and len(line) > width:
-            line = (newline + " ").join(line[j:j + width] for j in range(0, len(line), width))
+            line = (newline + " ").join(line[j : j + width] for j in range(0, len(line), width))
         out.append(line)
     return newline.join(out) + newline
 
@@ -143,26 +195,61 @@ def test_generated_replies_read_the_same_both_ways(
 @given(reply())
 def test_plain_replies_take_the_simple_way(lines: list[str]) -> None:
     text = "\r\n".join(lines)
-    clean = all(bad not in text for bad in ("yesterday", "1399", "0229", "SEQUENCE:x",
-                                            "SEQUENCE:-1", "T120000z", '"ACCEPTED"', "\\x"))
+    clean = all(
+        bad not in text
+        for bad in (
+            "yesterday",
+            "1399",
+            "0229",
+            "SEQUENCE:x",
+            "SEQUENCE:-1",
+            "T120000z",
+            '"ACCEPTED"',
+            "\\x",
+        )
+    )
     if clean:
         assert simple(text)
 
 
-_MUTATIONS = st.sampled_from([
-    "", " ", "\t", "BEGIN:VEVENT", "END:VEVENT", "BEGIN:VALARM", "END:VCALENDAR",
-    "BEGIN:VCALENDAR", "RRULE:FREQ=YEARLY;BYDAY=-1XX", "TZOFFSETFROM:+03", "DTSTART:1601",
-    "ATTENDEE;PARTSTAT=ACCEPTED;CN=a^nb:mailto:x@y", 'ATTENDEE;CN="a;PARTSTAT=ACCEPTED:x@y',
-    "ATTENDEE;PARTSTAT=ACCEPTED,DECLINED:mailto:x@y", "ATTENDEE;PARTSTAT= ACCEPTED:x@y",
-    "UID:second", "DTSTAMP;TZID=Europe/Helsinki:20270301T120000", "DTSTART;VALUE=DATE:20270301",
-    "FOO:bar", "RECURRENCE-ID:20270301T120000Z", "SEQUENCE:1", ":x", "X-A;=b:c", "x y:z",
-    "TZNAME:EET", "RRULE:FREQ=YEARLY;UNTIL=20271301T000000Z", "TZOFFSETTO:-0000",
-])
+_MUTATIONS = st.sampled_from(
+    [
+        "",
+        " ",
+        "\t",
+        "BEGIN:VEVENT",
+        "END:VEVENT",
+        "BEGIN:VALARM",
+        "END:VCALENDAR",
+        "BEGIN:VCALENDAR",
+        "RRULE:FREQ=YEARLY;BYDAY=-1XX",
+        "TZOFFSETFROM:+03",
+        "DTSTART:1601",
+        "ATTENDEE;PARTSTAT=ACCEPTED;CN=a^nb:mailto:x@y",
+        'ATTENDEE;CN="a;PARTSTAT=ACCEPTED:x@y',
+        "ATTENDEE;PARTSTAT=ACCEPTED,DECLINED:mailto:x@y",
+        "ATTENDEE;PARTSTAT= ACCEPTED:x@y",
+        "UID:second",
+        "DTSTAMP;TZID=Europe/Helsinki:20270301T120000",
+        "DTSTART;VALUE=DATE:20270301",
+        "FOO:bar",
+        "RECURRENCE-ID:20270301T120000Z",
+        "SEQUENCE:1",
+        ":x",
+        "X-A;=b:c",
+        "x y:z",
+        "TZNAME:EET",
+        "RRULE:FREQ=YEARLY;UNTIL=20271301T000000Z",
+        "TZOFFSETTO:-0000",
+    ]
+)
 
 
 @PROPERTY
-@given(reply(), st.lists(st.tuples(st.integers(0, 60), st.one_of(_MUTATIONS, _TEXT)),
-                         min_size=1, max_size=4))
+@given(
+    reply(),
+    st.lists(st.tuples(st.integers(0, 60), st.one_of(_MUTATIONS, _TEXT)), min_size=1, max_size=4),
+)
 def test_damaged_replies_read_the_same_both_ways(
     lines: list[str], changes: list[tuple[int, str]]
 ) -> None:

@@ -103,7 +103,8 @@ def test_unknown_charset_is_read_as_utf8_and_noted() -> None:
     assert parsed.text == "Jag kommer gärna, med fotograf."
     assert parsed.envelope.subject == "Re: Inbjudan"
     assert parsed.envelope.notes == (
-        "text/plain: unknown charset 'x-mystery-charset' read as UTF-8",)
+        "text/plain: unknown charset 'x-mystery-charset' read as UTF-8",
+    )
 
 
 def test_malformed_mime_is_reported_not_raised() -> None:
@@ -160,8 +161,11 @@ def test_too_many_parts_are_cut(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [(b"", "empty message"), (b"\r\n\r\n", "empty message"),
-     (b"just some text\nwithout headers\n", "no mail headers found")],
+    [
+        (b"", "empty message"),
+        (b"\r\n\r\n", "empty message"),
+        (b"just some text\nwithout headers\n", "no mail headers found"),
+    ],
 )
 def test_unreadable_input(raw: bytes, reason: str) -> None:
     parsed = parse_message(raw)
@@ -198,8 +202,10 @@ def test_message_ids() -> None:
 
 
 def test_html_to_text_drops_quotes_and_scripts() -> None:
-    html = ("<p>Tulen</p><blockquote><p>poista minut listalta</p></blockquote>"
-            "<script>x()</script><div class='gmail_quote'><div>quoted</div></div><p>Heikki</p>")
+    html = (
+        "<p>Tulen</p><blockquote><p>poista minut listalta</p></blockquote>"
+        "<script>x()</script><div class='gmail_quote'><div>quoted</div></div><p>Heikki</p>"
+    )
     assert html_to_text(html) == "Tulen\n\nHeikki"
 
 
@@ -232,34 +238,49 @@ def test_exchange_reply_is_read() -> None:
 
 
 def test_google_guests_and_delegation() -> None:
-    read = read_calendar(_ics(
-        "UID:u1", "DTSTAMP:20270301T120000Z", "SEQUENCE:2",
-        "ATTENDEE;PARTSTAT=ACCEPTED;X-NUM-GUESTS=2:mailto:a@gmail.com",
-        'ATTENDEE;PARTSTAT=DELEGATED;DELEGATED-TO="mailto:c@x.example":mailto:b@x.example',
-        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:d@x.example",
-    ))
+    read = read_calendar(
+        _ics(
+            "UID:u1",
+            "DTSTAMP:20270301T120000Z",
+            "SEQUENCE:2",
+            "ATTENDEE;PARTSTAT=ACCEPTED;X-NUM-GUESTS=2:mailto:a@gmail.com",
+            'ATTENDEE;PARTSTAT=DELEGATED;DELEGATED-TO="mailto:c@x.example":mailto:b@x.example',
+            "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:d@x.example",
+        )
+    )
     first, second = read.replies
     assert (first.attendee, first.guests, first.sequence) == ("a@gmail.com", 2, 2)
     assert (second.partstat, second.delegated_to, second.answer) == (
-        PartStat.DELEGATED, "c@x.example", None)
+        PartStat.DELEGATED,
+        "c@x.example",
+        None,
+    )
 
 
 def test_request_and_cancel_are_not_answers() -> None:
-    read = read_calendar(_ics("UID:u1", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@x.example",
-                              method="REQUEST"))
+    read = read_calendar(
+        _ics("UID:u1", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@x.example", method="REQUEST")
+    )
     assert (read.replies, read.methods, read.problem) == ((), ("REQUEST",), "")
 
 
 def test_object_without_method_with_partstat_counts() -> None:
-    read = read_calendar(_ics("UID:u1", "ATTENDEE;PARTSTAT=TENTATIVE:mailto:a@x.example",
-                              method=None))
+    read = read_calendar(
+        _ics("UID:u1", "ATTENDEE;PARTSTAT=TENTATIVE:mailto:a@x.example", method=None)
+    )
     (answer,) = read.replies
     assert (answer.method, answer.partstat) == ("", PartStat.TENTATIVE)
 
 
 def test_broken_properties_are_skipped_with_a_warning() -> None:
-    read = read_calendar(_ics("UID:u1", "DTSTAMP:yesterday", "SEQUENCE:x",
-                              "ATTENDEE;PARTSTAT=DECLINED:mailto:a@x.example"))
+    read = read_calendar(
+        _ics(
+            "UID:u1",
+            "DTSTAMP:yesterday",
+            "SEQUENCE:x",
+            "ATTENDEE;PARTSTAT=DECLINED:mailto:a@x.example",
+        )
+    )
     (answer,) = read.replies
     assert answer.dtstamp is None and answer.sequence == 0
     assert any("DTSTAMP" in w for w in read.warnings)
@@ -280,8 +301,9 @@ def test_broken_calendar_objects(text: str, problem: str) -> None:
 
 
 def test_date_only_and_floating_dtstamp_become_utc() -> None:
-    read = read_calendar(_ics("UID:u1", "DTSTAMP:20270301T120000",
-                              "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@x.example"))
+    read = read_calendar(
+        _ics("UID:u1", "DTSTAMP:20270301T120000", "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@x.example")
+    )
     assert read.replies[0].dtstamp == dt.datetime(2027, 3, 1, 12, tzinfo=dt.UTC)
 
 
@@ -304,18 +326,41 @@ def test_parse_never_raises_on_corpus_mutations(noise: bytes) -> None:
     parse_message(raw[:cut] + noise + raw[cut:])
 
 
-_CTYPES = ["text/plain", "text/html", "text/calendar", "application/ics", "message/rfc822",
-           "message/delivery-status", "text/rfc822-headers", "multipart/mixed",
-           "multipart/alternative", "multipart/report", "application/octet-stream", "x/y", ""]
+_CTYPES = [
+    "text/plain",
+    "text/html",
+    "text/calendar",
+    "application/ics",
+    "message/rfc822",
+    "message/delivery-status",
+    "text/rfc822-headers",
+    "multipart/mixed",
+    "multipart/alternative",
+    "multipart/report",
+    "application/octet-stream",
+    "x/y",
+    "",
+]
 _HEADER_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
 
 
 @st.composite
 def mime(draw: st.DrawFn, depth: int = 0) -> str:
     ctype = draw(st.sampled_from(_CTYPES))
-    params = draw(st.sampled_from(["", '; charset="x-unknown"', "; charset=utf-8",
-                                   "; method=REPLY", '; name="a.ics"', '; boundary="b"',
-                                   "; report-type=delivery-status", "; charset=base64"]))
+    params = draw(
+        st.sampled_from(
+            [
+                "",
+                '; charset="x-unknown"',
+                "; charset=utf-8",
+                "; method=REPLY",
+                '; name="a.ics"',
+                '; boundary="b"',
+                "; report-type=delivery-status",
+                "; charset=base64",
+            ]
+        )
+    )
     encoding = draw(st.sampled_from(["", "base64", "quoted-printable", "8bit", "x-uuencode"]))
     headers = [f"Content-Type: {ctype}{params}"]
     if encoding:
@@ -340,19 +385,64 @@ def test_parse_never_raises_on_generated_mime(text: str) -> None:
     parse_message(("From: a@b\r\nMessage-ID: <m@x>\r\n" + text).encode("utf-8", "surrogatepass"))
 
 
-_PROPS = ["UID", "DTSTAMP", "SEQUENCE", "ATTENDEE", "ORGANIZER", "COMMENT", "SUMMARY", "METHOD",
-          "DTSTART", "DTEND", "X-NUM-GUESTS", "RRULE", "BEGIN", "END", "TZID", "PRODID"]
-_PARAMS = ["", ";PARTSTAT=ACCEPTED", ";PARTSTAT=DECLINED", ";PARTSTAT=DELEGATED",
-           ";X-NUM-GUESTS=x", ';CN="a', ";TZID=FLE Standard Time", ";VALUE=DATE", ";=",
-           ';DELEGATED-TO="mailto:x"']
-_VALUES = ["VCALENDAR", "VEVENT", "VTIMEZONE", "REPLY", "mailto:a@b", "20270301T120000Z",
-           "20270301", "x", "", "-1", "99999999999", "20271399T250000", "a\\,b\\nc"]
+_PROPS = [
+    "UID",
+    "DTSTAMP",
+    "SEQUENCE",
+    "ATTENDEE",
+    "ORGANIZER",
+    "COMMENT",
+    "SUMMARY",
+    "METHOD",
+    "DTSTART",
+    "DTEND",
+    "X-NUM-GUESTS",
+    "RRULE",
+    "BEGIN",
+    "END",
+    "TZID",
+    "PRODID",
+]
+_PARAMS = [
+    "",
+    ";PARTSTAT=ACCEPTED",
+    ";PARTSTAT=DECLINED",
+    ";PARTSTAT=DELEGATED",
+    ";X-NUM-GUESTS=x",
+    ';CN="a',
+    ";TZID=FLE Standard Time",
+    ";VALUE=DATE",
+    ";=",
+    ';DELEGATED-TO="mailto:x"',
+]
+_VALUES = [
+    "VCALENDAR",
+    "VEVENT",
+    "VTIMEZONE",
+    "REPLY",
+    "mailto:a@b",
+    "20270301T120000Z",
+    "20270301",
+    "x",
+    "",
+    "-1",
+    "99999999999",
+    "20271399T250000",
+    "a\\,b\\nc",
+]
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from(_PROPS), st.sampled_from(_PARAMS),
-                          st.one_of(st.sampled_from(_VALUES), st.text(max_size=30))),
-                max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_PROPS),
+            st.sampled_from(_PARAMS),
+            st.one_of(st.sampled_from(_VALUES), st.text(max_size=30)),
+        ),
+        max_size=40,
+    )
+)
 def test_calendar_reader_never_raises(lines: list[tuple[str, str, str]]) -> None:
     text = "BEGIN:VCALENDAR\r\n" + "\r\n".join(f"{p}{q}:{v}" for p, q, v in lines)
     read_calendar(text)

@@ -30,8 +30,10 @@ def test_folder_is_read_recursively_in_order(tmp_path: Path) -> None:
     (tmp_path / ".hidden.eml").write_bytes(C)
     (tmp_path / ".cache").mkdir()
     (tmp_path / ".cache" / "x.eml").write_bytes(C)
-    got = [(Path(label).relative_to(tmp_path).as_posix(), data)
-           for label, data in read_sources([tmp_path])]
+    got = [
+        (Path(label).relative_to(tmp_path).as_posix(), data)
+        for label, data in read_sources([tmp_path])
+    ]
     assert got == [("a.eml", A), ("b/c.EML", B)]
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailer.config import load_config
-from mailer.followup import reminder_contacts
+from mailer.config.load import load_config
+from mailer.contacts import load_project
+from mailer.invitations.followups import reminder_contacts
 from mailer.models import Campaign, Contact, JournalEntry, State
-from mailer.rounds import load_project
 from mailer.rsvp.summary import (
     Delivery,
     RsvpRow,
@@ -41,29 +41,79 @@ def contact(email: str, name: str = "", outlet: str = "") -> Contact:
 
 
 def entry(email: str, state: State = State.SENT, id_: int = 1, name: str = "") -> JournalEntry:
-    return JournalEntry(id=id_, campaign=Campaign.INVITATION, email=email, name=name,
-                        message_id=f"<{id_}.{email}>", ics_uid=f"uid-{email}", sequence=0,
-                        state=state, attempts=1, last_error="", created_at=NOW, updated_at=NOW,
-                        sent_at=NOW)
+    return JournalEntry(
+        id=id_,
+        campaign=Campaign.INVITATION,
+        email=email,
+        name=name,
+        message_id=f"<{id_}.{email}>",
+        ics_uid=f"uid-{email}",
+        sequence=0,
+        state=state,
+        attempts=1,
+        last_error="",
+        created_at=NOW,
+        updated_at=NOW,
+        sent_at=NOW,
+    )
 
 
-def answer(email: str, status: str, *, guests: int = 0, lunch: bool | None = None,
-           interview: str = "", source: str = "text") -> RsvpAnswer:
-    return RsvpAnswer(email=email, status=status, guests=guests, lunch=lunch,
-                      interview=interview, note="", source=source, stamp=NOW, sequence=None,
-                      from_address="", message_key="", updated_at=NOW)
+def answer(
+    email: str,
+    status: str,
+    *,
+    guests: int = 0,
+    lunch: bool | None = None,
+    interview: str = "",
+    source: str = "text",
+) -> RsvpAnswer:
+    return RsvpAnswer(
+        email=email,
+        status=status,
+        guests=guests,
+        lunch=lunch,
+        interview=interview,
+        note="",
+        source=source,
+        stamp=NOW,
+        sequence=None,
+        from_address="",
+        message_key="",
+        updated_at=NOW,
+    )
 
 
 def bounce(email: str, status: str = "5.1.1") -> BounceRecord:
     return BounceRecord(email, email, status, "failed", "550 unknown", True)
 
 
-def row(email: str, status: Status, *, guests: int = 0, lunch: bool | None = None,
-        interview: str = "", delivery: Delivery = Delivery.SENT,
-        suppressed: bool = False) -> RsvpRow:
-    return RsvpRow(email=email, name="", outlet="", language="fi", status=status, guests=guests,
-                   lunch=lunch, interview=interview, note="", source="", answered_from="",
-                   answered_at=None, delivery=delivery, bounce="", suppressed=suppressed)
+def row(
+    email: str,
+    status: Status,
+    *,
+    guests: int = 0,
+    lunch: bool | None = None,
+    interview: str = "",
+    delivery: Delivery = Delivery.SENT,
+    suppressed: bool = False,
+) -> RsvpRow:
+    return RsvpRow(
+        email=email,
+        name="",
+        outlet="",
+        language="fi",
+        status=status,
+        guests=guests,
+        lunch=lunch,
+        interview=interview,
+        note="",
+        source="",
+        answered_from="",
+        answered_at=None,
+        delivery=delivery,
+        bounce="",
+        suppressed=suppressed,
+    )
 
 
 # --- rows ----------------------------------------------------------------------------------------
@@ -71,8 +121,11 @@ def row(email: str, status: Status, *, guests: int = 0, lunch: bool | None = Non
 
 def test_one_row_per_invited_contact_in_contacts_order() -> None:
     rows = build_rows(
-        contacts=[contact("b@x.example", "Bea", "Yle"), contact("a@x.example", "Aki", "HS"),
-                  contact("c@x.example", "Cai")],
+        contacts=[
+            contact("b@x.example", "Bea", "Yle"),
+            contact("a@x.example", "Aki", "HS"),
+            contact("c@x.example", "Cai"),
+        ],
         invitations=[entry("a@x.example", id_=1), entry("b@x.example", id_=2)],
         answers=[answer("a@x.example", "yes", guests=1, lunch=True, interview="Vesa")],
         bounced={},
@@ -82,8 +135,12 @@ def test_one_row_per_invited_contact_in_contacts_order() -> None:
         ("b@x.example", "Bea", "Yle", Status.NONE),
         ("a@x.example", "Aki", "HS", Status.YES),
     ]  # Cai was not invited and did not answer: no row
-    assert (rows[1].guests, rows[1].lunch, rows[1].interview, rows[1].people) == (1, True,
-                                                                                 "Vesa", 2)
+    assert (rows[1].guests, rows[1].lunch, rows[1].interview, rows[1].people) == (
+        1,
+        True,
+        "Vesa",
+        2,
+    )
 
 
 def test_answered_contact_without_invitation_and_removed_contact() -> None:
@@ -100,36 +157,59 @@ def test_answered_contact_without_invitation_and_removed_contact() -> None:
     ]
 
 
-@pytest.mark.parametrize(("state", "delivery"), [
-    (State.SENT, Delivery.SENT),
-    (State.FAILED, Delivery.FAILED),
-    (State.IN_DOUBT, Delivery.IN_DOUBT),
-    (State.PENDING, Delivery.PENDING),
-    (State.CLAIMED, Delivery.PENDING),
-    (State.TRANSMITTING, Delivery.PENDING),
-    (State.SKIPPED, Delivery.SKIPPED),
-])
+@pytest.mark.parametrize(
+    ("state", "delivery"),
+    [
+        (State.SENT, Delivery.SENT),
+        (State.FAILED, Delivery.FAILED),
+        (State.IN_DOUBT, Delivery.IN_DOUBT),
+        (State.PENDING, Delivery.PENDING),
+        (State.CLAIMED, Delivery.PENDING),
+        (State.TRANSMITTING, Delivery.PENDING),
+        (State.SKIPPED, Delivery.SKIPPED),
+    ],
+)
 def test_delivery_from_the_journal(state: State, delivery: Delivery) -> None:
-    (only,) = build_rows(contacts=[], invitations=[entry("a@x.example", state)], answers=[],
-                         bounced={}, suppressed=())
+    (only,) = build_rows(
+        contacts=[],
+        invitations=[entry("a@x.example", state)],
+        answers=[],
+        bounced={},
+        suppressed=(),
+    )
     assert only.delivery is delivery
     assert Delivery.IN_DOUBT.value == "in-doubt"
 
 
 def test_a_bounce_overrides_sent_and_case_does_not_matter() -> None:
-    (only,) = build_rows(contacts=[contact("Anna.K@x.example")],
-                         invitations=[entry("Anna.K@x.example")],
-                         answers=[answer("anna.k@x.example", "yes")],
-                         bounced={"anna.k@x.example": bounce("anna.k@x.example", "5.2.2")},
-                         suppressed=frozenset({"anna.k@x.example"}))
+    (only,) = build_rows(
+        contacts=[contact("Anna.K@x.example")],
+        invitations=[entry("Anna.K@x.example")],
+        answers=[answer("anna.k@x.example", "yes")],
+        bounced={"anna.k@x.example": bounce("anna.k@x.example", "5.2.2")},
+        suppressed=frozenset({"anna.k@x.example"}),
+    )
     assert (only.email, only.status, only.delivery, only.bounce, only.suppressed) == (
-        "Anna.K@x.example", Status.YES, Delivery.BOUNCED, "5.2.2", True)
+        "Anna.K@x.example",
+        Status.YES,
+        Delivery.BOUNCED,
+        "5.2.2",
+        True,
+    )
 
 
 def test_the_best_delivery_of_several_rounds_counts() -> None:
-    (only,) = build_rows(contacts=[], answers=[], bounced={}, suppressed=(), invitations=[
-        entry("a@x.example", State.FAILED, 1), entry("a@x.example", State.SENT, 2),
-        entry("a@x.example", State.PENDING, 3)])
+    (only,) = build_rows(
+        contacts=[],
+        answers=[],
+        bounced={},
+        suppressed=(),
+        invitations=[
+            entry("a@x.example", State.FAILED, 1),
+            entry("a@x.example", State.SENT, 2),
+            entry("a@x.example", State.PENDING, 3),
+        ],
+    )
     assert only.delivery is Delivery.SENT
 
 
@@ -175,18 +255,21 @@ def test_empty_summary() -> None:
 SPEAKERS = ("Jarkko Vesa", "Anna-Liisa Virtanen")
 
 
-@pytest.mark.parametrize(("wish", "speaker"), [
-    ("Vesa", "Jarkko Vesa"),
-    ("Vesan", "Jarkko Vesa"),
-    ("Vesalta", "Jarkko Vesa"),
-    ("Jarkko", "Jarkko Vesa"),
-    ("jarkon", "Jarkko Vesa"),
-    ("Virtanen", "Anna-Liisa Virtanen"),
-    ("Anna-Liisa", "Anna-Liisa Virtanen"),
-    ("the mayor", ""),
-    ("Veijo", ""),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("wish", "speaker"),
+    [
+        ("Vesa", "Jarkko Vesa"),
+        ("Vesan", "Jarkko Vesa"),
+        ("Vesalta", "Jarkko Vesa"),
+        ("Jarkko", "Jarkko Vesa"),
+        ("jarkon", "Jarkko Vesa"),
+        ("Virtanen", "Anna-Liisa Virtanen"),
+        ("Anna-Liisa", "Anna-Liisa Virtanen"),
+        ("the mayor", ""),
+        ("Veijo", ""),
+        ("", ""),
+    ],
+)
 def test_match_speaker(wish: str, speaker: str) -> None:
     assert match_speaker(wish, SPEAKERS) == speaker
 
@@ -205,8 +288,9 @@ def test_interview_wishes_grouped_by_speaker() -> None:
         ("Anna-Liisa Virtanen", ("b@x",)),
         ("the mayor", ("c@x", "d@x")),
     ]
-    no = summarize([row("z@x", Status.NO, interview="Vesa")], open_reviews=0, suppressions=0,
-                   speakers=SPEAKERS)
+    no = summarize(
+        [row("z@x", Status.NO, interview="Vesa")], open_reviews=0, suppressions=0, speakers=SPEAKERS
+    )
     assert no.interviews == ()  # someone not coming is not interviewed
 
 
@@ -215,7 +299,10 @@ def test_speakers_from_vars(tmp_path: Path) -> None:
     assert speakers_of(load_config(project / "config.toml")) == ("Jarkko Vesa",)
     set_keys(project, "vars", speakers="Anna Virtanen; Jarkko Vesa, Matti Meikäläinen")
     assert speakers_of(load_config(project / "config.toml")) == (
-        "Jarkko Vesa", "Anna Virtanen", "Matti Meikäläinen")
+        "Jarkko Vesa",
+        "Anna Virtanen",
+        "Matti Meikäläinen",
+    )
 
 
 # --- against the store ---------------------------------------------------------------------------
@@ -226,13 +313,25 @@ def test_rsvp_section_of_mailer_status(tmp_path: Path) -> None:
     config = load_config(project / "config.toml")
     with Store(tmp_path / "m.db") as store:
         assert rsvp_section(config, store) is None  # nothing sent yet
-        store.journal.reserve(Campaign.INVITATION, 0, [Reservation("a@x.example", "A", "<1@x>",
-                                                                   "u1", 0)], NOW)
-        store.rsvps.set_answer(AnswerUpdate("a@x.example", "yes", "manual", NOW, guests=1,
-                                            lunch=True), NOW)
-        assert rsvp_section(config, store) == ("rsvp", {
-            "yes": 1, "no": 0, "maybe": 0, "none": 0, "guests": 1, "lunch": 2, "bounced": 0,
-            "review": 0})
+        store.journal.reserve(
+            Campaign.INVITATION, 0, [Reservation("a@x.example", "A", "<1@x>", "u1", 0)], NOW
+        )
+        store.rsvps.set_answer(
+            AnswerUpdate("a@x.example", "yes", "manual", NOW, guests=1, lunch=True), NOW
+        )
+        assert rsvp_section(config, store) == (
+            "rsvp",
+            {
+                "yes": 1,
+                "no": 0,
+                "maybe": 0,
+                "none": 0,
+                "guests": 1,
+                "lunch": 2,
+                "bounced": 0,
+                "review": 0,
+            },
+        )
 
 
 STATES = st.sampled_from([State.SENT, State.FAILED, State.IN_DOUBT, State.PENDING])
@@ -257,11 +356,15 @@ def test_to_remind_is_what_invite_remind_reaches(
     project = load_project(starter / "config.toml")
     contacts = project.book.contacts
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "m.db") as store:
-        store.journal.reserve(Campaign.INVITATION, 0, [
-            Reservation(c.email, c.name, f"<{n}@x>", f"u{n}", 0) for n, c in enumerate(contacts)
-        ], NOW)
+        store.journal.reserve(
+            Campaign.INVITATION,
+            0,
+            [Reservation(c.email, c.name, f"<{n}@x>", f"u{n}", 0) for n, c in enumerate(contacts)],
+            NOW,
+        )
         for n, (c, (state, status, bounced, blocked)) in enumerate(
-                zip(contacts, states, strict=True)):
+            zip(contacts, states, strict=True)
+        ):
             mid = f"<{n}@x>"
             if state is not State.PENDING:
                 store.journal.claim(mid, "t", NOW)
@@ -274,11 +377,22 @@ def test_to_remind_is_what_invite_remind_reaches(
             if status:
                 store.rsvps.set_answer(AnswerUpdate(c.email, status, "manual", NOW), NOW)
             if bounced:
-                store.rsvps.record(MessageOutcome(
-                    key=f"b{n}", source="x", kind="bounce", outcome="bounced", email=c.email,
-                    message_id="", sender="", subject="", details="{}", received_at=NOW,
-                    bounces=(BounceRecord(c.email, c.email, "5.1.1", "failed", "", True),)),
-                    NOW + dt.timedelta(seconds=1))
+                store.rsvps.record(
+                    MessageOutcome(
+                        key=f"b{n}",
+                        source="x",
+                        kind="bounce",
+                        outcome="bounced",
+                        email=c.email,
+                        message_id="",
+                        sender="",
+                        subject="",
+                        details="{}",
+                        received_at=NOW,
+                        bounces=(BounceRecord(c.email, c.email, "5.1.1", "failed", "", True),),
+                    ),
+                    NOW + dt.timedelta(seconds=1),
+                )
             if blocked:
                 store.rsvps.suppress(c.email, "test", NOW)
         rows = load_rows(store, contacts)

@@ -1,4 +1,4 @@
-"""Embargo decisions with the clock passed in (mailer.schedule)."""
+"""Embargo decisions with the clock passed in (mailer.release.schedule)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mailer.errors import ScheduleError
-from mailer.schedule import (
+from mailer.models import Schedule, ScheduleState
+from mailer.release.schedule import (
     ARM_WINDOW,
     Decision,
-    Schedule,
-    ScheduleState,
     brief,
     decide,
     describe,

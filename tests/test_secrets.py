@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mailer.clock import SystemClock
+from mailer.config.credentials import Secret, get_password
 from mailer.errors import TransportError
-from mailer.secrets import Secret, get_password
 from mailer.sending import NoProgress, RunContext
 from mailer.store import Store
 from tests.fixtures_smtp import smtp_config
@@ -60,8 +60,11 @@ def test_no_username_means_no_login() -> None:
 
 def test_environment_variable_first(fake_keyring: dict[tuple[str, str], str]) -> None:
     fake_keyring[("mailer", "officer@city.example")] = "from-keyring"
-    found = ask(password_env="MAILER_SMTP_PASSWORD", keyring_service="mailer",
-                environ={"MAILER_SMTP_PASSWORD": PASSWORD})
+    found = ask(
+        password_env="MAILER_SMTP_PASSWORD",
+        keyring_service="mailer",
+        environ={"MAILER_SMTP_PASSWORD": PASSWORD},
+    )
     assert found == PASSWORD and isinstance(found, Secret)
 
 
@@ -112,7 +115,7 @@ def test_command_failure_names_the_key_never_the_output() -> None:
 
 
 def test_command_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mailer.secrets.COMMAND_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr("mailer.config.credentials.COMMAND_TIMEOUT_SECONDS", 0.3)
     slow = f"{PY} -c 'import time; time.sleep(5)'"
     with pytest.raises(TransportError, match=r"did not finish within 0\.3 seconds$"):
         ask(password_command=slow)
@@ -151,8 +154,15 @@ def test_secret_hides_in_reprs_and_tracebacks(tmp_path: Path) -> None:
     assert secret.encode() == PASSWORD.encode()  # what aiosmtplib sends
     config = smtp_config(tmp_path, None, host="smtp.example.org", username="officer@city.example")
     with Store(tmp_path / "m.db") as store:
-        ctx = RunContext(config=config, store=store, clock=SystemClock(), owner="o",
-                         progress=NoProgress(), not_before=None, password=secret)
+        ctx = RunContext(
+            config=config,
+            store=store,
+            clock=SystemClock(),
+            owner="o",
+            progress=NoProgress(),
+            not_before=None,
+            password=secret,
+        )
         assert PASSWORD not in repr(ctx) and "password='***'" in repr(ctx)
 
     def login(password: str) -> None:
@@ -161,6 +171,7 @@ def test_secret_hides_in_reprs_and_tracebacks(tmp_path: Path) -> None:
     try:
         login(secret)
     except TransportError as exc:
-        shown = "".join(traceback.TracebackException.from_exception(exc, capture_locals=True)
-                        .format())
+        shown = "".join(
+            traceback.TracebackException.from_exception(exc, capture_locals=True).format()
+        )
     assert "535 5.7.3" in shown and PASSWORD not in shown

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from mailer.clock import SystemClock
-from mailer.config import Config
+from mailer.config.load import Config
 from mailer.errors import TransportError
 from mailer.models import Campaign, Outgoing, State
-from mailer.preflight import check_smtp
 from mailer.sending import NoProgress, RunContext, SendReport, send_batch
+from mailer.sending.preflight import check_smtp
 from mailer.sending.probe import Kind, classify
 from mailer.sending.smtp import run_smtp
 from mailer.store import Store
@@ -42,12 +42,22 @@ def now() -> dt.datetime:
 
 
 def send(
-    items: list[Outgoing], config: Config, store: Store, *, password: str | None = None,
-    not_before: dt.datetime | None = None, owner: str = "test-owner",
+    items: list[Outgoing],
+    config: Config,
+    store: Store,
+    *,
+    password: str | None = None,
+    not_before: dt.datetime | None = None,
+    owner: str = "test-owner",
 ) -> SendReport:
     return send_batch(
-        items, config=config, store=store, clock=SystemClock(), owner=owner,
-        password=password, not_before=not_before,
+        items,
+        config=config,
+        store=store,
+        clock=SystemClock(),
+        owner=owner,
+        password=password,
+        not_before=not_before,
     )
 
 
@@ -74,8 +84,9 @@ def assert_consistent(server: SmtpTestServer, store: Store, items: list[Outgoing
 # --- the happy paths ------------------------------------------------------------------------
 
 
-def test_plain_one_connection_reused_for_every_message(smtp_server: Server, tmp_path: Path,
-                                                       store: Store) -> None:
+def test_plain_one_connection_reused_for_every_message(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     items = outgoing(store, EMAILS, now=now())
     report = send(items, smtp_config(tmp_path, server), store)
@@ -92,8 +103,7 @@ def test_plain_one_connection_reused_for_every_message(smtp_server: Server, tmp_
     assert b"\r\n.a line that starts with a dot\r\n" in received.data  # dot-stuffing undone
 
 
-def test_four_connections_share_the_work(smtp_server: Server, tmp_path: Path,
-                                         store: Store) -> None:
+def test_four_connections_share_the_work(smtp_server: Server, tmp_path: Path, store: Store) -> None:
     server = smtp_server()
     emails = [f"j{i}@news.example" for i in range(40)]
     items = outgoing(store, emails, now=now())
@@ -109,16 +119,18 @@ def test_four_connections_share_the_work(smtp_server: Server, tmp_path: Path,
 def test_tls_with_login(smtp_server: Server, tmp_path: Path, store: Store, security: str) -> None:
     server = smtp_server(security=security, auth=True)
     items = outgoing(store, EMAILS[:3], now=now())
-    report = send(items, smtp_config(tmp_path, server, connections=2), store,
-                  password=SmtpTestServer.PASSWORD)
+    report = send(
+        items, smtp_config(tmp_path, server, connections=2), store, password=SmtpTestServer.PASSWORD
+    )
     assert report.ok and report.sent == 3
     assert server.logins == [SmtpTestServer.USERNAME] * 2
     assert_consistent(server, store, items)
 
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
-def test_self_signed_server_is_refused_without_its_ca(smtp_server: Server, tmp_path: Path,
-                                                      store: Store, security: str) -> None:
+def test_self_signed_server_is_refused_without_its_ca(
+    smtp_server: Server, tmp_path: Path, store: Store, security: str
+) -> None:
     server = smtp_server(security=security, auth=True)
     items = outgoing(store, EMAILS[:2], now=now())
     config = smtp_config(tmp_path, server, ca_file="")
@@ -144,8 +156,9 @@ def test_wrong_ca_file_is_refused_too(smtp_server: Server, tmp_path: Path, store
     assert server.messages == []
 
 
-def test_authentication_failure_stops_the_run(smtp_server: Server, tmp_path: Path,
-                                              store: Store) -> None:
+def test_authentication_failure_stops_the_run(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server(security="starttls", auth=True)
     items = outgoing(store, EMAILS, now=now())
     wrong = "not-the-password-42"
@@ -171,8 +184,9 @@ def test_421_on_connect_is_retried(smtp_server: Server, tmp_path: Path, store: S
     assert_consistent(server, store, items)
 
 
-def test_421_on_every_connect_gives_up_and_keeps_the_queue(smtp_server: Server, tmp_path: Path,
-                                                           store: Store) -> None:
+def test_421_on_every_connect_gives_up_and_keeps_the_queue(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.fail_connect("421 4.7.0 Try again later, closing connection", times=None)
     items = outgoing(store, EMAILS[:3], now=now())
@@ -183,8 +197,9 @@ def test_421_on_every_connect_gives_up_and_keeps_the_queue(smtp_server: Server, 
     assert set(states(store).values()) == {State.PENDING}
 
 
-def test_432_on_the_fourth_connection_stops_cleanly(smtp_server: Server, tmp_path: Path,
-                                                    store: Store) -> None:
+def test_432_on_the_fourth_connection_stops_cleanly(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.max_connections = 3
     emails = [f"j{i}@news.example" for i in range(30)]
@@ -204,8 +219,9 @@ def test_432_on_the_fourth_connection_stops_cleanly(smtp_server: Server, tmp_pat
     assert all(len(server.received_by(e)) == 1 for e in emails)
 
 
-def test_server_closing_connections_is_survived(smtp_server: Server, tmp_path: Path,
-                                                store: Store) -> None:
+def test_server_closing_connections_is_survived(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.close_after = 2
     emails = [f"j{i}@news.example" for i in range(7)]
@@ -216,8 +232,9 @@ def test_server_closing_connections_is_survived(smtp_server: Server, tmp_path: P
     assert_consistent(server, store, items)
 
 
-def test_connection_closed_while_idle_is_reopened(smtp_server: Server, tmp_path: Path,
-                                                  store: Store) -> None:
+def test_connection_closed_while_idle_is_reopened(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server(idle_timeout=0.2)
     items = outgoing(store, EMAILS[:3], now=now())
     config = smtp_config(tmp_path, server, rate_per_minute=150, retry_initial_seconds=5.0)
@@ -228,8 +245,9 @@ def test_connection_closed_while_idle_is_reopened(smtp_server: Server, tmp_path:
     assert_consistent(server, store, items)
 
 
-def test_random_faults_never_lose_or_repeat(smtp_server: Server, tmp_path: Path,
-                                            store: Store) -> None:
+def test_random_faults_never_lose_or_repeat(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.random_faults(rate=0.1, seed=7)
     emails = [f"j{i}@news.example" for i in range(150)]
@@ -244,8 +262,9 @@ def test_random_faults_never_lose_or_repeat(smtp_server: Server, tmp_path: Path,
             assert delivery.detail.startswith("550 5.1.1")
 
 
-def test_dropped_connection_before_data_is_retried(smtp_server: Server, tmp_path: Path,
-                                                   store: Store) -> None:
+def test_dropped_connection_before_data_is_retried(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.drop_at("mail", times=1)
     server.drop_at("rcpt", times=1, address=EMAILS[2])
@@ -258,8 +277,9 @@ def test_dropped_connection_before_data_is_retried(smtp_server: Server, tmp_path
 # --- recipient and data faults ---------------------------------------------------------------
 
 
-def test_451_on_a_recipient_is_retried_until_accepted(smtp_server: Server, tmp_path: Path,
-                                                      store: Store) -> None:
+def test_451_on_a_recipient_is_retried_until_accepted(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.fail_rcpt(EMAILS[1], "451 4.3.0 Try again later", times=2)
     items = outgoing(store, EMAILS[:3], now=now())
@@ -270,8 +290,9 @@ def test_451_on_a_recipient_is_retried_until_accepted(smtp_server: Server, tmp_p
     assert_consistent(server, store, items)
 
 
-def test_452_forever_leaves_the_message_queued(smtp_server: Server, tmp_path: Path,
-                                               store: Store) -> None:
+def test_452_forever_leaves_the_message_queued(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.fail_rcpt(EMAILS[0], "452 4.2.2 Mailbox full, try later", times=None)
     items = outgoing(store, EMAILS[:3], now=now())
@@ -286,8 +307,9 @@ def test_452_forever_leaves_the_message_queued(smtp_server: Server, tmp_path: Pa
     assert_consistent(server, store, items)
 
 
-def test_550_on_a_recipient_fails_that_recipient_only(smtp_server: Server, tmp_path: Path,
-                                                      store: Store) -> None:
+def test_550_on_a_recipient_fails_that_recipient_only(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.fail_rcpt(EMAILS[1], "550 5.1.1 <journalist1@news1.example>: User unknown", times=None)
     items = outgoing(store, EMAILS[:3], now=now())
@@ -300,8 +322,9 @@ def test_550_on_a_recipient_fails_that_recipient_only(smtp_server: Server, tmp_p
     assert_consistent(server, store, items)
 
 
-def test_partly_refused_bcc_batch_is_a_failure(smtp_server: Server, tmp_path: Path,
-                                               store: Store) -> None:
+def test_partly_refused_bcc_batch_is_a_failure(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.fail_rcpt(EMAILS[2], "550 5.1.1 User unknown", times=None)
     batch = outgoing(store, EMAILS[:4], now=now(), campaign=Campaign.RELEASE, bcc=True)
@@ -314,8 +337,9 @@ def test_partly_refused_bcc_batch_is_a_failure(smtp_server: Server, tmp_path: Pa
     assert_consistent(server, store, batch)
 
 
-def test_bcc_batch_delivered_to_every_recipient(smtp_server: Server, tmp_path: Path,
-                                                store: Store) -> None:
+def test_bcc_batch_delivered_to_every_recipient(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     batch = outgoing(store, EMAILS, now=now(), campaign=Campaign.RELEASE, bcc=True)
     report = send(batch, smtp_config(tmp_path, server), store)
@@ -323,23 +347,24 @@ def test_bcc_batch_delivered_to_every_recipient(smtp_server: Server, tmp_path: P
     assert [len(server.received_by(e)) for e in EMAILS] == [1] * 6
 
 
-def test_451_on_data_is_retried_and_550_on_data_fails(smtp_server: Server, tmp_path: Path,
-                                                      store: Store) -> None:
+def test_451_on_data_is_retried_and_550_on_data_fails(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.fail_data("451 4.3.0 Queue problem", times=1, address=EMAILS[0])
     server.fail_data("554 5.6.0 Message rejected as spam", times=None, address=EMAILS[1])
     items = outgoing(store, EMAILS[:3], now=now())
     report = send(items, smtp_config(tmp_path, server), store)
     assert report.sent == 2 and report.failed == 1
-    assert states(store) == {EMAILS[0]: State.SENT, EMAILS[1]: State.FAILED,
-                             EMAILS[2]: State.SENT}
+    assert states(store) == {EMAILS[0]: State.SENT, EMAILS[1]: State.FAILED, EMAILS[2]: State.SENT}
     entry = store.journal.by_message_id(items[1].message_id)
     assert entry is not None and entry.last_error == "554 5.6.0 Message rejected as spam"
     assert_consistent(server, store, items)
 
 
-def test_connection_lost_in_data_is_in_doubt_and_not_resent(smtp_server: Server, tmp_path: Path,
-                                                            store: Store) -> None:
+def test_connection_lost_in_data_is_in_doubt_and_not_resent(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     server.drop_in_data(times=1, address=EMAILS[1])
     items = outgoing(store, EMAILS[:4], now=now())
@@ -362,8 +387,7 @@ def test_connection_lost_in_data_is_in_doubt_and_not_resent(smtp_server: Server,
     assert resent.sent == 1 and len(server.received_by(EMAILS[1])) == 2
 
 
-def test_slow_answer_to_data_is_in_doubt(smtp_server: Server, tmp_path: Path,
-                                         store: Store) -> None:
+def test_slow_answer_to_data_is_in_doubt(smtp_server: Server, tmp_path: Path, store: Store) -> None:
     server = smtp_server()
     server.slow_data(2.0, times=1, address=EMAILS[0])
     items = outgoing(store, EMAILS[:3], now=now())
@@ -384,13 +408,22 @@ def test_slow_answer_to_data_is_in_doubt(smtp_server: Server, tmp_path: Path,
     ("stage", "reply", "hint"),
     [
         ("mail", "554 5.4.5 Daily user sending limit exceeded", "sending limit is reached"),
-        ("data", "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
-         "sending limit is reached"),
-        ("rcpt", "550 5.7.233 Tenant external recipient rate limit exceeded",
-         "external recipient limit"),
+        (
+            "data",
+            "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
+            "sending limit is reached",
+        ),
+        (
+            "rcpt",
+            "550 5.7.233 Tenant external recipient rate limit exceeded",
+            "external recipient limit",
+        ),
         ("mail", "530 5.7.57 Client not authenticated to send mail", "check [smtp] username"),
-        ("mail", "550 5.7.60 SMTP; Client does not have permissions to send as this sender",
-         f"refuses to send as {SENDER}"),
+        (
+            "mail",
+            "550 5.7.60 SMTP; Client does not have permissions to send as this sender",
+            f"refuses to send as {SENDER}",
+        ),
     ],
 )
 def test_account_errors_stop_the_run_and_keep_the_queue(
@@ -417,15 +450,23 @@ def test_account_errors_stop_the_run_and_keep_the_queue(
     assert stopped_at is not None and stopped_at.last_error == report.stopped
 
 
-def test_interrupted_run_leaves_a_consistent_journal(smtp_server: Server, tmp_path: Path,
-                                                     store: Store) -> None:
+def test_interrupted_run_leaves_a_consistent_journal(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     """Ctrl-C while the server is answering DATA: that message in doubt, nothing else held."""
     server = smtp_server()
     server.slow_data(3.0, times=None)
     items = outgoing(store, EMAILS[:3], now=now())
     config = smtp_config(tmp_path, server, connections=2)
-    ctx = RunContext(config=config, store=store, clock=SystemClock(), owner="t",
-                     progress=NoProgress(), not_before=None, password=None)
+    ctx = RunContext(
+        config=config,
+        store=store,
+        clock=SystemClock(),
+        owner="t",
+        progress=NoProgress(),
+        not_before=None,
+        password=None,
+    )
 
     async def interrupt() -> None:
         task = asyncio.create_task(run_smtp(items, ctx))
@@ -459,8 +500,9 @@ def test_rate_limit_spaces_the_messages(smtp_server: Server, tmp_path: Path, sto
     assert arrivals[-1] - begin < 0.8 + 1.0
 
 
-def test_daily_cap_stops_and_resumes_nothing_twice(smtp_server: Server, tmp_path: Path,
-                                                   store: Store) -> None:
+def test_daily_cap_stops_and_resumes_nothing_twice(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     items = outgoing(store, [f"j{i}@news.example" for i in range(5)], now=now())
     config = smtp_config(tmp_path, server, daily_cap=3)
@@ -483,8 +525,9 @@ def test_never_before_the_embargo(smtp_server: Server, tmp_path: Path, store: St
     assert min(m.at for m in server.messages) >= embargo.timestamp()
 
 
-def test_two_processes_on_one_journal_send_each_message_once(smtp_server: Server, tmp_path: Path,
-                                                             store: Store) -> None:
+def test_two_processes_on_one_journal_send_each_message_once(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server()
     emails = [f"j{i}@news.example" for i in range(30)]
     items = outgoing(store, emails, now=now())
@@ -505,8 +548,9 @@ def test_two_processes_on_one_journal_send_each_message_once(smtp_server: Server
     assert_consistent(server, store, items)
 
 
-def test_password_never_reaches_journal_or_report(smtp_server: Server, tmp_path: Path,
-                                                  store: Store) -> None:
+def test_password_never_reaches_journal_or_report(
+    smtp_server: Server, tmp_path: Path, store: Store
+) -> None:
     server = smtp_server(security="starttls", auth=True)
     server.fail_rcpt(EMAILS[0], "550 5.1.1 User unknown", times=None)
     items = outgoing(store, EMAILS[:2], now=now())
@@ -577,8 +621,12 @@ def test_check_smtp_explains_failures(smtp_server: Server, tmp_path: Path) -> No
         ("mail", 550, "5.4.5 Daily user sending limit exceeded", Kind.ACCOUNT),
         ("mail", 553, "5.7.1 Sender address rejected", Kind.ACCOUNT),
         ("mail", 450, "4.2.1 receiving mail too quickly", Kind.TEMPORARY),
-        ("data", 554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
-         Kind.ACCOUNT),
+        (
+            "data",
+            554,
+            "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
+            Kind.ACCOUNT,
+        ),
         ("data", 554, "5.2.2 mailbox full", Kind.ACCOUNT),
         ("rcpt", 552, "5.2.2 mailbox full", Kind.PERMANENT),
         ("data", 554, "5.6.0 rejected", Kind.PERMANENT),

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mailer import campaign, rounds
-from mailer.campaign import build_plan, invitation_spec
-from mailer.contacts import count_contacts, load_contacts
+from mailer.contacts import Project, load_project, loading
+from mailer.contacts.book import count_contacts, load_contacts
+from mailer.invitations import rounds
+from mailer.messages import plan as campaign
+from mailer.messages.plan import build_plan, invitation_spec
+from mailer.messages.spool import Spool, SpoolError
 from mailer.models import Campaign, Contact, Outgoing, SpooledBody
-from mailer.rounds import Project, load_project
-from mailer.spool import Spool, SpoolError
-from mailer.status import collect_status
+from mailer.project.status import collect_status
 from mailer.store import Store
 from tests.conftest import FIXED_NOW
 from tests.helpers import config_path, make_project, write_contacts
@@ -31,7 +32,7 @@ def project(tmp_path: Path) -> Project:
 @pytest.fixture
 def fixed_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Same MIME boundaries every time, so that two renderings can be compared byte by byte."""
-    monkeypatch.setattr("mailer.messages.secrets.token_hex", lambda n: "b" * (2 * n))
+    monkeypatch.setattr("mailer.messages.mime.secrets.token_hex", lambda n: "b" * (2 * n))
 
 
 def spooled_plan(project: Project, monkeypatch: pytest.MonkeyPatch, **kw: object) -> campaign.Plan:
@@ -142,7 +143,7 @@ def test_a_spooled_round_sends_and_a_rerun_sends_nothing(
     monkeypatch.setattr(campaign, "SPOOL_MIN_MESSAGES", 2)
     spec = invitation_spec(project.config)
     for expected_sent, expected_done in ((7, 0), (0, 7)):
-        with rounds.open_store(project.config) as store:
+        with loading.open_store(project.config) as store:
             prepared = rounds.prepare(project, spec, store, now=FIXED_NOW)
             with rounds.commit(project, prepared, store, now=FIXED_NOW) as plan:
                 report = rounds.send(
@@ -216,7 +217,7 @@ def test_status_reads_only_the_problems_it_shows(project: Project) -> None:
         for i in range(60):
             store.journal.claim(f"<m{i}@x>", "me", FIXED_NOW)
             store.journal.mark_failed(f"<m{i}@x>", FIXED_NOW, "550 no")
-        counts = rounds.count_project_contacts(config)
+        counts = loading.count_project_contacts(config)
         shown = collect_status(config, counts, store)
         every = collect_status(config, counts, store, all_problems=True)
     assert (len(shown.problems), shown.problems_total) == (50, 60)

@@ -17,9 +17,9 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from mailer.addresses import normalize_address
-from mailer.config import load_config
+from mailer.config.load import load_config
 from mailer.errors import MailerError
-from mailer.starter import (
+from mailer.project.starter import (
     CONFIG_HEADER,
     StarterResult,
     next_event_date,
@@ -432,7 +432,7 @@ def test_invitation_carries_the_facts(starter: Path, language: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("language", LANGS)
 def test_templates_render_with_the_real_renderer(starter: Path, name: str, language: str) -> None:
-    render = pytest.importorskip("mailer.render")
+    render = pytest.importorskip("mailer.messages.render")
     renderer = render.Renderer(starter / "templates", default_language="fi", label_root=starter)
     renderer.check(name, {language})
     for prebrief in (False, True):

@@ -19,7 +19,7 @@ HEAVY = (
     "rich",
     "babel",
     "email.mime",
-    "mailer.campaign",
+    "mailer.messages.plan",
     "mailer.sending",
     "mailer.store",
     "mailer.rsvp",

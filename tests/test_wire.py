@@ -39,8 +39,9 @@ def _aiosmtplib_form(data: bytes) -> bytes:
     return PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data))
 
 
-_BYTES = st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"a", b"Z", b"\xc3\xa4", b" "]),
-                  max_size=40).map(b"".join)
+_BYTES = st.lists(
+    st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"a", b"Z", b"\xc3\xa4", b" "]), max_size=40
+).map(b"".join)
 
 
 @given(st.lists(_BYTES, min_size=1, max_size=4))
@@ -77,8 +78,19 @@ def _ready_items(store: Store, emails: list[str]) -> list[Outgoing]:
     ready = []
     for item in items:
         data = item.data.replace(b".a line that starts with a dot\r\n", "Hyvä ystävä\r\n".encode())
-        ready.append(Outgoing(item.campaign, item.contact, item.message_id, item.ics_uid,
-                              item.sequence, item.sender, item.recipients, item.subject, data))
+        ready.append(
+            Outgoing(
+                item.campaign,
+                item.contact,
+                item.message_id,
+                item.ics_uid,
+                item.sequence,
+                item.sender,
+                item.recipients,
+                item.subject,
+                data,
+            )
+        )
     return ready
 
 
@@ -92,8 +104,7 @@ def test_wire_ready_and_dotted_messages_both_arrive_byte_for_byte(
         assert wire_facts(ready[0])[0] and not wire_facts(dotted[0])[0]
         config = smtp_config(tmp_path, server)
         for items in (ready, dotted):
-            report = send_batch(items, config=config, store=store, clock=SystemClock(),
-                                owner="me")
+            report = send_batch(items, config=config, store=store, clock=SystemClock(), owner="me")
             assert report.sent == len(items) and report.ok
     got = {m.message_id: m for m in server.messages}
     for item in [*ready, *dotted]:
@@ -112,8 +123,13 @@ def test_one_journal_transaction_per_message_and_a_few_for_the_claims(
         store.connection.set_trace_callback(
             lambda sql: begins.append(sql) if sql.startswith("BEGIN") else None
         )
-        report = send_batch(items, config=smtp_config(tmp_path, server, connections=1),
-                            store=store, clock=SystemClock(), owner="me")
+        report = send_batch(
+            items,
+            config=smtp_config(tmp_path, server, connections=1),
+            store=store,
+            clock=SystemClock(),
+            owner="me",
+        )
         store.connection.set_trace_callback(None)
         assert report.sent == 64
         counts = store.journal.counts(Campaign.INVITATION)
@@ -165,8 +181,13 @@ def test_a_message_listed_twice_in_a_batch_is_sent_once(
     with Store(tmp_path / "m.db") as store:
         items = _ready_items(store, [f"r{i}@news.example" for i in range(20)])
         batch = [*items, items[3], items[3], items[19]]
-        report = send_batch(batch, config=smtp_config(tmp_path, server, connections=2),
-                            store=store, clock=SystemClock(), owner="me")
+        report = send_batch(
+            batch,
+            config=smtp_config(tmp_path, server, connections=2),
+            store=store,
+            clock=SystemClock(),
+            owner="me",
+        )
         assert report.sent == 20 and report.not_claimed == 3
     assert sorted(m.message_id for m in server.messages) == sorted(i.message_id for i in items)
 
@@ -187,8 +208,13 @@ def test_plain_addresses_go_as_they_are_others_through_aiosmtplib(
     server = smtp_server()
     with Store(tmp_path / "m.db") as store:
         items = _ready_items(store, [*plain, '"quoted name"@news.example'])
-        report = send_batch(items, config=smtp_config(tmp_path, server), store=store,
-                            clock=SystemClock(), owner="me")
+        report = send_batch(
+            items,
+            config=smtp_config(tmp_path, server),
+            store=store,
+            clock=SystemClock(),
+            owner="me",
+        )
         assert report.sent == len(items)
     got = sorted(r for m in server.messages for r in m.rcpt_tos)
     assert got == sorted([*plain, '"quoted name"@news.example'])
@@ -205,8 +231,13 @@ def test_a_slow_server_gets_claims_one_at_a_time(smtp_server: Server, tmp_path: 
         store.connection.set_trace_callback(
             lambda sql: claims.append(sql) if "SET state = 'claimed'" in sql else None
         )
-        report = send_batch(items, config=smtp_config(tmp_path, server, connections=2),
-                            store=store, clock=SystemClock(), owner="me")
+        report = send_batch(
+            items,
+            config=smtp_config(tmp_path, server, connections=2),
+            store=store,
+            clock=SystemClock(),
+            owner="me",
+        )
         store.connection.set_trace_callback(None)
         assert report.sent == 12
     assert len(claims) == 12

@@ -20,7 +20,7 @@ STATE = _State()
 
 
 def config_path() -> Path:
-    from mailer.config import find_config
+    from mailer.config.load import find_config
 
     return find_config(STATE.config_path)
 

@@ -15,7 +15,7 @@ app = typer.Typer(help="Check and list the media contacts (contacts.csv).", no_a
 def check() -> None:
     """Report every problem in contacts.csv as a table; exit 1 when there are errors."""
     from mailer import console
-    from mailer.rounds import load_project
+    from mailer.contacts import load_project
 
     with handled():
         project = load_project(config_path())
@@ -30,8 +30,8 @@ def list_(
 ) -> None:
     """List the valid contacts."""
     from mailer import console
-    from mailer.contacts import select_contacts
-    from mailer.rounds import load_project
+    from mailer.contacts import load_project
+    from mailer.contacts.book import select_contacts
 
     with handled():
         project = load_project(config_path())
@@ -45,23 +45,23 @@ def list_(
 
 @app.command("suppress")
 def suppress(
-    email: Annotated[str, typer.Argument(help="The address to send nothing to.",
-                                         show_default=False)],
+    email: Annotated[
+        str, typer.Argument(help="The address to send nothing to.", show_default=False)
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept with the address).")] = "",
 ) -> None:
     """Put an address on the suppression list: no round (invitation, reminder, update,
     cancellation, release) sends to it."""
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import rsvp as show
-    from mailer.rounds import open_store
+    from mailer.contacts import open_store
     from mailer.rsvp.decisions import suppress as add
 
     with handled():
         config = load_config(config_path())
         with open_store(config) as store:
-            address, added = add(store, email, reason=reason or "manual",
-                                 now=SystemClock().now())
+            address, added = add(store, email, reason=reason or "manual", now=SystemClock().now())
         show.suppressed(address, added)
 
 
@@ -70,9 +70,9 @@ def unsuppress(
     email: Annotated[str, typer.Argument(help="The address to allow again.", show_default=False)],
 ) -> None:
     """Remove an address from the suppression list."""
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import rsvp as show
-    from mailer.rounds import open_store
+    from mailer.contacts import open_store
     from mailer.rsvp.decisions import unsuppress as remove
 
     with handled():
@@ -85,9 +85,9 @@ def unsuppress(
 @app.command("suppressed")
 def suppressed() -> None:
     """List the suppression list (opt-outs, dead addresses, manual entries)."""
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import rsvp as show
-    from mailer.rounds import open_store
+    from mailer.contacts import open_store
 
     with handled():
         config = load_config(config_path())

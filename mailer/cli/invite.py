@@ -12,9 +12,9 @@ from mailer.cli.common import config_path, handled, require_confirmation
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from mailer.campaign import RoundSpec
+    from mailer.contacts import Project
+    from mailer.messages.plan import RoundSpec
     from mailer.models import Contact
-    from mailer.rounds import Project
     from mailer.store import Store
 
 app = typer.Typer(help="Preview and send the personal invitations.", no_args_is_help=True)
@@ -36,9 +36,9 @@ def preview(
 ) -> None:
     """Show one rendered invitation exactly as it would be sent (nothing is journaled)."""
     from mailer import console
-    from mailer.campaign import build_plan, invitation_spec
     from mailer.clock import SystemClock
-    from mailer.rounds import load_project, recipients
+    from mailer.contacts import load_project, recipients
+    from mailer.messages.plan import build_plan, invitation_spec
     from mailer.sending.outbox import write_private
 
     with handled():
@@ -86,9 +86,9 @@ def send(
     """
     from dataclasses import replace
 
-    from mailer.campaign import invitation_spec
-    from mailer.followup import invitation_sequence
-    from mailer.rounds import load_project
+    from mailer.contacts import load_project
+    from mailer.invitations.followups import invitation_sequence
+    from mailer.messages.plan import invitation_spec
 
     with handled():
         project = load_project(config_path())
@@ -124,12 +124,16 @@ def run_round(
     resend_in_doubt: bool = False,
 ) -> None:
     """Plan, summarise, confirm, send and report one round (shared by invite subcommands)."""
-    from mailer import console, followup, rounds
+    from mailer import console
     from mailer.clock import SystemClock
+    from mailer.config import credentials
+    from mailer.contacts import loading
     from mailer.errors import ExitCode
+    from mailer.invitations import followups as followup
+    from mailer.invitations import rounds
 
     clock = SystemClock()
-    with rounds.open_store(project.config) as store:
+    with loading.open_store(project.config) as store:
         chosen = choose(store)
         if chosen is None:
             console.info(f"Nothing to send: the {noun} would not change anything.")
@@ -169,7 +173,7 @@ def run_round(
         if not require_confirmation(yes, f"Send {len(prepared.plan.items)} {noun}?"):
             console.info("Cancelled; nothing was sent.")
             raise typer.Exit(int(ExitCode.ERROR))
-        password = rounds.password_for(project.config, interactive=console.is_interactive())
+        password = credentials.password_for(project.config, interactive=console.is_interactive())
         plan = rounds.commit(project, prepared, store, now=clock.now())
         followup.record_round(project.config, store, spec)
         progress = console.SendProgress(f"Sending {noun}")
@@ -188,8 +192,8 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Render and check; se
 
 
 def _follow_up(kind: str, noun: str, *, dry_run: bool, yes: bool) -> None:
-    from mailer import followup
-    from mailer.rounds import load_project
+    from mailer.contacts import load_project
+    from mailer.invitations import followups as followup
 
     with handled():
         project = load_project(config_path())

@@ -27,7 +27,7 @@ def init(
     """
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.starter import write_starter
+    from mailer.project.starter import write_starter
 
     with handled():
         result = write_starter(directory, now=SystemClock().now())
@@ -52,8 +52,8 @@ def check(
 ) -> None:
     """Pre-flight: validate config, contacts, templates and attachments; test the servers."""
     from mailer import console
-    from mailer.check import run_check
     from mailer.clock import SystemClock
+    from mailer.project.check import run_check
 
     with handled():
         report = run_check(config_path(), now=SystemClock().now(), connect=connect)
@@ -67,10 +67,9 @@ def status(
 ) -> None:
     """The event, the contacts, and every round's messages by state."""
     from mailer import console
-    from mailer.config import load_config
-    from mailer.rounds import count_project_contacts, open_store
-    from mailer.rsvp import summary as _rsvp_section  # noqa: F401 - registers the "rsvp" section
-    from mailer.status import collect_status, status_json
+    from mailer.config.load import load_config
+    from mailer.contacts import count_project_contacts, open_store
+    from mailer.project.status import collect_status, status_json
 
     with handled():
         config = load_config(config_path())

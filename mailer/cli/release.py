@@ -10,7 +10,7 @@ from mailer.cli.common import config_path, handled, require_confirmation
 
 if TYPE_CHECKING:
     from mailer.clock import Clock
-    from mailer.config import Config
+    from mailer.config.load import Config
 
 app = typer.Typer(help="Schedule and send the embargoed press release.", no_args_is_help=True)
 
@@ -47,10 +47,10 @@ def schedule(
     from mailer import console
     from mailer.clock import SystemClock
     from mailer.console import release as show
+    from mailer.contacts import load_project, open_store
     from mailer.errors import ExitCode
-    from mailer.release import plan_schedule, save_schedule
-    from mailer.rounds import load_project, open_store
-    from mailer.schedule import describe
+    from mailer.release.runner import plan_schedule, save_schedule
+    from mailer.release.schedule import describe
 
     clock = SystemClock()
     with handled():
@@ -77,7 +77,7 @@ def _send_prebrief(config: Config, clock: Clock, *, dry_run: bool) -> None:
     from mailer import console
     from mailer.console import release as show
     from mailer.errors import ExitCode
-    from mailer.release import send_prebrief
+    from mailer.release.runner import send_prebrief
 
     progress = console.SendProgress("Sending the pre-brief")
     try:
@@ -108,7 +108,7 @@ def prebrief(
     """
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.errors import ExitCode
 
     clock = SystemClock()
@@ -133,9 +133,9 @@ def send_due(
     send. Late but within [release] grace_minutes: send now. Later: marked missed, not sent.
     """
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import release as show
-    from mailer.release import Command, run_release
+    from mailer.release.runner import Command, run_release
 
     with handled():
         config = load_config(config_path())
@@ -154,9 +154,9 @@ def wait() -> None:
     """
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import release as show
-    from mailer.release import Command, run_release
+    from mailer.release.runner import Command, run_release
 
     clock = SystemClock()
     with handled():
@@ -200,10 +200,10 @@ def send_now(
     """
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import release as show
     from mailer.errors import ExitCode, UsageError
-    from mailer.release import Command, run_release
+    from mailer.release.runner import Command, run_release
 
     clock = SystemClock()
     with handled():
@@ -240,10 +240,10 @@ def status(
 ) -> None:
     """The schedule, its state, who got the release when (relative to the embargo), the runs."""
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import release as show
-    from mailer.release_status import release_status
-    from mailer.rounds import open_store
+    from mailer.contacts import open_store
+    from mailer.release.status import release_status
 
     with handled():
         config = load_config(config_path())
@@ -260,11 +260,11 @@ def cancel(yes: YesOpt = False) -> None:
     """Cancel the scheduled release (a run in progress stops before its next message)."""
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import release as show
+    from mailer.contacts import open_store
     from mailer.errors import ExitCode
-    from mailer.release import cancel as cancel_release
-    from mailer.rounds import open_store
+    from mailer.release.runner import cancel as cancel_release
 
     with handled():
         config = load_config(config_path())
@@ -283,9 +283,9 @@ def cron(
     ] = False,
 ) -> None:
     """Print the crontab line that runs send-due every minute (absolute paths, own PATH)."""
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import release as show
-    from mailer.release_cron import cron_setup
+    from mailer.release.cron import cron_setup
 
     with handled():
         config = load_config(config_path())

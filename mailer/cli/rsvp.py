@@ -41,10 +41,12 @@ def fetch() -> None:
     The password comes from [imap] password_env, keyring_service or password_command, as for
     SMTP. Mail is moved away only when [imap] processed_folder is set.
     """
-    from mailer import console, rounds
+    from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config import credentials
+    from mailer.config.load import load_config
     from mailer.console import rsvp as show
+    from mailer.contacts import loading
     from mailer.errors import ConfigError
     from mailer.rsvp.fetch import fetch_and_ingest
     from mailer.rsvp.summary import speakers_of
@@ -58,15 +60,19 @@ def fetch() -> None:
                 hint="add [imap] host, username and password_env (README: 'Reading the "
                 "answers'), or save the replies as files and use 'mailer rsvp import'",
             )
-        password = rounds.imap_password_for(config, interactive=console.is_interactive())
+        password = credentials.imap_password_for(config, interactive=console.is_interactive())
         if password is None:
             raise ConfigError(f"{config.path.name}: [imap] username is empty")
         progress = show.RsvpProgress(f"Reading {imap.folder}")
-        with rounds.open_store(config) as store:
+        with loading.open_store(config) as store:
             try:
                 report = fetch_and_ingest(
-                    imap, password=password, store=store, now=SystemClock().now(),
-                    progress=progress, speakers=speakers_of(config),
+                    imap,
+                    password=password,
+                    store=store,
+                    now=SystemClock().now(),
+                    progress=progress,
+                    speakers=speakers_of(config),
                 )
             finally:
                 progress.stop()
@@ -77,8 +83,9 @@ def fetch() -> None:
 def import_(
     paths: Annotated[
         list[Path],
-        typer.Argument(help=".eml files, folders of them, mbox files or Maildir folders.",
-                       show_default=False),
+        typer.Argument(
+            help=".eml files, folders of them, mbox files or Maildir folders.", show_default=False
+        ),
     ],
 ) -> None:
     """Read replies from files (the same as fetch, for mail saved from a mail client).
@@ -86,9 +93,9 @@ def import_(
     Each message is recorded once: importing the same files again changes nothing.
     """
     from mailer.clock import SystemClock
-    from mailer.config import load_config
+    from mailer.config.load import load_config
     from mailer.console import rsvp as show
-    from mailer.rounds import open_store
+    from mailer.contacts import open_store
     from mailer.rsvp.fetch import import_paths
     from mailer.rsvp.summary import speakers_of
 
@@ -97,8 +104,13 @@ def import_(
         progress = show.RsvpProgress("Reading replies", known_total=False)
         with open_store(config) as store:
             try:
-                report = import_paths(paths, store=store, now=SystemClock().now(),
-                                      progress=progress, speakers=speakers_of(config))
+                report = import_paths(
+                    paths,
+                    store=store,
+                    now=SystemClock().now(),
+                    progress=progress,
+                    speakers=speakers_of(config),
+                )
             finally:
                 progress.stop()
         show.ingest_report(report)
@@ -113,7 +125,7 @@ def list_(
 ) -> None:
     """Every invited contact with the answer, guests, lunch, interview wish and delivery."""
     from mailer.console import rsvp as show
-    from mailer.rounds import load_project, open_store
+    from mailer.contacts import load_project, open_store
     from mailer.rsvp.summary import Status, load_rows, select_rows
 
     with handled():
@@ -131,7 +143,7 @@ def list_(
 def summary(as_json: JsonOpt = False) -> None:
     """Headcounts: coming, maybe, not coming, no answer, guests, lunch, interviews, bounces."""
     from mailer.console import rsvp as show
-    from mailer.rounds import load_project, open_store
+    from mailer.contacts import load_project, open_store
     from mailer.rsvp.summary import load_summary
 
     with handled():
@@ -153,8 +165,8 @@ def review() -> None:
     from mailer import console
     from mailer.clock import SystemClock
     from mailer.console import rsvp as show
+    from mailer.contacts import load_project, open_store
     from mailer.errors import MailerError
-    from mailer.rounds import load_project, open_store
     from mailer.rsvp.decisions import (
         ANSWERS,
         Decision,
@@ -192,8 +204,14 @@ def review() -> None:
                     if not email:
                         continue
                 try:
-                    result = decide(store, item.id, decision, contacts=contacts,
-                                    now=SystemClock().now(), email=email)
+                    result = decide(
+                        store,
+                        item.id,
+                        decision,
+                        contacts=contacts,
+                        now=SystemClock().now(),
+                        email=email,
+                    )
                 except MailerError as exc:
                     console.error(exc)
                     continue
@@ -210,13 +228,18 @@ def set_(
     ],
     guests: Annotated[
         int | None,
-        typer.Option("--guests", min=0, help="People coming along (photographer, colleague).",
-                     show_default=False),
+        typer.Option(
+            "--guests",
+            min=0,
+            help="People coming along (photographer, colleague).",
+            show_default=False,
+        ),
     ] = None,
     lunch: Annotated[
         bool | None,
-        typer.Option("--lunch/--no-lunch", help="Eats lunch or not (default: unchanged).",
-                     show_default=False),
+        typer.Option(
+            "--lunch/--no-lunch", help="Eats lunch or not (default: unchanged).", show_default=False
+        ),
     ] = None,
     interview: Annotated[
         str, typer.Option("--interview", help="Whom they want to interview.")
@@ -229,15 +252,21 @@ def set_(
     """
     from mailer.clock import SystemClock
     from mailer.console import rsvp as show
-    from mailer.rounds import load_project, open_store
+    from mailer.contacts import load_project, open_store
     from mailer.rsvp.decisions import set_answer
 
     with handled():
         project = load_project(config_path())
         with open_store(project.config) as store:
             result = set_answer(
-                store, contacts=project.book.contacts, email=email, status=status.value,
-                now=SystemClock().now(), guests=guests, lunch=lunch, interview=interview,
+                store,
+                contacts=project.book.contacts,
+                email=email,
+                status=status.value,
+                now=SystemClock().now(),
+                guests=guests,
+                lunch=lunch,
+                interview=interview,
                 note=note,
             )
         show.manual_answer(result)
@@ -245,8 +274,10 @@ def set_(
 
 @app.command("export")
 def export(
-    file: Annotated[Path, typer.Argument(help="The CSV file to write (replaced if it exists).",
-                                         show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(help="The CSV file to write (replaced if it exists).", show_default=False),
+    ],
     delimiter: Annotated[
         DelimiterChoice,
         typer.Option("--delimiter", help="';' for Finnish and Swedish Excel, ',' for English."),
@@ -254,7 +285,7 @@ def export(
 ) -> None:
     """Write the list as CSV for Excel (UTF-8 with BOM; the caterer and reception desk)."""
     from mailer.console import rsvp as show
-    from mailer.rounds import load_project, open_store
+    from mailer.contacts import load_project, open_store
     from mailer.rsvp.export import write_export
     from mailer.rsvp.summary import load_rows
 

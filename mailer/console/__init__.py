@@ -14,12 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mailer.contacts import ContactBook
+from mailer.contacts.book import ContactBook
 from mailer.errors import MailerError
+from mailer.invitations.rounds import Summary
 from mailer.models import Contact, Outgoing, Problem, Severity, State
-from mailer.rounds import Summary
+from mailer.project.status import Status
 from mailer.sending import Delivery, SendReport
-from mailer.status import Status
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -229,7 +229,7 @@ def status(s: Status) -> None:
     for name, section in s.extra.items():
         if isinstance(section, dict) and all(isinstance(v, int) for v in section.values()):
             counts(name.upper() if name == "rsvp" else name.capitalize(), section)
-    from mailer.status import PROBLEMS_SHOWN
+    from mailer.project.status import PROBLEMS_SHOWN
 
     for e in s.problems[:PROBLEMS_SHOWN]:
         info(f"  {e.state.value.replace('_', ' ')}: {e.email}: {e.last_error}")

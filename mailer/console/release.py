@@ -13,14 +13,14 @@ from rich.text import Text
 
 from mailer.clock import Clock
 from mailer.console import err, info, out, print_json, send_report, warning
-from mailer.models import State
-from mailer.schedule import Schedule, describe, in_words, relative
+from mailer.models import Schedule, State
+from mailer.release.schedule import describe, in_words, relative
 from mailer.sending import Delivery
 
 if TYPE_CHECKING:
-    from mailer.release import Cancelled, Proposal, RunResult
-    from mailer.release_cron import CronSetup
-    from mailer.release_status import ReleaseStatus
+    from mailer.release.cron import CronSetup
+    from mailer.release.runner import Cancelled, Proposal, RunResult
+    from mailer.release.status import ReleaseStatus
     from mailer.sending import SendReport
 
 
@@ -187,7 +187,7 @@ def status(s: ReleaseStatus) -> None:
 
 
 def status_json(s: ReleaseStatus) -> None:
-    from mailer.release_status import status_json as as_json
+    from mailer.release.status import status_json as as_json
 
     print_json(as_json(s))
 

@@ -78,8 +78,13 @@ def ingest_report(report: IngestReport) -> None:
         for column in ("message", "kind", "outcome", "contact", "detail"):
             table.add_column(column, overflow="fold", min_width=7)
         for item in new:
-            table.add_row(_source(item.source), item.kind.value.replace("_", " "),
-                          item.outcome.value, item.contact or "-", item.detail)
+            table.add_row(
+                _source(item.source),
+                item.kind.value.replace("_", " "),
+                item.outcome.value,
+                item.contact or "-",
+                item.detail,
+            )
         out.print(table)
     outcomes = report.outcomes
     total = len(report.items)
@@ -88,8 +93,10 @@ def ingest_report(report: IngestReport) -> None:
     info(f"{total} {noun}" + (f": {', '.join(parts)}" if parts else ""))
     if report.reviews:
         n = len(report.reviews)
-        info(f"Next: mailer rsvp review ({n} new {'item waits' if n == 1 else 'items wait'} "
-             "for your decision)")
+        info(
+            f"Next: mailer rsvp review ({n} new {'item waits' if n == 1 else 'items wait'} "
+            "for your decision)"
+        )
 
 
 def _ingest_counts(items: Sequence[IngestItem]) -> None:
@@ -108,8 +115,10 @@ def _ingest_counts(items: Sequence[IngestItem]) -> None:
 
 def fetch_report(report: FetchReport, folder: str) -> None:
     if report.reset:
-        info(f"{folder}: {report.fetched} messages (the whole folder was read: first fetch, "
-             "or the server renumbered it)")
+        info(
+            f"{folder}: {report.fetched} messages (the whole folder was read: first fetch, "
+            "or the server renumbered it)"
+        )
     elif report.fetched:
         info(f"{folder}: {report.fetched} new messages")
     else:
@@ -119,8 +128,11 @@ def fetch_report(report: FetchReport, folder: str) -> None:
     if report.fetched:
         ingest_report(report.ingest)
     if report.moved is not None and report.moved.moved:
-        how = "copied (the server cannot move single messages)" \
-            if report.moved.method == "copy" else "moved"
+        how = (
+            "copied (the server cannot move single messages)"
+            if report.moved.method == "copy"
+            else "moved"
+        )
         info(f"{report.moved.moved} handled messages {how} to {report.moved.folder}")
 
 
@@ -145,8 +157,14 @@ def rows_table(rows: Sequence[RsvpRow]) -> None:
         if r.suppressed:
             delivery += ", suppressed"
         who = " ".join(x for x in (r.name, f"({r.outlet})" if r.outlet else "") if x)
-        table.add_row(f"{who}\n{r.email}" if who else r.email, r.status.value,
-                      str(r.guests) if r.guests else "", _lunch(r.lunch), r.interview, delivery)
+        table.add_row(
+            f"{who}\n{r.email}" if who else r.email,
+            r.status.value,
+            str(r.guests) if r.guests else "",
+            _lunch(r.lunch),
+            r.interview,
+            delivery,
+        )
     out.print(table)
     counts = Counter(r.status.value for r in rows)
     shown = ", ".join(f"{s} {counts[s]}" for s in ("yes", "maybe", "no", "none") if counts[s])
@@ -189,8 +207,7 @@ def summary(s: RsvpSummary) -> None:
         info("Bounced:      0")
     info(f"Suppressed:   {s.suppressed} {'address' if s.suppressed == 1 else 'addresses'}")
     if s.review:
-        info(f"To review:    {s.review} {'item' if s.review == 1 else 'items'}: "
-             "mailer rsvp review")
+        info(f"To review:    {s.review} {'item' if s.review == 1 else 'items'}: mailer rsvp review")
     else:
         info("To review:    0")
 
@@ -241,8 +258,10 @@ def review_list(items: Sequence[ReviewItem]) -> None:
             info("")
         review_item(item, blank=False)
     info("")
-    info(f"{len(items)} open {'item' if len(items) == 1 else 'items'}; run "
-         "'mailer rsvp review' in a terminal to decide them.")
+    info(
+        f"{len(items)} open {'item' if len(items) == 1 else 'items'}; run "
+        "'mailer rsvp review' in a terminal to decide them."
+    )
 
 
 def review_item(item: ReviewItem, number: int = 0, total: int = 0, *, blank: bool = True) -> None:
@@ -263,8 +282,9 @@ REVIEW_KEYS = {"y": "yes", "n": "no", "m": "maybe", "s": "suppress", "i": "ignor
 def ask_decision() -> str:
     """yes / no / maybe / suppress / ignore, "skip" (Enter) or "quit" (q, or end of input)."""
     while True:
-        out.print("  [y]es [n]o [m]aybe [s]uppress [i]gnore [q]uit, Enter = later: ", end="",
-                  markup=False)
+        out.print(
+            "  [y]es [n]o [m]aybe [s]uppress [i]gnore [q]uit, Enter = later: ", end="", markup=False
+        )
         typed = sys.stdin.readline()
         if not typed:
             return "quit"
@@ -299,8 +319,10 @@ def review_done(decided_count: int, left: int) -> None:
 
 def exported(path: Path, count: int, delimiter: str) -> None:
     name = {";": "';'", ",": "','", "\t": "tab"}.get(delimiter, repr(delimiter))
-    info(f"Wrote {count} rows to {path} (UTF-8 with BOM, {name}-separated, for Excel; "
-         "readable by you only)")
+    info(
+        f"Wrote {count} rows to {path} (UTF-8 with BOM, {name}-separated, for Excel; "
+        "readable by you only)"
+    )
 
 
 # --- the suppression list ------------------------------------------------------------------------

@@ -88,8 +88,12 @@ class IngestReport:
     @property
     def handled_sources(self) -> tuple[str, ...]:
         """Sources of messages that belong to the RSVP round (for moving them away)."""
-        return tuple(i.source for i in self.items if i.kind is not Kind.UNKNOWN
-                     and (i.contact or i.kind in (Kind.CALENDAR_REPLY, Kind.BOUNCE)))
+        return tuple(
+            i.source
+            for i in self.items
+            if i.kind is not Kind.UNKNOWN
+            and (i.contact or i.kind in (Kind.CALENDAR_REPLY, Kind.BOUNCE))
+        )
 
 
 @dataclass
@@ -156,15 +160,30 @@ def _one(
     env = c.envelope
     before = rsvps.processed(env.key)
     if before is not None:
-        return IngestItem(source, env.key, c.kind, Outcome.DUPLICATE, before.email or "",
-                          f"seen before ({before.source})")
+        return IngestItem(
+            source,
+            env.key,
+            c.kind,
+            Outcome.DUPLICATE,
+            before.email or "",
+            f"seen before ({before.source})",
+        )
     plan = _plan(c, matcher, now)
     recorded = rsvps.record(
         MessageOutcome(
-            key=env.key, source=source, kind=c.kind.value, outcome=plan.outcome.value,
-            email=plan.email, message_id=env.message_id, sender=env.sender,
-            subject=env.subject, details=details_json(c), received_at=env.date,
-            answers=tuple(plan.answers), bounces=tuple(plan.bounces), reviews=tuple(plan.reviews),
+            key=env.key,
+            source=source,
+            kind=c.kind.value,
+            outcome=plan.outcome.value,
+            email=plan.email,
+            message_id=env.message_id,
+            sender=env.sender,
+            subject=env.subject,
+            details=details_json(c),
+            received_at=env.date,
+            answers=tuple(plan.answers),
+            bounces=tuple(plan.bounces),
+            reviews=tuple(plan.reviews),
         ),
         now,
     )
@@ -188,8 +207,13 @@ def _plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _Plan:
     if c.kind is Kind.AUTO_REPLY:
         return _Plan(contact, Outcome.NOTED, f"auto-reply ({c.reason})")
     if c.kind is Kind.UNSUBSCRIBE:
-        draft = ReviewDraft(ReviewKind.UNSUBSCRIBE, contact or "", env.sender,
-                            f"asks to be removed: {c.reason}", c.lines)
+        draft = ReviewDraft(
+            ReviewKind.UNSUBSCRIBE,
+            contact or "",
+            env.sender,
+            f"asks to be removed: {c.reason}",
+            c.lines,
+        )
         return _Plan(contact, Outcome.REVIEW, "unsubscribe request", reviews=[draft])
     if c.kind is Kind.UNREADABLE:
         draft = ReviewDraft(ReviewKind.UNREADABLE, contact or "", env.sender, c.reason, c.lines)
@@ -202,36 +226,58 @@ def _calendar_plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _P
     plan = _Plan()
     for reply in c.calendar:
         contact, why = matcher.by_uid(reply.uid, reply.attendee, env.sender)
-        lines = (f"UID: {reply.uid}", f"ATTENDEE: {reply.attendee}",
-                 f"PARTSTAT: {reply.partstat.value}", *([reply.comment] if reply.comment else ()))
+        lines = (
+            f"UID: {reply.uid}",
+            f"ATTENDEE: {reply.attendee}",
+            f"PARTSTAT: {reply.partstat.value}",
+            *([reply.comment] if reply.comment else ()),
+        )
         if contact is None:
-            plan.reviews.append(ReviewDraft(ReviewKind.UNMATCHED_CALENDAR, "", env.sender, why,
-                                            lines))
+            plan.reviews.append(
+                ReviewDraft(ReviewKind.UNMATCHED_CALENDAR, "", env.sender, why, lines)
+            )
             continue
         plan.email = plan.email or contact
         status = reply.answer
         if status is None:
-            plan.reviews.append(ReviewDraft(
-                ReviewKind.DELEGATED, contact, env.sender,
-                f"delegated to {reply.delegated_to or 'someone else'}", lines))
+            plan.reviews.append(
+                ReviewDraft(
+                    ReviewKind.DELEGATED,
+                    contact,
+                    env.sender,
+                    f"delegated to {reply.delegated_to or 'someone else'}",
+                    lines,
+                )
+            )
             continue
         extras = read_text_answer(reply.comment.splitlines()) if reply.comment else None
         if extras is not None and extras.answer is not None and extras.answer != status:
-            plan.reviews.append(ReviewDraft(
-                ReviewKind.CONFLICT, contact, env.sender,
-                f"the button says {status.value}, the comment says {extras.answer.value}", lines))
+            plan.reviews.append(
+                ReviewDraft(
+                    ReviewKind.CONFLICT,
+                    contact,
+                    env.sender,
+                    f"the button says {status.value}, the comment says {extras.answer.value}",
+                    lines,
+                )
+            )
         other = reply.attendee if reply.attendee and reply.attendee != contact.lower() else ""
         guests = reply.guests if reply.guests is not None else (extras.guests if extras else None)
-        plan.answers.append(AnswerUpdate(
-            email=contact, status=status.value, source="calendar",
-            stamp=_clamp(reply.dtstamp or env.date, now),
-            guests=guests,
-            lunch=extras.lunch if extras else None,
-            interview=", ".join(extras.interview) if extras else "",
-            note=reply.comment[:500], sequence=reply.sequence,
-            from_address=other or (env.sender if env.sender != contact.lower() else ""),
-            message_key=env.key,
-        ))
+        plan.answers.append(
+            AnswerUpdate(
+                email=contact,
+                status=status.value,
+                source="calendar",
+                stamp=_clamp(reply.dtstamp or env.date, now),
+                guests=guests,
+                lunch=extras.lunch if extras else None,
+                interview=", ".join(extras.interview) if extras else "",
+                note=reply.comment[:500],
+                sequence=reply.sequence,
+                from_address=other or (env.sender if env.sender != contact.lower() else ""),
+                message_key=env.key,
+            )
+        )
     if plan.answers:
         plan.outcome = Outcome.APPLIED
         plan.detail = ", ".join(_describe_calendar(r) for r in c.calendar)
@@ -247,22 +293,38 @@ def _text_plan(c: Classification, contact: str | None, now: dt.datetime) -> _Pla
     if contact is None:
         if text.answer is None:
             return _Plan(None, Outcome.NOTED, "a reply from someone not invited, no answer")
-        draft = ReviewDraft(ReviewKind.UNMATCHED_TEXT, "", env.sender,
-                            f"says {text.answer.value} but matches no invitation", text.lines)
+        draft = ReviewDraft(
+            ReviewKind.UNMATCHED_TEXT,
+            "",
+            env.sender,
+            f"says {text.answer.value} but matches no invitation",
+            text.lines,
+        )
         return _Plan(None, Outcome.REVIEW, draft.reason, reviews=[draft])
     if text.answer is None:
         draft = ReviewDraft(ReviewKind.UNCLEAR_TEXT, contact, env.sender, text.reason, text.lines)
         return _Plan(contact, Outcome.REVIEW, text.reason, reviews=[draft])
     plan = _Plan(contact, Outcome.APPLIED, _describe_text(c))
-    plan.answers.append(AnswerUpdate(
-        email=contact, status=text.answer.value, source="text", stamp=_clamp(env.date, now),
-        guests=text.guests, lunch=text.lunch, interview=", ".join(text.interview),
-        note=" ".join(text.lines)[:500],
-        from_address=env.sender if env.sender != contact.lower() else "", message_key=env.key,
-    ))
+    plan.answers.append(
+        AnswerUpdate(
+            email=contact,
+            status=text.answer.value,
+            source="text",
+            stamp=_clamp(env.date, now),
+            guests=text.guests,
+            lunch=text.lunch,
+            interview=", ".join(text.interview),
+            note=" ".join(text.lines)[:500],
+            from_address=env.sender if env.sender != contact.lower() else "",
+            message_key=env.key,
+        )
+    )
     if text.questions:
-        plan.reviews.append(ReviewDraft(ReviewKind.QUESTION, contact, env.sender,
-                                        "the reply asks something", text.questions))
+        plan.reviews.append(
+            ReviewDraft(
+                ReviewKind.QUESTION, contact, env.sender, "the reply asks something", text.questions
+            )
+        )
     return plan
 
 
@@ -279,24 +341,47 @@ def _bounce_plan(c: Classification, matcher: _Matcher) -> _Plan:
             plan.email = plan.email or contact
             continue
         if contact is None:
-            plan.reviews.append(ReviewDraft(
-                ReviewKind.UNMATCHED_BOUNCE, "", env.sender,
-                f"delivery to {r.address} failed ({r.status or 'no status'}), no invitation found",
-                c.lines))
+            plan.reviews.append(
+                ReviewDraft(
+                    ReviewKind.UNMATCHED_BOUNCE,
+                    "",
+                    env.sender,
+                    f"delivery to {r.address} failed ({r.status or 'no status'}), "
+                    "no invitation found",
+                    c.lines,
+                )
+            )
             continue
         plan.email = plan.email or contact
-        plan.bounces.append(BounceRecord(contact, r.address, r.status, r.action or "failed",
-                                         r.diagnostic, r.permanent))
+        plan.bounces.append(
+            BounceRecord(
+                contact, r.address, r.status, r.action or "failed", r.diagnostic, r.permanent
+            )
+        )
         if r.address_failure:
-            plan.reviews.append(ReviewDraft(
-                ReviewKind.SUPPRESS, contact, env.sender,
-                f"the address does not exist ({r.status}): suppress {contact}?", (r.diagnostic,)))
+            plan.reviews.append(
+                ReviewDraft(
+                    ReviewKind.SUPPRESS,
+                    contact,
+                    env.sender,
+                    f"the address does not exist ({r.status}): suppress {contact}?",
+                    (r.diagnostic,),
+                )
+            )
     if not recipients and by_id:
-        plan.bounces.append(BounceRecord(by_id, by_id, "", "failed", "no recipient in report",
-                                         False))
+        plan.bounces.append(
+            BounceRecord(by_id, by_id, "", "failed", "no recipient in report", False)
+        )
     elif not recipients:
-        plan.reviews.append(ReviewDraft(ReviewKind.UNMATCHED_BOUNCE, "", env.sender,
-                                        "a delivery failure naming no recipient", c.lines))
+        plan.reviews.append(
+            ReviewDraft(
+                ReviewKind.UNMATCHED_BOUNCE,
+                "",
+                env.sender,
+                "a delivery failure naming no recipient",
+                c.lines,
+            )
+        )
     if plan.bounces:
         plan.outcome = Outcome.BOUNCED
         plan.detail = "; ".join(f"{b.recipient} {b.status}".strip() for b in plan.bounces)

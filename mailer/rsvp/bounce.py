@@ -40,8 +40,11 @@ _UNKNOWN_USER = re.compile(
     r"unknown recipient|not a valid mailbox)",
     re.IGNORECASE,
 )
-_DELAYED = re.compile(r"(delayed|will (be )?retr|still trying|has not yet been delivered|"
-                      r"viivästyi|försenat)", re.IGNORECASE)
+_DELAYED = re.compile(
+    r"(delayed|will (be )?retr|still trying|has not yet been delivered|"
+    r"viivästyi|försenat)",
+    re.IGNORECASE,
+)
 
 
 def read_bounce(msg: ParsedMessage) -> BounceReport | None:
@@ -86,19 +89,21 @@ def _looks_like_text_bounce(msg: ParsedMessage) -> bool:
 def _text_bounce(msg: ParsedMessage, fmt: str = "text") -> BounceReport:
     text = msg.text
     mark = _COPY_MARK.search(text)
-    report, returned = (text[: mark.start()], text[mark.start():]) if mark else (text, "")
+    report, returned = (text[: mark.start()], text[mark.start() :]) if mark else (text, "")
     status = _status(report)
     if not status:
         basic = _BASIC.search(report)
         if basic:
             code = basic.group(1)
-            status = "5.1.1" if code[0] == "5" and _UNKNOWN_USER.search(report) else \
-                f"{code[0]}.0.0"
+            status = (
+                "5.1.1" if code[0] == "5" and _UNKNOWN_USER.search(report) else f"{code[0]}.0.0"
+            )
     delayed = status.startswith("4.") and bool(_DELAYED.search(report))
     action = "delayed" if delayed else "failed"
     diagnostic = _diagnostic_line(report, status)
-    recipients = [BounceRecipient(a, action, status, diagnostic) for a in _failed_addresses(
-        msg, report)]
+    recipients = [
+        BounceRecipient(a, action, status, diagnostic) for a in _failed_addresses(msg, report)
+    ]
     original = _original_id(msg)
     if not original and returned:
         found = re.search(r"^message-id:\s*(<[^<>\s]+>)", returned, re.IGNORECASE | re.MULTILINE)

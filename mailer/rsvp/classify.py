@@ -49,8 +49,10 @@ _UNSUBSCRIBE_SUBJECT = re.compile(
     r"^\s*(unsubscribe|peruuta tilaus|poista listalta|avregistrera|avsluta)\b", re.IGNORECASE
 )
 _REPLY_SUBJECT = re.compile(r"^\s*(re|vs|sv|aw|svar|antw|vast|odp)\s*:", re.IGNORECASE)
-_OTHER_METHODS = {"COUNTER": "proposes another time (METHOD:COUNTER)",
-                  "REFRESH": "asks for the invitation again (METHOD:REFRESH)"}
+_OTHER_METHODS = {
+    "COUNTER": "proposes another time (METHOD:COUNTER)",
+    "REFRESH": "asks for the invitation again (METHOD:REFRESH)",
+}
 
 
 def classify(raw: bytes, *, speakers: Sequence[str] = ()) -> Classification:
@@ -62,8 +64,11 @@ def classify_parsed(msg: ParsedMessage, *, speakers: Sequence[str] = ()) -> Clas
     try:
         return _classify(msg, speakers)
     except Exception as exc:  # untrusted input: report, never raise
-        return Classification(Kind.UNREADABLE, msg.envelope,
-                              reason=f"cannot classify the message ({type(exc).__name__})")
+        return Classification(
+            Kind.UNREADABLE,
+            msg.envelope,
+            reason=f"cannot classify the message ({type(exc).__name__})",
+        )
 
 
 def _classify(msg: ParsedMessage, speakers: Sequence[str]) -> Classification:
@@ -72,33 +77,45 @@ def _classify(msg: ParsedMessage, speakers: Sequence[str]) -> Classification:
         return Classification(Kind.UNREADABLE, env, reason=msg.unreadable)
     bounce = read_bounce(msg)
     if bounce is not None:
-        return Classification(Kind.BOUNCE, env, bounce=bounce,
-                              lines=tuple(msg.text.strip().splitlines()[:15]))
+        return Classification(
+            Kind.BOUNCE, env, bounce=bounce, lines=tuple(msg.text.strip().splitlines()[:15])
+        )
     if msg.report_type == "disposition-notification":
         return Classification(Kind.AUTO_REPLY, env, reason="read receipt")
     replies, problems, methods, warnings = _calendar(msg)
     if replies:
-        return Classification(Kind.CALENDAR_REPLY, env, calendar=replies,
-                              reason="; ".join(warnings))
+        return Classification(
+            Kind.CALENDAR_REPLY, env, calendar=replies, reason="; ".join(warnings)
+        )
     own = own_lines(msg.text)
     if problems:
-        return Classification(Kind.UNREADABLE, env, reason="; ".join(problems),
-                              lines=(f"Subject: {env.subject}", *own[:15]))
+        return Classification(
+            Kind.UNREADABLE,
+            env,
+            reason="; ".join(problems),
+            lines=(f"Subject: {env.subject}", *own[:15]),
+        )
     tnef = [a for a in msg.attachments if "ms-tnef" in a or "winmail.dat" in a.lower()]
     if tnef and not "".join(own).strip():
         return Classification(
-            Kind.UNREADABLE, env,
+            Kind.UNREADABLE,
+            env,
             reason="the content is inside winmail.dat (Outlook TNEF), which cannot be read",
             lines=(f"Subject: {env.subject}",),
         )
     auto = _auto_reply(msg)
     if auto:
-        return Classification(Kind.AUTO_REPLY, env, reason=auto,
-                              lines=tuple(line for line in own[:5] if line.strip()))
+        return Classification(
+            Kind.AUTO_REPLY, env, reason=auto, lines=tuple(line for line in own[:5] if line.strip())
+        )
     unsubscribe = _unsubscribe(env.subject, own)
     if unsubscribe:
-        return Classification(Kind.UNSUBSCRIBE, env, reason=unsubscribe,
-                              lines=tuple(line for line in own[:30] if line.strip()))
+        return Classification(
+            Kind.UNSUBSCRIBE,
+            env,
+            reason=unsubscribe,
+            lines=tuple(line for line in own[:30] if line.strip()),
+        )
     text = read_text_answer(own, speakers=speakers)
     other = next((_OTHER_METHODS[m] for m in methods if m in _OTHER_METHODS), "")
     if other:
@@ -110,8 +127,9 @@ def _classify(msg: ParsedMessage, speakers: Sequence[str]) -> Classification:
     is_reply = bool(env.in_reply_to or env.references or _REPLY_SUBJECT.match(env.subject))
     if text.answer is not None or is_reply or other:
         return Classification(Kind.TEXT_REPLY, env, text=text, lines=text.lines)
-    return Classification(Kind.UNKNOWN, env, reason="not a reply to an invitation",
-                          lines=text.lines[:10])
+    return Classification(
+        Kind.UNKNOWN, env, reason="not a reply to an invitation", lines=text.lines[:10]
+    )
 
 
 def _calendar(

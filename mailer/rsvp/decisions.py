@@ -101,19 +101,32 @@ def set_answer(
     if guests is not None and guests < 0:
         raise MailerError(f"--guests: {guests} is negative")
     rsvps = store.rsvps
-    rsvps.set_answer(AnswerUpdate(
-        email=contact, status=answer.value, source="manual", stamp=now, guests=guests,
-        lunch=lunch, interview=interview.strip(), note=note.strip(),
-    ), now)
+    rsvps.set_answer(
+        AnswerUpdate(
+            email=contact,
+            status=answer.value,
+            source="manual",
+            stamp=now,
+            guests=guests,
+            lunch=lunch,
+            interview=interview.strip(),
+            note=note.strip(),
+        ),
+        now,
+    )
     closed = []
     for item in rsvps.reviews(open_only=True):
-        if item.email.lower() == contact.lower() and item.kind in ANSWER_KINDS and \
-                rsvps.resolve_review(item.id, f"{answer.value}: {contact} (rsvp set)", now):
+        if (
+            item.email.lower() == contact.lower()
+            and item.kind in ANSWER_KINDS
+            and rsvps.resolve_review(item.id, f"{answer.value}: {contact} (rsvp set)", now)
+        ):
             closed.append(item.id)
     stored = rsvps.answer(contact)
     assert stored is not None
-    invited = any(e.email.lower() == contact.lower()
-                  for e in store.journal.entries(Campaign.INVITATION))
+    invited = any(
+        e.email.lower() == contact.lower() for e in store.journal.entries(Campaign.INVITATION)
+    )
     return ManualAnswer(stored, tuple(closed), invited, rsvps.is_suppressed(contact))
 
 
@@ -157,8 +170,12 @@ def decide(
             raise MailerError(f"review item {item_id}: say which invited contact answered")
         target = _contact(target, known)
         note = " ".join(item.lines)[:500] if kind in _TEXT_KINDS else ""
-        rsvps.set_answer(AnswerUpdate(email=target, status=decision.value, source="manual",
-                                      stamp=now, note=note), now)
+        rsvps.set_answer(
+            AnswerUpdate(
+                email=target, status=decision.value, source="manual", stamp=now, note=note
+            ),
+            now,
+        )
         resolution = f"{decision.value}: {target}"
     elif decision is Decision.SUPPRESS:
         target = email.strip() or suppress_target(item)
@@ -183,8 +200,9 @@ def _address(email: str) -> str:
         raise MailerError(str(exc)) from None
 
 
-def suppress(store: Store, email: str, *, reason: str, now: dt.datetime,
-             source: str = "manual") -> tuple[str, bool]:
+def suppress(
+    store: Store, email: str, *, reason: str, now: dt.datetime, source: str = "manual"
+) -> tuple[str, bool]:
     """Add *email* to the suppression list: (the address, False when it was there already)."""
     address = _address(email)
     return address, store.rsvps.suppress(address, reason or "manual", now, source)
@@ -193,6 +211,7 @@ def suppress(store: Store, email: str, *, reason: str, now: dt.datetime,
 def unsuppress(store: Store, email: str) -> str:
     address = _address(email)
     if not store.rsvps.unsuppress(address):
-        raise MailerError(f"{address}: not on the suppression list",
-                          hint="'mailer contacts suppressed' lists it")
+        raise MailerError(
+            f"{address}: not on the suppression list", hint="'mailer contacts suppressed' lists it"
+        )
     return address

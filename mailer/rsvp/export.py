@@ -35,8 +35,21 @@ from mailer.errors import MailerError
 from mailer.rsvp.summary import RsvpRow
 
 COLUMNS = (
-    "email", "name", "outlet", "language", "status", "guests", "lunch", "interview", "note",
-    "source", "answered_at", "answered_from", "delivery", "bounce", "suppressed",
+    "email",
+    "name",
+    "outlet",
+    "language",
+    "status",
+    "guests",
+    "lunch",
+    "interview",
+    "note",
+    "source",
+    "answered_at",
+    "answered_from",
+    "delivery",
+    "bounce",
+    "suppressed",
 )
 DELIMITERS = (";", ",", "\t")
 BOM = "\ufeff"
@@ -59,11 +72,22 @@ def _when(moment: dt.datetime | None, zone: ZoneInfo) -> str:
 
 def export_cells(row: RsvpRow, zone: ZoneInfo) -> list[str | int]:
     text = [
-        row.email, row.name, row.outlet, row.language, row.status.value,
+        row.email,
+        row.name,
+        row.outlet,
+        row.language,
+        row.status.value,
     ]
     rest = [
-        _yes_no(row.lunch), row.interview, row.note, row.source, _when(row.answered_at, zone),
-        row.answered_from, row.delivery.value, row.bounce, _yes_no(row.suppressed),
+        _yes_no(row.lunch),
+        row.interview,
+        row.note,
+        row.source,
+        _when(row.answered_at, zone),
+        row.answered_from,
+        row.delivery.value,
+        row.bounce,
+        _yes_no(row.suppressed),
     ]
     return [*(safe_cell(v) for v in text), row.guests, *(safe_cell(v) for v in rest)]
 
@@ -73,8 +97,9 @@ def csv_text(rows: Sequence[RsvpRow], *, zone: ZoneInfo, delimiter: str = ";") -
     if delimiter not in DELIMITERS:
         raise MailerError(f"--delimiter: use one of {', '.join(map(repr, DELIMITERS))}")
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n",
-                        quoting=csv.QUOTE_MINIMAL)
+    writer = csv.writer(
+        buffer, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL
+    )
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow(export_cells(row, zone))
@@ -93,7 +118,7 @@ def write_export(
             os.fchmod(fd, 0o600)  # a leftover temporary file may have had other modes
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -66,8 +66,10 @@ def _read(text: str, from_address: str, forwarded: bool) -> CalendarRead:
         method = _method(cal)
         if method not in ("REPLY", ""):
             continue
-        warnings.extend(f"{name or 'line'}: {tidy(str(why))[:120]}"
-                        for name, why in getattr(event, "errors", [])[:5])
+        warnings.extend(
+            f"{name or 'line'}: {tidy(str(why))[:120]}"
+            for name, why in getattr(event, "errors", [])[:5]
+        )
         replies.extend(_answers(cal, event, method, from_address, forwarded))
     return CalendarRead(methods, tuple(_dedupe(replies)), "", tuple(warnings))
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-from mailer.config import ImapConfig
+from mailer.config.load import ImapConfig
 from mailer.errors import InboxError
 from mailer.rsvp.parse import MAX_MESSAGE_BYTES
 from mailer.store.rsvp import ImapState
@@ -83,8 +83,7 @@ def fetch_new(
             if progress is not None:
                 progress(len(uids), min(len(uids), start + batch_size))
     new_last = max([last, *uids]) if uids else last
-    return FetchResult(ImapState(account, cfg.folder, uidvalidity, new_last), tuple(fetched),
-                       reset)
+    return FetchResult(ImapState(account, cfg.folder, uidvalidity, new_last), tuple(fetched), reset)
 
 
 def move_processed(
@@ -99,7 +98,9 @@ def move_processed(
         if current != uidvalidity:
             raise InboxError(
                 f"{_where(cfg)}: {cfg.folder} changed (UIDVALIDITY) since it was read; "
-                "nothing was moved", hint="run `mailer rsvp fetch` again")
+                "nothing was moved",
+                hint="run `mailer rsvp fetch` again",
+            )
         _ensure_folder(conn, cfg, target)
         caps = _capabilities(conn)
         uid_set = _uid_set(uids)
@@ -145,8 +146,10 @@ def _session(cfg: ImapConfig, password: str) -> Iterator[imaplib.IMAP4]:
 def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
     where = _where(cfg)
     if cfg.security == "none" and not _is_loopback(cfg.host) and not cfg.allow_insecure:
-        raise InboxError(f"{where}: security 'none' would send the password in clear text",
-                         hint="use security = \"tls\" or \"starttls\"")
+        raise InboxError(
+            f"{where}: security 'none' would send the password in clear text",
+            hint='use security = "tls" or "starttls"',
+        )
     try:
         context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
     except (OSError, ssl.SSLError) as exc:
@@ -154,8 +157,9 @@ def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
     conn: imaplib.IMAP4 | None = None
     try:
         if cfg.security == "tls":
-            conn = imaplib.IMAP4_SSL(cfg.host, cfg.port, ssl_context=context,
-                                     timeout=cfg.timeout_seconds)
+            conn = imaplib.IMAP4_SSL(
+                cfg.host, cfg.port, ssl_context=context, timeout=cfg.timeout_seconds
+            )
         else:
             conn = imaplib.IMAP4(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
             if cfg.security == "starttls":
@@ -178,8 +182,9 @@ def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
         ) from None
     except imaplib.IMAP4.error as exc:
         _drop(conn)
-        raise InboxError(f"{where}: {_text(exc)}",
-                         hint="check [imap] username and the password") from None
+        raise InboxError(
+            f"{where}: {_text(exc)}", hint="check [imap] username and the password"
+        ) from None
     except (OSError, ssl.SSLError) as exc:
         _drop(conn)
         raise InboxError(f"{where}: cannot connect: {_text(exc)}") from None
@@ -227,8 +232,10 @@ def _select(conn: imaplib.IMAP4, cfg: ImapConfig, *, readonly: bool) -> int:
     typ, data = conn.select(quote_mailbox(cfg.folder), readonly=readonly)
     if typ != "OK":
         detail = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")
-        raise InboxError(f"{_where(cfg)}: cannot open folder {cfg.folder!r}: {detail}",
-                         hint="check [imap] folder")
+        raise InboxError(
+            f"{_where(cfg)}: cannot open folder {cfg.folder!r}: {detail}",
+            hint="check [imap] folder",
+        )
     _typ, values = conn.response("UIDVALIDITY")
     for value in values or []:
         if isinstance(value, bytes) and value.strip().isdigit():
@@ -264,8 +271,15 @@ def _fetch_batch(conn: imaplib.IMAP4, cfg: ImapConfig, uids: list[int]) -> list[
     out = []
     for uid in uids:
         if uid in bodies:  # a message expunged meanwhile is simply absent
-            out.append(FetchedMessage(uid, f"imap:{cfg.folder}/{uid}", bodies[uid],
-                                      sizes.get(uid, len(bodies[uid])), uid in large))
+            out.append(
+                FetchedMessage(
+                    uid,
+                    f"imap:{cfg.folder}/{uid}",
+                    bodies[uid],
+                    sizes.get(uid, len(bodies[uid])),
+                    uid in large,
+                )
+            )
     return out
 
 

@@ -37,16 +37,36 @@ _RULE_PART = re.compile(
 )
 _OFFSET = re.compile(r"[+-](?:0[0-9]|1[0-4])[0-5][0-9]")
 
-_TEXT = frozenset({"UID", "SUMMARY", "COMMENT", "DESCRIPTION", "LOCATION", "STATUS", "CLASS",
-                   "TRANSP", "PRODID", "VERSION", "CALSCALE", "METHOD", "TZID", "TZNAME"})
+_TEXT = frozenset(
+    {
+        "UID",
+        "SUMMARY",
+        "COMMENT",
+        "DESCRIPTION",
+        "LOCATION",
+        "STATUS",
+        "CLASS",
+        "TRANSP",
+        "PRODID",
+        "VERSION",
+        "CALSCALE",
+        "METHOD",
+        "TZID",
+        "TZNAME",
+    }
+)
 _ADDRESS = frozenset({"ATTENDEE", "ORGANIZER"})
 _INTEGERS = frozenset({"SEQUENCE", "PRIORITY"})
 _DATES = frozenset({"DTSTAMP", "DTSTART", "DTEND", "CREATED", "LAST-MODIFIED"})
 _TIMEZONE_RULE = frozenset({"DTSTART", "TZOFFSETFROM", "TZOFFSETTO", "TZNAME", "RRULE", "COMMENT"})
 _ALLOWED = {
     "VCALENDAR": frozenset({"PRODID", "VERSION", "CALSCALE", "METHOD"}),
-    "VEVENT": frozenset({"UID", "SUMMARY", "COMMENT", "DESCRIPTION", "LOCATION", "STATUS",
-                         "CLASS", "TRANSP"}) | _ADDRESS | _INTEGERS | _DATES,
+    "VEVENT": frozenset(
+        {"UID", "SUMMARY", "COMMENT", "DESCRIPTION", "LOCATION", "STATUS", "CLASS", "TRANSP"}
+    )
+    | _ADDRESS
+    | _INTEGERS
+    | _DATES,
     "VTIMEZONE": frozenset({"TZID"}),
     "STANDARD": _TIMEZONE_RULE,
     "DAYLIGHT": _TIMEZONE_RULE,

@@ -42,9 +42,15 @@ _CALENDAR_TYPES = frozenset(
 _KNOWN_HEADERS = frozenset({"from", "subject", "message-id", "date", "content-type"})
 _CALENDAR_SUFFIXES = (".ics", ".ical", ".icalendar", ".vcs")
 _STRUCTURE_DEFECTS = frozenset(
-    {"StartBoundaryNotFoundDefect", "CloseBoundaryNotFoundDefect", "NoBoundaryInMultipartDefect",
-     "MultipartInvariantViolationDefect", "MissingHeaderBodySeparatorDefect",
-     "InvalidMultipartContentTransferEncodingDefect", "MisplacedEnvelopeHeaderDefect"}
+    {
+        "StartBoundaryNotFoundDefect",
+        "CloseBoundaryNotFoundDefect",
+        "NoBoundaryInMultipartDefect",
+        "MultipartInvariantViolationDefect",
+        "MissingHeaderBodySeparatorDefect",
+        "InvalidMultipartContentTransferEncodingDefect",
+        "MisplacedEnvelopeHeaderDefect",
+    }
 )
 
 
@@ -242,29 +248,39 @@ def _walk_container(
     top_report: bool,
 ) -> None:
     payload = msg.get_payload()
-    subs = [p for p in payload if isinstance(p, email.message.Message)] if isinstance(
-        payload, list
-    ) else []
+    subs = (
+        [p for p in payload if isinstance(p, email.message.Message)]
+        if isinstance(payload, list)
+        else []
+    )
     if ctype == "message/delivery-status":
         if top_report and not forwarded:
-            state.status.extend(tuple((str(k).lower(), tidy(str(v))) for k, v in b.items())
-                                for b in subs[:100])
+            state.status.extend(
+                tuple((str(k).lower(), tidy(str(v))) for k, v in b.items()) for b in subs[:100]
+            )
         return
     if ctype.startswith("message/"):
         for inner in subs[:1]:
             if not forwarded and not state.returned:  # a returned or forwarded original
                 state.returned = tuple((str(k).lower(), decode_header(v)) for k, v in inner.items())
             _name, inner_from = address_of(inner)
-            _walk(inner, state, depth=depth + 1, forwarded=True, carrier=inner_from,
-                  top_report=False)
+            _walk(
+                inner, state, depth=depth + 1, forwarded=True, carrier=inner_from, top_report=False
+            )
         return
     for sub in subs:
-        _walk(sub, state, depth=depth + 1, forwarded=forwarded, carrier=carrier,
-              top_report=top_report)
+        _walk(
+            sub, state, depth=depth + 1, forwarded=forwarded, carrier=carrier, top_report=top_report
+        )
 
 
 def _leaf(
-    msg: email.message.Message, ctype: str, state: _Walk, *, forwarded: bool, carrier: str,
+    msg: email.message.Message,
+    ctype: str,
+    state: _Walk,
+    *,
+    forwarded: bool,
+    carrier: str,
     top_report: bool,
 ) -> None:
     filename = _filename(msg)
@@ -297,8 +313,11 @@ def _leaf(
         parsed = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
         state.returned = tuple((str(k).lower(), decode_header(v)) for k, v in parsed.items())
         return
-    if top_report and not forwarded and ctype in ("message/delivery-status",
-                                                  "message/global-delivery-status"):
+    if (
+        top_report
+        and not forwarded
+        and ctype in ("message/delivery-status", "message/global-delivery-status")
+    ):
         text, _ = decode_bytes(data, charset or "utf-8")
         state.status.extend(_field_blocks(text))
         return
@@ -403,4 +422,3 @@ def _charset(msg: email.message.Message) -> str:
         return str(msg.get_content_charset() or "")
     except Exception:
         return ""
-

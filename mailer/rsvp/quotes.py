@@ -93,7 +93,8 @@ def _header_block_start(lines: list[str], index: int) -> int:
     """An Outlook block may start one or two lines above its "Sent:" line."""
     start = index
     for back in (1, 2):
-        if index - back >= 0 and (_FROM.match(lines[index - back]) or
-                                  _HEADER.match(lines[index - back])):
+        if index - back >= 0 and (
+            _FROM.match(lines[index - back]) or _HEADER.match(lines[index - back])
+        ):
             start = index - back
     return start

@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mailer.config import Config
+from mailer.config.load import Config
 from mailer.models import Campaign, Contact, Invited, JournalEntry, State
 from mailer.store import Store
 from mailer.store.rsvp import BounceRecord, RsvpAnswer
@@ -63,8 +63,15 @@ _JOURNAL_DELIVERY = {
     State.SKIPPED: Delivery.SKIPPED,
 }
 # When a contact has several invitation rows (rounds), the best delivery counts.
-_RANK = {State.SENT: 0, State.IN_DOUBT: 1, State.TRANSMITTING: 2, State.CLAIMED: 3,
-         State.PENDING: 4, State.FAILED: 5, State.SKIPPED: 6}
+_RANK = {
+    State.SENT: 0,
+    State.IN_DOUBT: 1,
+    State.TRANSMITTING: 2,
+    State.CLAIMED: 3,
+    State.PENDING: 4,
+    State.FAILED: 5,
+    State.SKIPPED: 6,
+}
 
 
 @dataclass(frozen=True)
@@ -151,23 +158,25 @@ def build_rows(
             delivery = Delivery.BOUNCED
         else:
             delivery = _JOURNAL_DELIVERY[entry.state]
-        rows.append(RsvpRow(
-            email=contact.email if contact else email,
-            name=contact.name if contact else entry.name if entry else "",
-            outlet=contact.outlet if contact else "",
-            language=contact.language if contact else "",
-            status=Status(answer.status) if answer else Status.NONE,
-            guests=answer.guests if answer else 0,
-            lunch=answer.lunch if answer else None,
-            interview=answer.interview if answer else "",
-            note=answer.note if answer else "",
-            source=answer.source if answer else "",
-            answered_from=answer.from_address if answer else "",
-            answered_at=answer.stamp if answer else None,
-            delivery=delivery,
-            bounce=(bounce.status or "failed") if bounce else "",
-            suppressed=key in blocked,
-        ))
+        rows.append(
+            RsvpRow(
+                email=contact.email if contact else email,
+                name=contact.name if contact else entry.name if entry else "",
+                outlet=contact.outlet if contact else "",
+                language=contact.language if contact else "",
+                status=Status(answer.status) if answer else Status.NONE,
+                guests=answer.guests if answer else 0,
+                lunch=answer.lunch if answer else None,
+                interview=answer.interview if answer else "",
+                note=answer.note if answer else "",
+                source=answer.source if answer else "",
+                answered_from=answer.from_address if answer else "",
+                answered_at=answer.stamp if answer else None,
+                delivery=delivery,
+                bounce=(bounce.status or "failed") if bounce else "",
+                suppressed=key in blocked,
+            )
+        )
     return tuple(rows)
 
 
@@ -188,9 +197,12 @@ def select_rows(rows: Iterable[RsvpRow], status: Status | None) -> tuple[RsvpRow
 
 
 def can_be_reminded(row: RsvpRow) -> bool:
-    """The rule of ``invite remind`` (mailer.followup.reminder_contacts), row by row."""
-    return (row.status is Status.NONE and not row.suppressed
-            and row.delivery in (Delivery.SENT, Delivery.IN_DOUBT))
+    """The rule of ``invite remind`` (``followups.reminder_contacts``), row by row."""
+    return (
+        row.status is Status.NONE
+        and not row.suppressed
+        and row.delivery in (Delivery.SENT, Delivery.IN_DOUBT)
+    )
 
 
 # --- summary -------------------------------------------------------------------------------------
@@ -219,8 +231,11 @@ def summarize(
         lunch=sum(r.people for r in yes if r.lunch is True),
         lunch_unknown=sum(r.people for r in yes if r.lunch is None),
         interviews=interview_wishes([*yes, *maybe], speakers),
-        deliveries={d.value: n for d in Delivery if d is not Delivery.NOT_INVITED
-                    and (n := sum(1 for r in rows if r.delivery is d))},
+        deliveries={
+            d.value: n
+            for d in Delivery
+            if d is not Delivery.NOT_INVITED and (n := sum(1 for r in rows if r.delivery is d))
+        },
         bounced=tuple((r.email, r.bounce) for r in rows if r.delivery is Delivery.BOUNCED),
         suppressed=suppressions,
         review=open_reviews,
@@ -346,13 +361,3 @@ def rsvp_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | N
     if not store.journal.has_rows(Campaign.INVITATION) and not store.rsvps.answers():
         return None
     return "rsvp", dict(status_counts(load_summary(store, (), config)))
-
-
-def register_status() -> None:
-    from mailer.status import SECTIONS
-
-    if rsvp_section not in SECTIONS:
-        SECTIONS.append(rsvp_section)
-
-
-register_status()

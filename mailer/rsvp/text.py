@@ -64,9 +64,11 @@ _MAYBE = [
     r"\b(not (yet )?sure|not (yet )?certain|will confirm later|i'll let you know)\b",
     r"\btry to (come|attend|make it|be there|join)\b",
 ]
-_PATTERNS = [(Answer.YES, re.compile(p, _F)) for p in _YES] + [
-    (Answer.NO, re.compile(p, _F)) for p in _NO
-] + [(Answer.MAYBE, re.compile(p, _F)) for p in _MAYBE]
+_PATTERNS = (
+    [(Answer.YES, re.compile(p, _F)) for p in _YES]
+    + [(Answer.NO, re.compile(p, _F)) for p in _NO]
+    + [(Answer.MAYBE, re.compile(p, _F)) for p in _MAYBE]
+)
 
 _LUNCH = re.compile(r"\b(louna\w*|ruokailu\w*|lunch\w*)\b", _F)
 _NEGATION = re.compile(
@@ -75,19 +77,46 @@ _NEGATION = re.compile(
     _F,
 )
 _ROLES = [
-    ("photographer", re.compile(
-        r"\b(kuvaaj\w*|valokuvaaj\w*|kuvausryhm\w*|fotograf\w*|photographer\w*|cameraman|"
-        r"camera ?crew|kameraman\w*)\b", _F)),
-    ("colleague", re.compile(r"\b(kollega\w*|kolleg(a|or|an|orna)|colleague\w*|työkaveri\w*)\b",
-                             _F)),
+    (
+        "photographer",
+        re.compile(
+            r"\b(kuvaaj\w*|valokuvaaj\w*|kuvausryhm\w*|fotograf\w*|photographer\w*|cameraman|"
+            r"camera ?crew|kameraman\w*)\b",
+            _F,
+        ),
+    ),
+    (
+        "colleague",
+        re.compile(r"\b(kollega\w*|kolleg(a|or|an|orna)|colleague\w*|työkaveri\w*)\b", _F),
+    ),
 ]
-_NUMBERS = {"kaksi": 2, "kahdella": 2, "kahdestaan": 2, "kolme": 3, "kolmella": 3,
-            "kolmestaan": 3, "neljä": 4, "neljällä": 4, "två": 2, "tre": 3, "fyra": 4, "two": 2,
-            "three": 3, "four": 4, "one": 1, "yksi": 1, "en": 1, "ett": 1}
+_NUMBERS = {
+    "kaksi": 2,
+    "kahdella": 2,
+    "kahdestaan": 2,
+    "kolme": 3,
+    "kolmella": 3,
+    "kolmestaan": 3,
+    "neljä": 4,
+    "neljällä": 4,
+    "två": 2,
+    "tre": 3,
+    "fyra": 4,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "one": 1,
+    "yksi": 1,
+    "en": 1,
+    "ett": 1,
+}
 _NUM = r"(\d{1,2}|" + "|".join(_NUMBERS) + ")"
 _TOTAL = [
-    re.compile(_NUM + r"\s*(henkeä|hengellä|henkilöä|henkilön|hengen|hlö|personer|people|"
-               r"persons|of us)\b", _F),
+    re.compile(
+        _NUM + r"\s*(henkeä|hengellä|henkilöä|henkilön|hengen|hlö|personer|people|"
+        r"persons|of us)\b",
+        _F,
+    ),
     re.compile(r"\b(kahdestaan|kolmestaan)\b", _F),
     re.compile(r"\b(vi är|we are|we'll be|we will be|olemme) " + _NUM + r"\b", _F),
 ]
@@ -160,8 +189,10 @@ def _guests(clauses: list[str]) -> tuple[int | None, tuple[str, ...]]:
     for clause in clauses:
         for role, pattern in _ROLES:
             m = pattern.search(clause)
-            if m and not _NEGATION.search(clause[: m.start()]) and not re.search(
-                r"\b(ilman|without|utan)\b", clause, _F
+            if (
+                m
+                and not _NEGATION.search(clause[: m.start()])
+                and not re.search(r"\b(ilman|without|utan)\b", clause, _F)
             ):
                 roles.append(role)
         for pattern in _TOTAL:
@@ -204,10 +235,41 @@ _SV_EN_NAME = re.compile(
     r"\b(?i:intervju\w*|interview\w*)\s+(?:(?i:med|with)\s+)?((?i:the\s+)?[\w-]+"
     r"(?:\s+[A-ZÅÄÖ][\w-]+)?)"
 )
-_STOP = frozenset({"kiinnostaisi", "olisi", "mahdollisuus", "mahdollisesti", "jonkun", "kenen",
-                   "ett", "en", "a", "an", "someone", "somebody", "någon", "if", "om", "jos",
-                   "kanssa", "is", "would", "be", "possible", "möjlig", "möjligt", "hänen",
-                   "heidän", "teidän", "hans", "hennes", "him", "her", "them"})
+_STOP = frozenset(
+    {
+        "kiinnostaisi",
+        "olisi",
+        "mahdollisuus",
+        "mahdollisesti",
+        "jonkun",
+        "kenen",
+        "ett",
+        "en",
+        "a",
+        "an",
+        "someone",
+        "somebody",
+        "någon",
+        "if",
+        "om",
+        "jos",
+        "kanssa",
+        "is",
+        "would",
+        "be",
+        "possible",
+        "möjlig",
+        "möjligt",
+        "hänen",
+        "heidän",
+        "teidän",
+        "hans",
+        "hennes",
+        "him",
+        "her",
+        "them",
+    }
+)
 
 
 def _interviews(sentences: list[str], speakers: Sequence[str]) -> tuple[str, ...]:
@@ -216,8 +278,7 @@ def _interviews(sentences: list[str], speakers: Sequence[str]) -> tuple[str, ...
     for clause in clauses:
         if not _INTERVIEW.search(clause):
             continue
-        if re.search(r"\b(ei|en|not|no|inte|ingen)\b.*\b(haastat|interview|intervju)",
-                     clause, _F):
+        if re.search(r"\b(ei|en|not|no|inte|ingen)\b.*\b(haastat|interview|intervju)", clause, _F):
             continue
         name = _speaker(clause, speakers) or _name(clause)
         wish = name or clause.strip().rstrip("?.!")[:200]
@@ -240,8 +301,12 @@ def _name(clause: str) -> str:
     for pattern in _FI_NAME:
         for m in pattern.finditer(clause):
             word = m.group(1)
-            if len(word) >= 2 and word.lower() not in _STOP and not _INTERVIEW.match(word) and \
-                    not any(p.match(word) for _, p in _ROLES):
+            if (
+                len(word) >= 2
+                and word.lower() not in _STOP
+                and not _INTERVIEW.match(word)
+                and not any(p.match(word) for _, p in _ROLES)
+            ):
                 return word
     found = _SV_EN_NAME.search(clause)
     if found and found.group(1).split()[-1].lower() not in _STOP:

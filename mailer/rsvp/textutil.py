@@ -79,9 +79,13 @@ class _TextExtractor(HTMLParser):
                 self._drop_depth += 1
             return
         marks = " ".join(f"{k}={v}" for k, v in attrs if v).lower()
-        if tag == "blockquote" or (tag == "div" and any(
-            m in marks for m in ("gmail_quote", "divrplyfwdmsg", "moz-cite-prefix", "appendonsend")
-        )):
+        if tag == "blockquote" or (
+            tag == "div"
+            and any(
+                m in marks
+                for m in ("gmail_quote", "divrplyfwdmsg", "moz-cite-prefix", "appendonsend")
+            )
+        ):
             self._drop_tag, self._drop_depth = tag, 1
             return
         if tag in self._SKIP:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mailer.models import Outgoing
-from mailer.sending import RunContext
+from mailer.sending.context import RunContext
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 

@@ -30,7 +30,7 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from mailer.config import SmtpConfig
+from mailer.config.load import SmtpConfig
 from mailer.errors import TransportError
 from mailer.models import Outgoing
 from mailer.sending.wire import mail_from, rcpt_to, send_data, wire_facts
@@ -339,11 +339,17 @@ async def transact(
         await _rset(client)
         return _refusal("data", host, exc, item.sender)
     except SMTPTimeoutError:
-        return Result(Kind.IN_DOUBT, f"{host}: no answer within {waited:g} s after the data was "
-                      "sent; the server may have the message")
+        return Result(
+            Kind.IN_DOUBT,
+            f"{host}: no answer within {waited:g} s after the data was "
+            "sent; the server may have the message",
+        )
     except (SMTPException, OSError) as exc:
-        return Result(Kind.IN_DOUBT, f"{host}: connection lost after the data was sent ({exc}); "
-                      "the server may have the message")
+        return Result(
+            Kind.IN_DOUBT,
+            f"{host}: connection lost after the data was sent ({exc}); "
+            "the server may have the message",
+        )
     return Result(Kind.SENT, one_line(f"{reply.code} {reply.message}"))
 
 

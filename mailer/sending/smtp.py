@@ -28,11 +28,11 @@ from collections.abc import Awaitable, Sequence
 
 from aiosmtplib import SMTPException
 
-from mailer.config import SmtpConfig
+from mailer.config.load import SmtpConfig
 from mailer.errors import TransportError
 from mailer.models import Outgoing, State
-from mailer.sending import RunContext
 from mailer.sending.connection import Connection, Work, backoff
+from mailer.sending.context import RunContext
 from mailer.sending.limiter import DailyCap, RateLimiter
 from mailer.sending.probe import (
     Kind,
@@ -266,7 +266,9 @@ class _Run:
         failures = 0
         while not self.stopping:
             client = new_client(
-                self.smtp, self.ctx.password, context=self.context,
+                self.smtp,
+                self.ctx.password,
+                context=self.context,
                 local_hostname=self.local_hostname,
             )
             try:
@@ -281,8 +283,10 @@ class _Run:
                 if failures >= self.smtp.max_attempts:
                     self.live_workers -= 1
                     if self.live_workers == 0:
-                        self.stop(f"{failure.message} (gave up after {failures} attempts; "
-                                  "the rest stays queued)")
+                        self.stop(
+                            f"{failure.message} (gave up after {failures} attempts; "
+                            "the rest stays queued)"
+                        )
                     return False
                 await self.pause(backoff(self.smtp, failures))
                 continue
@@ -317,7 +321,10 @@ class _Run:
             assert conn.client is not None
             began = ctx.clock.monotonic()
             result = await transact(
-                conn.client, item, host=self.smtp.host, reused=conn.sent > 0,
+                conn.client,
+                item,
+                host=self.smtp.host,
+                reused=conn.sent > 0,
                 transmitting=lambda: ctx.transmitting(item),
             )
             conn.last_seconds = ctx.clock.monotonic() - began

@@ -206,8 +206,12 @@ class Journal(JournalReads):
     ) -> None:
         """Queued outcomes and daily-cap rows, then ``mark_transmitting``, in one transaction."""
         write_marks(
-            self._conn, transmitting=transmitting, outcomes=outcomes, submissions=submissions,
-            rows_of=self._rows_of, note=self._note,
+            self._conn,
+            transmitting=transmitting,
+            outcomes=outcomes,
+            submissions=submissions,
+            rows_of=self._rows_of,
+            note=self._note,
         )
 
     def _rows_of(self, message_id: str) -> tuple[str, ...]:
@@ -290,8 +294,17 @@ def _insert_pending(
         " sequence, state, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
         [
-            (campaign.value, round_, r.email, r.name, r.message_id, r.ics_uid, r.sequence,
-             stamp, stamp)
+            (
+                campaign.value,
+                round_,
+                r.email,
+                r.name,
+                r.message_id,
+                r.ics_uid,
+                r.sequence,
+                stamp,
+                stamp,
+            )
             for r in chunk
         ],
     )

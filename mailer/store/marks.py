@@ -107,8 +107,14 @@ def write_marks(
             sent = o.state is State.SENT
             tx.execute(
                 _outcome_sql(sent, len(rows)),
-                (o.state.value, note(o.message_id, o.detail), stamp,
-                 *((stamp,) if sent else ()), *rows, *_FROM),
+                (
+                    o.state.value,
+                    note(o.message_id, o.detail),
+                    stamp,
+                    *((stamp,) if sent else ()),
+                    *rows,
+                    *_FROM,
+                ),
             )
         if submissions:
             tx.executemany(

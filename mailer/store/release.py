@@ -19,8 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from mailer.models import Campaign
-from mailer.schedule import Schedule, ScheduleState
+from mailer.models import Campaign, Schedule, ScheduleState
 from mailer.store.db import timestamp, transaction
 
 MIGRATIONS: dict[int, str] = {

@@ -10,8 +10,8 @@ import datetime as dt
 import sqlite3
 from collections.abc import Mapping, Sequence
 
-from mailer.models import JournalEntry, State
-from mailer.schedule import ReleaseCancelled, ScheduleState
+from mailer.errors import ReleaseCancelled
+from mailer.models import JournalEntry, ScheduleState, State
 from mailer.store import Store
 from mailer.store.db import transaction
 from mailer.store.journal import Journal
@@ -126,9 +126,7 @@ class ReleaseJournal(Journal):
                 raise AssertionError("embargo guard: transmission attempted before the embargo")
             if self._cancelled():  # nothing written: the caller keeps its queue and flushes it
                 raise ReleaseCancelled("the release was cancelled; nothing more is sent")
-        super().commit_marks(
-            transmitting=transmitting, outcomes=outcomes, submissions=submissions
-        )
+        super().commit_marks(transmitting=transmitting, outcomes=outcomes, submissions=submissions)
 
     def _rows_of(self, message_id: str) -> tuple[str, ...]:
         return self._batches.get(message_id, (message_id,))

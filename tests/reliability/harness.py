@@ -96,8 +96,10 @@ class FaultServer(SmtpTestServer):
 
     def _fault(self, stage: str, address: str | None) -> str | None:
         with self._lock:
-            if stage == "connect" and self.connection_limit and (
-                self.concurrent > self.connection_limit
+            if (
+                stage == "connect"
+                and self.connection_limit
+                and (self.concurrent > self.connection_limit)
             ):
                 self.injected["extra connection refused (421)"] += 1
                 return EXTRA_CONNECTION
@@ -309,8 +311,9 @@ def audit(
             if len(got) > limit - 1:
                 result.problems.append(f"{entry.email}: failed, but the server has {len(got)}")
             if not re.match(r"5\d\d ", entry.last_error):
-                result.problems.append(f"{entry.email}: failed without the server's reason: "
-                                       f"{entry.last_error!r}")
+                result.problems.append(
+                    f"{entry.email}: failed without the server's reason: {entry.last_error!r}"
+                )
         elif entry.state is State.IN_DOUBT and len(got) > limit:
             result.problems.append(f"{entry.email}: in doubt with {len(got)} copies")
         elif finished and entry.state not in (State.SENT, State.FAILED, State.IN_DOUBT):

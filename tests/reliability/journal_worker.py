@@ -28,8 +28,13 @@ def main(path: str, seed: int) -> None:
     while True:
         now = dt.datetime.now(dt.UTC)
         rows = [
-            Reservation(f"w{seed}.{batch}.{i}@news.example", f"W {i}", f"<{seed}.{batch}.{i}@x>",
-                        f"uid-{seed}-{batch}-{i}", 0)
+            Reservation(
+                f"w{seed}.{batch}.{i}@news.example",
+                f"W {i}",
+                f"<{seed}.{batch}.{i}@x>",
+                f"uid-{seed}-{batch}-{i}",
+                0,
+            )
             for i in range(BATCH)
         ]
         journal.reserve(Campaign.INVITATION, 0, rows, now)

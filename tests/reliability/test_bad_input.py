@@ -67,7 +67,7 @@ def _csv_100000_rows_last_a_duplicate(project: Path) -> list[str]:
 
 
 def _csv_30_mb_cell_without_closing_quote(project: Path) -> list[str]:
-    text = "email,name,first_name\npaivi@lehti.example,Päivi,P\nanna@lehti.example,\""
+    text = 'email,name,first_name\npaivi@lehti.example,Päivi,P\nanna@lehti.example,"'
     (project / "contacts.csv").write_text(text + "x" * 30_000_000 + "\n", encoding="utf-8")
     return []
 
@@ -92,8 +92,9 @@ def _sparse(size: int) -> Callable[[Path], object]:
 
 def _release_attachment_missing(project: Path) -> list[str]:
     tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-    set_keys(project, "release", attachments=["press-photo.jpg"],
-             embargo=f"{tomorrow:%Y-%m-%d} 13:00")
+    set_keys(
+        project, "release", attachments=["press-photo.jpg"], embargo=f"{tomorrow:%Y-%m-%d} 13:00"
+    )
     return []
 
 
@@ -175,9 +176,7 @@ def install(kind: str, name: str, spec: dict[str, Any], project: Path) -> list[s
     source = BAD / kind / name
     if kind == "replies":
         return ["rsvp", "import", str(source)]
-    target = {"csv": "contacts.csv", "config": "config.toml"}.get(kind) or spec.get(
-        "install", BODY
-    )
+    target = {"csv": "contacts.csv", "config": "config.toml"}.get(kind) or spec.get("install", BODY)
     shutil.copyfile(source, project / target)
     return list(spec.get("command", SEND))
 
@@ -208,9 +207,7 @@ def test_bad_input(
     took = time.monotonic() - began
 
     figures.add("bad input files tried", kind)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        result.exception
-    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     assert result.exit_code == spec.get("exit_code", 0), output

@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from mailer.contacts import load_project
 from mailer.models import Campaign
-from mailer.release import plan_schedule, save_schedule
-from mailer.rounds import load_project
+from mailer.release.runner import plan_schedule, save_schedule
 from mailer.store import Store
 from tests.helpers import set_keys
 from tests.reliability.conftest import Figures
@@ -149,8 +149,11 @@ def test_invite_send_killed_20_times_loses_and_repeats_nothing(
     figures.add("crash outcome (invite send, 2000)", "of them not received", len(missing))
     figures.add("crash outcome (invite send, 2000)", "lost", 0)
     figures.add("crash outcome (invite send, 2000)", "duplicates before the resend", 0)
-    figures.add("crash outcome (invite send, 2000)", "duplicates after --resend-in-doubt",
-                len(final.duplicated))
+    figures.add(
+        "crash outcome (invite send, 2000)",
+        "duplicates after --resend-in-doubt",
+        len(final.duplicated),
+    )
 
 
 def schedule_past(project: Path) -> dt.datetime:
@@ -158,8 +161,15 @@ def schedule_past(project: Path) -> dt.datetime:
     proj = load_project(project / "config.toml")
     day_before = embargo - dt.timedelta(days=1)
     with Store(proj.config.store_path) as store:
-        proposal = plan_schedule(proj, store, at=f"{embargo:%Y-%m-%d %H:%M:%S}", tz=None,
-                                 tag=None, now=day_before, prebrief=False)
+        proposal = plan_schedule(
+            proj,
+            store,
+            at=f"{embargo:%Y-%m-%d %H:%M:%S}",
+            tz=None,
+            tag=None,
+            now=day_before,
+            prebrief=False,
+        )
         save_schedule(store, proposal, now=day_before)
     return embargo
 
@@ -208,8 +218,9 @@ def test_release_send_due_killed_20_times_with_three_processes(
         assert not result.duplicated  # in-doubt releases are never resent automatically
         assert min(m.at for m in server.messages) >= embargo.timestamp()
         shown = run(project, "release", "status", "--json")
-        listed = {r["email"] for r in json.loads(shown.stdout)["recipients"]
-                  if r["state"] == "in_doubt"}
+        listed = {
+            r["email"] for r in json.loads(shown.stdout)["recipients"] if r["state"] == "in_doubt"
+        }
         in_doubt = {r.email for r in rows if r.state.value == "in_doubt"}
         assert listed == in_doubt
         missing = {e for e in emails if result.copies[e] == 0}

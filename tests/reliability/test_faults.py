@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from mailer.contacts import load_project
 from mailer.models import Campaign, JournalEntry
-from mailer.release import plan_schedule, save_schedule
-from mailer.rounds import load_project
+from mailer.release.runner import plan_schedule, save_schedule
 from mailer.store import Store
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
@@ -139,8 +139,9 @@ def invitation_round(tmp_path: Path, figures: Figures, count: int, name: str) ->
 
     report(figures, name, server, final, len(codes))
     figures.add(f"outcome ({name})", "in doubt before the resend", len(in_doubt))
-    figures.add(f"outcome ({name})", "duplicates after the deliberate resend",
-                len(final.duplicated))
+    figures.add(
+        f"outcome ({name})", "duplicates after the deliberate resend", len(final.duplicated)
+    )
     figures.add(f"outcome ({name})", "lost", 0)
     figures.add("messages scanned for other contacts' addresses", name, scanned)
     assert sum(server.injected.values()) > count * 0.1  # the faults really happened
@@ -164,7 +165,12 @@ def schedule_past(project: Path, *, seconds_ago: float = 5.0) -> dt.datetime:
     day_before = embargo - dt.timedelta(days=1)
     with Store(proj.config.store_path) as store:
         proposal = plan_schedule(
-            proj, store, at=f"{embargo:%Y-%m-%d %H:%M:%S}", tz=None, tag=None, now=day_before,
+            proj,
+            store,
+            at=f"{embargo:%Y-%m-%d %H:%M:%S}",
+            tz=None,
+            tag=None,
+            now=day_before,
             prebrief=False,
         )
         save_schedule(store, proposal, now=day_before)
@@ -198,8 +204,9 @@ def test_release_of_1000_under_faults(tmp_path: Path, figures: Figures) -> None:
             if row.state.value in ("failed", "in_doubt"):
                 assert listed[row.email]["detail"] == row.last_error != ""
         assert [e for e in emails if result.copies[e] == 0] == sorted(
-            r.email for r in rows if r.state.value in ("failed", "in_doubt")
-            and result.copies[r.email] == 0
+            r.email
+            for r in rows
+            if r.state.value in ("failed", "in_doubt") and result.copies[r.email] == 0
         )
         scanned = check_one_message_per_journalist(server, project)
     report(figures, "release, 1000", server, result, len(codes))
@@ -220,11 +227,17 @@ def test_release_under_faults_never_goes_out_early(tmp_path: Path, figures: Figu
         embargo = (now + dt.timedelta(seconds=6)).replace(microsecond=0)
         proj = load_project(project / "config.toml")
         with Store(proj.config.store_path) as store:
-            proposal = plan_schedule(proj, store, at=f"{embargo:%Y-%m-%d %H:%M:%S}", tz=None,
-                                     tag=None, now=now, prebrief=False)
+            proposal = plan_schedule(
+                proj,
+                store,
+                at=f"{embargo:%Y-%m-%d %H:%M:%S}",
+                tz=None,
+                tag=None,
+                now=now,
+                prebrief=False,
+            )
             save_schedule(store, proposal, now=now)
-        runs = [start(project, "release", "send-due", log=tmp_path / f"run{i}")
-                for i in range(3)]
+        runs = [start(project, "release", "send-due", log=tmp_path / f"run{i}") for i in range(3)]
         for process in runs:
             process.wait(timeout=120)
             assert process.returncode in (0, 3)

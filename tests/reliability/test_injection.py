@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from mailer.messages import MessageSpec, build_message
+from mailer.messages.mime import MessageSpec, build_message
 from tests.helpers import make_project, write_contacts
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import foreign_addresses
@@ -55,7 +55,7 @@ NASTY_NAMES = [
     "\\" * 10 + '"',
     "Anna\u202egro.live@yps",  # RTL override
     "Päivi ==?utf-8?q?x?= Mäki",
-    "(comment) <x@y> \"q\" [d] : ;",
+    '(comment) <x@y> "q" [d] : ;',
 ]
 
 
@@ -95,9 +95,16 @@ def shown_name(data: bytes) -> str:
 
 def spec(name: str, subject: str = "Kutsu", to: str = "victim@news.example") -> MessageSpec:
     return MessageSpec(
-        from_name="Kokkolan kaupunki / Viestintä", from_email=ORGANIZER, to_name=name,
-        to_email=to, subject=subject, text="t", html="<p>t</p>", message_id="<m@kokkola.example>",
-        date=dt.datetime(2027, 3, 1, 10, tzinfo=dt.UTC), language="fi",
+        from_name="Kokkolan kaupunki / Viestintä",
+        from_email=ORGANIZER,
+        to_name=name,
+        to_email=to,
+        subject=subject,
+        text="t",
+        html="<p>t</p>",
+        message_id="<m@kokkola.example>",
+        date=dt.datetime(2027, 3, 1, 10, tzinfo=dt.UTC),
+        language="fi",
     )
 
 
@@ -110,8 +117,19 @@ def test_a_display_name_never_becomes_an_address_or_a_header(name: str) -> None:
 
 
 TOKEN = st.one_of(
-    st.sampled_from([*'<>@,;:"\\()[]=?_ .\'', "=?", "?=", "=?utf-8?q?", "=?utf-8?b?", SPY,
-                     "\u202e", "=0D=0A", "Bcc:"]),
+    st.sampled_from(
+        [
+            *"<>@,;:\"\\()[]=?_ .'",
+            "=?",
+            "?=",
+            "=?utf-8?q?",
+            "=?utf-8?b?",
+            SPY,
+            "\u202e",
+            "=0D=0A",
+            "Bcc:",
+        ]
+    ),
     st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
     st.text(alphabet="abcdefghijklmnopqrstuvwxyzäöå", min_size=1, max_size=12),
 )
@@ -140,8 +158,14 @@ def test_hostile_contacts_through_the_cli_get_one_clean_message_each(
 ) -> None:
     project = make_project(tmp_path / "project")
     rows = [
-        {"email": f"reporter{i}@outlet{i}.example", "name": name, "outlet": name,
-         "language": "fi", "tags": "", "first_name": name}
+        {
+            "email": f"reporter{i}@outlet{i}.example",
+            "name": name,
+            "outlet": name,
+            "language": "fi",
+            "tags": "",
+            "first_name": name,
+        }
         for i, name in enumerate(NASTY_NAMES)
     ]
     write_contacts(project, rows)
@@ -168,5 +192,6 @@ def test_hostile_contacts_through_the_cli_get_one_clean_message_each(
             p.get_payload(decode=True) or b"" for p in modern.walk() if not p.is_multipart()
         )
         assert body.count(b"ATTENDEE") == 1
-    figures.add("messages scanned for other contacts' addresses", "hostile names (outbox)",
-                len(files))
+    figures.add(
+        "messages scanned for other contacts' addresses", "hostile names (outbox)", len(files)
+    )

@@ -152,9 +152,16 @@ def old_journal(path: Path) -> None:
             "INSERT INTO messages (campaign, round, email, name, message_id, ics_uid, sequence,"
             " state, attempts, last_error, created_at, updated_at, sent_at)"
             " VALUES ('invitation', 0, ?, '', ?, ?, 0, ?, 1, ?, ?, ?, ?)",
-            (email, f"<old-{i}@kokkola.example>", f"old-uid-{i}@kokkola.example", state,
-             "550 5.1.1 No such user" if state == "failed" else "", stamp, stamp,
-             stamp if state == "sent" else None),
+            (
+                email,
+                f"<old-{i}@kokkola.example>",
+                f"old-uid-{i}@kokkola.example",
+                state,
+                "550 5.1.1 No such user" if state == "failed" else "",
+                stamp,
+                stamp,
+                stamp if state == "sent" else None,
+            ),
         )
     conn.commit()
     conn.close()
@@ -263,12 +270,16 @@ def locked(tmp_path: Path) -> Iterator[Path]:
     with Store(project / "mailer.db"):
         pass
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3, sys, time\n"
-         "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-         "c.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\ntime.sleep(60)\n",
-         str(project / "mailer.db")],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\ntime.sleep(60)\n",
+            str(project / "mailer.db"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "locked"
@@ -314,8 +325,9 @@ def test_a_journal_locked_in_the_middle_of_a_send(tmp_path: Path, figures: Figur
 
     with fault_server(rate=0.0, seed=SEED) as server:
         server.slow_data(0.05, times=None)
-        project = big_project(tmp_path / "project", 200, server=server, connections=2,
-                              timeout_seconds=5.0)
+        project = big_project(
+            tmp_path / "project", 200, server=server, connections=2, timeout_seconds=5.0
+        )
         process = start(project, "invite", "send", "--yes", log=tmp_path / "run")
         deadline = time.monotonic() + 60
         while len(server.messages) < 20:

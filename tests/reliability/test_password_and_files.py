@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import trustme
 
+from mailer.contacts import load_project
 from mailer.models import Campaign
-from mailer.release import plan_schedule, save_schedule
-from mailer.rounds import load_project
+from mailer.release.runner import plan_schedule, save_schedule
 from mailer.store import Store
 from tests.fixtures_smtp import SmtpTestServer
 from tests.helpers import make_project, set_keys
@@ -79,17 +79,35 @@ def schedule_past(project: Path) -> None:
     proj = load_project(project / "config.toml")
     day_before = embargo - dt.timedelta(days=1)
     with Store(proj.config.store_path) as store:
-        proposal = plan_schedule(proj, store, at=f"{embargo:%Y-%m-%d %H:%M:%S}", tz=None,
-                                 tag=None, now=day_before, prebrief=False)
+        proposal = plan_schedule(
+            proj,
+            store,
+            at=f"{embargo:%Y-%m-%d %H:%M:%S}",
+            tz=None,
+            tag=None,
+            now=day_before,
+            prebrief=False,
+        )
         save_schedule(store, proposal, now=day_before)
 
 
 def reply(uid: str, attendee: str, sender: str, message_id: str) -> bytes:
-    ics = "\r\n".join([
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", "METHOD:REPLY", "BEGIN:VEVENT",
-        f"UID:{uid}", "DTSTAMP:20270301T100000Z", "SEQUENCE:0",
-        f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{attendee}", "END:VEVENT", "END:VCALENDAR", "",
-    ])
+    ics = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//test//EN",
+            "METHOD:REPLY",
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "DTSTAMP:20270301T100000Z",
+            "SEQUENCE:0",
+            f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{attendee}",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
     return (
         f"From: {sender}\r\nTo: viestinta@kokkola.example\r\nSubject: Accepted\r\n"
         f"Message-ID: {message_id}\r\nDate: Mon, 01 Mar 2027 10:00:00 +0200\r\n"
@@ -102,7 +120,9 @@ def server(tmp_path: Path) -> SmtpTestServer:
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     started = SmtpTestServer(
-        security="starttls", auth=True, cert=ca.issue_cert("127.0.0.1"),
+        security="starttls",
+        auth=True,
+        cert=ca.issue_cert("127.0.0.1"),
         ca_file=tmp_path / "ca.pem",
     )
     started.PASSWORD = PASSWORD  # type: ignore[misc]  # the one account that may log in
@@ -116,8 +136,13 @@ def test_the_password_appears_nowhere_and_files_are_private(
 ) -> None:
     project = make_project(tmp_path / "project")
     set_keys(project, "transport", kind="smtp")
-    set_keys(project, "smtp", **server.smtp_section(
-        username=SmtpTestServer.USERNAME, password_env="MAILER_TEST_SMTP_PASSWORD"))
+    set_keys(
+        project,
+        "smtp",
+        **server.smtp_section(
+            username=SmtpTestServer.USERNAME, password_env="MAILER_TEST_SMTP_PASSWORD"
+        ),
+    )
     set_keys(project, "store", path="state/mailer.db")
     set_keys(project, "log", file="mailer.log")
     set_keys(project, "release", prebrief_tag="")
@@ -167,10 +192,21 @@ def test_the_password_appears_nowhere_and_files_are_private(
     server.slow_data(3.0, times=None)
     received = len(server.messages)
     process = subprocess.Popen(
-        [MAILER, "--config", str(project / "config.toml"), "invite", "send", "--yes",
-         "--retry-failed", "--resend-in-doubt"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=environment(good), preexec_fn=lambda: os.umask(0o022),
+        [
+            MAILER,
+            "--config",
+            str(project / "config.toml"),
+            "invite",
+            "send",
+            "--yes",
+            "--retry-failed",
+            "--resend-in-doubt",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(good),
+        preexec_fn=lambda: os.umask(0o022),
     )
     deadline = time.monotonic() + 60
     while len(server.messages) == received:  # until its first message is waiting for a reply
@@ -229,8 +265,16 @@ def test_the_imap_password_appears_nowhere(
     user = "leak-check@kokkola.example"
     server = add_user(dovecot, user, PASSWORD)
     project = make_project(tmp_path / "project")
-    set_keys(project, "imap", host=server.host, port=server.imaps_port, security="tls",
-             username=user, password_env="MAILER_TEST_IMAP_PASSWORD", ca_file=str(server.ca_file))
+    set_keys(
+        project,
+        "imap",
+        host=server.host,
+        port=server.imaps_port,
+        security="tls",
+        username=user,
+        password_env="MAILER_TEST_IMAP_PASSWORD",
+        ca_file=str(server.ca_file),
+    )
     outputs = []
     for password, code in ((PASSWORD, 0), (WRONG, 1)):
         done = run(project, "rsvp", "fetch", env={"MAILER_TEST_IMAP_PASSWORD": password})

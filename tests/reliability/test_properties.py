@@ -26,10 +26,10 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailer.config import load_config
-from mailer.config_schema import SCHEMA
+from mailer.config.load import load_config
+from mailer.config.schema import SCHEMA
 from mailer.errors import ConfigError, TemplateError
-from mailer.render import Renderer
+from mailer.messages.render import Renderer
 from mailer.rsvp.apply import ingest
 from mailer.rsvp.classify import classify
 from mailer.rsvp.results import Kind
@@ -57,10 +57,26 @@ SECTIONS = [*SCHEMA, "vars", "smpt", "Event", ""]
 KEYS = sorted({k for table in SCHEMA.values() for k in table} | {"passwd", "hots", "x y", ""})
 VALUES = st.recursive(
     st.one_of(
-        st.text(max_size=30), st.integers(-10**6, 10**6), st.floats(allow_nan=False),
-        st.booleans(), st.datetimes(), st.sampled_from(
-            ["Europe/Helsinki", "2027-06-25 13:00", "2027-03-28 03:30", "127.0.0.1", "none",
-             "smtp", "outbox", "a@b.example", "Mars/Olympus", "starttls", "../x"]),
+        st.text(max_size=30),
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=False),
+        st.booleans(),
+        st.datetimes(),
+        st.sampled_from(
+            [
+                "Europe/Helsinki",
+                "2027-06-25 13:00",
+                "2027-03-28 03:30",
+                "127.0.0.1",
+                "none",
+                "smtp",
+                "outbox",
+                "a@b.example",
+                "Mars/Olympus",
+                "starttls",
+                "../x",
+            ]
+        ),
     ),
     lambda inner: st.lists(inner, max_size=3),
     max_leaves=5,
@@ -68,10 +84,12 @@ VALUES = st.recursive(
 
 
 @FUZZ
-@given(changes=st.lists(
-    st.tuples(st.sampled_from(SECTIONS), st.sampled_from(KEYS), st.none() | VALUES),
-    max_size=6,
-))
+@given(
+    changes=st.lists(
+        st.tuples(st.sampled_from(SECTIONS), st.sampled_from(KEYS), st.none() | VALUES),
+        max_size=6,
+    )
+)
 def test_config_loader_on_generated_documents(
     changes: list[tuple[str, str, Any]], starter: Path
 ) -> None:
@@ -113,15 +131,84 @@ def test_config_loader_on_mutated_text(cut: int, noise: str, starter: Path) -> N
 
 # --- templates ----------------------------------------------------------------------------------
 
-TOKENS = st.sampled_from([
-    "{{", "}}", "{%", "%}", "{#", "#}", " ", "\n", "contact", "event", "vars", "organizer",
-    ".", "name", "start", "first_name", "title", "|", "date", "time", "datetime", "upper",
-    "default", "(", ")", "[", "]", "'x'", '"full"', "1", "0", "-1", "+", "/", "//", "%", "~",
-    "==", "and", "or", "not", "if", "else", "endif", "for", "in", "endfor", "set", "=",
-    "macro", "endmacro", "call", "include", "import", "range", "loop", "self", "super",
-    "__class__", "_TemplateReference__context", "attr", "format", "join", "cycler", "lipsum",
-    "namespace", "'{0.__class__}'", "raw", "endraw", ",", ":", "is", "defined", "none",
-])
+TOKENS = st.sampled_from(
+    [
+        "{{",
+        "}}",
+        "{%",
+        "%}",
+        "{#",
+        "#}",
+        " ",
+        "\n",
+        "contact",
+        "event",
+        "vars",
+        "organizer",
+        ".",
+        "name",
+        "start",
+        "first_name",
+        "title",
+        "|",
+        "date",
+        "time",
+        "datetime",
+        "upper",
+        "default",
+        "(",
+        ")",
+        "[",
+        "]",
+        "'x'",
+        '"full"',
+        "1",
+        "0",
+        "-1",
+        "+",
+        "/",
+        "//",
+        "%",
+        "~",
+        "==",
+        "and",
+        "or",
+        "not",
+        "if",
+        "else",
+        "endif",
+        "for",
+        "in",
+        "endfor",
+        "set",
+        "=",
+        "macro",
+        "endmacro",
+        "call",
+        "include",
+        "import",
+        "range",
+        "loop",
+        "self",
+        "super",
+        "__class__",
+        "_TemplateReference__context",
+        "attr",
+        "format",
+        "join",
+        "cycler",
+        "lipsum",
+        "namespace",
+        "'{0.__class__}'",
+        "raw",
+        "endraw",
+        ",",
+        ":",
+        "is",
+        "defined",
+        "none",
+    ]
+)
 
 
 @FUZZ
@@ -136,10 +223,15 @@ def test_templates_made_of_tokens_render_or_fail_in_one_line(source: str, starte
             path.write_text(source if part == "body.txt" else "S", encoding="utf-8")
         renderer = Renderer(root / "templates", default_language="fi", label_root=root)
         context = {
-            "contact": {"name": "Päivi", "first_name": "Päivi", "email": "p@x.example",
-                        "tags": ["a"]},
+            "contact": {
+                "name": "Päivi",
+                "first_name": "Päivi",
+                "email": "p@x.example",
+                "tags": ["a"],
+            },
             "event": {"title": "T", "start": dt.datetime(2027, 6, 25, 12, tzinfo=dt.UTC)},
-            "vars": {"x": "1"}, "organizer": {"name": "O"},
+            "vars": {"x": "1"},
+            "organizer": {"name": "O"},
         }
         try:
             renderer.check("t", {"fi"})
@@ -166,9 +258,12 @@ def test_the_whole_import_on_generated_mime(texts: list[str]) -> None:
     counted("MIME batches for the whole import")
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "m.db") as store:
         raws = [
-            (f"gen-{i}.eml",
-             (f"From: a{i}@b.example\r\nMessage-ID: <m{i}@x>\r\n" + t).encode(
-                 "utf-8", "surrogatepass"))
+            (
+                f"gen-{i}.eml",
+                (f"From: a{i}@b.example\r\nMessage-ID: <m{i}@x>\r\n" + t).encode(
+                    "utf-8", "surrogatepass"
+                ),
+            )
             for i, t in enumerate(texts)
         ]
         report = ingest(raws, store=store, now=dt.datetime(2027, 3, 1, tzinfo=dt.UTC))

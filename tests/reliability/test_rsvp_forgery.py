@@ -31,10 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from mailer.campaign import build_plan, invitation_spec
 from mailer.cli import app
+from mailer.contacts import load_project
+from mailer.messages.plan import build_plan, invitation_spec
 from mailer.models import Campaign
-from mailer.rounds import load_project
 from mailer.rsvp.apply import Outcome, ingest
 from mailer.rsvp.results import Kind
 from mailer.store import Store
@@ -50,11 +50,22 @@ ATTACKER = "sarah.okafor@batteryinsider.example"
 def reply(
     uid: str, attendee: str, sender: str, message_id: str, partstat: str = "DECLINED"
 ) -> bytes:
-    ics = "\r\n".join([
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Forger//EN", "METHOD:REPLY",
-        "BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20270301T100000Z", "SEQUENCE:0",
-        f"ATTENDEE;PARTSTAT={partstat}:mailto:{attendee}", "END:VEVENT", "END:VCALENDAR", "",
-    ])
+    ics = "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Forger//EN",
+            "METHOD:REPLY",
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "DTSTAMP:20270301T100000Z",
+            "SEQUENCE:0",
+            f"ATTENDEE;PARTSTAT={partstat}:mailto:{attendee}",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
     return (
         f"From: {sender}\r\nTo: viestinta@kokkola.example\r\nSubject: Declined: Kutsu\r\n"
         f"Message-ID: {message_id}\r\nDate: Mon, 01 Mar 2027 10:00:00 +0200\r\n"
@@ -91,10 +102,12 @@ def test_forged_replies_change_nobody_elses_answer(
     forged = {
         "made_up_uid.eml": reply("20270625-made-up@kokkola.example", VICTIM, VICTIM, "<f1@x>"),
         "mutated_uid.eml": reply(mutate(uids[VICTIM]), VICTIM, VICTIM, "<f2@x>"),
-        "other_uid_attendee_victim.eml": reply(uids[ATTACKER], VICTIM, ATTACKER, "<f3@x>",
-                                               "ACCEPTED"),
-        "victim_from_attacker_uid.eml": reply(uids[ATTACKER], ATTACKER, VICTIM, "<f4@x>",
-                                              "ACCEPTED"),
+        "other_uid_attendee_victim.eml": reply(
+            uids[ATTACKER], VICTIM, ATTACKER, "<f3@x>", "ACCEPTED"
+        ),
+        "victim_from_attacker_uid.eml": reply(
+            uids[ATTACKER], ATTACKER, VICTIM, "<f4@x>", "ACCEPTED"
+        ),
     }
     folder = tmp_path / "forged"
     folder.mkdir()
@@ -126,8 +139,9 @@ def test_generated_forgeries_only_ever_answer_for_the_uids_owner(
         db.write_bytes((project / "mailer.db").read_bytes())
         with Store(db) as store:
 
-            @settings(max_examples=EXAMPLES, deadline=None,
-                      suppress_health_check=[HealthCheck.too_slow])
+            @settings(
+                max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+            )
             @given(
                 uid=st.one_of(
                     st.sampled_from(sorted(owners)),
@@ -141,8 +155,11 @@ def test_generated_forgeries_only_ever_answer_for_the_uids_owner(
             def check(uid: str, sender: str, attendee: str, partstat: str) -> None:
                 counter["n"] += 1
                 raw = reply(uid, attendee, sender, f"<gen-{counter['n']}@x>", partstat)
-                report = ingest([("generated.eml", raw)], store=store,
-                                now=dt.datetime(2027, 3, 2, tzinfo=dt.UTC))
+                report = ingest(
+                    [("generated.eml", raw)],
+                    store=store,
+                    now=dt.datetime(2027, 3, 2, tzinfo=dt.UTC),
+                )
                 (item,) = report.items
                 assert item.kind is Kind.CALENDAR_REPLY
                 if item.outcome is Outcome.APPLIED or item.outcome is Outcome.SUPERSEDED:
@@ -159,8 +176,13 @@ def test_uids_of_2000_invitations_cannot_be_guessed_from_each_other(
 ) -> None:
     project = big_project(tmp_path / "project", 2000)
     proj = load_project(project / "config.toml")
-    plan = build_plan(proj.config, proj.book.contacts, invitation_spec(proj.config),
-                      now=dt.datetime.now(dt.UTC), store=None)
+    plan = build_plan(
+        proj.config,
+        proj.book.contacts,
+        invitation_spec(proj.config),
+        now=dt.datetime.now(dt.UTC),
+        store=None,
+    )
     uids = [str(item.ics_uid) for item in plan.items]
     mids = [item.message_id for item in plan.items]
     assert len(set(uids)) == len(uids) == 2000

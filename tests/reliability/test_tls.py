@@ -43,7 +43,9 @@ def cas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 @contextlib.contextmanager
 def smtp(security: str, cert: object, ca_file: Path | None) -> Iterator[SmtpTestServer]:
     server = SmtpTestServer(
-        security=security, auth=security != "none", cert=cert,  # type: ignore[arg-type]
+        security=security,
+        auth=security != "none",
+        cert=cert,  # type: ignore[arg-type]
         ca_file=ca_file,
     ).start()
     try:
@@ -73,7 +75,8 @@ def test_smtp_refuses_an_untrusted_server(
         set_keys(project, "transport", kind="smtp")
         section = server.smtp_section(
             security="starttls" if security == "none" else security,
-            username=SmtpTestServer.USERNAME, password_env="MAILER_TEST_SMTP_PASSWORD",
+            username=SmtpTestServer.USERNAME,
+            password_env="MAILER_TEST_SMTP_PASSWORD",
         )
         if not configure_ca:
             section.pop("ca_file", None)
@@ -174,15 +177,18 @@ def test_imap_refuses_an_untrusted_server(
 ) -> None:
     security, cert_name, configure_ca, expected = IMAP_CASES[case]
     fake = FakeImap(
-        implicit=security == "tls", cert=cas[cert_name],  # type: ignore[arg-type]
+        implicit=security == "tls",
+        cert=cas[cert_name],  # type: ignore[arg-type]
         starttls=security == "starttls",
     )
     try:
         project = make_project(tmp_path / "project")
         imap: dict[str, object] = {
-            "host": "127.0.0.1", "port": fake.port,
+            "host": "127.0.0.1",
+            "port": fake.port,
             "security": "tls" if security == "tls" else "starttls",
-            "username": "officer@kokkola.example", "password_env": "MAILER_TEST_IMAP_PASSWORD",
+            "username": "officer@kokkola.example",
+            "password_env": "MAILER_TEST_IMAP_PASSWORD",
             "timeout_seconds": 5.0,
         }
         if configure_ca:
@@ -194,8 +200,9 @@ def test_imap_refuses_an_untrusted_server(
         assert done.stderr.startswith(f"error: imap 127.0.0.1:{fake.port}: "), done.stderr
         assert expected in done.stderr.splitlines()[0], done.stderr
         assert PASSWORD not in done.stdout + done.stderr
-        assert not any(b"LOGIN" in line.upper() or b"AUTHENTICATE" in line.upper()
-                       for line in fake.lines), fake.lines
+        assert not any(
+            b"LOGIN" in line.upper() or b"AUTHENTICATE" in line.upper() for line in fake.lines
+        ), fake.lines
     finally:
         fake.close()
     figures.add("TLS refusals", f"IMAP: {case}")
@@ -210,8 +217,11 @@ def test_real_dovecot_with_its_private_ca_is_refused_unless_configured(
     assert isinstance(dovecot, DovecotServer)
     project = make_project(tmp_path / "project")
     base = {
-        "host": dovecot.host, "port": dovecot.imaps_port, "security": "tls",
-        "username": dovecot.user, "password_env": "MAILER_TEST_IMAP_PASSWORD",
+        "host": dovecot.host,
+        "port": dovecot.imaps_port,
+        "security": "tls",
+        "username": dovecot.user,
+        "password_env": "MAILER_TEST_IMAP_PASSWORD",
     }
     set_keys(project, "imap", **base)
     env = {"MAILER_TEST_IMAP_PASSWORD": dovecot.password}
@@ -232,8 +242,12 @@ def test_plain_text_login_needs_allow_insecure_except_to_loopback(
     section: str, tmp_path: Path
 ) -> None:
     project = make_project(tmp_path / "project")
-    keys = {"host": "mail.kokkola.example", "security": "none", "username": "officer",
-            "password_env": "P"}
+    keys = {
+        "host": "mail.kokkola.example",
+        "security": "none",
+        "username": "officer",
+        "password_env": "P",
+    }
     set_keys(project, section, **keys)
     refused = run(project, "check", "--no-connect")
     assert refused.returncode == 1

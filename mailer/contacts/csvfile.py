@@ -1,9 +1,8 @@
 """Reading contacts.csv: bytes to text, and text to records with the physical lines they span.
 
-The encoding rules and messages are described in :mod:`mailer.contacts`. Records are read one at
-a time (a 100,000-row file is never held as a list of rows), each with its first physical line and
-the lines it was read from, so that quoting problems can be named by line.
-"""
+The encoding rules and messages are described in :mod:`mailer.contacts.book`. Records are read one
+at a time (a 100,000-row file is never held as a list of rows), each with its first physical line
+and the lines it was read from, so that quoting problems can be named by line."""
 
 from __future__ import annotations
 

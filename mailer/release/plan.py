@@ -7,27 +7,26 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from mailer.campaign import PlanError, build_plan
 from mailer.clock import Clock
-from mailer.config import Config
+from mailer.config import password_for
+from mailer.config.load import Config
+from mailer.contacts import Project, open_store
 from mailer.errors import ScheduleError
-from mailer.models import Campaign
-from mailer.release_audience import (
+from mailer.invitations.rounds import suppressed
+from mailer.messages.plan import PlanError, build_plan
+from mailer.models import ACTIVE_STATES, Campaign, Schedule, ScheduleState
+from mailer.release.audience import (
     ROUND,
     audience,
     input_fingerprint,
     project_of,
     release_spec,
 )
-from mailer.release_batches import batch_size, bcc_check
-from mailer.release_lock import ReleaseLock, lock_path, log_line, stamp
-from mailer.rounds import Project, open_store, password_for, suppressed
-from mailer.schedule import (
-    ACTIVE_STATES,
+from mailer.release.batches import batch_size, bcc_check
+from mailer.release.lock import ReleaseLock, lock_path, log_line, stamp
+from mailer.release.schedule import (
     PREBRIEF_CUTOFF,
     Embargo,
-    Schedule,
-    ScheduleState,
     brief,
     describe,
     in_words,
@@ -157,7 +156,7 @@ def plan_schedule(
         )
     if embargo.zone.key != config.zone.key:
         warnings.append(f"in the event's zone that is {describe(embargo.moment, config.zone)}")
-    from mailer.release_cron import delivery_text
+    from mailer.release.cron import delivery_text
 
     plan_text, shorten = delivery_text(
         config,
@@ -224,7 +223,7 @@ class Cancelled:
 
 
 def cancel(config: Config, store: Store, *, now: dt.datetime) -> Cancelled:
-    from mailer.release_lock import held_by
+    from mailer.release.lock import held_by
 
     releases = Releases(store.connection)
     current = releases.current()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailer.config import SmtpConfig
+from mailer.config.load import SmtpConfig
 
 
 def check_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float | None = None) -> str:
@@ -11,6 +11,7 @@ def check_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float | None 
 
     Raises :class:`~mailer.errors.TransportError` with one clear line when any step fails.
     """
+    # Lazy: aiosmtplib is loaded only when a server is really probed.
     from mailer.sending.probe import run_probe
 
     return run_probe(smtp, password, timeout=smtp.timeout_seconds if timeout is None else timeout)

@@ -1,7 +1,7 @@
 """``mailer release status``: the schedule, its state, who got the release when, the run log.
 
-Importing this module adds the ``release`` section (counts of the same shape as
-``invitations``) and ``release_schedule`` to ``mailer status``.
+:func:`release_section` (counts of the same shape as ``invitations``) and
+:func:`schedule_section` are this package's parts of ``mailer status``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from mailer.config import Config
-from mailer.models import Campaign, JournalEntry, State, StateCounts
-from mailer.schedule import Decision, Schedule, decide
-from mailer.status import SECTIONS
+from mailer.config.load import Config
+from mailer.models import Campaign, JournalEntry, Schedule, State, StateCounts
+from mailer.release.schedule import Decision, decide
 from mailer.store import Store
 from mailer.store.release import Releases, RunRecord
 
@@ -70,8 +69,8 @@ def _outcome(
 def release_status(
     config: Config, store: Store, *, now: dt.datetime, runs: int = 10
 ) -> ReleaseStatus:
-    from mailer.release_audience import input_fingerprint
-    from mailer.release_lock import held_by
+    from mailer.release.audience import input_fingerprint
+    from mailer.release.lock import held_by
 
     releases = Releases(store.connection)
     schedule = releases.current()
@@ -196,8 +195,3 @@ def schedule_section(config: Config, store: Store) -> tuple[str, dict[str, Any]]
     schedule = Releases(store.connection).current()
     found = schedule_json(schedule)
     return None if found is None else ("release_schedule", found)
-
-
-if release_section not in SECTIONS:
-    SECTIONS.append(release_section)
-    SECTIONS.append(schedule_section)

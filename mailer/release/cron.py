@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mailer.config import Config
+from mailer.config.load import Config
 
 EVERY_MINUTE = "* * * * *"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"

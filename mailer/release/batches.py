@@ -17,7 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mailer.campaign import (
+from mailer.config.load import Config
+from mailer.errors import TemplateError
+from mailer.messages.mime import Footer, attachment_parts, load_attachments
+from mailer.messages.plan import (
     BUSY_STATES,
     FINAL_STATES,
     RoundSpec,
@@ -26,11 +29,8 @@ from mailer.campaign import (
     new_message_id,
     render_one,
 )
-from mailer.config import Config
-from mailer.errors import TemplateError
-from mailer.messages import Footer, attachment_parts, load_attachments
+from mailer.messages.render import Renderer
 from mailer.models import Campaign, Contact, Outgoing, State
-from mailer.render import Renderer
 from mailer.store import Reservation, Store
 from mailer.store.release import BatchRequest, Releases
 

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mailer.config import Config
-from mailer.contacts import ContactCounts
+from mailer.config.load import Config
+from mailer.contacts.book import ContactCounts
 from mailer.models import Campaign, JournalEntry, State, StateCounts
+from mailer.release import release_section, schedule_section
+from mailer.rsvp.summary import rsvp_section
 from mailer.store import Store
 
 
@@ -35,9 +37,10 @@ class Status:
 
 PROBLEMS_SHOWN = 50  # failed / in-doubt invitations `mailer status` prints (--json lists all)
 
-# Other areas (release, rsvp) register a function that adds their part of the status.
+# The other areas' parts of the status, in the order `mailer status` shows them. Each returns its
+# key and its numbers, or None when it has nothing to say yet.
 StatusSection = Callable[[Config, Store], tuple[str, dict[str, Any]] | None]
-SECTIONS: list[StatusSection] = []
+SECTIONS: tuple[StatusSection, ...] = (rsvp_section, release_section, schedule_section)
 
 
 def collect_status(
@@ -59,8 +62,6 @@ def collect_status(
     listed = blocked & contacts.keys
     not_invited = len(listed - journal.journaled(Campaign.INVITATION, listed)) if listed else 0
     counts = journal.counts(Campaign.INVITATION)
-    import mailer.release_status  # noqa: F401  (registers the "release" sections)
-
     extra: dict[str, Any] = {}
     for section in SECTIONS:
         found = section(config, store)

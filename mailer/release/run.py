@@ -1,6 +1,6 @@
 """One release run (``send-due``, ``wait``, ``send-now``) after it has the lock: decide, then send.
 
-:func:`mailer.release.run_release` takes the lock, records the run and calls :class:`Run`.
+:func:`mailer.release.runner.run_release` takes the lock, records the run and calls :class:`Run`.
 """
 
 from __future__ import annotations
@@ -11,30 +11,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from mailer.campaign import build_plan, new_message_id
 from mailer.clock import Clock
-from mailer.config import Config
+from mailer.config import password_for
+from mailer.config.load import Config
 from mailer.errors import ExitCode, ScheduleError, UsageError
-from mailer.models import Campaign, Contact, State, StateCounts
-from mailer.release_audience import (
+from mailer.invitations.rounds import suppressed
+from mailer.messages.plan import build_plan, new_message_id
+from mailer.models import (
+    ACTIVE_STATES,
+    Campaign,
+    Contact,
+    Schedule,
+    ScheduleState,
+    State,
+    StateCounts,
+)
+from mailer.release.audience import (
     ROUND,
     audience,
     input_fingerprint,
     project_of,
     release_spec,
 )
-from mailer.release_batches import batch_size, bcc_items
-from mailer.rounds import password_for, suppressed
-from mailer.schedule import (
-    ACTIVE_STATES,
-    Decision,
-    Schedule,
-    ScheduleState,
-    brief,
-    decide,
-    in_words,
-    relative,
-)
+from mailer.release.batches import batch_size, bcc_items
+from mailer.release.schedule import Decision, brief, decide, in_words, relative
 from mailer.sending import Progress, SendReport, send_batch
 from mailer.store import Reservation, Store, is_alive
 from mailer.store.release import Releases

@@ -9,69 +9,14 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-from mailer.campaign import Plan, RoundSpec, build_plan
 from mailer.clock import Clock
-from mailer.config import Config, ImapConfig, SmtpConfig, load_config
-from mailer.contacts import (
-    ContactBook,
-    ContactCounts,
-    count_contacts,
-    load_contacts,
-    require_valid,
-    select_contacts,
-)
-from mailer.errors import MailerError
+from mailer.config import Config
+from mailer.contacts import Project, recipients, require_valid
+from mailer.messages.plan import Plan, RoundSpec, build_plan
 from mailer.models import Contact, State
 from mailer.sending import Progress, SendReport, send_batch
 from mailer.store import Recovery, Store, is_alive, process_owner
-
-
-@dataclass(frozen=True)
-class Project:
-    config: Config
-    book: ContactBook
-
-
-def load_project(config_path: Path) -> Project:
-    config = load_config(config_path)
-    book = load_contacts(
-        config.contacts.file,
-        default_language=config.contacts.default_language,
-        label=_label(config, config.contacts.file),
-    )
-    return Project(config, book)
-
-
-def count_project_contacts(config: Config) -> ContactCounts:
-    """contacts.csv counted as :func:`load_project` would read it (for ``mailer status``)."""
-    return count_contacts(
-        config.contacts.file,
-        default_language=config.contacts.default_language,
-        label=_label(config, config.contacts.file),
-    )
-
-
-def _label(config: Config, path: Path) -> str:
-    try:
-        return str(path.relative_to(config.root))
-    except ValueError:
-        return str(path)
-
-
-def open_store(config: Config) -> Store:
-    return Store(config.store_path)
-
-
-def recipients(project: Project, *, tag: str | None, only: str | None) -> tuple[Contact, ...]:
-    """Valid contacts selected by tag or address; any error in contacts.csv stops here."""
-    contacts = require_valid(project.book)
-    chosen = select_contacts(contacts, tag=tag, only=only)
-    if not chosen:
-        what = f"with tag {tag!r}" if tag else f"with address {only!r}" if only else ""
-        raise MailerError(f"{project.book.path.name}: no contacts {what}".rstrip())
-    return chosen
 
 
 @dataclass(frozen=True)
@@ -206,36 +151,6 @@ def suppressed(store: Store) -> tuple[str, ...]:
     from mailer.store.rsvp import Rsvps
 
     return tuple(sorted(Rsvps(store.connection).suppressed_emails()))
-
-
-def _server_password(
-    server: SmtpConfig | ImapConfig, section: str, *, interactive: bool
-) -> str | None:
-    from mailer.secrets import get_password
-
-    return get_password(
-        password_env=server.password_env,
-        password_command=server.password_command,
-        keyring_service=server.keyring_service,
-        username=server.username,
-        host=server.host,
-        interactive=interactive,
-        section=section,
-    )
-
-
-def password_for(config: Config, *, interactive: bool) -> str | None:
-    """The SMTP password from the environment, keyring or a command (never from config.toml)."""
-    if config.transport.kind != "smtp" or config.smtp is None or not config.smtp.username:
-        return None
-    return _server_password(config.smtp, "smtp", interactive=interactive)
-
-
-def imap_password_for(config: Config, *, interactive: bool) -> str | None:
-    """The IMAP password, from the same sources as SMTP's but with the [imap] keys."""
-    if config.imap is None or not config.imap.username:
-        return None
-    return _server_password(config.imap, "imap", interactive=interactive)
 
 
 def delivery_plan_lines(

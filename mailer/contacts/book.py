@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.addresses import AddressError, normalize_address
-from mailer.config import LANGUAGES
-from mailer.contacts_file import STRAY_QUOTE, UNCLOSED, Record, decode, detect_delimiter, records
-from mailer.contacts_rows import Header, Rows, clean_tag
+from mailer.config.load import LANGUAGES
+from mailer.contacts.csvfile import STRAY_QUOTE, UNCLOSED, Record, decode, detect_delimiter, records
+from mailer.contacts.rows import Header, Rows, clean_tag
 from mailer.errors import ContactsError
 from mailer.models import Contact, Problem, Severity
 

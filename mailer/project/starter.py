@@ -60,7 +60,7 @@ def _local(day: dt.date, at: dt.time) -> str:
 
 
 def starter_config(event_date: dt.date) -> dict[str, Any]:
-    """The starter config.toml as a dict, following the schema in :mod:`mailer.config`."""
+    """The starter config.toml as a dict, following the schema in :mod:`mailer.config.load`."""
     deadline = event_date - dt.timedelta(days=REGISTRATION_DAYS_BEFORE)
     return {
         "event": {
@@ -326,7 +326,7 @@ def starter_files(now: dt.datetime) -> list[tuple[Path, bytes]]:
         (Path(CONFIG_NAME), config.encode("utf-8")),
         (Path(PROGRAMME_NAME), programme_pdf(event_date)),
     ]
-    return generated + _package_files(files("mailer") / "starter")
+    return generated + _package_files(files("mailer.project") / "sample")
 
 
 def write_starter(dest: Path, *, now: dt.datetime) -> StarterResult:

@@ -1,6 +1,6 @@
 """contacts.csv, row by row: the header row, and each data row checked and made a contact.
 
-The rules and messages are described in :mod:`mailer.contacts`. Values that repeat from row to
+The rules and messages are described in :mod:`mailer.contacts.book`. Values that repeat from row to
 row (outlets, languages, tags, first names) are kept once, so that a list of 100,000 contacts
 stays small in memory.
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mailer.addresses import AddressError, clean_display_name, has_control, normalize_address
-from mailer.config import LANGUAGES
+from mailer.config.load import LANGUAGES
 from mailer.errors import ContactsError
 from mailer.models import Contact, Fields, Problem, Severity
 

@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.campaign import RoundSpec, build_plan, invitation_spec
-from mailer.config import Config
+from mailer.config.load import Config
+from mailer.contacts import load_project
 from mailer.errors import MailerError
+from mailer.messages.plan import RoundSpec, build_plan, invitation_spec
 from mailer.models import Campaign
-from mailer.rounds import load_project
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,8 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
             ok = False
             lines.append(f"FAIL  {spec.campaign.value:<11} {exc.message}")
     if connect and config.transport.kind == "smtp" and config.smtp is not None:
-        from mailer.preflight import check_smtp
-        from mailer.rounds import password_for
+        from mailer.config import password_for
+        from mailer.sending.preflight import check_smtp
 
         try:
             password = password_for(config, interactive=False)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailer.config import Config
+from mailer.config.load import Config
 from mailer.errors import MailerError
-from mailer.ics import CalendarInvite, CalendarTemplate, Method, calendar_template
-from mailer.messages import (
+from mailer.messages.ics import CalendarInvite, CalendarTemplate, Method, calendar_template
+from mailer.messages.mime import (
     EncodedPart,
     Footer,
     MessageSpec,
@@ -25,9 +25,9 @@ from mailer.messages import (
     build_segments,
     load_attachments,
 )
+from mailer.messages.render import Renderer
+from mailer.messages.spool import SPOOL_MIN_MESSAGES, Spool
 from mailer.models import Campaign, Contact, Outgoing, SpooledBody, State
-from mailer.render import Renderer
-from mailer.spool import SPOOL_MIN_MESSAGES, Spool
 from mailer.store import Reservation, Store
 
 FINAL_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})

@@ -1,10 +1,10 @@
 """The embargoed press release: schedule it, pre-brief, send it when due, cancel it.
 
-``schedule`` validates the embargo (:mod:`mailer.schedule`), renders and checks every message
-now, and shows when the last one will leave. ``send-due`` (cron, every minute), ``wait`` (in the
-foreground) and ``send-now --late-ok`` all end in :func:`run_release`: one run at a time
-(:mod:`mailer.release_lock`), a decision from the stored schedule and the clock, and a send in
-which every message is checked against the embargo immediately before it is transmitted.
+``schedule`` validates the embargo (:mod:`mailer.release.schedule`), renders and checks every
+message now, and shows when the last one will leave. ``send-due`` (cron, every minute), ``wait`` (in
+the foreground) and ``send-now --late-ok`` all end in :func:`run_release`: one run at a time
+(:mod:`mailer.release.lock`), a decision from the stored schedule and the clock, and a send in which
+every message is checked against the embargo immediately before it is transmitted.
 
 Guarantees and how they are kept:
 
@@ -17,9 +17,9 @@ Guarantees and how they are kept:
   once their pre-brief is sent (or in doubt) they do not get the release again.
 * A line for every run in the run log (``mailer release status``) and in ``[log] file``.
 
-Other parts: :mod:`mailer.release_run` (one run), :mod:`mailer.release_plan` (schedule,
-pre-brief, cancel), :mod:`mailer.release_audience` (who gets it), :mod:`mailer.release_batches`
-(Bcc mode), :mod:`mailer.release_status`, :mod:`mailer.release_cron` (delivery plan, crontab,
+Other parts: :mod:`mailer.release.run` (one run), :mod:`mailer.release.plan` (schedule,
+pre-brief, cancel), :mod:`mailer.release.audience` (who gets it), :mod:`mailer.release.batches`
+(Bcc mode), :mod:`mailer.release.status`, :mod:`mailer.release.cron` (delivery plan, crontab,
 systemd timer).
 """
 
@@ -30,12 +30,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from mailer.clock import Clock
-from mailer.config import Config
-from mailer.errors import ExitCode, MailerError
+from mailer.config.load import Config
+from mailer.contacts import open_store
+from mailer.errors import ExitCode, MailerError, ReleaseCancelled
 from mailer.models import Campaign
-from mailer.release_audience import ROUND
-from mailer.release_lock import ReleaseLock, lock_path, log_line, stamp
-from mailer.release_plan import (
+from mailer.release.audience import ROUND
+from mailer.release.lock import ReleaseLock, lock_path, log_line, stamp
+from mailer.release.plan import (
     Cancelled,
     Proposal,
     cancel,
@@ -43,9 +44,8 @@ from mailer.release_plan import (
     save_schedule,
     send_prebrief,
 )
-from mailer.release_run import Command, Run, RunResult, Waiting, finish, locked
-from mailer.rounds import open_store
-from mailer.schedule import Decision, ReleaseCancelled
+from mailer.release.run import Command, Run, RunResult, Waiting, finish, locked
+from mailer.release.schedule import Decision
 from mailer.sending import Progress
 from mailer.store import process_owner
 from mailer.store.release import Releases

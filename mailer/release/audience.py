@@ -6,11 +6,11 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from mailer.campaign import RoundSpec
-from mailer.config import Config
-from mailer.contacts import load_contacts
+from mailer.config.load import Config
+from mailer.contacts import Project, recipients
+from mailer.contacts.book import load_contacts
+from mailer.messages.plan import RoundSpec
 from mailer.models import Campaign, Contact, State
-from mailer.rounds import Project, recipients
 from mailer.store import Store
 
 ROUND = 0

@@ -25,53 +25,13 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from mailer.errors import ScheduleError
+from mailer.models import Schedule, ScheduleState
 from mailer.timeutil import LocalTimeError, load_zone, parse_local
 
 ARM_WINDOW = dt.timedelta(seconds=60)
 # No pre-brief this close to the embargo: it would hold the release lock when cron arms.
 PREBRIEF_CUTOFF = dt.timedelta(minutes=2)
 FAR_AHEAD = dt.timedelta(days=60)
-
-
-class ReleaseCancelled(ScheduleError):
-    """The schedule was cancelled while a run was about to send (nothing more is sent)."""
-
-
-class ScheduleState(enum.StrEnum):
-    SCHEDULED = "scheduled"
-    SENDING = "sending"  # a run started sending (and may have been stopped halfway)
-    DONE = "done"
-    MISSED = "missed"
-    CANCELLED = "cancelled"
-
-
-ACTIVE_STATES = frozenset({ScheduleState.SCHEDULED, ScheduleState.SENDING})
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """The scheduled release, as the store keeps it."""
-
-    id: int
-    embargo: dt.datetime  # aware (UTC in the store)
-    zone: str  # IANA zone the officer gave the time in
-    tag: str  # only contacts with this tag ('' = every contact)
-    mode: str  # personal | bcc
-    grace_minutes: int
-    state: ScheduleState
-    checked: int  # messages rendered and checked when it was scheduled
-    fingerprint: str  # of the templates, attachments, contacts and config at that time
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    note: str
-
-    @property
-    def local_embargo(self) -> dt.datetime:
-        return self.embargo.astimezone(ZoneInfo(self.zone))
-
-    @property
-    def grace(self) -> dt.timedelta:
-        return dt.timedelta(minutes=self.grace_minutes)
 
 
 class Decision(enum.StrEnum):

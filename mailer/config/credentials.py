@@ -19,6 +19,7 @@ import shlex
 import subprocess
 from collections.abc import Callable, Mapping
 
+from mailer.config.load import Config, ImapConfig, SmtpConfig
 from mailer.errors import TransportError
 
 COMMAND_TIMEOUT_SECONDS = 30.0
@@ -139,3 +140,31 @@ def _from_command(command: str, section: str) -> str:
     if not text:
         raise TransportError(f"{key}: {args[0]} printed nothing")
     return text
+
+
+def _server_password(
+    server: SmtpConfig | ImapConfig, section: str, *, interactive: bool
+) -> str | None:
+    return get_password(
+        password_env=server.password_env,
+        password_command=server.password_command,
+        keyring_service=server.keyring_service,
+        username=server.username,
+        host=server.host,
+        interactive=interactive,
+        section=section,
+    )
+
+
+def password_for(config: Config, *, interactive: bool) -> str | None:
+    """The SMTP password from the environment, keyring or a command (never from config.toml)."""
+    if config.transport.kind != "smtp" or config.smtp is None or not config.smtp.username:
+        return None
+    return _server_password(config.smtp, "smtp", interactive=interactive)
+
+
+def imap_password_for(config: Config, *, interactive: bool) -> str | None:
+    """The IMAP password, from the same sources as SMTP's but with the [imap] keys."""
+    if config.imap is None or not config.imap.username:
+        return None
+    return _server_password(config.imap, "imap", interactive=interactive)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from mailer.config_schema import LANGUAGES, PRESETS, Reader
+from mailer.config.schema import LANGUAGES, PRESETS, Reader
 
 __all__ = ["LANGUAGES", "PRESETS", "Config", "load_config", "parse_config"]
 from mailer.errors import ConfigError

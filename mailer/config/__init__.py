@@ -1,0 +1,35 @@
+"""The project's ``config.toml``: read, checked against the schema, and the passwords it names.
+
+Front door of the config package: :func:`load_config` (and :func:`find_config`) give a frozen
+:class:`Config`; :func:`password_for` / :func:`imap_password_for` find the server passwords in
+the environment, the keyring or a command, never in the file.
+"""
+
+from mailer.config.credentials import Secret, get_password, imap_password_for, password_for
+from mailer.config.load import (
+    CONFIG_ENV,
+    LANGUAGES,
+    PRESETS,
+    Config,
+    ImapConfig,
+    SmtpConfig,
+    find_config,
+    load_config,
+    parse_config,
+)
+
+__all__ = [
+    "CONFIG_ENV",
+    "LANGUAGES",
+    "PRESETS",
+    "Config",
+    "ImapConfig",
+    "Secret",
+    "SmtpConfig",
+    "find_config",
+    "get_password",
+    "imap_password_for",
+    "load_config",
+    "parse_config",
+    "password_for",
+]

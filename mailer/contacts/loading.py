@@ -1,0 +1,69 @@
+"""A project: its ``config.toml`` and the contact book it names, loaded together.
+
+Every use case starts here: :func:`load_project` reads and checks both, :func:`recipients`
+selects the contacts a round goes to, :func:`open_store` opens the project's journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailer.config import Config, load_config
+from mailer.contacts.book import (
+    ContactBook,
+    ContactCounts,
+    count_contacts,
+    load_contacts,
+    require_valid,
+    select_contacts,
+)
+from mailer.errors import MailerError
+from mailer.models import Contact
+from mailer.store import Store
+
+
+@dataclass(frozen=True)
+class Project:
+    config: Config
+    book: ContactBook
+
+
+def load_project(config_path: Path) -> Project:
+    config = load_config(config_path)
+    book = load_contacts(
+        config.contacts.file,
+        default_language=config.contacts.default_language,
+        label=_label(config, config.contacts.file),
+    )
+    return Project(config, book)
+
+
+def count_project_contacts(config: Config) -> ContactCounts:
+    """contacts.csv counted as :func:`load_project` would read it (for ``mailer status``)."""
+    return count_contacts(
+        config.contacts.file,
+        default_language=config.contacts.default_language,
+        label=_label(config, config.contacts.file),
+    )
+
+
+def _label(config: Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.root))
+    except ValueError:
+        return str(path)
+
+
+def open_store(config: Config) -> Store:
+    return Store(config.store_path)
+
+
+def recipients(project: Project, *, tag: str | None, only: str | None) -> tuple[Contact, ...]:
+    """Valid contacts selected by tag or address; any error in contacts.csv stops here."""
+    contacts = require_valid(project.book)
+    chosen = select_contacts(contacts, tag=tag, only=only)
+    if not chosen:
+        what = f"with tag {tag!r}" if tag else f"with address {only!r}" if only else ""
+        raise MailerError(f"{project.book.path.name}: no contacts {what}".rstrip())
+    return chosen

@@ -1,0 +1,46 @@
+"""The embargoed press release: schedule it, pre-brief, send it when due, cancel it.
+
+Front door of the release package. ``send-due`` (cron, every minute), ``wait`` and ``send-now``
+end in :func:`run_release` (:mod:`.runner`: the lock, the run log, one :class:`~.run.Run`);
+:mod:`.plan` schedules, pre-briefs and cancels; :mod:`.schedule` holds the pure embargo
+decisions; :mod:`.audience` and :mod:`.batches` say who gets which message; :mod:`.status`
+reports; :mod:`.cron` writes the crontab line and the systemd timer.
+"""
+
+from mailer.release.cron import CronSetup, cron_setup
+from mailer.release.plan import (
+    Cancelled,
+    Proposal,
+    cancel,
+    plan_schedule,
+    save_schedule,
+    send_prebrief,
+)
+from mailer.release.run import Command, RunResult
+from mailer.release.runner import run_release
+from mailer.release.status import (
+    ReleaseStatus,
+    release_section,
+    release_status,
+    schedule_section,
+    status_json,
+)
+
+__all__ = [
+    "Cancelled",
+    "Command",
+    "CronSetup",
+    "Proposal",
+    "ReleaseStatus",
+    "RunResult",
+    "cancel",
+    "cron_setup",
+    "plan_schedule",
+    "release_section",
+    "release_status",
+    "run_release",
+    "save_schedule",
+    "schedule_section",
+    "send_prebrief",
+    "status_json",
+]

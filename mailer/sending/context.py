@@ -1,0 +1,133 @@
+"""The sending context: what every transport needs, and the journal transitions of one message."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mailer.clock import Clock
+from mailer.config import Config
+from mailer.models import Outgoing, State
+from mailer.sending.report import Delivery, Progress
+from mailer.store import Store
+from mailer.store.marks import Outcome, Submission
+
+
+@dataclass
+class RunContext:
+    """What every transport needs; its methods are the journal transitions of one message.
+
+    Outcomes (sent, failed, in doubt) and daily-cap log rows are queued and written together with
+    the next ``transmitting`` mark, or by :meth:`flush` (the SMTP transport flushes 50 ms after
+    an outcome at the latest, and every transport at the end of the run): one transaction per
+    message instead of three. A process killed before a flush leaves its row ``transmitting``,
+    which recovery reports as in doubt; it is never resent on its own.
+    """
+
+    config: Config
+    store: Store
+    clock: Clock
+    owner: str
+    progress: Progress
+    not_before: dt.datetime | None
+    password: str | None
+    deliveries: list[Delivery] = field(default_factory=list)
+    not_claimed: int = 0
+    stopped: str = ""
+    outcomes: list[Outcome] = field(default_factory=list)  # not yet in the journal
+    submissions: list[Submission] = field(default_factory=list)  # for the daily cap's log
+    embargo_passed: bool = False
+
+    def claim(self, item: Outgoing) -> bool:
+        won = self.store.journal.claim(item.message_id, self.owner, self.clock.now())
+        if not won:
+            self.not_claimed += 1
+        return won
+
+    def claim_many(self, items: Sequence[Outgoing]) -> list[Outgoing]:
+        """Claim *items* in one transaction; the ones this process won, in order."""
+        won = self.store.journal.claim_many(
+            [i.message_id for i in items], self.owner, self.clock.now()
+        )
+        taken = []
+        for item in items:
+            if item.message_id in won:
+                won.discard(item.message_id)  # a message listed twice is sent once
+                taken.append(item)
+        self.not_claimed += len(items) - len(taken)
+        return taken
+
+    def embargo_ahead(self) -> bool:
+        """True while ``not_before`` is still ahead (once past, the clock is not asked again)."""
+        if self.embargo_passed or self.not_before is None:
+            return False
+        self.embargo_passed = self.clock.now() >= self.not_before
+        return not self.embargo_passed
+
+    async def wait_for_embargo(self) -> None:
+        """Sleep until ``not_before``; re-read the clock after every sleep (never early)."""
+        if self.not_before is None:
+            return
+        while True:
+            remaining = (self.not_before - self.clock.now()).total_seconds()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 0.5) if remaining > 0.002 else 0.0005)
+
+    def transmitting(self, item: Outgoing) -> None:
+        """Durable before the data goes out; writes the queued outcomes in the same transaction."""
+        now = self.clock.now()
+        if self.not_before is not None and now < self.not_before:
+            raise AssertionError("embargo guard: transmission attempted before the embargo")
+        self.store.journal.commit_marks(
+            transmitting=(item.message_id, now),
+            outcomes=self.outcomes,
+            submissions=self.submissions,
+        )
+        self.outcomes.clear()
+        self.submissions.clear()
+
+    def flush(self) -> None:
+        """Write the queued outcomes and log rows now."""
+        if not self.outcomes and not self.submissions:
+            return
+        self.store.journal.commit_marks(outcomes=self.outcomes, submissions=self.submissions)
+        self.outcomes.clear()
+        self.submissions.clear()
+
+    def _record(self, item: Outgoing, state: State, detail: str, now: dt.datetime) -> None:
+        delivery = Delivery(item.message_id, item.contact.email, state, detail, now)
+        self.deliveries.append(delivery)
+        self.progress.advance(delivery)
+
+    def _outcome(self, item: Outgoing, state: State, detail: str) -> None:
+        now = self.clock.now()
+        self.outcomes.append(Outcome(item.message_id, state, detail, now))
+        self._record(item, state, detail, now)
+
+    def sent(self, item: Outgoing, response: str = "") -> None:
+        self._outcome(item, State.SENT, response)
+
+    def failed(self, item: Outgoing, error: str) -> None:
+        self._outcome(item, State.FAILED, error)
+
+    def in_doubt(self, item: Outgoing, error: str) -> None:
+        self._outcome(item, State.IN_DOUBT, error)
+
+    def retry_later(self, item: Outgoing, error: str) -> None:
+        """Temporary failure: back to pending (a later attempt or run sends it)."""
+        self.store.journal.mark_retry(item.message_id, self.clock.now(), error)
+
+    def left_queued(self, item: Outgoing, error: str) -> None:
+        """The run gives up on this message for now; it stays pending for the next run."""
+        self.store.journal.mark_retry(item.message_id, self.clock.now(), error)
+        self._record(item, State.PENDING, error, self.clock.now())
+
+    def unclaim(self, item: Outgoing) -> None:
+        self.store.journal.release_claim(item.message_id, self.clock.now())
+
+    def unclaim_many(self, items: Sequence[Outgoing]) -> None:
+        for item in items:  # rare (a stop with claims left): one transaction each is fine
+            self.unclaim(item)
