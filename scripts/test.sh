@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian/Ubuntu machine, then run all of it:
-# ruff, mypy --strict and pytest (including the Dovecot IMAP tests and the slow variants).
+# ruff, mypy --strict, the docs site (mkdocs build --strict) and pytest (including the Dovecot
+# IMAP tests and the slow variants).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,10 +24,12 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[test]'
 
 echo "== ruff"
-.venv/bin/ruff check mailer tests bench
-.venv/bin/ruff format --check mailer tests bench
+.venv/bin/ruff check mailer tests bench scripts
+.venv/bin/ruff format --check mailer tests bench scripts
 echo "== mypy --strict"
 .venv/bin/mypy
+echo "== mkdocs build --strict"
+.venv/bin/mkdocs build --strict --site-dir "$(mktemp -d)"
 echo "== pytest"
 # pytest exits 5 when it collected no test: that is a failure here too.
 .venv/bin/pytest -q "$@"
