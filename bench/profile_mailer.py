@@ -151,9 +151,7 @@ def journal_times(cfg: Path) -> dict[str, float]:
         start = time.perf_counter()
         j.reserve(spec.campaign, spec.round, rows, FIXED_NOW)
         out["reserve"] = 1000 * (time.perf_counter() - start) / n
-        from mailer.store.smtp import SmtpLog
-
-        smtp_log = SmtpLog(store.connection)
+        smtp_log = store.smtp_log
         stamps = {"claim": 0.0, "transmitting": 0.0, "sent": 0.0, "smtp_log": 0.0}
         for r in rows:
             now = dt.datetime.now(dt.UTC)

@@ -24,11 +24,13 @@ Sections (every server listens on 127.0.0.1 only; every loop is bounded in count
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -514,7 +516,8 @@ def status_project(dest: Path, rows: int) -> Path:
             ],
             FIXED_NOW,
         )
-        conn = store.connection  # the bench may shape the journal directly
+    # the bench shapes the journal directly, with its own connection
+    with contextlib.closing(sqlite3.connect(config.store_path)) as conn, conn:
         stamp = FIXED_NOW.isoformat()
         conn.execute("UPDATE messages SET state = 'sent', sent_at = ?, attempts = 1", (stamp,))
         conn.execute(
@@ -660,8 +663,6 @@ def rsvp_import(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     start-up included, and its own peak RSS from ``wait4``). The outcome counts are checked
     against the corpus's expected.toml, so that a fast run that misclassified would show.
     """
-    import sqlite3
-
     from mailer.config.load import load_config
     from mailer.messages.plan import invitation_spec
     from mailer.store import Reservation, Store
@@ -681,7 +682,8 @@ def rsvp_import(work: Path, args: argparse.Namespace) -> dict[str, Any]:
             [Reservation(email, email.split("@")[0], mid, uid, 0) for email, mid, uid in rows],
             FIXED_NOW,
         )
-        store.connection.execute(
+    with contextlib.closing(sqlite3.connect(config.store_path)) as conn, conn:
+        conn.execute(
             "UPDATE messages SET state = 'sent', sent_at = ?, attempts = 1",
             (FIXED_NOW.isoformat(),),
         )

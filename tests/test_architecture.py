@@ -101,3 +101,31 @@ def test_the_import_graph_has_no_cycle() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def _outside_the_store() -> list[str]:
+    return [m for m in MODULES if m != "mailer.store" and not m.startswith("mailer.store.")]
+
+
+def test_only_the_store_imports_sqlite3() -> None:
+    importing = sorted(
+        f"{module}:{line}"
+        for module in _outside_the_store()
+        for target, line in _imports(module)
+        if target == "sqlite3" or target.startswith("sqlite3.")
+    )
+    assert importing == []
+
+
+def test_nothing_outside_the_store_touches_its_connection() -> None:
+    """The store has no public connection, and nobody reaches for the private one."""
+    from mailer.store import Store
+
+    assert not hasattr(Store, "connection")
+    touching = sorted(
+        f"{module}:{node.lineno} .{node.attr}"
+        for module in _outside_the_store()
+        for node in ast.walk(ast.parse(MODULES[module].read_text(), str(MODULES[module])))
+        if isinstance(node, ast.Attribute) and node.attr in ("connection", "_conn")
+    )
+    assert touching == []

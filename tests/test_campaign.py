@@ -19,7 +19,6 @@ from mailer.messages.plan import build_plan, invitation_spec
 from mailer.models import Campaign, State, StateCounts
 from mailer.sending.outbox import eml_name
 from mailer.store import Reservation, Store
-from mailer.store.rsvp import Rsvps
 from tests.conftest import FIXED_NOW
 from tests.helpers import config_path, make_project, set_keys, write_contacts
 
@@ -142,7 +141,7 @@ def test_unknown_tag_is_an_error(project: Project) -> None:
 
 def test_suppressed_contacts_are_not_sent(project: Project) -> None:
     with Store(project.config.store_path) as store:
-        Rsvps(store.connection).suppress(SARAH.upper(), "opted out", FIXED_NOW)
+        store.rsvps.suppress(SARAH.upper(), "opted out", FIXED_NOW)
     report = run(project)
     assert report.sent == 6
     assert SARAH not in {d.email for d in report.deliveries}

@@ -6,15 +6,14 @@ import asyncio
 import datetime as dt
 import heapq
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 
 import pytest
 
 from mailer.clock import FakeClock, SystemClock
 from mailer.sending.limiter import DailyCap, RateLimiter
-from mailer.store import Store
-from mailer.store.smtp import SmtpLog
+from mailer.store import SmtpLog, Store
 
 START = dt.datetime(2027, 6, 25, 10, 0, tzinfo=dt.UTC)
 
@@ -170,9 +169,9 @@ def test_bad_settings() -> None:
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> SmtpLog:
-    store = Store(tmp_path / "m.db")
-    return SmtpLog(store.connection)
+def log(tmp_path: Path) -> Iterator[SmtpLog]:
+    with Store(tmp_path / "m.db") as store:
+        yield store.smtp_log
 
 
 def test_daily_cap_counts_the_last_24_hours(log: SmtpLog) -> None:

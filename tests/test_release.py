@@ -44,8 +44,6 @@ from mailer.release.runner import (
 from mailer.release.status import release_status, status_json
 from mailer.sending import NoProgress, RunContext
 from mailer.store import Reservation, Store
-from mailer.store.release import Releases
-from mailer.store.release_journal import ReleaseJournal
 from tests.fixtures_smtp import SmtpTestServer
 from tests.helpers import make_project, set_keys
 
@@ -193,7 +191,7 @@ def test_reschedule_replaces_but_not_while_sending(project: Path, clock: FakeClo
     first = schedule(project, clock)
     second = schedule(project, clock, at_="2027-06-25 14:00")
     with Store(config_of(project).store_path) as store:
-        releases = Releases(store.connection)
+        releases = store.releases
         old = releases.get(first.id)
         assert old is not None and old.state is ScheduleState.CANCELLED
         assert old.note == f"replaced by schedule {second.id}"
@@ -255,20 +253,21 @@ def test_send_due_arms_waits_and_sends_on_the_second(project: Path, clock: FakeC
 
 
 def test_never_early_the_guard_before_each_transmission(project: Path, clock: FakeClock) -> None:
-    ctx = RunContext(
-        config=config_of(project),
-        store=Store(config_of(project).store_path),
-        clock=clock,
-        owner="test",
-        progress=NoProgress(),
-        not_before=EMBARGO,
-        password=None,
-    )
-    at(clock, -0.001)
-    item = Outgoing(Campaign.RELEASE, None, "<x@y>", None, 0, "a@b", ("c@d",), "", b"")  # type: ignore[arg-type]
-    with pytest.raises(AssertionError, match="embargo guard"):
-        ctx.transmitting(item)
-    ctx.store.close()
+    with Store(config_of(project).store_path) as store:
+        ctx = RunContext(
+            config=config_of(project),
+            journal=store.journal,
+            smtp_log=store.smtp_log,
+            clock=clock,
+            owner="test",
+            progress=NoProgress(),
+            not_before=EMBARGO,
+            password=None,
+        )
+        at(clock, -0.001)
+        item = Outgoing(Campaign.RELEASE, None, "<x@y>", None, 0, "a@b", ("c@d",), "", b"")  # type: ignore[arg-type]
+        with pytest.raises(AssertionError, match="embargo guard"):
+            ctx.transmitting(item)
 
 
 def test_never_early_even_when_a_transport_does_not_wait(
@@ -288,7 +287,7 @@ def test_never_early_even_when_a_transport_does_not_wait(
 
 def test_release_journal_guard(project: Path, clock: FakeClock) -> None:
     with Store(config_of(project).store_path) as store:
-        guarded = ReleaseJournal(store.connection, schedule_id=None, embargo=EMBARGO, batches={})
+        guarded = store.release_journal(schedule_id=None, embargo=EMBARGO, batches={})
         with pytest.raises(AssertionError, match="embargo guard"):
             guarded.mark_transmitting("<x@y>", EMBARGO - dt.timedelta(microseconds=1))
 
@@ -322,7 +321,7 @@ def test_missed_past_the_grace_then_send_now(project: Path, clock: FakeClock) ->
     assert sent.exit_code == ExitCode.OK
     assert len(outbox(project)) == 7
     with Store(config_of(project).store_path) as store:
-        current = Releases(store.connection).current()
+        current = store.releases.current()
         assert current is not None and current.state is ScheduleState.DONE
 
 
@@ -384,8 +383,8 @@ def test_ctrl_c_while_waiting_leaves_nothing_half_done(
     assert outbox(project) == []
     assert {r.state for r in journal(project).values()} == {State.PENDING}
     with Store(config_of(project).store_path) as store:
-        last = Releases(store.connection).runs()[-1]
-        current = Releases(store.connection).current()
+        last = store.releases.runs()[-1]
+        current = store.releases.current()
     assert (last.decision, last.ok) == ("error", False)
     assert last.outcome == "interrupted (1 claims released, 0 in doubt)"
     assert current is not None and current.state is ScheduleState.SCHEDULED  # can be moved
@@ -485,7 +484,7 @@ def test_cancel_while_the_smtp_run_waits_for_the_embargo(
     async def sleep(delay: float, result: Any = None) -> Any:
         if clock.now() >= EMBARGO - dt.timedelta(seconds=5):
             with Store(config.store_path) as store:
-                if Releases(store.connection).state_of(1) is not ScheduleState.CANCELLED:
+                if store.releases.state_of(1) is not ScheduleState.CANCELLED:
                     cancel(config, store, now=clock.now())
         return await fake_sleep(delay, result)
 
@@ -509,7 +508,7 @@ def test_cancel_between_claim_and_transmission_raises(project: Path, clock: Fake
             [Reservation("a@example.org", "A", "<a@example.org>", None, 0)],
             clock.now(),
         )
-        guarded = ReleaseJournal(store.connection, schedule_id=s.id, embargo=EMBARGO, batches={})
+        guarded = store.release_journal(schedule_id=s.id, embargo=EMBARGO, batches={})
         assert guarded.claim("<a@example.org>", "me", clock.now())
         cancel(config, store, now=clock.now())
         with pytest.raises(ReleaseCancelled):
@@ -543,7 +542,7 @@ def test_bcc_batches_within_the_recipient_limit(
     rows = journal(project)
     assert set(rows) == EVERYONE and all(r.state is State.SENT for r in rows.values())
     with Store(config_of(project).store_path) as store:
-        batches = Releases(store.connection).batches()
+        batches = store.releases.batches()
     assert sorted(len(b.members) for b in batches) == [1, 1, 1, 2, 2]
     assert {b.message_id for b in batches} == {m.message_id for m in server.messages}
     assert {b.language for b in batches} == {"fi", "sv", "en"}
@@ -570,8 +569,8 @@ def test_bcc_batch_is_claimed_whole_or_not_at_all(project: Path, clock: FakeCloc
         assert len(items) == 3 and sum(len(v) for v in batches.values()) == 7
         first = items[0]
         rows = batches[first.message_id]
-        one = ReleaseJournal(store.connection, schedule_id=s.id, embargo=EMBARGO, batches=batches)
-        two = ReleaseJournal(store.connection, schedule_id=s.id, embargo=EMBARGO, batches=batches)
+        one = store.release_journal(schedule_id=s.id, embargo=EMBARGO, batches=batches)
+        two = store.release_journal(schedule_id=s.id, embargo=EMBARGO, batches=batches)
         assert one.claim(first.message_id, "p1", clock.now())
         assert not two.claim(first.message_id, "p2", clock.now())
         one.mark_transmitting(first.message_id, EMBARGO)

@@ -16,7 +16,7 @@ from mailer.rsvp.apply import IngestReport, Outcome, ReviewKind, ingest
 from mailer.rsvp.fetch import import_paths
 from mailer.rsvp.results import Kind
 from mailer.store import Reservation, Store
-from mailer.store.rsvp import AnswerUpdate, ImapState, ReviewDraft, Rsvps
+from mailer.store.rsvp import AnswerUpdate, ImapState, ReviewDraft
 from tests.conftest import FIXED_NOW
 
 CORPUS = Path(__file__).parent / "data" / "replies"
@@ -64,7 +64,7 @@ def test_corpus_import_outcomes(store: Store) -> None:
 
 def test_corpus_import_answers(store: Store) -> None:
     ingest(corpus_messages(), store=store, now=NOW)
-    answers = {a.email: a for a in Rsvps(store.connection).answers()}
+    answers = {a.email: a for a in store.rsvps.answers()}
     assert sorted(answers) == sorted(DATA["answers"])
     for email, want in DATA["answers"].items():
         got = answers[email]
@@ -74,7 +74,7 @@ def test_corpus_import_answers(store: Store) -> None:
 
 def test_outlook_comment_extras_and_note(store: Store) -> None:
     ingest(corpus_messages(), store=store, now=NOW)
-    anna = Rsvps(store.connection).answer("ANNA.journalisti@hs.example")  # any case
+    anna = store.rsvps.answer("ANNA.journalisti@hs.example")  # any case
     assert anna is not None
     assert (anna.status, anna.guests, anna.lunch, anna.note) == (
         "yes",
@@ -87,7 +87,7 @@ def test_outlook_comment_extras_and_note(store: Store) -> None:
 
 def test_reimport_is_idempotent(store: Store) -> None:
     first = ingest(corpus_messages(), store=store, now=NOW)
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     answers, reviews, bounces = rsvps.answers(), rsvps.reviews(), rsvps.bounces()
     again = ingest(corpus_messages(), store=store, now=NOW + dt.timedelta(hours=1))
     assert {i.outcome for i in again.items} == {Outcome.DUPLICATE}
@@ -101,7 +101,7 @@ def test_unmatched_uid_is_never_applied_even_from_a_contact(store: Store) -> Non
     report = ingest(
         [("x", (CORPUS / "calendar_uid_matches_nothing.eml").read_bytes())], store=store, now=NOW
     )
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     assert rsvps.answer("zoe.miller@guardian.example") is None
     (review,) = report.reviews
     assert review.kind == ReviewKind.UNMATCHED_CALENDAR
@@ -112,7 +112,7 @@ def test_unmatched_uid_is_never_applied_even_from_a_contact(store: Store) -> Non
 
 def test_bounces_are_recorded_and_offered_for_suppression(store: Store) -> None:
     ingest(corpus_messages(), store=store, now=NOW)
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     bounced = rsvps.bounced()
     assert sorted(bounced) == [
         "quentin@bbc.example",
@@ -127,7 +127,7 @@ def test_bounces_are_recorded_and_offered_for_suppression(store: Store) -> None:
 
 def test_processed_messages_keep_their_classification(store: Store) -> None:
     ingest(corpus_messages(), store=store, now=NOW)
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     (record,) = rsvps.messages(kind="calendar_reply", email="carol.reporter@yle.example")
     details = json.loads(record.details)
     assert details["calendar"][0]["guests"] == 1
@@ -153,7 +153,7 @@ def _reply(n: int, partstat: str, stamp: str, sequence: int = 0, attendee: str =
 
 
 def _status(store: Store, n: int) -> str | None:
-    answer = Rsvps(store.connection).answer(DATA["contact"][n - 1]["email"])
+    answer = store.rsvps.answer(DATA["contact"][n - 1]["email"])
     return None if answer is None else answer.status
 
 
@@ -179,7 +179,7 @@ def test_lower_sequence_is_ignored_even_when_newer(store: Store) -> None:
         now=NOW,
     )
     assert _outcomes(report) == ["applied", "superseded", "applied"]
-    answer = Rsvps(store.connection).answer(DATA["contact"][4]["email"])
+    answer = store.rsvps.answer(DATA["contact"][4]["email"])
     assert answer is not None and (answer.status, answer.sequence) == ("maybe", 2)
 
 
@@ -190,7 +190,7 @@ def test_future_stamps_are_clamped_to_now(store: Store) -> None:
 
 
 def test_manual_answer_wins_over_older_replies(store: Store) -> None:
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     email = DATA["contact"][6]["email"]
     assert rsvps.set_answer(
         AnswerUpdate(
@@ -211,7 +211,7 @@ def test_manual_answer_wins_over_older_replies(store: Store) -> None:
 
 
 def test_extras_are_kept_when_a_later_answer_does_not_mention_them(store: Store) -> None:
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     email = DATA["contact"][7]["email"]
     rsvps.set_answer(
         AnswerUpdate(
@@ -240,7 +240,7 @@ def test_reply_from_another_address_keeps_that_address(store: Store) -> None:
         store=store,
         now=NOW,
     )
-    answer = Rsvps(store.connection).answer("ingrid.berg@vasabladet.example")
+    answer = store.rsvps.answer("ingrid.berg@vasabladet.example")
     assert answer is not None and answer.from_address == "private@gmail.example"
 
 
@@ -289,7 +289,7 @@ def test_bounce_without_invitation_goes_to_review(store: Store) -> None:
     report = ingest([("b", raw)], store=store, now=NOW)
     assert report.items[0].outcome is Outcome.REVIEW
     assert [r.kind for r in report.reviews] == [ReviewKind.UNMATCHED_BOUNCE]
-    assert Rsvps(store.connection).bounces() == []
+    assert store.rsvps.bounces() == []
 
 
 def test_uid_shared_by_several_contacts_is_matched_by_attendee(tmp_path: Path) -> None:
@@ -299,7 +299,7 @@ def test_uid_shared_by_several_contacts_is_matched_by_attendee(tmp_path: Path) -
             uid(1).encode(), b"same@k"
         )
         ingest([("r", raw)], store=shared, now=NOW)
-        rsvps = Rsvps(shared.connection)
+        rsvps = shared.rsvps
         assert [a.email for a in rsvps.answers()] == ["b@x.example"]
         other = _reply(1, "ACCEPTED", "20270302T100000Z", attendee="c@x.example").replace(
             uid(1).encode(), b"same@k"
@@ -347,7 +347,7 @@ def test_handled_sources_leave_unrelated_mail_alone(store: Store) -> None:
 
 
 def test_suppression_list(store: Store) -> None:
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     assert rsvps.suppress("Ulla.Koski@keski.example", "asked by e-mail", NOW, source="review")
     assert not rsvps.suppress("ulla.koski@keski.example", "again", NOW)
     assert rsvps.is_suppressed("ULLA.KOSKI@keski.example")
@@ -359,7 +359,7 @@ def test_suppression_list(store: Store) -> None:
 
 
 def test_review_items_can_be_resolved(store: Store) -> None:
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     item = rsvps.add_review(ReviewDraft("unclear_text", "a@x", "a@x", "why", ("line",)), NOW)
     assert [r.id for r in rsvps.reviews()] == [item]
     assert rsvps.resolve_review(item, "set yes", NOW)
@@ -370,7 +370,7 @@ def test_review_items_can_be_resolved(store: Store) -> None:
 
 
 def test_imap_state_round_trip(store: Store) -> None:
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     assert rsvps.imap_state("u@h:993", "INBOX") is None
     rsvps.save_imap_state(ImapState("u@h:993", "INBOX", 7, 42), NOW)
     rsvps.save_imap_state(ImapState("u@h:993", "INBOX", 8, 3), NOW)

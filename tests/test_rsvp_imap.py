@@ -15,7 +15,6 @@ from mailer.rsvp import imap as imap_module
 from mailer.rsvp.fetch import fetch_and_ingest
 from mailer.rsvp.imap import account_label, fetch_new, move_processed, quote_mailbox
 from mailer.store import Reservation, Store
-from mailer.store.rsvp import Rsvps
 from tests.conftest import FIXED_NOW
 from tests.fixtures_imap import DovecotServer
 
@@ -126,7 +125,7 @@ def test_uidvalidity_change_starts_over(dovecot: DovecotServer, store: Store) ->
     assert (again.fetched, again.reset) == (3, True)
     assert again.state.uidvalidity == first.state.uidvalidity + 17
     assert {i.outcome.value for i in again.ingest.items} == {"duplicate"}
-    saved = Rsvps(store.connection).imap_state(account_label(cfg), "INBOX")
+    saved = store.rsvps.imap_state(account_label(cfg), "INBOX")
     assert saved == again.state
 
 
@@ -143,7 +142,7 @@ def test_fetch_and_ingest_applies_answers(dovecot: DovecotServer, store: Store) 
     assert seen == [(3, 0), (3, 3)]
     assert report.ingest.outcomes == {"applied": 2, "noted": 1}
     assert report.moved is None
-    answers = {a.email: a.status for a in Rsvps(store.connection).answers()}
+    answers = {a.email: a.status for a in store.rsvps.answers()}
     assert answers == {"anna.journalisti@hs.example": "yes", "heikki.kuvaaja@ess.example": "yes"}
     nothing = fetch_and_ingest(
         dovecot.imap_config(security="tls"), password=dovecot.password, store=store, now=NOW

@@ -156,7 +156,8 @@ def test_secret_hides_in_reprs_and_tracebacks(tmp_path: Path) -> None:
     with Store(tmp_path / "m.db") as store:
         ctx = RunContext(
             config=config,
-            store=store,
+            journal=store.journal,
+            smtp_log=store.smtp_log,
             clock=SystemClock(),
             owner="o",
             progress=NoProgress(),

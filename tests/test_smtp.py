@@ -460,7 +460,8 @@ def test_interrupted_run_leaves_a_consistent_journal(
     config = smtp_config(tmp_path, server, connections=2)
     ctx = RunContext(
         config=config,
-        store=store,
+        journal=store.journal,
+        smtp_log=store.smtp_log,
         clock=SystemClock(),
         owner="t",
         progress=NoProgress(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
@@ -16,7 +17,7 @@ import pytest
 from mailer.errors import StoreError
 from mailer.models import Campaign, State, StateCounts
 from mailer.store import Reservation, Store, is_alive, process_owner
-from mailer.store.db import _all_migrations
+from mailer.store.migrations import MIGRATIONS
 from tests.conftest import FIXED_NOW
 
 NOW = FIXED_NOW
@@ -75,14 +76,20 @@ def test_existing_file_is_made_private(path: Path) -> None:
     assert mode(path) == 0o600
 
 
+def versions(path: Path) -> list[int]:
+    """The migrations *path* records, read with the test's own connection."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return [
+            r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")
+        ]
+
+
 def test_migrations_are_recorded_once(path: Path) -> None:
-    with Store(path) as store:
-        versions = [r[0] for r in store.connection.execute("SELECT version FROM schema_migrations")]
-    assert versions == [number for number, _ in _all_migrations()]
-    assert 1 in versions
-    with Store(path) as store:  # opening again applies nothing twice
-        again = [r[0] for r in store.connection.execute("SELECT version FROM schema_migrations")]
-    assert again == versions
+    Store(path).close()
+    assert versions(path) == [m.number for m in MIGRATIONS]
+    assert 1 in versions(path)
+    Store(path).close()  # opening again applies nothing twice
+    assert versions(path) == [m.number for m in MIGRATIONS]
 
 
 def test_corrupt_file(path: Path) -> None:
@@ -97,9 +104,10 @@ def test_corrupt_file(path: Path) -> None:
 
 
 def test_journal_from_a_newer_version(path: Path) -> None:
-    with Store(path) as store:
-        store.connection.execute("INSERT INTO schema_migrations(version) VALUES (9999)")
-    known = _all_migrations()[-1][0]
+    Store(path).close()
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("INSERT INTO schema_migrations(version) VALUES (9999)")
+    known = MIGRATIONS[-1].number
     with pytest.raises(StoreError) as info:
         Store(path)
     assert str(info.value) == (
@@ -353,8 +361,10 @@ def test_process_owner_and_is_alive() -> None:
 
 def test_store_turns_sqlite_errors_into_store_errors(path: Path) -> None:
     with pytest.raises(StoreError) as info, Store(path) as store:
-        store.connection.execute("SELECT * FROM no_such_table")
-    assert str(info.value) == f"{path}: journal error: no such table: no_such_table"
+        with contextlib.closing(sqlite3.connect(path)) as conn:  # the test's own connection
+            conn.execute("DROP TABLE meta")
+        store.journal.get_meta("k")
+    assert str(info.value) == f"{path}: journal error: no such table: meta"
 
 
 def test_meta(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import sqlite3
@@ -119,18 +120,15 @@ def test_one_journal_transaction_per_message_and_a_few_for_the_claims(
     emails = [f"r{i}@news.example" for i in range(64)]
     with Store(tmp_path / "m.db") as store:
         items = _ready_items(store, emails)
-        begins: list[str] = []
-        store.connection.set_trace_callback(
-            lambda sql: begins.append(sql) if sql.startswith("BEGIN") else None
-        )
-        report = send_batch(
-            items,
-            config=smtp_config(tmp_path, server, connections=1),
-            store=store,
-            clock=SystemClock(),
-            owner="me",
-        )
-        store.connection.set_trace_callback(None)
+        with store.traced() as statements:
+            report = send_batch(
+                items,
+                config=smtp_config(tmp_path, server, connections=1),
+                store=store,
+                clock=SystemClock(),
+                owner="me",
+            )
+        begins = [sql for sql in statements if sql.startswith("BEGIN")]
         assert report.sent == 64
         counts = store.journal.counts(Campaign.INVITATION)
         assert counts.sent == 64
@@ -138,8 +136,9 @@ def test_one_journal_transaction_per_message_and_a_few_for_the_claims(
         # a few flushes (the end; the 50 ms timer when the machine stalls the loop); it was
         # 4 x 64 before the group commit
         assert 64 + 4 <= len(begins) <= 64 + 4 + 16, len(begins)
-        logged = store.connection.execute("SELECT COUNT(*) FROM smtp_submissions").fetchone()
-        assert logged[0] == 64  # the daily cap's log rows went in with the group commits
+    with contextlib.closing(sqlite3.connect(tmp_path / "m.db")) as conn:  # the test's own
+        logged = conn.execute("SELECT COUNT(*) FROM smtp_submissions").fetchone()
+    assert logged[0] == 64  # the daily cap's log rows went in with the group commits
 
 
 def test_an_outcome_is_in_the_journal_within_the_flush_delay(
@@ -227,18 +226,15 @@ def test_a_slow_server_gets_claims_one_at_a_time(smtp_server: Server, tmp_path: 
     server.slow_data(0.02, times=None)
     with Store(tmp_path / "m.db") as store:
         items = _ready_items(store, [f"r{i}@news.example" for i in range(12)])
-        claims: list[str] = []
-        store.connection.set_trace_callback(
-            lambda sql: claims.append(sql) if "SET state = 'claimed'" in sql else None
-        )
-        report = send_batch(
-            items,
-            config=smtp_config(tmp_path, server, connections=2),
-            store=store,
-            clock=SystemClock(),
-            owner="me",
-        )
-        store.connection.set_trace_callback(None)
+        with store.traced() as statements:
+            report = send_batch(
+                items,
+                config=smtp_config(tmp_path, server, connections=2),
+                store=store,
+                clock=SystemClock(),
+                owner="me",
+            )
+        claims = [sql for sql in statements if "SET state = 'claimed'" in sql]
         assert report.sent == 12
     assert len(claims) == 12
     per_connection = Counter(m.connection for m in server.messages)

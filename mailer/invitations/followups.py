@@ -190,9 +190,7 @@ def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[C
 
 def reminder_contacts(book: ContactBook, store: Store, config: Config) -> tuple[Contact, ...]:
     """Invited contacts without an answer, not bounced and not opted out."""
-    from mailer.store.rsvp import Rsvps
-
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     skip = {a.email.lower() for a in rsvps.answers()}
     skip |= {e.lower() for e in rsvps.bounced()}
     skip |= {e.lower() for e in rsvps.suppressed_emails()}

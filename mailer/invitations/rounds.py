@@ -148,9 +148,7 @@ def send(
 
 def suppressed(store: Store) -> tuple[str, ...]:
     """Addresses that opted out or bounced permanently (honoured by every send)."""
-    from mailer.store.rsvp import Rsvps
-
-    return tuple(sorted(Rsvps(store.connection).suppressed_emails()))
+    return tuple(sorted(store.rsvps.suppressed_emails()))
 
 
 def delivery_plan_lines(
@@ -160,11 +158,10 @@ def delivery_plan_lines(
     if config.transport.kind != "smtp" or not count:
         return []
     from mailer.sending.plan import delivery_plan
-    from mailer.store.smtp import SmtpLog
 
     used = 0
     if store is not None:
-        used = SmtpLog(store.connection).recipients_since(start - dt.timedelta(hours=24))
+        used = store.smtp_log.recipients_since(start - dt.timedelta(hours=24))
     plan = delivery_plan(count, config.smtp, start.astimezone(config.zone), sent_last_24h=used)
     lines = [f"Plan:         {plan.text}"]
     if plan.daily_cap_exceeded and config.smtp is not None:

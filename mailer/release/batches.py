@@ -3,7 +3,7 @@
 Each journalist keeps their own journal row. The rows are put into batches of at most
 ``[smtp] recipients_per_message`` (outbox: 100) of one language, once, in one transaction
 (:meth:`mailer.store.release.Releases.assign_batches`); a row never changes batch. A batch
-message carries the batch's own Message-ID, and :class:`~mailer.store.release.ReleaseJournal`
+message carries the batch's own Message-ID, and :class:`~mailer.store.ReleaseJournal`
 claims and marks all rows of a batch together, so a batch is sent once or not at all, and a
 contact added later goes into a new batch.
 """
@@ -32,7 +32,7 @@ from mailer.messages.plan import (
 from mailer.messages.render import Renderer
 from mailer.models import Campaign, Contact, Outgoing, State
 from mailer.store import Reservation, Store
-from mailer.store.release import BatchRequest, Releases
+from mailer.store.release import BatchRequest
 
 OUTBOX_BATCH = 100
 ROUND = 0
@@ -187,7 +187,7 @@ def bcc_items(
         for c in eligible.todo
         if rows[c.email].state is State.PENDING
     ]
-    batches = Releases(store.connection).assign_batches(
+    batches = store.releases.assign_batches(
         requests, size=size, new_message_id=lambda: new_message_id(config), now=now
     )
     wanted = {r.row_message_id for r in requests}

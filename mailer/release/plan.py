@@ -35,7 +35,6 @@ from mailer.release.schedule import (
 )
 from mailer.sending import Progress, SendReport, send_batch
 from mailer.store import Store, is_alive, process_owner
-from mailer.store.release import Releases
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def plan_schedule(
     """Validate the embargo and render and check every message of the release now (and of the
     pre-brief, unless *prebrief* is false)."""
     config = project.config
-    current = Releases(store.connection).current()
+    current = store.releases.current()
     if current is not None and current.state is ScheduleState.SENDING:
         raise ScheduleError(
             f"the release of {describe(current.embargo, config.zone)} has started sending "
@@ -203,7 +202,7 @@ def _transport(config: Config) -> str:
 
 
 def save_schedule(store: Store, proposal: Proposal, *, now: dt.datetime) -> Schedule:
-    return Releases(store.connection).add(
+    return store.releases.add(
         embargo=proposal.embargo.utc,
         zone=proposal.embargo.zone.key,
         tag=proposal.tag,
@@ -225,7 +224,7 @@ class Cancelled:
 def cancel(config: Config, store: Store, *, now: dt.datetime) -> Cancelled:
     from mailer.release.lock import held_by
 
-    releases = Releases(store.connection)
+    releases = store.releases
     current = releases.current()
     if current is None or current.state in (ScheduleState.CANCELLED, ScheduleState.DONE):
         what = "nothing is scheduled" if current is None else f"the release is {current.state}"
@@ -265,7 +264,7 @@ def send_prebrief(
     ):
         if not lock.acquired:
             raise ScheduleError(f"another release run is in progress ({lock.holder()})")
-        releases = Releases(store.connection)
+        releases = store.releases
         schedule = releases.current()
         now = clock.now()
         if schedule is None or schedule.state is not ScheduleState.SCHEDULED:

@@ -38,7 +38,6 @@ from mailer.release.schedule import Decision, brief, decide, in_words, relative
 from mailer.sending import Progress, SendReport, send_batch
 from mailer.store import Reservation, Store, is_alive
 from mailer.store.release import Releases
-from mailer.store.release_journal import ReleaseJournal, ReleaseStore
 
 DONE_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
 
@@ -293,15 +292,16 @@ class Run:
             now,
             from_states=(*ACTIVE_STATES, ScheduleState.MISSED, ScheduleState.DONE),
         )
-        journal = ReleaseJournal(
-            store.connection, schedule_id=schedule.id, embargo=schedule.embargo, batches=batches
+        journal = store.release_journal(
+            schedule_id=schedule.id, embargo=schedule.embargo, batches=batches
         )
         started = clock.now()
         try:
             report = send_batch(
                 items,
                 config=config,
-                store=ReleaseStore(store, journal),
+                store=store,
+                journal=journal,
                 clock=clock,
                 owner=self.owner,
                 progress=self.progress,

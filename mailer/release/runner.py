@@ -9,7 +9,7 @@ every message is checked against the embargo immediately before it is transmitte
 Guarantees and how they are kept:
 
 * Never early: ``send_batch(not_before=embargo)`` checks the clock before every transmission;
-  :class:`~mailer.store.release.ReleaseJournal` checks it a second time. Aware datetimes only.
+  :class:`~mailer.store.ReleaseJournal` checks it a second time. Aware datetimes only.
 * Exactly once: the journal's atomic claims (a Bcc batch claims all its rows or none), the
   lock, and recovery of rows left by a killed run (claimed -> pending; transmitting -> in doubt,
   which is never resent automatically: the server may have it).
@@ -48,7 +48,6 @@ from mailer.release.run import Command, Run, RunResult, Waiting, finish, locked
 from mailer.release.schedule import Decision
 from mailer.sending import Progress
 from mailer.store import process_owner
-from mailer.store.release import Releases
 
 
 def run_release(
@@ -73,7 +72,7 @@ def run_release(
     owner = process_owner()
     about = f"{owner} {command.value} since {stamp(clock.now())}"
     with ReleaseLock(lock_path(config), about) as lock, open_store(config) as store:
-        releases = Releases(store.connection)
+        releases = store.releases
         run_id = releases.start_run(
             schedule_id=None, command=command.value, owner=owner, now=clock.now()
         )

@@ -14,7 +14,7 @@ from mailer.config.load import Config
 from mailer.models import Campaign, JournalEntry, Schedule, State, StateCounts
 from mailer.release.schedule import Decision, decide
 from mailer.store import Store
-from mailer.store.release import Releases, RunRecord
+from mailer.store.release import RunRecord
 
 ROUND = 0
 
@@ -72,7 +72,7 @@ def release_status(
     from mailer.release.audience import input_fingerprint
     from mailer.release.lock import held_by
 
-    releases = Releases(store.connection)
+    releases = store.releases
     schedule = releases.current()
     embargo = schedule.embargo if schedule else None
     by_row = releases.batch_by_row()
@@ -185,13 +185,13 @@ def release_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] 
     invitations; nothing when the release was never scheduled nor sent."""
     release = store.journal.counts(Campaign.RELEASE, ROUND)
     pre = store.journal.counts(Campaign.PREBRIEF, ROUND)
-    if Releases(store.connection).current() is None and not release.total and not pre.total:
+    if store.releases.current() is None and not release.total and not pre.total:
         return None
     both = {k: v + pre.as_dict()[k] for k, v in release.as_dict().items()}
     return "release", both
 
 
 def schedule_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
-    schedule = Releases(store.connection).current()
+    schedule = store.releases.current()
     found = schedule_json(schedule)
     return None if found is None else ("release_schedule", found)

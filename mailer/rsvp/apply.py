@@ -127,7 +127,7 @@ def ingest(
     half-way leaves a consistent store and the next run goes on from there). What was read
     before an input error is still recorded before the error goes up.
     """
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     matcher = _Matcher(store)
     items: list[IngestItem] = []
     total = len(raw_messages) if isinstance(raw_messages, Sized) else 0

@@ -12,7 +12,7 @@ from mailer.rsvp.apply import IngestReport, Progress, ingest
 from mailer.rsvp.imap import MoveResult, account_label, fetch_new, move_processed
 from mailer.rsvp.sources import read_sources
 from mailer.store import Store
-from mailer.store.rsvp import ImapState, Rsvps
+from mailer.store.rsvp import ImapState
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def fetch_and_ingest(
     speakers: Sequence[str] = (),
 ) -> FetchReport:
     """Fetch what is new in ``cfg.folder``, record it, save the sync state, then move if asked."""
-    rsvps = Rsvps(store.connection)
+    rsvps = store.rsvps
     state = rsvps.imap_state(account_label(cfg), cfg.folder)
     result = fetch_new(cfg, password=password, state=state, progress=progress)
     report = ingest(

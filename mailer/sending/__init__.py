@@ -17,7 +17,7 @@ from mailer.models import Outgoing
 from mailer.sending.context import RunContext
 from mailer.sending.preflight import check_smtp
 from mailer.sending.report import Delivery, NoProgress, Progress, SendReport
-from mailer.store import Store
+from mailer.store import Journal, Store
 
 __all__ = [
     "Delivery",
@@ -40,11 +40,17 @@ def send_batch(
     progress: Progress | None = None,
     not_before: dt.datetime | None = None,
     password: str | None = None,
+    journal: Journal | None = None,
 ) -> SendReport:
-    """Transmit *items* with the configured transport; return what happened to each."""
+    """Transmit *items* with the configured transport; return what happened to each.
+
+    Each message's transitions go to *journal*, the store's own journal unless given (a release
+    run passes ``store.release_journal(...)``).
+    """
     ctx = RunContext(
         config=config,
-        store=store,
+        journal=store.journal if journal is None else journal,
+        smtp_log=store.smtp_log,
         clock=clock,
         owner=owner,
         progress=progress or NoProgress(),

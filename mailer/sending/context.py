@@ -11,7 +11,7 @@ from mailer.clock import Clock
 from mailer.config import Config
 from mailer.models import Outgoing, State
 from mailer.sending.report import Delivery, Progress
-from mailer.store import Store
+from mailer.store import Journal, SmtpLog
 from mailer.store.marks import Outcome, Submission
 
 
@@ -27,7 +27,8 @@ class RunContext:
     """
 
     config: Config
-    store: Store
+    journal: Journal  # the store's, or a release run's (Store.release_journal)
+    smtp_log: SmtpLog
     clock: Clock
     owner: str
     progress: Progress
@@ -41,16 +42,14 @@ class RunContext:
     embargo_passed: bool = False
 
     def claim(self, item: Outgoing) -> bool:
-        won = self.store.journal.claim(item.message_id, self.owner, self.clock.now())
+        won = self.journal.claim(item.message_id, self.owner, self.clock.now())
         if not won:
             self.not_claimed += 1
         return won
 
     def claim_many(self, items: Sequence[Outgoing]) -> list[Outgoing]:
         """Claim *items* in one transaction; the ones this process won, in order."""
-        won = self.store.journal.claim_many(
-            [i.message_id for i in items], self.owner, self.clock.now()
-        )
+        won = self.journal.claim_many([i.message_id for i in items], self.owner, self.clock.now())
         taken = []
         for item in items:
             if item.message_id in won:
@@ -81,7 +80,7 @@ class RunContext:
         now = self.clock.now()
         if self.not_before is not None and now < self.not_before:
             raise AssertionError("embargo guard: transmission attempted before the embargo")
-        self.store.journal.commit_marks(
+        self.journal.commit_marks(
             transmitting=(item.message_id, now),
             outcomes=self.outcomes,
             submissions=self.submissions,
@@ -93,7 +92,7 @@ class RunContext:
         """Write the queued outcomes and log rows now."""
         if not self.outcomes and not self.submissions:
             return
-        self.store.journal.commit_marks(outcomes=self.outcomes, submissions=self.submissions)
+        self.journal.commit_marks(outcomes=self.outcomes, submissions=self.submissions)
         self.outcomes.clear()
         self.submissions.clear()
 
@@ -118,15 +117,15 @@ class RunContext:
 
     def retry_later(self, item: Outgoing, error: str) -> None:
         """Temporary failure: back to pending (a later attempt or run sends it)."""
-        self.store.journal.mark_retry(item.message_id, self.clock.now(), error)
+        self.journal.mark_retry(item.message_id, self.clock.now(), error)
 
     def left_queued(self, item: Outgoing, error: str) -> None:
         """The run gives up on this message for now; it stays pending for the next run."""
-        self.store.journal.mark_retry(item.message_id, self.clock.now(), error)
+        self.journal.mark_retry(item.message_id, self.clock.now(), error)
         self._record(item, State.PENDING, error, self.clock.now())
 
     def unclaim(self, item: Outgoing) -> None:
-        self.store.journal.release_claim(item.message_id, self.clock.now())
+        self.journal.release_claim(item.message_id, self.clock.now())
 
     def unclaim_many(self, items: Sequence[Outgoing]) -> None:
         for item in items:  # rare (a stop with claims left): one transaction each is fine

@@ -42,7 +42,6 @@ from mailer.sending.probe import (
     tls_context,
     transact,
 )
-from mailer.store.smtp import SmtpLog
 
 PREWARM_SECONDS = 30.0  # connect this long before an embargo, not earlier (servers drop idle ones)
 CLAIM_CHUNK = 16  # rows claimed per transaction by a connection (without a rate limit)
@@ -61,9 +60,7 @@ class _Run:
         self.workers = max(1, min(smtp.connections, len(items)))
         self.live_workers = self.workers
         self.limiter = RateLimiter(smtp.rate_per_minute, ctx.clock)
-        self.cap = DailyCap(
-            smtp.daily_cap, SmtpLog(ctx.store.connection), ctx.clock, queue=ctx.submissions
-        )
+        self.cap = DailyCap(smtp.daily_cap, ctx.smtp_log, ctx.clock, queue=ctx.submissions)
         self.stop_event = asyncio.Event()
         self.flush_timer: asyncio.TimerHandle | None = None
         self.flush_error: BaseException | None = None
@@ -335,7 +332,7 @@ class _Run:
             # Ctrl-C or a bug: leave the journal consistent, then let it propagate.
             if reserved:
                 self.cap.release(size)
-            entry = ctx.store.journal.by_message_id(item.message_id)
+            entry = ctx.journal.by_message_id(item.message_id)
             if entry is not None and entry.state is State.TRANSMITTING:
                 ctx.in_doubt(item, "interrupted while transmitting; the server may have it")
             elif entry is not None and entry.state is State.CLAIMED:

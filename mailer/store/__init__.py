@@ -1,36 +1,79 @@
 """The store owns the SQLite journal: the connection, the migrations and every query.
 
 Other modules get :class:`Store` and its area objects, and receive dataclasses, never rows.
+The connection stays inside this package: :class:`Store` has no public connection.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import socket
 import sqlite3
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 
 from mailer.store.db import connect, translate_error
 from mailer.store.journal import Journal, Recovery, Reservation
+from mailer.store.release import Releases
+from mailer.store.release_journal import ReleaseJournal
 from mailer.store.rsvp import Rsvps
+from mailer.store.smtp import SmtpLog
 
-__all__ = ["Journal", "Recovery", "Reservation", "Rsvps", "Store", "is_alive", "process_owner"]
+__all__ = [
+    "Journal",
+    "Recovery",
+    "ReleaseJournal",
+    "Releases",
+    "Reservation",
+    "Rsvps",
+    "SmtpLog",
+    "Store",
+    "is_alive",
+    "process_owner",
+]
 
 
 class Store:
-    """An open journal. Use as a context manager, or call :meth:`close`."""
+    """An open journal. Use as a context manager, or call :meth:`close`.
+
+    Its areas, all on the one connection: :attr:`journal` (the messages and their states),
+    :attr:`rsvps` (replies, answers, bounces, suppressions), :attr:`releases` (schedules, the
+    run log, Bcc batches) and :attr:`smtp_log` (submissions, for the daily cap); and, for a
+    release run, :meth:`release_journal`.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection = connect(path)
         self.journal = Journal(self._conn)
         self.rsvps = Rsvps(self._conn)
+        self.releases = Releases(self._conn)
+        self.smtp_log = SmtpLog(self._conn)
 
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """For the area modules of this package only."""
-        return self._conn
+    def release_journal(
+        self,
+        *,
+        schedule_id: int | None,
+        embargo: dt.datetime,
+        batches: Mapping[str, tuple[str, ...]],
+    ) -> ReleaseJournal:
+        """The journal as the release run of *schedule_id* sees it (see :class:`ReleaseJournal`):
+        *batches* maps a Bcc message's Message-ID to the journal rows it carries."""
+        return ReleaseJournal(self._conn, schedule_id=schedule_id, embargo=embargo, batches=batches)
+
+    @contextlib.contextmanager
+    def traced(self) -> Iterator[list[str]]:
+        """The SQL statements this store runs inside the ``with`` block, in order (the tests and
+        benchmarks count transactions and claims with it)."""
+        statements: list[str] = []
+        self._conn.set_trace_callback(statements.append)
+        try:
+            yield statements
+        finally:
+            self._conn.set_trace_callback(None)
 
     def close(self) -> None:
         self._conn.close()

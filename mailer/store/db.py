@@ -1,8 +1,7 @@
 """The SQLite connection: file permissions, WAL, migrations, and error translation.
 
-Migrations are numbered SQL scripts collected from the area modules of this package (journal
-1-9, release 10-19, rsvp 20-29, smtp 30-39) and applied here, in order, in one place. The table
-``schema_migrations`` records which ran.
+The migrations are listed in :mod:`mailer.store.migrations` and applied here, in list order, in
+one place. The table ``schema_migrations`` records which ran.
 """
 
 from __future__ import annotations
@@ -12,10 +11,11 @@ import datetime as dt
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mailer.errors import StoreError
+from mailer.store.migrations import MIGRATIONS, Migration
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -25,19 +25,6 @@ def timestamp(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("stored times must be timezone-aware")
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def _all_migrations() -> list[tuple[int, str]]:
-    from mailer.store import journal, release, rsvp, smtp
-
-    merged: dict[int, str] = {}
-    for module in (journal, release, rsvp, smtp):
-        table: Mapping[int, str] = module.MIGRATIONS
-        for number, sql in table.items():
-            if number in merged:
-                raise AssertionError(f"migration {number} defined twice")
-            merged[number] = sql
-    return sorted(merged.items())
 
 
 def _create_private(path: Path) -> None:
@@ -102,9 +89,12 @@ def translate_error(label: str, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"{label}: journal error: {text}")
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    migrations = _all_migrations()
-    known = migrations[-1][0] if migrations else 0
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+    """Apply the *migrations* that *conn*'s database lacks, in order, each in its own transaction.
+
+    Refuses a database that records a migration newer than the last of *migrations*.
+    """
+    known = max((m.number for m in migrations), default=0)
     with transaction(conn):
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -116,7 +106,7 @@ def migrate(conn: sqlite3.Connection) -> None:
             f"the journal was written by a newer mailer (schema {max(done)}, "
             f"this one knows {known})"
         )
-    for number, sql in migrations:
+    for number, _, sql in migrations:
         if number in done:
             continue
         with transaction(conn):

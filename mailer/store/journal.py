@@ -26,34 +26,7 @@ from mailer.store.db import timestamp, transaction
 from mailer.store.journal_reads import JournalReads, Reservation
 from mailer.store.marks import Outcome, Submission, claim_rows, write_marks
 
-__all__ = ["MIGRATIONS", "Journal", "Recovery", "Reservation"]
-
-MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
-        campaign TEXT NOT NULL,
-        round INTEGER NOT NULL DEFAULT 0,
-        email TEXT NOT NULL,
-        name TEXT NOT NULL DEFAULT '',
-        message_id TEXT NOT NULL UNIQUE,
-        ics_uid TEXT,
-        sequence INTEGER NOT NULL DEFAULT 0,
-        state TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT NOT NULL DEFAULT '',
-        owner TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        claimed_at TEXT,
-        sent_at TEXT,
-        UNIQUE (campaign, round, email)
-    );
-    CREATE INDEX messages_state ON messages (campaign, round, state);
-    CREATE INDEX messages_uid ON messages (ics_uid);
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-}
+__all__ = ["Journal", "Recovery", "Reservation"]
 
 
 @dataclass(frozen=True)

@@ -22,48 +22,6 @@ from dataclasses import dataclass
 from mailer.models import Campaign, Schedule, ScheduleState
 from mailer.store.db import timestamp, transaction
 
-MIGRATIONS: dict[int, str] = {
-    10: """
-    CREATE TABLE release_schedules (
-        id INTEGER PRIMARY KEY,
-        embargo_utc TEXT NOT NULL,
-        zone TEXT NOT NULL,
-        tag TEXT NOT NULL DEFAULT '',
-        mode TEXT NOT NULL,
-        grace_minutes INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        checked INTEGER NOT NULL DEFAULT 0,
-        fingerprint TEXT NOT NULL DEFAULT '',
-        note TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE release_runs (
-        id INTEGER PRIMARY KEY,
-        schedule_id INTEGER,
-        command TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        started_at TEXT NOT NULL,
-        finished_at TEXT,
-        decision TEXT NOT NULL DEFAULT '',
-        outcome TEXT NOT NULL DEFAULT 'running',
-        ok INTEGER
-    );
-    CREATE TABLE release_batches (
-        message_id TEXT PRIMARY KEY,
-        language TEXT NOT NULL,
-        number INTEGER NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE release_batch_members (
-        batch TEXT NOT NULL REFERENCES release_batches (message_id),
-        row_message_id TEXT NOT NULL UNIQUE,
-        email TEXT NOT NULL
-    );
-    CREATE INDEX release_batch_members_batch ON release_batch_members (batch);
-    """,
-}
-
 
 def _parse(text: object) -> dt.datetime:
     return dt.datetime.fromisoformat(str(text))

@@ -12,14 +12,13 @@ from collections.abc import Mapping, Sequence
 
 from mailer.errors import ReleaseCancelled
 from mailer.models import JournalEntry, ScheduleState, State
-from mailer.store import Store
 from mailer.store.db import transaction
 from mailer.store.journal import Journal
 from mailer.store.marks import Outcome, Submission, claim_in
 
 
 class ReleaseJournal(Journal):
-    """The journal as a release run sees it (handed to the transports through the store).
+    """The journal as a release run sees it (``Store.release_journal``, handed to ``send_batch``).
 
     * Bcc batches: a batch message's Message-ID stands for the journal rows of its recipients;
       claiming it claims all of them or none (one transaction), and every later transition moves
@@ -147,18 +146,3 @@ class ReleaseJournal(Journal):
         """For a batch: its first row (the rows of a batch always share their state)."""
         rows = self._batches.get(message_id)
         return super().by_message_id(rows[0] if rows else message_id)
-
-
-class ReleaseStore(Store):
-    """*base*'s connection with a :class:`ReleaseJournal`, handed to ``send_batch``.
-
-    It does not own the connection: closing it leaves *base* open.
-    """
-
-    def __init__(self, base: Store, journal: ReleaseJournal) -> None:  # no new connection
-        self.path = base.path
-        self._conn = base.connection
-        self.journal = journal
-
-    def close(self) -> None:
-        pass

@@ -51,52 +51,6 @@ __all__ = [
     "Suppression",
 ]
 
-MIGRATIONS: dict[int, str] = {
-    20: """
-    CREATE TABLE rsvp_messages (
-        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
-        kind TEXT NOT NULL, outcome TEXT NOT NULL DEFAULT '', email TEXT COLLATE NOCASE,
-        message_id TEXT NOT NULL DEFAULT '', sender TEXT NOT NULL DEFAULT '',
-        subject TEXT NOT NULL DEFAULT '', details TEXT NOT NULL DEFAULT '{}',
-        received_at TEXT, processed_at TEXT NOT NULL
-    );
-    CREATE INDEX rsvp_messages_email ON rsvp_messages (email, kind);
-    CREATE TABLE imap_state (
-        account TEXT NOT NULL, folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL,
-        last_uid INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (account, folder)
-    );
-    CREATE TABLE rsvp_answers (
-        email TEXT PRIMARY KEY COLLATE NOCASE,
-        status TEXT NOT NULL CHECK (status IN ('yes', 'no', 'maybe')),
-        guests INTEGER NOT NULL DEFAULT 0, lunch INTEGER, interview TEXT NOT NULL DEFAULT '',
-        note TEXT NOT NULL DEFAULT '',
-        source TEXT NOT NULL CHECK (source IN ('calendar', 'text', 'manual')),
-        stamp TEXT NOT NULL, sequence INTEGER, from_address TEXT NOT NULL DEFAULT '',
-        message_key TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL
-    );
-    CREATE TABLE rsvp_review (
-        id INTEGER PRIMARY KEY, message_key TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL,
-        email TEXT NOT NULL DEFAULT '' COLLATE NOCASE, sender TEXT NOT NULL DEFAULT '',
-        reason TEXT NOT NULL, lines TEXT NOT NULL DEFAULT '[]', created_at TEXT NOT NULL,
-        resolved_at TEXT, resolution TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX rsvp_review_open ON rsvp_review (resolved_at);
-    CREATE TABLE rsvp_bounces (
-        id INTEGER PRIMARY KEY, message_key TEXT NOT NULL, email TEXT NOT NULL COLLATE NOCASE,
-        recipient TEXT NOT NULL, status TEXT NOT NULL DEFAULT '',
-        action TEXT NOT NULL DEFAULT '', diagnostic TEXT NOT NULL DEFAULT '',
-        permanent INTEGER NOT NULL, received_at TEXT, created_at TEXT NOT NULL,
-        UNIQUE (message_key, recipient)
-    );
-    CREATE INDEX rsvp_bounces_email ON rsvp_bounces (email);
-    CREATE TABLE suppressions (
-        email TEXT PRIMARY KEY COLLATE NOCASE, reason TEXT NOT NULL,
-        source TEXT NOT NULL DEFAULT 'manual', created_at TEXT NOT NULL
-    )
-    """,
-}
-
-
 _ANSWER_COLS = (
     "email, status, guests, lunch, interview, note, source, stamp, sequence, from_address,"
     " message_key, updated_at"

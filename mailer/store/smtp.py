@@ -13,18 +13,6 @@ import sqlite3
 
 from mailer.store.db import timestamp, transaction
 
-MIGRATIONS: dict[int, str] = {
-    30: """
-    CREATE TABLE smtp_submissions (
-        id INTEGER PRIMARY KEY,
-        message_id TEXT NOT NULL,
-        recipients INTEGER NOT NULL,
-        at TEXT NOT NULL
-    );
-    CREATE INDEX smtp_submissions_at ON smtp_submissions (at);
-    """,
-}
-
 
 class SmtpLog:
     """The ``smtp_submissions`` table."""

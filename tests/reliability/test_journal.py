@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
@@ -32,8 +33,7 @@ import mailer.store.db
 from mailer.cli import app
 from mailer.models import Campaign, State
 from mailer.store import Store, is_alive
-from mailer.store.db import _all_migrations
-from mailer.store.journal import MIGRATIONS as JOURNAL_MIGRATIONS
+from mailer.store.migrations import MIGRATIONS
 from tests.helpers import make_project
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import no_traceback, run
@@ -75,12 +75,11 @@ def check_after_kill(db: Path, reported: str) -> dict[str, int]:
             batches.add((parts[1], parts[2]))
         elif len(parts) == 2:
             last[parts[0]] = parts[1]
-    with Store(db) as store:
-        conn = store.connection
+    with Store(db) as store, contextlib.closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         versions = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-        assert versions == {n for n, _ in _all_migrations()}
+        assert versions == {m.number for m in MIGRATIONS}
         rows = {e.message_id: e.state.value for e in store.journal.entries(Campaign.INVITATION)}
         for mid, state in last.items():
             assert rows[mid] == state or rows[mid] in NEXT.get(state, ()), (mid, state, rows[mid])
@@ -135,7 +134,7 @@ def test_the_journal_survives_many_kills(tmp_path: Path, figures: Figures) -> No
 def old_journal(path: Path) -> None:
     """A journal as the first version wrote it: only migration 1, a round half sent."""
     conn = sqlite3.connect(path)
-    conn.executescript(JOURNAL_MIGRATIONS[1])
+    conn.executescript(MIGRATIONS[0].sql)  # the journal's messages and meta
     conn.execute(
         "CREATE TABLE schema_migrations ("
         " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT (datetime('now')))"
@@ -180,9 +179,12 @@ def test_an_old_journal_is_migrated_and_the_round_goes_on(tmp_path: Path) -> Non
     assert sent.returncode == 0, sent.stdout + sent.stderr
     assert "Skipped:      3 already handled by an earlier run" in sent.stdout
     assert len(list((project / "outbox").glob("*.eml"))) == 4  # the 7 contacts less the 3
-    with Store(project / "mailer.db") as store:
-        versions = {v for (v,) in store.connection.execute("SELECT version FROM schema_migrations")}
-        assert versions == {n for n, _ in _all_migrations()}
+    with (
+        Store(project / "mailer.db") as store,
+        contextlib.closing(sqlite3.connect(project / "mailer.db")) as conn,
+    ):
+        versions = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+        assert versions == {m.number for m in MIGRATIONS}
         old = {e.email: e for e in store.journal.entries(Campaign.INVITATION)}
         assert old["asa.sjoholm@ot.example"].last_error == "550 5.1.1 No such user"
         assert old["jyrki.hyvonen@yle.example"].state is State.IN_DOUBT
