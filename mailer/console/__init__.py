@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mailer.contacts.book import ContactBook
+from mailer.contacts import ContactBook, ContactList
 from mailer.errors import MailerError
 from mailer.invitations.rounds import Summary
-from mailer.models import Contact, Outgoing, Problem, Severity, State
+from mailer.models import Outgoing, Problem, Severity, State
 from mailer.project.status import Status
 from mailer.sending import Delivery, SendReport
 
@@ -91,14 +91,16 @@ def contacts_check(book: ContactBook) -> None:
     )
 
 
-def contacts_list(contacts: Sequence[Contact]) -> None:
+def contacts_listed(listed: ContactList) -> None:
     table = Table()
     for col in ("email", "name", "outlet", "lang", "tags"):
         table.add_column(col, overflow="fold")
-    for c in contacts:
+    for c in listed.contacts:
         table.add_row(c.email, c.name, c.outlet, c.language, ", ".join(c.tags))
     out.print(table)
-    info(f"{len(contacts)} contacts")
+    info(f"{len(listed.contacts)} contacts")
+    if listed.errors:
+        warning(f"{listed.errors} rows have errors and are not listed; run 'mailer contacts check'")
 
 
 # --- sending -------------------------------------------------------------------------------------
