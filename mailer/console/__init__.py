@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -18,7 +19,8 @@ from mailer.contacts import ContactBook, ContactList
 from mailer.errors import MailerError
 from mailer.invitations.rounds import Summary
 from mailer.models import Outgoing, Problem, Severity, State
-from mailer.project.status import Status
+from mailer.project import StarterResult, Status
+from mailer.project import status_json as status_dict
 from mailer.sending import Delivery, SendReport
 
 out = Console(highlight=False, soft_wrap=True)
@@ -214,7 +216,23 @@ def preview(item: Outgoing, *, raw: bool) -> None:
     info(text.rstrip())
 
 
-# --- status --------------------------------------------------------------------------------------
+# --- init and status -----------------------------------------------------------------------------
+
+
+def starter(result: StarterResult, directory: Path) -> None:
+    """What ``mailer init`` wrote into *directory*, and the next commands to run."""
+    for path in result.written:
+        info(f"wrote   {path}")
+    for path in result.skipped:
+        info(f"skipped {path} (exists; not overwritten)")
+    cfg = directory / "config.toml"
+    info("")
+    info(f"Next: mailer -c {cfg} invite preview    (see one invitation)")
+    info(f"      mailer -c {cfg} invite send       (write them all to the outbox)")
+
+
+def status_json(s: Status) -> None:
+    print_json(status_dict(s))
 
 
 def status(s: Status) -> None:
