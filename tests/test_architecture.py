@@ -8,6 +8,7 @@ must not hide a cycle. Importing ``mailer.a.b`` from outside ``mailer.a`` runs `
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,3 +130,97 @@ def test_nothing_outside_the_store_touches_its_connection() -> None:
         if isinstance(node, ast.Attribute) and node.attr in ("connection", "_conn")
     )
     assert touching == []
+
+
+# --- the CLI parses and forwards; only the console prints -----------------------------------------
+
+FRONT_DOORS = {
+    "mailer.config",  # load_config / find_config
+    "mailer.contacts",
+    "mailer.invitations",
+    "mailer.project",
+    "mailer.release",
+    "mailer.rsvp",
+}
+SHARED = {"mailer", "mailer.clock", "mailer.errors"}  # ``mailer``: __version__, ``import console``
+CLI_MODULES = sorted(m for m in MODULES if m == "mailer.cli" or m.startswith("mailer.cli."))
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
+
+
+def _cli_may_import(target: str) -> bool:
+    if target in SHARED or target in FRONT_DOORS:
+        return True
+    if _within(target, "mailer.cli") or _within(target, "mailer.console"):
+        return True
+    if _within(target, "mailer"):
+        return False  # a domain submodule, or store/ or sending/
+    top = target.partition(".")[0]
+    return top == "typer" or (top in sys.stdlib_module_names and top != "sqlite3")
+
+
+def _calls(module: str) -> Iterator[tuple[str, int]]:
+    """(name of the called function, line) for every call of *module*."""
+    tree = ast.parse(MODULES[module].read_text(), str(MODULES[module]))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                yield func.id, node.lineno
+            elif isinstance(func, ast.Attribute):
+                yield func.attr, node.lineno
+
+
+def test_cli_modules_import_only_front_doors_the_console_and_typer() -> None:
+    assert "mailer.cli.invite" in CLI_MODULES  # the scan sees the command modules
+    wrong = [
+        f"{module}:{line}: {target}"
+        for module in CLI_MODULES
+        for target, line in _imports(module)
+        if not _cli_may_import(target)
+    ]
+    assert wrong == []
+
+
+def test_the_cli_rule_refuses_what_it_should() -> None:
+    for target in ("mailer.store", "mailer.sending", "mailer.rsvp.decisions", "mailer.models"):
+        assert not _cli_may_import(target), target
+    for target in ("sqlite3", "jinja2", "aiosmtplib", "rich"):
+        assert not _cli_may_import(target), target
+    for target in ("mailer.rsvp", "mailer.console.rsvp", "mailer.errors", "typer", "pathlib"):
+        assert _cli_may_import(target), target
+
+
+def test_cli_modules_never_open_the_store() -> None:
+    wrong = [
+        f"{module}:{line}: {name}()"
+        for module in CLI_MODULES
+        for name, line in _calls(module)
+        if name in ("open_store", "Store")
+    ]
+    assert wrong == []
+
+
+def test_only_the_console_and_the_cli_print() -> None:
+    wrong = []
+    for module in MODULES:
+        if _within(module, "mailer.console") or _within(module, "mailer.cli"):
+            continue
+        wrong += [
+            f"{module}:{line}: import {target}"
+            for target, line in _imports(module)
+            if _within(target, "rich")
+        ]
+        wrong += [f"{module}:{line}: print()" for name, line in _calls(module) if name == "print"]
+        tree = ast.parse(MODULES[module].read_text())
+        wrong += [
+            f"{module}:{node.lineno}: sys.{node.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and node.attr in ("stdout", "stderr")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+        ]
+    assert wrong == []

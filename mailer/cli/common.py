@@ -20,7 +20,7 @@ STATE = _State()
 
 
 def config_path() -> Path:
-    from mailer.config.load import find_config
+    from mailer.config import find_config  # lazy: keeps --help fast
 
     return find_config(STATE.config_path)
 
@@ -28,6 +28,7 @@ def config_path() -> Path:
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
     """Print a MailerError as one line and exit with its code; Ctrl-C exits 130."""
+    # lazy: keeps --help fast (the console brings rich)
     from mailer import console
     from mailer.errors import ExitCode, MailerError
 
@@ -43,6 +44,7 @@ def handled() -> Iterator[None]:
 
 def require_confirmation(yes: bool, question: str) -> bool:
     """True to go on. Without a terminal and without --yes it refuses (exit 2)."""
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.errors import UsageError
 

@@ -14,13 +14,14 @@ app = typer.Typer(help="Check and list the media contacts (contacts.csv).", no_a
 @app.command("check")
 def check() -> None:
     """Report every problem in contacts.csv as a table; exit 1 when there are errors."""
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.contacts import load_project
 
     with handled():
-        project = load_project(config_path())
-        console.contacts_check(project.book)
-        if project.book.errors:
+        book = load_project(config_path()).book
+        console.contacts_check(book)
+        if book.errors:
             raise typer.Exit(1)
 
 
@@ -29,18 +30,13 @@ def list_(
     tag: Annotated[str | None, typer.Option(help="Only contacts with this tag.")] = None,
 ) -> None:
     """List the valid contacts."""
+    # lazy: keeps --help fast
     from mailer import console
-    from mailer.contacts import load_project
-    from mailer.contacts.book import select_contacts
+    from mailer.config import load_config
+    from mailer.contacts import list_contacts
 
     with handled():
-        project = load_project(config_path())
-        console.contacts_list(select_contacts(project.book.contacts, tag=tag))
-        if project.book.errors:
-            console.warning(
-                f"{len(project.book.errors)} rows have errors and are not listed; "
-                "run 'mailer contacts check'"
-            )
+        console.contacts_listed(list_contacts(load_config(config_path()), tag=tag))
 
 
 @app.command("suppress")
@@ -52,17 +48,16 @@ def suppress(
 ) -> None:
     """Put an address on the suppression list: no round (invitation, reminder, update,
     cancellation, release) sends to it."""
+    # lazy: keeps --help fast
     from mailer.clock import SystemClock
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import open_store
-    from mailer.rsvp.decisions import suppress as add
+    from mailer.rsvp import suppress_address
 
     with handled():
         config = load_config(config_path())
-        with open_store(config) as store:
-            address, added = add(store, email, reason=reason or "manual", now=SystemClock().now())
-        show.suppressed(address, added)
+        result = suppress_address(config, email, reason=reason, now=SystemClock().now())
+        show.suppressed(result.address, result.added)
 
 
 @app.command("unsuppress")
@@ -70,27 +65,22 @@ def unsuppress(
     email: Annotated[str, typer.Argument(help="The address to allow again.", show_default=False)],
 ) -> None:
     """Remove an address from the suppression list."""
-    from mailer.config.load import load_config
+    # lazy: keeps --help fast
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import open_store
-    from mailer.rsvp.decisions import unsuppress as remove
+    from mailer.rsvp import unsuppress_address
 
     with handled():
-        config = load_config(config_path())
-        with open_store(config) as store:
-            address = remove(store, email)
-        show.unsuppressed(address)
+        show.unsuppressed(unsuppress_address(load_config(config_path()), email))
 
 
 @app.command("suppressed")
 def suppressed() -> None:
     """List the suppression list (opt-outs, dead addresses, manual entries)."""
-    from mailer.config.load import load_config
+    # lazy: keeps --help fast
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import open_store
+    from mailer.rsvp import suppression_list
 
     with handled():
-        config = load_config(config_path())
-        with open_store(config) as store:
-            items = store.rsvps.suppressions()
-        show.suppressions(items)
+        show.suppressions(suppression_list(load_config(config_path())))

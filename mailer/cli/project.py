@@ -25,20 +25,13 @@ def init(
 
     Existing files are never overwritten; the ones skipped are listed.
     """
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.project.starter import write_starter
+    from mailer.project import write_starter
 
     with handled():
-        result = write_starter(directory, now=SystemClock().now())
-        for path in result.written:
-            console.info(f"wrote   {path}")
-        for path in result.skipped:
-            console.info(f"skipped {path} (exists; not overwritten)")
-        cfg = directory / "config.toml"
-        console.info("")
-        console.info(f"Next: mailer -c {cfg} invite preview    (see one invitation)")
-        console.info(f"      mailer -c {cfg} invite send       (write them all to the outbox)")
+        console.starter(write_starter(directory, now=SystemClock().now()), directory)
 
 
 def check(
@@ -51,9 +44,10 @@ def check(
     ] = True,
 ) -> None:
     """Pre-flight: validate config, contacts, templates and attachments; test the servers."""
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.project.check import run_check
+    from mailer.project import run_check
 
     with handled():
         report = run_check(config_path(), now=SystemClock().now(), connect=connect)
@@ -66,17 +60,14 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """The event, the contacts, and every round's messages by state."""
+    # lazy: keeps --help fast
     from mailer import console
-    from mailer.config.load import load_config
-    from mailer.contacts import count_project_contacts, open_store
-    from mailer.project.status import collect_status, status_json
+    from mailer.config import load_config
+    from mailer.project import project_status
 
     with handled():
-        config = load_config(config_path())
-        contacts = count_project_contacts(config)
-        with open_store(config) as store:
-            result = collect_status(config, contacts, store, all_problems=as_json)
+        result = project_status(load_config(config_path()), all_problems=as_json)
         if as_json:
-            console.print_json(status_json(result))
+            console.status_json(result)
         else:
             console.status(result)

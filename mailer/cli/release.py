@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,7 +14,7 @@ from mailer.cli.common import config_path, handled, require_confirmation
 
 if TYPE_CHECKING:
     from mailer.clock import Clock
-    from mailer.config.load import Config
+    from mailer.config import Config
 
 app = typer.Typer(help="Schedule and send the embargoed press release.", no_args_is_help=True)
 
@@ -44,40 +48,45 @@ def schedule(
     The time must be in the future and exist exactly once in its zone (daylight saving time).
     Contacts with [release] prebrief_tag get the release now, marked embargoed, and not again.
     """
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
+    from mailer.config import load_config
     from mailer.console import release as show
-    from mailer.contacts import load_project, open_store
     from mailer.errors import ExitCode
-    from mailer.release.runner import plan_schedule, save_schedule
-    from mailer.release.schedule import describe
+    from mailer.release import schedule_release
 
     clock = SystemClock()
     with handled():
-        project = load_project(config_path())
-        with open_store(project.config) as store:
-            proposal = plan_schedule(
-                project, store, at=at, tz=tz, tag=tag, now=clock.now(), prebrief=not no_prebrief
-            )
-            show.proposal(proposal)
-            when = describe(proposal.embargo.moment, proposal.embargo.zone)
-            if not require_confirmation(yes, f"Schedule the release for {when}?"):
-                console.info("Not scheduled.")
-                raise typer.Exit(int(ExitCode.ERROR))
-            saved = save_schedule(store, proposal, now=clock.now())
-        show.scheduled(saved)
-        if proposal.prebrief_due:
-            question = f"Send the embargoed pre-brief to {len(proposal.prebrief_due)} contacts now?"
+        config = load_config(config_path())
+        result = schedule_release(
+            config,
+            at=at,
+            tz=tz,
+            tag=tag,
+            prebrief=not no_prebrief,
+            clock=clock,
+            show=show.proposal,
+            confirm=lambda proposal: require_confirmation(yes, show.schedule_question(proposal)),
+        )
+        if result.schedule is None:
+            console.info("Not scheduled.")
+            raise typer.Exit(int(ExitCode.ERROR))
+        show.scheduled(result.schedule)
+        due = result.proposal.prebrief_due
+        if due:
+            question = f"Send the embargoed pre-brief to {len(due)} contacts now?"
             if require_confirmation(yes, question):
-                _send_prebrief(project.config, clock, dry_run=False)
+                _send_prebrief(config, clock, dry_run=False)
 
 
 def _send_prebrief(config: Config, clock: Clock, *, dry_run: bool) -> None:
     """Send (or check) the pre-brief with a progress bar; exit 3 when something failed."""
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.console import release as show
     from mailer.errors import ExitCode
-    from mailer.release.runner import send_prebrief
+    from mailer.release import send_prebrief
 
     progress = console.SendProgress("Sending the pre-brief")
     try:
@@ -106,9 +115,10 @@ def prebrief(
 
     They are then not sent the release again at the embargo.
     """
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.errors import ExitCode
 
     clock = SystemClock()
@@ -132,10 +142,11 @@ def send_due(
     Not due: one log line, exit 0. Due within a minute: prepare, wait for the embargo second,
     send. Late but within [release] grace_minutes: send now. Later: marked missed, not sent.
     """
+    # lazy: keeps --help fast
     from mailer.clock import SystemClock
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.console import release as show
-    from mailer.release.runner import Command, run_release
+    from mailer.release import Command, run_release
 
     with handled():
         config = load_config(config_path())
@@ -152,11 +163,12 @@ def wait() -> None:
 
     Ctrl-C stops it; nothing is left half done, and running it again resumes.
     """
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.console import release as show
-    from mailer.release.runner import Command, run_release
+    from mailer.release import Command, run_release
 
     clock = SystemClock()
     with handled():
@@ -198,12 +210,13 @@ def send_now(
 
     Never before the embargo; each contact still gets it at most once.
     """
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.console import release as show
     from mailer.errors import ExitCode, UsageError
-    from mailer.release.runner import Command, run_release
+    from mailer.release import Command, run_release
 
     clock = SystemClock()
     with handled():
@@ -239,16 +252,14 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """The schedule, its state, who got the release when (relative to the embargo), the runs."""
+    # lazy: keeps --help fast
     from mailer.clock import SystemClock
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.console import release as show
-    from mailer.contacts import open_store
-    from mailer.release.status import release_status
+    from mailer.release import read_status
 
     with handled():
-        config = load_config(config_path())
-        with open_store(config) as store:
-            result = release_status(config, store, now=SystemClock().now())
+        result = read_status(load_config(config_path()), now=SystemClock().now())
         if as_json:
             show.status_json(result)
         else:
@@ -258,22 +269,20 @@ def status(
 @app.command("cancel")
 def cancel(yes: YesOpt = False) -> None:
     """Cancel the scheduled release (a run in progress stops before its next message)."""
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.console import release as show
-    from mailer.contacts import open_store
     from mailer.errors import ExitCode
-    from mailer.release.runner import cancel as cancel_release
+    from mailer.release import cancel_release
 
     with handled():
         config = load_config(config_path())
         if not require_confirmation(yes, "Cancel the scheduled release?"):
             console.info("Not cancelled.")
             raise typer.Exit(int(ExitCode.ERROR))
-        with open_store(config) as store:
-            result = cancel_release(config, store, now=SystemClock().now())
-        show.cancelled(result)
+        show.cancelled(cancel_release(config, now=SystemClock().now()))
 
 
 @app.command("cron")
@@ -283,9 +292,10 @@ def cron(
     ] = False,
 ) -> None:
     """Print the crontab line that runs send-due every minute (absolute paths, own PATH)."""
-    from mailer.config.load import load_config
+    # lazy: keeps --help fast
+    from mailer.config import load_config
     from mailer.console import release as show
-    from mailer.release.cron import cron_setup
+    from mailer.release import cron_setup
 
     with handled():
         config = load_config(config_path())
@@ -294,11 +304,6 @@ def cron(
 
 def _program() -> list[str]:
     """How cron should start this mailer: its executable next to the interpreter, else -m."""
-    import os
-    import shutil
-    import sys
-    from pathlib import Path
-
     first = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     if first is not None and first.name == "mailer" and os.access(first, os.X_OK):
         return [str(first.absolute())]

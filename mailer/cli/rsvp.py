@@ -41,42 +41,26 @@ def fetch() -> None:
     The password comes from [imap] password_env, keyring_service or password_command, as for
     SMTP. Mail is moved away only when [imap] processed_folder is set.
     """
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
-    from mailer.config import credentials
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import loading
-    from mailer.errors import ConfigError
-    from mailer.rsvp.fetch import fetch_and_ingest
-    from mailer.rsvp.summary import speakers_of
+    from mailer.rsvp import fetch_replies
 
     with handled():
         config = load_config(config_path())
-        imap = config.imap
-        if imap is None:
-            raise ConfigError(
-                f"{config.path.name}: no [imap] section, so there is no mailbox to read",
-                hint="add [imap] host, username and password_env (README: 'Reading the "
-                "answers'), or save the replies as files and use 'mailer rsvp import'",
+        progress = show.mailbox_progress(config)
+        try:
+            result = fetch_replies(
+                config,
+                now=SystemClock().now(),
+                progress=progress,
+                interactive=console.is_interactive(),
             )
-        password = credentials.imap_password_for(config, interactive=console.is_interactive())
-        if password is None:
-            raise ConfigError(f"{config.path.name}: [imap] username is empty")
-        progress = show.RsvpProgress(f"Reading {imap.folder}")
-        with loading.open_store(config) as store:
-            try:
-                report = fetch_and_ingest(
-                    imap,
-                    password=password,
-                    store=store,
-                    now=SystemClock().now(),
-                    progress=progress,
-                    speakers=speakers_of(config),
-                )
-            finally:
-                progress.stop()
-        show.fetch_report(report, f"{imap.username}@{imap.host} {imap.folder}")
+        finally:
+            progress.stop()
+        show.fetch_report(result.report, result.mailbox)
 
 
 @app.command("import")
@@ -92,27 +76,19 @@ def import_(
 
     Each message is recorded once: importing the same files again changes nothing.
     """
+    # lazy: keeps --help fast
     from mailer.clock import SystemClock
-    from mailer.config.load import load_config
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import open_store
-    from mailer.rsvp.fetch import import_paths
-    from mailer.rsvp.summary import speakers_of
+    from mailer.rsvp import import_replies
 
     with handled():
         config = load_config(config_path())
         progress = show.RsvpProgress("Reading replies", known_total=False)
-        with open_store(config) as store:
-            try:
-                report = import_paths(
-                    paths,
-                    store=store,
-                    now=SystemClock().now(),
-                    progress=progress,
-                    speakers=speakers_of(config),
-                )
-            finally:
-                progress.stop()
+        try:
+            report = import_replies(config, paths, now=SystemClock().now(), progress=progress)
+        finally:
+            progress.stop()
         show.ingest_report(report)
 
 
@@ -124,32 +100,30 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Every invited contact with the answer, guests, lunch, interview wish and delivery."""
+    # lazy: keeps --help fast
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import load_project, open_store
-    from mailer.rsvp.summary import Status, load_rows, select_rows
+    from mailer.rsvp import list_answers
 
     with handled():
-        project = load_project(config_path())
-        with open_store(project.config) as store:
-            rows = load_rows(store, project.book.contacts)
-        chosen = select_rows(rows, Status(status.value) if status else None)
+        config = load_config(config_path())
+        rows = list_answers(config, status=status.value if status else None)
         if as_json:
-            show.rows_json(chosen)
+            show.rows_json(rows)
         else:
-            show.rows_table(chosen)
+            show.rows_table(rows)
 
 
 @app.command("summary")
 def summary(as_json: JsonOpt = False) -> None:
     """Headcounts: coming, maybe, not coming, no answer, guests, lunch, interviews, bounces."""
+    # lazy: keeps --help fast
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import load_project, open_store
-    from mailer.rsvp.summary import load_summary
+    from mailer.rsvp import answer_summary
 
     with handled():
-        project = load_project(config_path())
-        with open_store(project.config) as store:
-            result = load_summary(store, project.book.contacts, project.config)
+        result = answer_summary(load_config(config_path()))
         if as_json:
             show.summary_json(result)
         else:
@@ -162,62 +136,18 @@ def review() -> None:
 
     Without a terminal it only lists the open items (exit 0).
     """
+    # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import load_project, open_store
-    from mailer.errors import MailerError
-    from mailer.rsvp.decisions import (
-        ANSWERS,
-        Decision,
-        decide,
-        known_contacts,
-        review_contact,
-        suppress_target,
-    )
+    from mailer.rsvp import review_replies
 
     with handled():
-        project = load_project(config_path())
-        contacts = project.book.contacts
-        with open_store(project.config) as store:
-            items = store.rsvps.reviews(open_only=True)
-            if not items or not console.is_interactive():
-                show.review_list(items)
-                return
-            known = known_contacts(store, contacts)
-            done = 0
-            for number, item in enumerate(items, start=1):
-                show.review_item(item, number, len(items))
-                choice = show.ask_decision()
-                if choice == "quit":
-                    break
-                if choice == "skip":
-                    continue
-                decision = Decision(choice)
-                email = ""
-                if decision in ANSWERS and not review_contact(item, known):
-                    email = show.ask_address("Which invited contact answered (e-mail)?")
-                    if not email:
-                        continue
-                if decision is Decision.SUPPRESS and not suppress_target(item):
-                    email = show.ask_address("Which address should get no more mail?")
-                    if not email:
-                        continue
-                try:
-                    result = decide(
-                        store,
-                        item.id,
-                        decision,
-                        contacts=contacts,
-                        now=SystemClock().now(),
-                        email=email,
-                    )
-                except MailerError as exc:
-                    console.error(exc)
-                    continue
-                show.decided(result)
-                done += 1
-            show.review_done(done, len(store.rsvps.reviews(open_only=True)))
+        config = load_config(config_path())
+        reviewer = show.TerminalReviewer() if console.is_interactive() else None
+        result = review_replies(config, clock=SystemClock(), reviewer=reviewer)
+        show.review_result(result)
 
 
 @app.command("set")
@@ -250,25 +180,23 @@ def set_(
 
     Options not given keep what was recorded before (except after --status no).
     """
+    # lazy: keeps --help fast
     from mailer.clock import SystemClock
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import load_project, open_store
-    from mailer.rsvp.decisions import set_answer
+    from mailer.rsvp import record_answer
 
     with handled():
-        project = load_project(config_path())
-        with open_store(project.config) as store:
-            result = set_answer(
-                store,
-                contacts=project.book.contacts,
-                email=email,
-                status=status.value,
-                now=SystemClock().now(),
-                guests=guests,
-                lunch=lunch,
-                interview=interview,
-                note=note,
-            )
+        result = record_answer(
+            load_config(config_path()),
+            email=email,
+            status=status.value,
+            now=SystemClock().now(),
+            guests=guests,
+            lunch=lunch,
+            interview=interview,
+            note=note,
+        )
         show.manual_answer(result)
 
 
@@ -284,15 +212,12 @@ def export(
     ] = DelimiterChoice.SEMICOLON,
 ) -> None:
     """Write the list as CSV for Excel (UTF-8 with BOM; the caterer and reception desk)."""
+    # lazy: keeps --help fast
+    from mailer.config import load_config
     from mailer.console import rsvp as show
-    from mailer.contacts import load_project, open_store
-    from mailer.rsvp.export import write_export
-    from mailer.rsvp.summary import load_rows
+    from mailer.rsvp import export_answers
 
+    sep = "\t" if delimiter is DelimiterChoice.TAB else delimiter.value
     with handled():
-        project = load_project(config_path())
-        with open_store(project.config) as store:
-            rows = load_rows(store, project.book.contacts)
-        sep = "\t" if delimiter is DelimiterChoice.TAB else delimiter.value
-        count = write_export(file, rows, zone=project.config.zone, delimiter=sep)
-        show.exported(file, count, sep)
+        result = export_answers(load_config(config_path()), file, delimiter=sep)
+        show.exported(result.path, result.rows, result.delimiter)

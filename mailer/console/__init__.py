@@ -8,17 +8,19 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from mailer.contacts.book import ContactBook
+from mailer.contacts import ContactBook, ContactList
 from mailer.errors import MailerError
 from mailer.invitations.rounds import Summary
-from mailer.models import Contact, Outgoing, Problem, Severity, State
-from mailer.project.status import Status
+from mailer.models import Outgoing, Problem, Severity, State
+from mailer.project import StarterResult, Status
+from mailer.project import status_json as status_dict
 from mailer.sending import Delivery, SendReport
 
 out = Console(highlight=False, soft_wrap=True)
@@ -91,14 +93,16 @@ def contacts_check(book: ContactBook) -> None:
     )
 
 
-def contacts_list(contacts: Sequence[Contact]) -> None:
+def contacts_listed(listed: ContactList) -> None:
     table = Table()
     for col in ("email", "name", "outlet", "lang", "tags"):
         table.add_column(col, overflow="fold")
-    for c in contacts:
+    for c in listed.contacts:
         table.add_row(c.email, c.name, c.outlet, c.language, ", ".join(c.tags))
     out.print(table)
-    info(f"{len(contacts)} contacts")
+    info(f"{len(listed.contacts)} contacts")
+    if listed.errors:
+        warning(f"{listed.errors} rows have errors and are not listed; run 'mailer contacts check'")
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -212,7 +216,23 @@ def preview(item: Outgoing, *, raw: bool) -> None:
     info(text.rstrip())
 
 
-# --- status --------------------------------------------------------------------------------------
+# --- init and status -----------------------------------------------------------------------------
+
+
+def starter(result: StarterResult, directory: Path) -> None:
+    """What ``mailer init`` wrote into *directory*, and the next commands to run."""
+    for path in result.written:
+        info(f"wrote   {path}")
+    for path in result.skipped:
+        info(f"skipped {path} (exists; not overwritten)")
+    cfg = directory / "config.toml"
+    info("")
+    info(f"Next: mailer -c {cfg} invite preview    (see one invitation)")
+    info(f"      mailer -c {cfg} invite send       (write them all to the outbox)")
+
+
+def status_json(s: Status) -> None:
+    print_json(status_dict(s))
 
 
 def status(s: Status) -> None:

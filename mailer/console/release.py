@@ -65,6 +65,10 @@ def proposal(p: Proposal) -> None:
         warning(text)
 
 
+def schedule_question(p: Proposal) -> str:
+    return f"Schedule the release for {describe(p.embargo.moment, p.embargo.zone)}?"
+
+
 def scheduled(schedule: Schedule) -> None:
     when = describe(schedule.embargo, schedule_zone(schedule))
     info(f"Scheduled: the release goes out at {when}.")

@@ -12,12 +12,15 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from mailer.console import info, out, print_json, warning
+from mailer.console import error, info, out, print_json, warning
 
 if TYPE_CHECKING:
+    from mailer.config import Config
+    from mailer.errors import MailerError
     from mailer.rsvp.apply import IngestItem, IngestReport
     from mailer.rsvp.decisions import Decided, ManualAnswer
     from mailer.rsvp.fetch import FetchReport
+    from mailer.rsvp.review import Reviewed
     from mailer.rsvp.summary import RsvpRow, RsvpSummary
     from mailer.store.rsvp import ReviewItem, Suppression
 
@@ -49,6 +52,12 @@ class RsvpProgress:
 
     def stop(self) -> None:
         self._bar.stop()
+
+
+def mailbox_progress(config: Config) -> RsvpProgress:
+    """The progress bar of ``rsvp fetch``, named after the [imap] folder."""
+    folder = config.imap.folder if config.imap is not None else "the mailbox"
+    return RsvpProgress(f"Reading {folder}")
 
 
 # --- fetch and import ----------------------------------------------------------------------------
@@ -315,6 +324,34 @@ def decided(d: Decided) -> None:
 def review_done(decided_count: int, left: int) -> None:
     info("")
     info(f"Decided {decided_count}; {left} still open.")
+
+
+class TerminalReviewer:
+    """The officer at the terminal (:class:`mailer.rsvp.review.Reviewer`)."""
+
+    def choose(self, item: ReviewItem, number: int, total: int) -> str:
+        review_item(item, number, total)
+        return ask_decision()
+
+    def answered_by(self, item: ReviewItem) -> str:
+        return ask_address("Which invited contact answered (e-mail)?")
+
+    def address_to_suppress(self, item: ReviewItem) -> str:
+        return ask_address("Which address should get no more mail?")
+
+    def decided(self, result: Decided) -> None:
+        decided(result)
+
+    def refused(self, exc: MailerError) -> None:
+        error(exc)
+
+
+def review_result(r: Reviewed) -> None:
+    """After the review: what was decided, or (nobody asked) the open items to read."""
+    if r.asked:
+        review_done(r.decided, r.left)
+    else:
+        review_list(r.items)
 
 
 def exported(path: Path, count: int, delimiter: str) -> None:

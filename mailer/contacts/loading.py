@@ -30,13 +30,30 @@ class Project:
 
 
 def load_project(config_path: Path) -> Project:
-    config = load_config(config_path)
+    return project_for(load_config(config_path))
+
+
+def project_for(config: Config) -> Project:
+    """The project of a loaded *config*: its contact book read now."""
     book = load_contacts(
         config.contacts.file,
         default_language=config.contacts.default_language,
         label=_label(config, config.contacts.file),
     )
     return Project(config, book)
+
+
+@dataclass(frozen=True)
+class ContactList:
+    """``mailer contacts list``: the valid contacts chosen, and how many rows were left out."""
+
+    contacts: tuple[Contact, ...]
+    errors: int  # rows with errors: not listed
+
+
+def list_contacts(config: Config, *, tag: str | None) -> ContactList:
+    book = project_for(config).book
+    return ContactList(select_contacts(book.contacts, tag=tag), len(book.errors))
 
 
 def count_project_contacts(config: Config) -> ContactCounts:

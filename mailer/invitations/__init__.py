@@ -1,7 +1,9 @@
 """The invitation round and its follow-ups: reminders, updates and the cancellation.
 
-Front door of the invitations package: :func:`prepare` renders and checks a whole round,
-:func:`commit` journals it, :func:`send` transmits it; :mod:`.followups` decides which round an
+Front door of the invitations package. The CLI calls :func:`run_round` (a whole round of
+``invite send`` / ``remind`` / ``update`` / ``cancel``) and :func:`preview_invitation`
+(:mod:`.usecases`). Underneath, :func:`prepare` renders and checks a whole round, :func:`commit`
+journals it, :func:`send` transmits it; :mod:`.followups` decides which round an
 ``invite update`` / ``remind`` / ``cancel`` is and who gets it.
 """
 
@@ -21,17 +23,33 @@ from mailer.invitations.rounds import (
     summarize,
     suppressed,
 )
+from mailer.invitations.usecases import (
+    Preview,
+    RoundKind,
+    RoundOutcome,
+    RoundPlan,
+    RoundResult,
+    preview_invitation,
+    run_round,
+)
 
 __all__ = [
     "Prepared",
+    "Preview",
+    "RoundKind",
+    "RoundOutcome",
+    "RoundPlan",
+    "RoundResult",
     "Summary",
     "choose_round",
     "commit",
     "delivery_plan_lines",
     "invitation_sequence",
     "prepare",
+    "preview_invitation",
     "record_round",
     "reminder_contacts",
+    "run_round",
     "send",
     "summarize",
     "suppressed",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailer.config.load import Config
+from mailer.contacts import count_project_contacts, open_store
 from mailer.contacts.book import ContactCounts
 from mailer.models import Campaign, JournalEntry, State, StateCounts
 from mailer.release import release_section, schedule_section
@@ -101,3 +102,10 @@ def status_json(status: Status) -> dict[str, Any]:
         ],
         **status.extra,
     }
+
+
+def project_status(config: Config, *, all_problems: bool = False) -> Status:
+    """``mailer status``: contacts.csv counted, and every round's counts from the journal."""
+    contacts = count_project_contacts(config)
+    with open_store(config) as store:
+        return collect_status(config, contacts, store, all_problems=all_problems)

@@ -4,7 +4,8 @@ Front door of the release package. ``send-due`` (cron, every minute), ``wait`` a
 end in :func:`run_release` (:mod:`.runner`: the lock, the run log, one :class:`~.run.Run`);
 :mod:`.plan` schedules, pre-briefs and cancels; :mod:`.schedule` holds the pure embargo
 decisions; :mod:`.audience` and :mod:`.batches` say who gets which message; :mod:`.status`
-reports; :mod:`.cron` writes the crontab line and the systemd timer.
+reports; :mod:`.cron` writes the crontab line and the systemd timer. :mod:`.usecases` holds the
+``schedule``, ``status`` and ``cancel`` commands, which open the journal themselves.
 """
 
 from mailer.release.cron import CronSetup, cron_setup
@@ -25,6 +26,7 @@ from mailer.release.status import (
     schedule_section,
     status_json,
 )
+from mailer.release.usecases import Scheduled, cancel_release, read_status, schedule_release
 
 __all__ = [
     "Cancelled",
@@ -33,13 +35,17 @@ __all__ = [
     "Proposal",
     "ReleaseStatus",
     "RunResult",
+    "Scheduled",
     "cancel",
+    "cancel_release",
     "cron_setup",
     "plan_schedule",
+    "read_status",
     "release_section",
     "release_status",
     "run_release",
     "save_schedule",
+    "schedule_release",
     "schedule_section",
     "send_prebrief",
     "status_json",

@@ -2,7 +2,9 @@
 
 Pure reading and classifying (``parse``, ``ical``, ``text``, ``quotes``, ``bounce``,
 ``classify``) is separate from input (``sources`` for files, ``imap`` for the server) and from
-the store (``apply`` matches and records, ``fetch`` ties them together for the CLI).
+the store (``apply`` matches and records, ``fetch`` ties them together). The commands' use
+cases (:mod:`.usecases`: fetch, import, list, summary, set, export and the suppression list;
+:mod:`.review`: the review loop) open the journal themselves and are what the CLI calls.
 """
 
 from __future__ import annotations
@@ -22,31 +24,63 @@ from mailer.rsvp.results import (
     PartStat,
     TextAnswer,
 )
+from mailer.rsvp.review import QUIT, SKIP, Reviewed, Reviewer, review_replies
 from mailer.rsvp.sources import read_sources
+from mailer.rsvp.usecases import (
+    Exported,
+    MailboxRead,
+    Suppressed,
+    answer_summary,
+    export_answers,
+    fetch_replies,
+    import_replies,
+    list_answers,
+    record_answer,
+    suppress_address,
+    suppression_list,
+    unsuppress_address,
+)
 
 __all__ = [
+    "QUIT",
+    "SKIP",
     "Answer",
     "BounceRecipient",
     "BounceReport",
     "CalendarAnswer",
     "Classification",
     "Envelope",
+    "Exported",
     "FetchReport",
     "FetchResult",
     "IngestItem",
     "IngestReport",
     "Kind",
+    "MailboxRead",
     "MoveResult",
     "Outcome",
     "PartStat",
     "ReviewKind",
+    "Reviewed",
+    "Reviewer",
+    "Suppressed",
     "TextAnswer",
     "account_label",
+    "answer_summary",
     "classify",
+    "export_answers",
     "fetch_and_ingest",
     "fetch_new",
+    "fetch_replies",
     "import_paths",
+    "import_replies",
     "ingest",
+    "list_answers",
     "move_processed",
     "read_sources",
+    "record_answer",
+    "review_replies",
+    "suppress_address",
+    "suppression_list",
+    "unsuppress_address",
 ]

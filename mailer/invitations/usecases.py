@@ -1,0 +1,191 @@
+"""What ``mailer invite ...`` does, one function per command, called by the CLI with plain values.
+
+:func:`run_round` is a whole round (invitation, reminder, update or cancellation): open the
+journal, choose the round, render and check it, let the officer see and confirm it, journal it,
+send it. What only the terminal can do (show the plan, ask, draw a progress bar) comes in as
+callables; what happened goes back as a :class:`RoundResult` for the console.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mailer.clock import Clock
+from mailer.config import Config, password_for
+from mailer.contacts import Project, open_store, project_for, recipients
+from mailer.errors import ExitCode
+from mailer.invitations.followups import choose_round, invitation_sequence, record_round
+from mailer.invitations.rounds import (
+    Summary,
+    commit,
+    delivery_plan_lines,
+    prepare,
+    send,
+    suppressed,
+)
+from mailer.messages.plan import RoundSpec, build_plan, invitation_spec
+from mailer.models import Contact, Outgoing
+from mailer.sending import Progress, SendReport
+from mailer.sending.outbox import write_private
+from mailer.store import Recovery, Store
+
+
+class RoundKind(enum.StrEnum):
+    """The round an ``invite`` subcommand sends."""
+
+    INVITATION = "invitation"
+    REMINDER = "reminder"
+    UPDATE = "update"
+    CANCEL = "cancel"
+
+    @property
+    def noun(self) -> str:
+        """The messages of this round, in the plural ("Send 7 reminders?")."""
+        return _NOUNS[self]
+
+
+_NOUNS = {
+    RoundKind.INVITATION: "invitations",
+    RoundKind.REMINDER: "reminders",
+    RoundKind.UPDATE: "updates",
+    RoundKind.CANCEL: "cancellations",
+}
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """What a round is about to do, shown before the officer confirms (also for a dry run)."""
+
+    kind: RoundKind
+    summary: Summary
+    recovery: Recovery  # rows of an earlier run that stopped: requeued or in doubt
+    requeued: int  # failed / in-doubt messages requeued on request (--retry-failed, ...)
+    delivery_plan: tuple[str, ...]  # SMTP only: when the messages leave, and the daily cap
+
+    @property
+    def count(self) -> int:
+        return self.summary.to_send
+
+
+class RoundOutcome(enum.Enum):
+    UNCHANGED = "unchanged"  # a follow-up that would change nothing (the event is as sent)
+    DRY_RUN = "dry-run"  # rendered and checked; nothing journaled or sent
+    NOTHING_LEFT = "nothing-left"  # every message was handled by earlier runs
+    DECLINED = "declined"  # the officer said no
+    SENT = "sent"
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    kind: RoundKind
+    outcome: RoundOutcome
+    report: SendReport | None = None  # only when SENT
+    already_done: int = 0  # messages handled by earlier runs (shown with the report)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.outcome is RoundOutcome.DECLINED:
+            return ExitCode.ERROR
+        if self.report is not None and not self.report.ok:
+            return ExitCode.FAILED
+        return ExitCode.OK
+
+
+def run_round(
+    config: Config,
+    kind: RoundKind,
+    *,
+    clock: Clock,
+    show: Callable[[RoundPlan], None],
+    confirm: Callable[[RoundPlan], bool],
+    progress: Progress | None = None,
+    interactive: bool = False,
+    tag: str | None = None,
+    only: str | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+    resend_in_doubt: bool = False,
+) -> RoundResult:
+    """Plan, show, confirm, journal, send and report one round.
+
+    *show* gets the plan of every round that has one (dry runs and empty rounds too); *confirm*
+    is asked only when there is something to send; *interactive* lets the SMTP password be asked
+    for on the terminal.
+    """
+    project = project_for(config)
+    with open_store(config) as store:
+        chosen = _choose(kind, project, store)
+        if chosen is None:
+            return RoundResult(kind, RoundOutcome.UNCHANGED)
+        spec, contacts = chosen
+        prepared = prepare(
+            project,
+            spec,
+            store,
+            contacts=contacts,
+            now=clock.now(),
+            tag=tag,
+            only=only,
+            limit=limit,
+            retry_failed=retry_failed,
+            resend_in_doubt=resend_in_doubt,
+            suppressed=suppressed(store),
+        )
+        count = len(prepared.plan.items)
+        plan = RoundPlan(
+            kind=kind,
+            summary=prepared.summary,
+            recovery=prepared.recovery,
+            requeued=prepared.requeued,
+            delivery_plan=tuple(delivery_plan_lines(config, count, clock.now())),
+        )
+        show(plan)
+        if dry_run:
+            return RoundResult(kind, RoundOutcome.DRY_RUN)
+        if not count:
+            return RoundResult(kind, RoundOutcome.NOTHING_LEFT)
+        if not confirm(plan):
+            return RoundResult(kind, RoundOutcome.DECLINED)
+        password = password_for(config, interactive=interactive)
+        reserved = commit(project, prepared, store, now=clock.now())
+        record_round(config, store, spec)
+        report = send(project, reserved, store, clock=clock, progress=progress, password=password)
+        return RoundResult(kind, RoundOutcome.SENT, report, already_done=len(reserved.done))
+
+
+def _choose(
+    kind: RoundKind, project: Project, store: Store
+) -> tuple[RoundSpec, Sequence[Contact] | None] | None:
+    """The round to send and its recipients (None: the contacts selected by tag and address)."""
+    config = project.config
+    if kind is RoundKind.INVITATION:
+        spec = replace(invitation_spec(config), sequence=invitation_sequence(config, store))
+        return spec, None
+    return choose_round(kind.value, config, project.book, store)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One invitation rendered exactly as it would be sent (nothing journaled)."""
+
+    item: Outgoing
+    written: Path | None  # the .eml file it was also written to
+
+
+def preview_invitation(
+    config: Config, *, to: str | None, now: dt.datetime, out: Path | None = None
+) -> Preview:
+    """Render the invitation of *to* (default: the first contact); with *out*, also write it
+    there (mode 0600)."""
+    project = project_for(config)
+    contacts = recipients(project, tag=None, only=to)[:1]
+    plan = build_plan(config, contacts, invitation_spec(config), now=now, store=None)
+    item = plan.items[0]
+    if out is not None:
+        write_private(out, item.data)
+    return Preview(item, out)

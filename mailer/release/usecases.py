@@ -1,0 +1,61 @@
+"""What ``mailer release schedule / status / cancel`` do, with the journal opened here.
+
+``prebrief``, ``send-due``, ``wait`` and ``send-now`` call
+:func:`~mailer.release.plan.send_prebrief` and :func:`~mailer.release.runner.run_release`, which
+open it themselves already.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailer.clock import Clock
+from mailer.config import Config
+from mailer.contacts import open_store, project_for
+from mailer.models import Schedule
+from mailer.release.plan import Cancelled, Proposal, cancel, plan_schedule, save_schedule
+from mailer.release.status import ReleaseStatus, release_status
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    proposal: Proposal
+    schedule: Schedule | None  # None: the officer did not confirm, nothing was saved
+
+
+def schedule_release(
+    config: Config,
+    *,
+    at: str | None,
+    tz: str | None,
+    tag: str | None,
+    prebrief: bool,
+    clock: Clock,
+    show: Callable[[Proposal], None],
+    confirm: Callable[[Proposal], bool],
+) -> Scheduled:
+    """Validate the embargo, render and check every message, *show* the proposal, and save it
+    when the officer *confirm*s it."""
+    project = project_for(config)
+    with open_store(config) as store:
+        proposal = plan_schedule(
+            project, store, at=at, tz=tz, tag=tag, now=clock.now(), prebrief=prebrief
+        )
+        show(proposal)
+        if not confirm(proposal):
+            return Scheduled(proposal, None)
+        return Scheduled(proposal, save_schedule(store, proposal, now=clock.now()))
+
+
+def read_status(config: Config, *, now: dt.datetime) -> ReleaseStatus:
+    """``release status``: the schedule, who got the release when, the run log."""
+    with open_store(config) as store:
+        return release_status(config, store, now=now)
+
+
+def cancel_release(config: Config, *, now: dt.datetime) -> Cancelled:
+    """``release cancel``: a run in progress stops before its next message."""
+    with open_store(config) as store:
+        return cancel(config, store, now=now)
