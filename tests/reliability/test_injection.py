@@ -24,6 +24,7 @@ from email.header import decode_header, make_header
 from email.utils import getaddresses
 from pathlib import Path
 
+import mailparser  # the "mail-parser" package (test extra)
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -76,7 +77,6 @@ def parse_all(data: bytes, contact: str) -> None:
         name = line.split(b":", 1)[0].strip().lower().decode("ascii", "replace")
         if line[:1] not in (b" ", b"\t"):
             assert name not in ("bcc", "cc", "reply-to", "sender"), line
-    mailparser = pytest.importorskip("mailparser")
     parsed = mailparser.parse_from_bytes(data)
     assert [a for _, a in parsed.to] == [contact]
 
