@@ -143,16 +143,25 @@ def test_shared_by_concurrent_connections() -> None:
 
 
 def test_real_clock_is_precise() -> None:
-    limiter = RateLimiter(1200, SystemClock())  # one every 50 ms
+    """Five acquisitions at one every 50 ms take 0.2 s: never less, and not much more.
+
+    Never less holds in every run. Not much more (under 0.4 s) is asked of the best of up to
+    three runs: a loaded machine can stall one run for longer than that, but a limiter that
+    oversleeps does so every time.
+    """
 
     async def go() -> float:
+        limiter = RateLimiter(1200, SystemClock())  # one every 50 ms
         begin = time.monotonic()
         for _ in range(5):
             await limiter.acquire()
         return time.monotonic() - begin
 
-    elapsed = asyncio.run(go())
-    assert 0.2 - 0.005 <= elapsed < 0.4
+    runs: list[float] = []
+    while len(runs) < 3 and not any(elapsed < 0.4 for elapsed in runs):
+        runs.append(asyncio.run(go()))
+    assert all(elapsed >= 0.2 - 0.005 for elapsed in runs), runs
+    assert min(runs) < 0.4, runs
 
 
 def test_bad_settings() -> None:

@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import mailparser  # the "mail-parser" package (test extra)
 import pytest
 from icalendar import Calendar
 
@@ -217,7 +218,6 @@ def test_long_subject_decodes_exactly(project: Path, subject: str) -> None:
     decoded = str(email.header.make_header(email.header.decode_header(raw.replace("\r\n", ""))))
     assert decoded == subject
     # mail-parser does not unfold plain folded lines; unfolding is removing the CRLF.
-    mailparser = pytest.importorskip("mailparser")  # the "mail-parser" package (test extra)
     assert mailparser.parse_from_bytes(data).subject.replace("\r\n", "") == subject
 
 
@@ -382,7 +382,6 @@ def test_without_html_and_attachments(project: Path) -> None:
 
 
 def test_second_parser_reads_the_same_message(project: Path) -> None:
-    mailparser = pytest.importorskip("mailparser")  # the "mail-parser" package (test extra)
     data = first_finnish(project).data
     mail = mailparser.parse_from_bytes(data)
     assert not mail.has_defects, mail.defects

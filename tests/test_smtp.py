@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -498,7 +499,11 @@ def test_rate_limit_spaces_the_messages(smtp_server: Server, tmp_path: Path, sto
     # arrive before k * 0.2 s after the run began (load can only make it later)
     for k, arrived in enumerate(arrivals):
         assert arrived - begin >= k * 0.2
-    assert arrivals[-1] - begin < 0.8 + 1.0
+    # and not much later: at least half the gaps between arrivals are under 0.3 s. Asked of
+    # half the gaps, not of the total, so that one stall of a loaded machine (which delays one
+    # message; the slots after it keep the pace) does not fail the test; spacing wider does.
+    gaps = sorted(b - a for a, b in itertools.pairwise(arrivals))
+    assert gaps[len(gaps) // 2 - 1] < 0.2 * 1.5, gaps
 
 
 def test_daily_cap_stops_and_resumes_nothing_twice(

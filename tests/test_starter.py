@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pypdf
 import pytest
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -19,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from mailer.addresses import normalize_address
 from mailer.config.load import load_config
 from mailer.errors import MailerError
+from mailer.messages.render import Renderer
 from mailer.project.starter import (
     CONFIG_HEADER,
     StarterResult,
@@ -27,8 +29,6 @@ from mailer.project.starter import (
     starter_config,
     write_starter,
 )
-
-pypdf = pytest.importorskip("pypdf")
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 NAMES = ("invitation", "reminder", "release", "update", "cancel")
@@ -432,8 +432,7 @@ def test_invitation_carries_the_facts(starter: Path, language: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("language", LANGS)
 def test_templates_render_with_the_real_renderer(starter: Path, name: str, language: str) -> None:
-    render = pytest.importorskip("mailer.messages.render")
-    renderer = render.Renderer(starter / "templates", default_language="fi", label_root=starter)
+    renderer = Renderer(starter / "templates", default_language="fi", label_root=starter)
     renderer.check(name, {language})
     for prebrief in (False, True):
         context = {**sample_context(language, prebrief=prebrief), "_zone": HELSINKI}

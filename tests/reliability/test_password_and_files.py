@@ -133,6 +133,9 @@ def server(tmp_path: Path) -> SmtpTestServer:
     started.stop()
 
 
+# Slow (about 10 s): a whole working session, some twenty runs of the real CLI in subprocesses.
+# The everyday pytest keeps the quicker checks below (the outbox, the IMAP password).
+@pytest.mark.slow
 def test_the_password_appears_nowhere_and_files_are_private(
     server: SmtpTestServer, tmp_path: Path, figures: Figures
 ) -> None:

@@ -38,12 +38,8 @@ from tests.helpers import make_project
 from tests.reliability.conftest import Figures
 from tests.test_rsvp_parse import mime
 
-COUNT: dict[str, int] = {}
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def counted(name: str) -> None:
-    COUNT[name] = COUNT.get(name, 0) + 1
+EXAMPLES = "hypothesis examples (this suite)"  # the figures' section (docs/reliability.md)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +87,9 @@ VALUES = st.recursive(
     )
 )
 def test_config_loader_on_generated_documents(
-    changes: list[tuple[str, str, Any]], starter: Path
+    changes: list[tuple[str, str, Any]], starter: Path, figures: Figures
 ) -> None:
-    counted("config.toml documents")
+    figures.add(EXAMPLES, "config.toml documents")
     data = tomllib.loads((starter / "config.toml").read_text(encoding="utf-8"))
     for section, key, value in changes:
         table = data.setdefault(section, {})
@@ -115,8 +111,10 @@ def test_config_loader_on_generated_documents(
 
 @FUZZ
 @given(cut=st.integers(0, 4000), noise=st.text(max_size=40))
-def test_config_loader_on_mutated_text(cut: int, noise: str, starter: Path) -> None:
-    counted("config.toml mutations")
+def test_config_loader_on_mutated_text(
+    cut: int, noise: str, starter: Path, figures: Figures
+) -> None:
+    figures.add(EXAMPLES, "config.toml mutations")
     text = (starter / "config.toml").read_text(encoding="utf-8")
     cut %= len(text)
     with tempfile.TemporaryDirectory() as folder:
@@ -213,8 +211,10 @@ TOKENS = st.sampled_from(
 
 @FUZZ
 @given(source=st.lists(TOKENS, max_size=30).map("".join))
-def test_templates_made_of_tokens_render_or_fail_in_one_line(source: str, starter: Path) -> None:
-    counted("templates")
+def test_templates_made_of_tokens_render_or_fail_in_one_line(
+    source: str, starter: Path, figures: Figures
+) -> None:
+    figures.add(EXAMPLES, "templates")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         for part in ("subject.txt", "body.txt"):
@@ -246,16 +246,16 @@ def test_templates_made_of_tokens_render_or_fail_in_one_line(source: str, starte
 
 @FUZZ
 @given(text=mime())
-def test_classifier_on_generated_mime(text: str) -> None:
-    counted("MIME for the classifier")
+def test_classifier_on_generated_mime(text: str, figures: Figures) -> None:
+    figures.add(EXAMPLES, "MIME for the classifier")
     raw = ("From: a@b.example\r\nMessage-ID: <m@x>\r\n" + text).encode("utf-8", "surrogatepass")
     assert isinstance(classify(raw).kind, Kind)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts=st.lists(mime(), min_size=1, max_size=4))
-def test_the_whole_import_on_generated_mime(texts: list[str]) -> None:
-    counted("MIME batches for the whole import")
+def test_the_whole_import_on_generated_mime(texts: list[str], figures: Figures) -> None:
+    figures.add(EXAMPLES, "MIME batches for the whole import")
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "m.db") as store:
         raws = [
             (
@@ -269,8 +269,3 @@ def test_the_whole_import_on_generated_mime(texts: list[str]) -> None:
         report = ingest(raws, store=store, now=dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
         assert len(report.items) == len(raws)
         assert not any(item.contact for item in report.items)  # nobody was invited
-
-
-def test_generated_examples_are_counted(figures: Figures) -> None:
-    for name, n in COUNT.items():
-        figures.add("hypothesis examples (this suite)", name, n)
