@@ -266,3 +266,24 @@ def test_simple_reader_never_raises(lines: list[str]) -> None:
     assert result is None or len(result) == 1
     inside = read_simple(["BEGIN:VCALENDAR", *lines, "END:VCALENDAR"])
     assert inside is None or inside[0].name == "VCALENDAR"
+
+
+def test_an_equals_sign_in_an_unquoted_parameter_reads_the_same_both_ways() -> None:
+    """Found by the property test above: icalendar drops the white space around the "=" in
+    ``CN=0 =``; the simple reader leaves such a line to icalendar."""
+    lines = [
+        "BEGIN:VCALENDAR",
+        "PRODID:x",
+        "VERSION:2.0",
+        "METHOD:REPLY",
+        "BEGIN:VEVENT",
+        "UID:u1",
+        "DTSTAMP:20270601T100000Z",
+        "ATTENDEE;PARTSTAT=ACCEPTED;CN=0 =:MAILTO:B@X.example",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    text = "\r\n".join(lines) + "\r\n"
+    fast, slow = both(text)
+    assert fast == slow
+    assert not simple(text)

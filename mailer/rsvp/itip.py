@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 # NAME *(";" param) ":" value, with the parameter grammar narrowed to what needs no unescaping:
 # no backslash, caret (RFC 6868), percent, comma or control character in a parameter value, and
-# no white space at the ends of an unquoted one (icalendar strips it there).
-_SAFE = r'[^";:,\\^%\x00-\x1f\x7f]'
+# no white space at the ends of an unquoted one (icalendar strips it there), and no "=" in it
+# (icalendar splits there and drops the white space around it).
+_SAFE = r'[^";:,=\\^%\x00-\x1f\x7f]'
 _QSAFE = r'[^"\\^%\x00-\x08\x0a-\x1f\x7f]'
 _PARAM = rf'([A-Za-z0-9-]+)=(?:"({_QSAFE}*)"|((?![ \t]){_SAFE}+(?<![ \t])))'
 _LINE = re.compile(rf"([A-Za-z0-9-]+)((?:;{_PARAM})*):(.*)", re.DOTALL)
