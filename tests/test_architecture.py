@@ -224,3 +224,47 @@ def test_only_the_console_and_the_cli_print() -> None:
             and node.value.id == "sys"
         ]
     assert wrong == []
+
+
+# The layers of docs/architecture.md, lowest first: a module may import from its own layer and
+# the ones below it, never from a layer above.
+LAYERS: tuple[frozenset[str], ...] = tuple(
+    frozenset("mailer" if name == "mailer" else f"mailer.{name}" for name in layer.split())
+    for layer in (
+        "mailer models errors clock timeutil addresses",  # the shared modules
+        "config",
+        "store",
+        "contacts messages",
+        "sending",
+        "invitations rsvp",
+        "release",
+        "project",
+        "console",
+        "cli __main__",
+    )
+)
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    for depth in (2, 1):
+        name = ".".join(parts[:depth])
+        for level, members in enumerate(LAYERS):
+            if name in members:
+                return level
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS and docs/architecture.md")
+
+
+def test_every_module_is_in_a_layer() -> None:
+    for module in MODULES:
+        _layer(module)
+
+
+def test_no_module_imports_from_a_layer_above_its_own() -> None:
+    upward = [
+        f"{MODULES[module].relative_to(ROOT.parent)}:{line}: {module} imports {target}"
+        for module in MODULES
+        for target, line in _imports(module)
+        if target in MODULES and _layer(target) > _layer(module)
+    ]
+    assert upward == []
