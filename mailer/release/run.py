@@ -134,7 +134,6 @@ class Run:
         retry_failed: bool,
         on_wait: Waiting | None,
         resend_in_doubt: bool = False,
-        sleep: Callable[[float], None],
     ) -> RunResult:
         first = self.releases.current()
         if self.command is Command.WAIT and first is not None and first.state in ACTIVE_STATES:
@@ -156,7 +155,7 @@ class Run:
                 left = (schedule.embargo - now).total_seconds()
                 if on_wait is not None:
                     on_wait(schedule, left)
-                sleep(max(0.05, min(1.0, left - 59.5)))
+                self.clock.sleep_blocking(max(0.05, min(1.0, left - 59.5)))
                 continue
             if (
                 on_wait is not None
