@@ -14,7 +14,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -346,6 +346,3 @@ def _check_security(reader: Reader, section: str, security: str, host: str, allo
             f"'none' sends the password in clear text to {host}; use 'starttls' or 'tls', "
             "or set allow_insecure = true if you really mean it",
         )
-
-
-Loader = Callable[[Path], Config]
