@@ -43,7 +43,6 @@ class Proposal:
     """What ``mailer release schedule`` is about to save, shown before the officer confirms."""
 
     embargo: Embargo
-    event_zone: str
     tag: str
     mode: str
     grace_minutes: int
@@ -60,7 +59,6 @@ class Proposal:
     plan: str  # when the first and the last message leave
     shorten: tuple[str, ...]  # ways to make that shorter
     warnings: tuple[str, ...]
-    replaces: Schedule | None
     transport: str
     fingerprint: str
 
@@ -168,7 +166,6 @@ def plan_schedule(
     )
     return Proposal(
         embargo=embargo,
-        event_zone=config.zone.key,
         tag=chosen_tag,
         mode=mode,
         grace_minutes=config.release.grace_minutes,
@@ -185,7 +182,6 @@ def plan_schedule(
         plan=plan_text,
         shorten=tuple(shorten),
         warnings=tuple(warnings),
-        replaces=current if current and current.state is ScheduleState.SCHEDULED else None,
         transport=_transport(config),
         fingerprint=input_fingerprint(config),
     )
