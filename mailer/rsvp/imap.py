@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import base64
 import imaplib
-import ipaddress
 import re
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+from mailer.addresses import is_loopback
 from mailer.config.load import ImapConfig
 from mailer.errors import InboxError
 from mailer.rsvp.parse import MAX_MESSAGE_BYTES
@@ -122,15 +122,6 @@ def _where(cfg: ImapConfig) -> str:
     return f"imap {cfg.host}:{cfg.port}"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @contextmanager
 def _session(cfg: ImapConfig, password: str) -> Iterator[imaplib.IMAP4]:
     conn = _connect(cfg, password)
@@ -145,7 +136,7 @@ def _session(cfg: ImapConfig, password: str) -> Iterator[imaplib.IMAP4]:
 
 def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
     where = _where(cfg)
-    if cfg.security == "none" and not _is_loopback(cfg.host) and not cfg.allow_insecure:
+    if cfg.security == "none" and not is_loopback(cfg.host) and not cfg.allow_insecure:
         raise InboxError(
             f"{where}: security 'none' would send the password in clear text",
             hint='use security = "tls" or "starttls"',
