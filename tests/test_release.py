@@ -24,11 +24,11 @@ from typer.testing import CliRunner
 from mailer.cli import app
 from mailer.clock import FakeClock, SystemClock
 from mailer.config.load import Config, load_config
-from mailer.contacts import load_project
+from mailer.contacts import load_project, project_of
 from mailer.errors import ExitCode, ReleaseCancelled, ScheduleError, TemplateError, UsageError
 from mailer.messages.plan import new_message_id
 from mailer.models import Campaign, Outgoing, Schedule, ScheduleState, State
-from mailer.release.audience import project_of, release_spec
+from mailer.release.audience import release_spec
 from mailer.release.batches import bcc_items
 from mailer.release.lock import ReleaseLock, lock_path
 from mailer.release.plan import send_prebrief

@@ -19,6 +19,7 @@ from mailer.contacts.loading import (
     count_project_contacts,
     load_project,
     open_store,
+    project_of,
     recipients,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "load_project",
     "open_store",
     "parse_contacts",
+    "project_of",
     "recipients",
     "require_valid",
     "select_contacts",

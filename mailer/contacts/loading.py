@@ -1,7 +1,8 @@
 """A project: its ``config.toml`` and the contact book it names, loaded together.
 
-Every use case starts here: :func:`load_project` reads and checks both, :func:`recipients`
-selects the contacts a round goes to, :func:`open_store` opens the project's journal.
+Every use case starts here: :func:`load_project` reads and checks both (:func:`project_of` reads
+the contacts of a config already loaded), :func:`recipients` selects the contacts a round goes
+to, :func:`open_store` opens the project's journal.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ class Project:
 
 
 def load_project(config_path: Path) -> Project:
-    config = load_config(config_path)
+    return project_of(load_config(config_path))
+
+
+def project_of(config: Config) -> Project:
+    """The project of a loaded *config*: reads the contact book it names (the release reads it
+    only when a run needs it, not for every 'not yet' minute)."""
     book = load_contacts(
         config.contacts.file,
         default_language=config.contacts.default_language,

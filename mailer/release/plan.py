@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from mailer.clock import Clock
 from mailer.config import password_for
 from mailer.config.load import Config
-from mailer.contacts import Project, open_store
+from mailer.contacts import Project, open_store, project_of
 from mailer.errors import ScheduleError
 from mailer.invitations.rounds import suppressed
 from mailer.messages.plan import PlanError, build_plan
@@ -19,7 +19,6 @@ from mailer.release.audience import (
     ROUND,
     audience,
     input_fingerprint,
-    project_of,
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_check

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from mailer.clock import Clock
 from mailer.config import password_for
 from mailer.config.load import Config
+from mailer.contacts import project_of
 from mailer.errors import ExitCode, ScheduleError, UsageError
 from mailer.invitations.rounds import suppressed
 from mailer.messages.plan import build_plan, new_message_id
@@ -30,7 +31,6 @@ from mailer.release.audience import (
     ROUND,
     audience,
     input_fingerprint,
-    project_of,
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
