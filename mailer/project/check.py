@@ -6,31 +6,16 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.config.load import Config
 from mailer.contacts import load_project
 from mailer.errors import MailerError
-from mailer.messages.plan import RoundSpec, build_plan, invitation_spec
-from mailer.models import Campaign
+from mailer.messages.plan import build_plan, invitation_spec
+from mailer.release.audience import release_spec
 
 
 @dataclass(frozen=True)
 class CheckReport:
     lines: tuple[str, ...]
     ok: bool
-
-
-def release_spec_for_check(config: Config) -> RoundSpec | None:
-    if config.release.embargo is None:
-        return None
-    return RoundSpec(
-        campaign=Campaign.RELEASE,
-        round=0,
-        template=config.release.template,
-        calendar_method=None,
-        attachments=config.release.attachments,
-        attachments_key="[release] attachments",
-        extra_context={"prebrief": False},
-    )
 
 
 def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckReport:
@@ -50,9 +35,8 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
         )
     contacts = book.contacts
     specs = [invitation_spec(config)]
-    release = release_spec_for_check(config)
-    if release is not None:
-        specs.append(release)
+    if config.release.embargo is not None:
+        specs.append(release_spec(config, config.release.embargo))
     for spec in specs:
         try:
             plan = build_plan(config, contacts, spec, now=now, store=None)
