@@ -21,6 +21,7 @@ from mailer.cli import app
 from mailer.config.load import CONFIG_ENV
 from mailer.models import Campaign, State
 from mailer.store import Store
+from tests.fixtures_imap import DovecotServer
 from tests.helpers import make_project, set_keys, write_contacts
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -429,6 +430,54 @@ def test_check_reports_failures(project: Path) -> None:
         "attachments)",
         "ok    release     7 messages render",
     ]
+
+
+def use_dovecot(project: Path, dovecot: DovecotServer) -> None:
+    cfg = dovecot.imap_config(security="starttls")
+    set_keys(
+        project,
+        "imap",
+        host=cfg.host,
+        port=cfg.port,
+        security=cfg.security,
+        username=cfg.username,
+        password_env="MAILER_TEST_IMAP_PASSWORD",
+        ca_file=str(cfg.ca_file),
+    )
+
+
+def test_check_logs_in_to_imap(project: Path, dovecot: DovecotServer) -> None:
+    use_dovecot(project, dovecot)
+    message = b"From: a@example.org\r\nSubject: hello\r\n\r\nbody\r\n"
+    dovecot.deliver(message)
+    dovecot.deliver(message)
+    flags = dovecot.flags()
+    result = mailer("check", env={"MAILER_TEST_IMAP_PASSWORD": dovecot.password})
+    assert result.exit_code == 0, result.output
+    *first, last = lines(result.stdout)
+    assert first == [
+        "ok    config      config.toml",
+        "ok    contacts    7 contacts, 0 warnings",
+        "ok    invitation  7 messages render",
+        "ok    release     7 messages render",
+    ]
+    assert re.fullmatch(
+        rf"ok    imap        127\.0\.0\.1:{dovecot.imap_port} STARTTLS TLSv1\.[23], "
+        rf"logged in as {dovecot.user}, folder INBOX \(2 messages\)",
+        last,
+    ), last
+    assert dovecot.flags() == flags  # examined read-only: nothing marked \Seen
+
+
+def test_check_reports_a_wrong_imap_password(project: Path, dovecot: DovecotServer) -> None:
+    use_dovecot(project, dovecot)
+    result = mailer("check", env={"MAILER_TEST_IMAP_PASSWORD": "wrong-Pa55"})
+    assert result.exit_code == 1
+    assert lines(result.stdout)[-1] == (
+        f"FAIL  imap        imap 127.0.0.1:{dovecot.imap_port}: "
+        "[AUTHENTICATIONFAILED] Authentication failed. (check [imap] username and the password)"
+    )
+    assert "wrong-Pa55" not in result.output
 
 
 def test_init_twice_overwrites_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,10 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailer.config import imap_password_for, password_for
 from mailer.contacts import load_project
-from mailer.errors import MailerError
+from mailer.errors import ConfigError, MailerError
 from mailer.messages.plan import build_plan, invitation_spec
 from mailer.release.audience import release_spec
+from mailer.rsvp import imap
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,8 @@ class CheckReport:
 
 
 def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckReport:
-    """Config, contacts, every template and attachment, and (optionally) the servers."""
+    """Config, contacts, every template and attachment, and (optionally) the servers: SMTP
+    (log in and QUIT) and IMAP (log in, examine the folder read-only, log out)."""
     lines: list[str] = []
     ok = True
     project = load_project(config_path)
@@ -45,7 +48,6 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
             ok = False
             lines.append(f"FAIL  {spec.campaign.value:<11} {exc.message}")
     if connect and config.transport.kind == "smtp" and config.smtp is not None:
-        from mailer.config import password_for
         from mailer.sending.preflight import check_smtp
 
         try:
@@ -55,4 +57,15 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
         except MailerError as exc:
             ok = False
             lines.append(f"FAIL  smtp        {exc.message}")
+    if connect and config.imap is not None:
+        try:
+            imap_password = imap_password_for(config, interactive=False)
+            if imap_password is None:
+                raise ConfigError(f"{config.path.name}: [imap] username is empty")
+            found = imap.probe(config.imap, password=imap_password)
+            lines.append(f"ok    imap        {found}")
+        except MailerError as exc:
+            ok = False
+            hint = f" ({exc.hint})" if exc.hint else ""
+            lines.append(f"FAIL  imap        {exc.message}{hint}")
     return CheckReport(tuple(lines), ok)
