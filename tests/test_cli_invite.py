@@ -8,6 +8,7 @@ import re
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from mailer.config.load import CONFIG_ENV
 from mailer.models import Campaign, State
 from mailer.store import Store
 from tests.fixtures_imap import DovecotServer
+from tests.fixtures_smtp import SmtpTestServer
 from tests.helpers import make_project, set_keys, write_contacts
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -167,6 +169,29 @@ def test_limit(project: Path) -> None:
     )
     assert "Skipped:      2 already handled by an earlier run" in lines(again.stdout)
     assert len(eml_files(project)) == 7
+
+
+def test_the_plan_counts_the_daily_cap_used_in_the_last_24_hours(
+    project: Path, smtp_server: Callable[..., SmtpTestServer]
+) -> None:
+    server = smtp_server()
+    set_keys(project, "transport", kind="smtp")
+    set_keys(project, "smtp", **server.smtp_section(daily_cap=5))
+    first = mailer("invite", "send", "--yes", "--limit", "4")
+    assert first.exit_code == 0, first.output
+    assert not any(line.startswith("Warning:") for line in lines(first.stdout))
+    assert len(server.messages) == 4
+    again = mailer("invite", "send", "--dry-run")
+    assert again.exit_code == 0, again.output
+    plan = next(line for line in lines(again.stdout) if line.startswith("Plan:"))
+    assert plan.endswith(
+        "; over the daily cap of 5 recipients ([smtp] daily_cap): room for 1 now, "
+        "the rest stays queued for a later run"
+    )
+    assert (
+        "Warning:      this exceeds the daily cap of 5 recipients (4 already used in the last "
+        "24 h); the rest stays queued for a later run"
+    ) in lines(again.stdout)
 
 
 def test_limit_must_be_positive(project: Path) -> None:

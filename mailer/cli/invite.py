@@ -161,7 +161,7 @@ def run_round(
             console.info(f"Requeued {prepared.requeued} messages on request.")
         console.send_summary(prepared.summary)
         for text in rounds.delivery_plan_lines(
-            project.config, len(prepared.plan.items), clock.now()
+            project.config, len(prepared.plan.items), clock.now(), store=store
         ):
             console.info(text)
         if dry_run:
