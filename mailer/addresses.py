@@ -1,7 +1,11 @@
-"""E-mail addresses and display names: the only way a CSV field gets into a header."""
+"""E-mail addresses and display names: the only way a CSV field gets into a header.
+
+Also :func:`is_loopback`, for the server host names of ``[smtp]`` and ``[imap]``.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from functools import lru_cache
@@ -71,3 +75,14 @@ def clean_display_name(value: str) -> str:
     if has_control(value):
         raise AddressError(f"control characters (CR/LF?) in name {value!r}")
     return unicodedata.normalize("NFC", " ".join(value.split()))
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1): the only hosts a
+    password may be sent to in clear text (``security = "none"``) without ``allow_insecure``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

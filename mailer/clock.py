@@ -1,7 +1,13 @@
-"""The clock as an argument: core code never reads the time by itself."""
+"""The clock as an argument: core code never reads the time, or waits for it, by itself.
+
+A clock tells the time and waits: :meth:`Clock.sleep` inside the event loop (the sending code's
+only way to wait for time to pass), :meth:`Clock.sleep_blocking` outside it (the release ``wait``
+countdown). :class:`FakeClock` moves its own time instead of waiting, so tests take no real time.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import Protocol
@@ -16,6 +22,14 @@ class Clock(Protocol):
         """Seconds on a monotonic scale, for rates and timeouts."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait *seconds* without blocking the event loop."""
+        ...
+
+    def sleep_blocking(self, seconds: float) -> None:
+        """Wait *seconds*, blocking the thread (code outside the event loop)."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -26,9 +40,15 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def sleep_blocking(self, seconds: float) -> None:
+        time.sleep(seconds)
+
 
 class FakeClock:
-    """A clock that tests move by hand."""
+    """A clock that tests move by hand; sleeping moves it too (and takes no real time)."""
 
     def __init__(self, start: dt.datetime) -> None:
         if start.tzinfo is None:
@@ -45,3 +65,11 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self._now += dt.timedelta(seconds=seconds)
         self._mono += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance by *seconds*, then let the other tasks run once."""
+        self.advance(max(seconds, 0.0))
+        await asyncio.sleep(0)
+
+    def sleep_blocking(self, seconds: float) -> None:
+        self.advance(max(seconds, 0.0))

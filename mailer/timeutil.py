@@ -68,18 +68,3 @@ def localize(naive: dt.datetime, zone: ZoneInfo) -> dt.datetime:
 def parse_local(value: object, zone: ZoneInfo) -> dt.datetime:
     """Parse *value* as a wall-clock time in *zone* and return an aware datetime."""
     return localize(parse_naive(value), zone)
-
-
-def utc_now() -> dt.datetime:
-    """The real clock, aware, in UTC. Only the CLI calls this; the core takes ``now``."""
-    return dt.datetime.now(dt.UTC)
-
-
-def fmt_local_and_utc(moment: dt.datetime, zone: ZoneInfo) -> str:
-    """``2027-06-25 13:00:00 EEST (UTC+03:00) = 10:00:00 UTC``."""
-    local = moment.astimezone(zone)
-    offset = local.strftime("%z")
-    return (
-        f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset[:3]}:{offset[3:]}, {zone.key})"
-        f" = {moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
-    )

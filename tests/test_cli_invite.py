@@ -8,6 +8,7 @@ import re
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from mailer.cli import app
 from mailer.config.load import CONFIG_ENV
 from mailer.models import Campaign, State
 from mailer.store import Store
+from tests.fixtures_imap import DovecotServer
+from tests.fixtures_smtp import SmtpTestServer
 from tests.helpers import make_project, set_keys, write_contacts
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -166,6 +169,29 @@ def test_limit(project: Path) -> None:
     )
     assert "Skipped:      2 already handled by an earlier run" in lines(again.stdout)
     assert len(eml_files(project)) == 7
+
+
+def test_the_plan_counts_the_daily_cap_used_in_the_last_24_hours(
+    project: Path, smtp_server: Callable[..., SmtpTestServer]
+) -> None:
+    server = smtp_server()
+    set_keys(project, "transport", kind="smtp")
+    set_keys(project, "smtp", **server.smtp_section(daily_cap=5))
+    first = mailer("invite", "send", "--yes", "--limit", "4")
+    assert first.exit_code == 0, first.output
+    assert not any(line.startswith("Warning:") for line in lines(first.stdout))
+    assert len(server.messages) == 4
+    again = mailer("invite", "send", "--dry-run")
+    assert again.exit_code == 0, again.output
+    plan = next(line for line in lines(again.stdout) if line.startswith("Plan:"))
+    assert plan.endswith(
+        "; over the daily cap of 5 recipients ([smtp] daily_cap): room for 1 now, "
+        "the rest stays queued for a later run"
+    )
+    assert (
+        "Warning:      this exceeds the daily cap of 5 recipients (4 already used in the last "
+        "24 h); the rest stays queued for a later run"
+    ) in lines(again.stdout)
 
 
 def test_limit_must_be_positive(project: Path) -> None:
@@ -429,6 +455,54 @@ def test_check_reports_failures(project: Path) -> None:
         "attachments)",
         "ok    release     7 messages render",
     ]
+
+
+def use_dovecot(project: Path, dovecot: DovecotServer) -> None:
+    cfg = dovecot.imap_config(security="starttls")
+    set_keys(
+        project,
+        "imap",
+        host=cfg.host,
+        port=cfg.port,
+        security=cfg.security,
+        username=cfg.username,
+        password_env="MAILER_TEST_IMAP_PASSWORD",
+        ca_file=str(cfg.ca_file),
+    )
+
+
+def test_check_logs_in_to_imap(project: Path, dovecot: DovecotServer) -> None:
+    use_dovecot(project, dovecot)
+    message = b"From: a@example.org\r\nSubject: hello\r\n\r\nbody\r\n"
+    dovecot.deliver(message)
+    dovecot.deliver(message)
+    flags = dovecot.flags()
+    result = mailer("check", env={"MAILER_TEST_IMAP_PASSWORD": dovecot.password})
+    assert result.exit_code == 0, result.output
+    *first, last = lines(result.stdout)
+    assert first == [
+        "ok    config      config.toml",
+        "ok    contacts    7 contacts, 0 warnings",
+        "ok    invitation  7 messages render",
+        "ok    release     7 messages render",
+    ]
+    assert re.fullmatch(
+        rf"ok    imap        127\.0\.0\.1:{dovecot.imap_port} STARTTLS TLSv1\.[23], "
+        rf"logged in as {dovecot.user}, folder INBOX \(2 messages\)",
+        last,
+    ), last
+    assert dovecot.flags() == flags  # examined read-only: nothing marked \Seen
+
+
+def test_check_reports_a_wrong_imap_password(project: Path, dovecot: DovecotServer) -> None:
+    use_dovecot(project, dovecot)
+    result = mailer("check", env={"MAILER_TEST_IMAP_PASSWORD": "wrong-Pa55"})
+    assert result.exit_code == 1
+    assert lines(result.stdout)[-1] == (
+        f"FAIL  imap        imap 127.0.0.1:{dovecot.imap_port}: "
+        "[AUTHENTICATIONFAILED] Authentication failed. (check [imap] username and the password)"
+    )
+    assert "wrong-Pa55" not in result.output
 
 
 def test_init_twice_overwrites_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,17 +18,16 @@ from mailer.store import SmtpLog, Store
 START = dt.datetime(2027, 6, 25, 10, 0, tzinfo=dt.UTC)
 
 
-class Sleeper:
-    """An async sleep that moves the fake clock instead of waiting."""
+class Sleeper(FakeClock):
+    """A fake clock that records how long it was asked to sleep."""
 
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
+    def __init__(self, start: dt.datetime) -> None:
+        super().__init__(start)
         self.calls: list[float] = []
 
-    async def __call__(self, seconds: float) -> None:
+    async def sleep(self, seconds: float) -> None:
         self.calls.append(seconds)
-        self.clock.advance(seconds)
-        await asyncio.sleep(0)
+        await super().sleep(seconds)
 
 
 def run_starts(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
@@ -43,45 +42,42 @@ def run_starts(limiter: RateLimiter, clock: FakeClock, n: int) -> list[float]:
 
 
 def test_thirty_a_minute_is_one_every_two_seconds() -> None:
-    clock = FakeClock(START)
-    sleep = Sleeper(clock)
-    limiter = RateLimiter(30, clock, sleep=sleep)
+    clock = Sleeper(START)
+    limiter = RateLimiter(30, clock)
     assert run_starts(limiter, clock, 5) == [0.0, 2.0, 4.0, 6.0, 8.0]
-    assert sleep.calls == [2.0, 2.0, 2.0, 2.0]
+    assert clock.calls == [2.0, 2.0, 2.0, 2.0]
 
 
 def test_odd_rates_are_not_rounded_to_whole_seconds() -> None:
     clock = FakeClock(START)
-    limiter = RateLimiter(7, clock, sleep=Sleeper(clock))
+    limiter = RateLimiter(7, clock)
     starts = run_starts(limiter, clock, 8)
     assert starts[1] == pytest.approx(60 / 7)
     assert starts[7] == pytest.approx(60.0)
     clock2 = FakeClock(START)
-    fast = RateLimiter(600, clock2, sleep=Sleeper(clock2))
+    fast = RateLimiter(600, clock2)
     assert run_starts(fast, clock2, 4) == pytest.approx([0.0, 0.1, 0.2, 0.3])
 
 
 def test_never_more_than_the_rate_in_any_minute() -> None:
     clock = FakeClock(START)
-    limiter = RateLimiter(30, clock, sleep=Sleeper(clock))
+    limiter = RateLimiter(30, clock)
     starts = run_starts(limiter, clock, 100)
     for first in starts:
         assert sum(1 for t in starts if first <= t < first + 60) <= 30
 
 
 def test_unlimited_never_sleeps() -> None:
-    clock = FakeClock(START)
-    sleep = Sleeper(clock)
-    limiter = RateLimiter(0, clock, sleep=sleep)
+    clock = Sleeper(START)
+    limiter = RateLimiter(0, clock)
     assert limiter.unlimited
     assert run_starts(limiter, clock, 50) == [0.0] * 50
-    assert sleep.calls == []
+    assert clock.calls == []
 
 
 def test_time_spent_elsewhere_counts_but_idle_time_gives_no_burst() -> None:
     clock = FakeClock(START)
-    sleep = Sleeper(clock)
-    limiter = RateLimiter(30, clock, sleep=sleep)
+    limiter = RateLimiter(30, clock)
 
     async def go() -> list[float]:
         waits = [await limiter.acquire()]
@@ -97,20 +93,20 @@ def test_time_spent_elsewhere_counts_but_idle_time_gives_no_burst() -> None:
 
 def test_burst_allows_that_many_at_once_then_spaces() -> None:
     clock = FakeClock(START)
-    limiter = RateLimiter(60, clock, sleep=Sleeper(clock), burst=3)
+    limiter = RateLimiter(60, clock, burst=3)
     assert run_starts(limiter, clock, 6) == [0.0, 0.0, 0.0, 1.0, 2.0, 3.0]
 
 
-class VirtualTime:
+class VirtualTime(FakeClock):
     """Sleeping tasks wake in order of their wake-up time; the fake clock jumps to it."""
 
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
+    def __init__(self, start: dt.datetime) -> None:
+        super().__init__(start)
         self.waiters: list[tuple[float, int, asyncio.Future[None]]] = []
 
     async def sleep(self, seconds: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self.waiters, (self.clock.monotonic() + seconds, len(self.waiters), future))
+        heapq.heappush(self.waiters, (self.monotonic() + seconds, len(self.waiters), future))
         await future
 
     async def run(self, *coros: Coroutine[None, None, None]) -> None:
@@ -120,16 +116,15 @@ class VirtualTime:
                 await asyncio.sleep(0)
             if self.waiters:
                 wake, _, future = heapq.heappop(self.waiters)
-                self.clock.advance(max(0.0, wake - self.clock.monotonic()))
+                self.advance(max(0.0, wake - self.monotonic()))
                 future.set_result(None)
         for task in tasks:
             task.result()
 
 
 def test_shared_by_concurrent_connections() -> None:
-    clock = FakeClock(START)
-    virtual = VirtualTime(clock)
-    limiter = RateLimiter(30, clock, sleep=virtual.sleep)
+    clock = VirtualTime(START)
+    limiter = RateLimiter(30, clock)
     starts: list[tuple[float, int]] = []
 
     async def connection(number: int) -> None:
@@ -137,7 +132,7 @@ def test_shared_by_concurrent_connections() -> None:
             await limiter.acquire()
             starts.append((clock.monotonic() - 1000.0, number))
 
-    asyncio.run(virtual.run(connection(1), connection(2), connection(3)))
+    asyncio.run(clock.run(connection(1), connection(2), connection(3)))
     assert [t for t, _ in starts] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0]
     assert {n for _, n in starts} == {1, 2, 3}
 

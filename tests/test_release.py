@@ -1,13 +1,12 @@
 """The release: schedule, send-due, wait, send-now, cancel, Bcc, pre-brief, status, run log.
 
-The clock is a FakeClock; ``asyncio.sleep`` (the transports' only way to wait) and the ``wait``
-loop's sleep advance it, so waiting for an embargo takes no real time and every message's
-transmission time is exact.
+The clock is a FakeClock: its sleeps (the transports' and the ``wait`` loop's only way to wait)
+advance it, so waiting for an embargo takes no real time and every message's transmission time is
+exact.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -25,11 +24,11 @@ from typer.testing import CliRunner
 from mailer.cli import app
 from mailer.clock import FakeClock, SystemClock
 from mailer.config.load import Config, load_config
-from mailer.contacts import load_project
+from mailer.contacts import load_project, project_for
 from mailer.errors import ExitCode, ReleaseCancelled, ScheduleError, TemplateError, UsageError
 from mailer.messages.plan import new_message_id
 from mailer.models import Campaign, Outgoing, Schedule, ScheduleState, State
-from mailer.release.audience import project_of, release_spec
+from mailer.release.audience import release_spec
 from mailer.release.batches import bcc_items
 from mailer.release.lock import ReleaseLock, lock_path
 from mailer.release.plan import send_prebrief
@@ -65,19 +64,29 @@ def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "press")
 
 
+class HookedClock(FakeClock):
+    """A FakeClock that calls ``on_sleep`` (in the event loop) or ``on_sleep_blocking`` (in the
+    ``wait`` countdown) before each sleep: a test's way to act while the code under test waits."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        super().__init__(start)
+        self.on_sleep: Callable[[], None] | None = None
+        self.on_sleep_blocking: Callable[[], None] | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        if self.on_sleep is not None:
+            self.on_sleep()
+        await super().sleep(seconds)
+
+    def sleep_blocking(self, seconds: float) -> None:
+        if self.on_sleep_blocking is not None:
+            self.on_sleep_blocking()
+        super().sleep_blocking(seconds)
+
+
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """A fake clock that ``asyncio.sleep`` advances (instead of sleeping)."""
-    fake = FakeClock(SCHEDULED_AT.astimezone(dt.UTC))
-    real_sleep = asyncio.sleep
-
-    async def sleep(delay: float, result: Any = None) -> Any:
-        fake.advance(max(delay, 0.0))
-        await real_sleep(0)
-        return result
-
-    monkeypatch.setattr(asyncio, "sleep", sleep)
-    return fake
+def clock() -> HookedClock:
+    return HookedClock(SCHEDULED_AT.astimezone(dt.UTC))
 
 
 def at(clock: FakeClock, offset_seconds: float) -> None:
@@ -342,7 +351,7 @@ def test_a_run_killed_halfway_is_resumed_without_duplicates(
     # The first run reserved the rows and got through four messages before it was killed:
     # two sent, one claimed (not yet transmitting), one transmitting.
     with Store(config.store_path) as store:
-        contacts = project_of(config).book.contacts
+        contacts = project_for(config).book.contacts
         store.journal.reserve(
             Campaign.RELEASE,
             0,
@@ -368,16 +377,14 @@ def test_a_run_killed_halfway_is_resumed_without_duplicates(
     assert not any(emails[0] in name or emails[3] in name for name in written)
 
 
-def test_ctrl_c_while_waiting_leaves_nothing_half_done(
-    project: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ctrl_c_while_waiting_leaves_nothing_half_done(project: Path, clock: HookedClock) -> None:
     schedule(project, clock)
     at(clock, -30)
 
-    async def interrupted(delay: float, result: Any = None) -> Any:
+    def interrupted() -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(asyncio, "sleep", interrupted)
+    clock.on_sleep = interrupted
     with pytest.raises(KeyboardInterrupt):
         run(project, clock)
     assert outbox(project) == []
@@ -397,13 +404,7 @@ def test_wait_counts_down_then_sends(project: Path, clock: FakeClock) -> None:
     schedule(project, clock)
     at(clock, -300)
     seen: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        clock.advance(seconds)
-
-    result = run(
-        project, clock, Command.WAIT, on_wait=lambda s, left: seen.append(left), sleep=sleep
-    )
+    result = run(project, clock, Command.WAIT, on_wait=lambda s, left: seen.append(left))
     assert result.decision == "arm"
     assert result.exit_code == ExitCode.OK
     assert seen[0] == 300.0 and seen[-1] <= 60
@@ -411,17 +412,17 @@ def test_wait_counts_down_then_sends(project: Path, clock: FakeClock) -> None:
     assert {r.sent_at for r in journal(project).values()} == {EMBARGO}
 
 
-def test_wait_notices_a_cancel(project: Path, clock: FakeClock) -> None:
+def test_wait_notices_a_cancel(project: Path, clock: HookedClock) -> None:
     schedule(project, clock)
     at(clock, -300)
 
-    def sleep(seconds: float) -> None:
-        clock.advance(seconds)
+    def cancel_200_s_before() -> None:
         if clock.now() > EMBARGO - dt.timedelta(seconds=200):
             with Store(config_of(project).store_path) as store:
                 cancel(config_of(project), store, now=clock.now())
 
-    result = run(project, clock, Command.WAIT, sleep=sleep)
+    clock.on_sleep_blocking = cancel_200_s_before
+    result = run(project, clock, Command.WAIT)
     assert result.decision == "cancelled"
     assert outbox(project) == []
 
@@ -469,26 +470,21 @@ def test_cancel_during_the_run_stops_before_the_next_message(
 
 
 def test_cancel_while_the_smtp_run_waits_for_the_embargo(
-    project: Path,
-    clock: FakeClock,
-    smtp_server: Callable[..., SmtpTestServer],
-    monkeypatch: pytest.MonkeyPatch,
+    project: Path, clock: HookedClock, smtp_server: Callable[..., SmtpTestServer]
 ) -> None:
     server = smtp_server()
     use_smtp(project, server, connections=2)
     schedule(project, clock)
     at(clock, -10)
     config = config_of(project)
-    fake_sleep = asyncio.sleep
 
-    async def sleep(delay: float, result: Any = None) -> Any:
+    def cancel_5_s_before() -> None:
         if clock.now() >= EMBARGO - dt.timedelta(seconds=5):
             with Store(config.store_path) as store:
                 if store.releases.state_of(1) is not ScheduleState.CANCELLED:
                     cancel(config, store, now=clock.now())
-        return await fake_sleep(delay, result)
 
-    monkeypatch.setattr(asyncio, "sleep", sleep)
+    clock.on_sleep = cancel_5_s_before
     result = run(project, clock)
     assert result.decision == "cancelled"
     assert result.outcome == (
@@ -559,7 +555,7 @@ def test_bcc_batch_is_claimed_whole_or_not_at_all(project: Path, clock: FakeCloc
         items, batches = bcc_items(
             config,
             store,
-            project_of(config).book.contacts,
+            project_for(config).book.contacts,
             release_spec(config, EMBARGO),
             now=clock.now(),
             render_now=EMBARGO,
@@ -581,7 +577,7 @@ def test_bcc_batch_is_claimed_whole_or_not_at_all(project: Path, clock: FakeCloc
         again, again_batches = bcc_items(
             config,
             store,
-            project_of(config).book.contacts,
+            project_for(config).book.contacts,
             release_spec(config, EMBARGO),
             now=clock.now(),
             render_now=EMBARGO,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +55,3 @@ def require_confirmation(yes: bool, question: str) -> bool:
             "(for example from a script), or run it in a terminal"
         )
     return console.confirm(question)
-
-
-def exit_with(code: int) -> None:
-    sys.stdout.flush()
-    raise typer.Exit(code)

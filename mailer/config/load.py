@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
+from mailer.addresses import is_loopback
 from mailer.config.schema import LANGUAGES, PRESETS, Reader
 
 __all__ = ["LANGUAGES", "PRESETS", "Config", "load_config", "parse_config"]
@@ -154,15 +154,6 @@ class Config:
 def _resolve(root: Path, value: str) -> Path:
     path = Path(os.path.expanduser(value))
     return path if path.is_absolute() else root / path
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_email(reader: Reader, where: str, value: str) -> str:
@@ -340,12 +331,9 @@ def _server(
 
 
 def _check_security(reader: Reader, section: str, security: str, host: str, allow: bool) -> None:
-    if security == "none" and not _is_loopback(host) and not allow:
+    if security == "none" and not is_loopback(host) and not allow:
         raise reader.fail(
             f"[{section}] security",
             f"'none' sends the password in clear text to {host}; use 'starttls' or 'tls', "
             "or set allow_insecure = true if you really mean it",
         )
-
-
-Loader = Callable[[Path], Config]

@@ -27,13 +27,6 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def use_width(width: int | None) -> None:
-    """Tests fix the width; None keeps the terminal's."""
-    if width:
-        out.width = width
-        err.width = width
-
-
 def error(exc: MailerError) -> None:
     err.print(f"error: {exc.message}", markup=False)
     if exc.hint:

@@ -1,7 +1,8 @@
 """A project: its ``config.toml`` and the contact book it names, loaded together.
 
-Every use case starts here: :func:`load_project` reads and checks both, :func:`recipients`
-selects the contacts a round goes to, :func:`open_store` opens the project's journal.
+Every use case starts here: :func:`load_project` reads and checks both (:func:`project_for` reads
+the contacts of a config already loaded), :func:`recipients` selects the contacts a round goes
+to, :func:`open_store` opens the project's journal.
 """
 
 from __future__ import annotations

@@ -152,16 +152,15 @@ def suppressed(store: Store) -> tuple[str, ...]:
 
 
 def delivery_plan_lines(
-    config: Config, count: int, start: dt.datetime, store: Store | None = None
+    config: Config, count: int, start: dt.datetime, *, store: Store
 ) -> list[str]:
-    """'N messages at R/min over C connections: start to finish' for SMTP sends."""
+    """'N messages at R/min over C connections: start to finish' for SMTP sends; the daily cap
+    counts the recipients *store*'s SMTP log has from the 24 hours before *start*."""
     if config.transport.kind != "smtp" or not count:
         return []
     from mailer.sending.plan import delivery_plan
 
-    used = 0
-    if store is not None:
-        used = store.smtp_log.recipients_since(start - dt.timedelta(hours=24))
+    used = store.smtp_log.recipients_since(start - dt.timedelta(hours=24))
     plan = delivery_plan(count, config.smtp, start.astimezone(config.zone), sent_last_24h=used)
     lines = [f"Plan:         {plan.text}"]
     if plan.daily_cap_exceeded and config.smtp is not None:

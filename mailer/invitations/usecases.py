@@ -142,7 +142,7 @@ def run_round(
             summary=prepared.summary,
             recovery=prepared.recovery,
             requeued=prepared.requeued,
-            delivery_plan=tuple(delivery_plan_lines(config, count, clock.now())),
+            delivery_plan=tuple(delivery_plan_lines(config, count, clock.now(), store=store)),
         )
         show(plan)
         if dry_run:

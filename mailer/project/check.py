@@ -6,11 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.config.load import Config
+from mailer.config import imap_password_for, password_for
 from mailer.contacts import load_project
-from mailer.errors import MailerError
-from mailer.messages.plan import RoundSpec, build_plan, invitation_spec
-from mailer.models import Campaign
+from mailer.errors import ConfigError, MailerError
+from mailer.messages.plan import build_plan, invitation_spec
+from mailer.release.audience import release_spec
+from mailer.rsvp import imap
 
 
 @dataclass(frozen=True)
@@ -19,22 +20,9 @@ class CheckReport:
     ok: bool
 
 
-def release_spec_for_check(config: Config) -> RoundSpec | None:
-    if config.release.embargo is None:
-        return None
-    return RoundSpec(
-        campaign=Campaign.RELEASE,
-        round=0,
-        template=config.release.template,
-        calendar_method=None,
-        attachments=config.release.attachments,
-        attachments_key="[release] attachments",
-        extra_context={"prebrief": False},
-    )
-
-
 def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckReport:
-    """Config, contacts, every template and attachment, and (optionally) the servers."""
+    """Config, contacts, every template and attachment, and (optionally) the servers: SMTP
+    (log in and QUIT) and IMAP (log in, examine the folder read-only, log out)."""
     lines: list[str] = []
     ok = True
     project = load_project(config_path)
@@ -50,9 +38,8 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
         )
     contacts = book.contacts
     specs = [invitation_spec(config)]
-    release = release_spec_for_check(config)
-    if release is not None:
-        specs.append(release)
+    if config.release.embargo is not None:
+        specs.append(release_spec(config, config.release.embargo))
     for spec in specs:
         try:
             plan = build_plan(config, contacts, spec, now=now, store=None)
@@ -61,7 +48,6 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
             ok = False
             lines.append(f"FAIL  {spec.campaign.value:<11} {exc.message}")
     if connect and config.transport.kind == "smtp" and config.smtp is not None:
-        from mailer.config import password_for
         from mailer.sending.preflight import check_smtp
 
         try:
@@ -71,4 +57,15 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
         except MailerError as exc:
             ok = False
             lines.append(f"FAIL  smtp        {exc.message}")
+    if connect and config.imap is not None:
+        try:
+            imap_password = imap_password_for(config, interactive=False)
+            if imap_password is None:
+                raise ConfigError(f"{config.path.name}: [imap] username is empty")
+            found = imap.probe(config.imap, password=imap_password)
+            lines.append(f"ok    imap        {found}")
+        except MailerError as exc:
+            ok = False
+            hint = f" ({exc.hint})" if exc.hint else ""
+            lines.append(f"FAIL  imap        {exc.message}{hint}")
     return CheckReport(tuple(lines), ok)

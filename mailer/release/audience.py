@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from mailer.config.load import Config
 from mailer.contacts import Project, recipients
-from mailer.contacts.book import load_contacts
 from mailer.messages.plan import RoundSpec
 from mailer.models import Campaign, Contact, State
 from mailer.store import Store
@@ -28,18 +27,6 @@ def release_spec(config: Config, embargo: dt.datetime, *, prebrief: bool = False
         attachments_key="[release] attachments",
         extra_context={"prebrief": prebrief, "release": {"embargo": embargo}},
     )
-
-
-def project_of(config: Config) -> Project:
-    """The contacts are read only when a run needs them (not for every 'not yet' minute)."""
-    try:
-        label = str(config.contacts.file.relative_to(config.root))
-    except ValueError:
-        label = str(config.contacts.file)
-    book = load_contacts(
-        config.contacts.file, default_language=config.contacts.default_language, label=label
-    )
-    return Project(config, book)
 
 
 def input_fingerprint(config: Config) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from mailer.clock import Clock
 from mailer.config import password_for
 from mailer.config.load import Config
-from mailer.contacts import Project, open_store
+from mailer.contacts import Project, open_store, project_for
 from mailer.errors import ScheduleError
 from mailer.invitations.rounds import suppressed
 from mailer.messages.plan import PlanError, build_plan
@@ -19,7 +19,6 @@ from mailer.release.audience import (
     ROUND,
     audience,
     input_fingerprint,
-    project_of,
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_check
@@ -42,7 +41,6 @@ class Proposal:
     """What ``mailer release schedule`` is about to save, shown before the officer confirms."""
 
     embargo: Embargo
-    event_zone: str
     tag: str
     mode: str
     grace_minutes: int
@@ -59,7 +57,6 @@ class Proposal:
     plan: str  # when the first and the last message leave
     shorten: tuple[str, ...]  # ways to make that shorter
     warnings: tuple[str, ...]
-    replaces: Schedule | None
     transport: str
     fingerprint: str
 
@@ -167,7 +164,6 @@ def plan_schedule(
     )
     return Proposal(
         embargo=embargo,
-        event_zone=config.zone.key,
         tag=chosen_tag,
         mode=mode,
         grace_minutes=config.release.grace_minutes,
@@ -184,7 +180,6 @@ def plan_schedule(
         plan=plan_text,
         shorten=tuple(shorten),
         warnings=tuple(warnings),
-        replaces=current if current and current.state is ScheduleState.SCHEDULED else None,
         transport=_transport(config),
         fingerprint=input_fingerprint(config),
     )
@@ -281,7 +276,7 @@ def send_prebrief(
                 "pre-brief; the trusted contacts get the release with everyone else"
             )
         store.journal.recover_stale(now, is_alive)
-        who = audience(project_of(config), store, schedule.tag)
+        who = audience(project_for(config), store, schedule.tag)
         spec = release_spec(config, schedule.embargo, prebrief=True)
         plan = build_plan(
             config,

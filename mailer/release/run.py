@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from mailer.clock import Clock
 from mailer.config import password_for
 from mailer.config.load import Config
+from mailer.contacts import project_for
 from mailer.errors import ExitCode, ScheduleError, UsageError
 from mailer.invitations.rounds import suppressed
 from mailer.messages.plan import build_plan, new_message_id
@@ -30,7 +31,6 @@ from mailer.release.audience import (
     ROUND,
     audience,
     input_fingerprint,
-    project_of,
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
@@ -133,7 +133,6 @@ class Run:
         retry_failed: bool,
         on_wait: Waiting | None,
         resend_in_doubt: bool = False,
-        sleep: Callable[[float], None],
     ) -> RunResult:
         first = self.releases.current()
         if self.command is Command.WAIT and first is not None and first.state in ACTIVE_STATES:
@@ -155,7 +154,7 @@ class Run:
                 left = (schedule.embargo - now).total_seconds()
                 if on_wait is not None:
                     on_wait(schedule, left)
-                sleep(max(0.05, min(1.0, left - 59.5)))
+                self.clock.sleep_blocking(max(0.05, min(1.0, left - 59.5)))
                 continue
             if (
                 on_wait is not None
@@ -254,7 +253,7 @@ class Run:
         warnings = []
         if schedule.fingerprint and schedule.fingerprint != input_fingerprint(config):
             warnings.append("templates, contacts, attachments or config changed since scheduling")
-        project = project_of(config)
+        project = project_for(config)
         who = audience(project, store, schedule.tag)
         blocked = suppressed(store)
         password = self.password()

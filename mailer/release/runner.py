@@ -25,8 +25,6 @@ systemd timer).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from mailer.clock import Clock
@@ -62,7 +60,6 @@ def run_release(
     interactive: bool = False,
     use_lock: bool = True,
     on_wait: Waiting | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """One run of ``send-due``, ``wait`` or ``send-now``; logged in the run log and the log file.
 
@@ -96,7 +93,6 @@ def run_release(
                     retry_failed=retry_failed,
                     resend_in_doubt=resend_in_doubt,
                     on_wait=on_wait,
-                    sleep=sleep,
                 )
         except ReleaseCancelled:
             releases.release_claims(owner, clock.now())

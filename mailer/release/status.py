@@ -34,7 +34,6 @@ class RecipientOutcome:
 @dataclass(frozen=True)
 class ReleaseStatus:
     schedule: Schedule | None
-    event_zone: str
     decision: Decision  # what a send-due run would decide now
     seconds_to_embargo: float | None
     release: StateCounts
@@ -103,7 +102,6 @@ def release_status(
     )
     return ReleaseStatus(
         schedule=schedule,
-        event_zone=config.zone.key,
         decision=decide(schedule, now),
         seconds_to_embargo=(embargo - now).total_seconds() if embargo else None,
         release=store.journal.counts(Campaign.RELEASE, ROUND),

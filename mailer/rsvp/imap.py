@@ -10,25 +10,27 @@
 - Moving to ``processed_folder`` is a separate, explicit step (:func:`move_processed`) for the
   given UIDs only: UID MOVE, else UID COPY + STORE \\Deleted + UID EXPUNGE (UIDPLUS), else a
   copy only. Never CLOSE or a plain EXPUNGE, which could remove other mail marked deleted.
+- :func:`probe` (``mailer check``) logs in, examines the folder and logs out: nothing changes.
 """
 
 from __future__ import annotations
 
 import base64
 import imaplib
-import ipaddress
 import re
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+from mailer.addresses import is_loopback
 from mailer.config.load import ImapConfig
 from mailer.errors import InboxError
 from mailer.rsvp.parse import MAX_MESSAGE_BYTES
 from mailer.store.rsvp import ImapState
 
 BATCH_SIZE = 50
+_SECURITY_NAME = {"starttls": "STARTTLS", "tls": "TLS", "none": "plain"}
 Progress = Callable[[int, int], None]  # (total, done)
 
 
@@ -115,20 +117,32 @@ def move_processed(
         return MoveResult(target, len(uids), "copy+expunge")
 
 
+def probe(cfg: ImapConfig, *, password: str) -> str:
+    """Log in, open ``cfg.folder`` read-only (EXAMINE) and log out; one line such as
+    ``imap.example:993 TLS TLSv1.3, logged in as x, folder INBOX (12 messages)``.
+
+    Raises :class:`InboxError` with one line when a step fails.
+    """
+    with _session(cfg, password) as conn:
+        _select(conn, cfg, readonly=True)
+        _typ, exists = conn.response("EXISTS")
+        version = conn.sock.version() if isinstance(conn.sock, ssl.SSLSocket) else None
+    counts = [int(v) for v in exists or [] if isinstance(v, bytes) and v.strip().isdigit()]
+    count = counts[-1] if counts else 0
+    mode = _SECURITY_NAME[cfg.security]
+    security = f"{mode} {version}" if version else ("plain (no TLS)" if mode == "plain" else mode)
+    messages = "1 message" if count == 1 else f"{count} messages"
+    return (
+        f"{cfg.host}:{cfg.port} {security}, logged in as {cfg.username}, "
+        f"folder {cfg.folder} ({messages})"
+    )
+
+
 # --- connection ------------------------------------------------------------------------------
 
 
 def _where(cfg: ImapConfig) -> str:
     return f"imap {cfg.host}:{cfg.port}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @contextmanager
@@ -145,7 +159,7 @@ def _session(cfg: ImapConfig, password: str) -> Iterator[imaplib.IMAP4]:
 
 def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
     where = _where(cfg)
-    if cfg.security == "none" and not _is_loopback(cfg.host) and not cfg.allow_insecure:
+    if cfg.security == "none" and not is_loopback(cfg.host) and not cfg.allow_insecure:
         raise InboxError(
             f"{where}: security 'none' would send the password in clear text",
             hint='use security = "tls" or "starttls"',

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,7 +72,7 @@ class RunContext:
             remaining = (self.not_before - self.clock.now()).total_seconds()
             if remaining <= 0:
                 return
-            await asyncio.sleep(min(remaining, 0.5) if remaining > 0.002 else 0.0005)
+            await self.clock.sleep(min(remaining, 0.5) if remaining > 0.002 else 0.0005)
 
     def transmitting(self, item: Outgoing) -> None:
         """Durable before the data goes out; writes the queued outcomes in the same transaction."""

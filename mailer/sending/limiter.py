@@ -2,9 +2,9 @@
 
 :class:`RateLimiter` spaces the start of every SMTP transaction ``60 / rate_per_minute`` seconds
 apart on the clock's monotonic scale (a generic cell-rate algorithm, i.e. a token bucket that
-holds ``burst`` tokens; ``burst=1`` is plain even spacing). It sleeps for exactly the time left,
-never in whole seconds, and all connections share one instance, so the rate holds for the
-account however many connections are open.
+holds ``burst`` tokens; ``burst=1`` is plain even spacing). It sleeps on the clock for exactly
+the time left, never in whole seconds, and all connections share one instance, so the rate holds
+for the account however many connections are open.
 
 :class:`DailyCap` counts the recipients handed to the server in the last 24 hours (from the
 journal, so across runs) plus those in flight, and refuses a message that would go over the cap.
@@ -12,15 +12,12 @@ journal, so across runs) plus those in flight, and refuses a message that would 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
 
 from mailer.clock import Clock
 from mailer.store.marks import Submission
 from mailer.store.smtp import SmtpLog
 
-Sleep = Callable[[float], Awaitable[None]]
 DAY = dt.timedelta(hours=24)
 
 
@@ -32,7 +29,6 @@ class RateLimiter:
         rate_per_minute: int,
         clock: Clock,
         *,
-        sleep: Sleep = asyncio.sleep,
         burst: int = 1,
     ) -> None:
         if rate_per_minute < 0:
@@ -43,7 +39,6 @@ class RateLimiter:
         self.interval = 60.0 / rate_per_minute if rate_per_minute else 0.0
         self._tolerance = (burst - 1) * self.interval
         self._clock = clock
-        self._sleep = sleep
         self._tat: float | None = None  # theoretical arrival time of the next acquisition
 
     @property
@@ -68,7 +63,7 @@ class RateLimiter:
             remaining = start - self._clock.monotonic()
             if remaining <= 0:
                 return waited
-            await self._sleep(remaining)
+            await self._clock.sleep(remaining)
             waited += remaining
 
 

@@ -253,7 +253,7 @@ class _Run:
             ahead = (self.ctx.not_before - self.ctx.clock.now()).total_seconds() - PREWARM_SECONDS
             if ahead <= 0:
                 return
-            await self.pause(min(ahead, 1.0))
+            await self.unless_stopped(self.ctx.clock.sleep(min(ahead, 1.0)))
 
     async def connect(self, conn: Connection) -> bool:
         """Make sure *conn* is connected and logged in; False if this connection gives up."""

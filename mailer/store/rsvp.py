@@ -72,10 +72,6 @@ class Rsvps:
 
     # --- processed messages ----------------------------------------------------------------
 
-    def is_processed(self, key: str) -> bool:
-        row = self._conn.execute("SELECT 1 FROM rsvp_messages WHERE key = ?", (key,)).fetchone()
-        return row is not None
-
     def processed(self, key: str) -> ProcessedMessage | None:
         row = self._conn.execute(
             f"SELECT {_MESSAGE_COLS} FROM rsvp_messages WHERE key = ?", (key,)
