@@ -268,3 +268,22 @@ def test_no_module_imports_from_a_layer_above_its_own() -> None:
         if target in MODULES and _layer(target) > _layer(module)
     ]
     assert upward == []
+
+
+def test_other_packages_come_in_through_the_front_door() -> None:
+    """``mailer.release.plan`` may import ``mailer.release.audience``; anything outside
+    ``mailer/release/`` imports ``mailer.release`` (its ``__init__``) only. The one exception:
+    the CLI uses the console's area modules (``mailer.console.release as show``)."""
+    side_doors = []
+    for module in MODULES:
+        for target, line in _imports(module):
+            parts = target.split(".")
+            if target not in MODULES or len(parts) < 3:
+                continue
+            package = ".".join(parts[:2])
+            if package == "mailer.console" and _within(module, "mailer.cli"):
+                continue
+            if package in PACKAGES and not _within(module, package):
+                where = MODULES[module].relative_to(ROOT.parent)
+                side_doors.append(f"{where}:{line}: {target} (use {package})")
+    assert side_doors == []

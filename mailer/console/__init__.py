@@ -17,7 +17,7 @@ from rich.table import Table
 
 from mailer.contacts import ContactBook, ContactList
 from mailer.errors import MailerError
-from mailer.invitations.rounds import Summary
+from mailer.invitations import Summary
 from mailer.models import Outgoing, Problem, Severity, State
 from mailer.project import StarterResult, Status
 from mailer.project import status_json as status_dict
@@ -242,7 +242,7 @@ def status(s: Status) -> None:
     for name, section in s.extra.items():
         if isinstance(section, dict) and all(isinstance(v, int) for v in section.values()):
             counts(name.upper() if name == "rsvp" else name.capitalize(), section)
-    from mailer.project.status import PROBLEMS_SHOWN
+    from mailer.project import PROBLEMS_SHOWN
 
     for e in s.problems[:PROBLEMS_SHOWN]:
         info(f"  {e.state.value.replace('_', ' ')}: {e.email}: {e.last_error}")

@@ -14,13 +14,11 @@ from rich.text import Text
 from mailer.clock import Clock
 from mailer.console import err, info, out, print_json, send_report, warning
 from mailer.models import Schedule, State
-from mailer.release.schedule import describe, in_words, relative
+from mailer.release import describe, in_words, relative
 from mailer.sending import Delivery
 
 if TYPE_CHECKING:
-    from mailer.release.cron import CronSetup
-    from mailer.release.runner import Cancelled, Proposal, RunResult
-    from mailer.release.status import ReleaseStatus
+    from mailer.release import Cancelled, CronSetup, Proposal, ReleaseStatus, RunResult
     from mailer.sending import SendReport
 
 
@@ -191,7 +189,7 @@ def status(s: ReleaseStatus) -> None:
 
 
 def status_json(s: ReleaseStatus) -> None:
-    from mailer.release.status import status_json as as_json
+    from mailer.release import status_json as as_json
 
     print_json(as_json(s))
 

@@ -17,12 +17,17 @@ from mailer.console import error, info, out, print_json, warning
 if TYPE_CHECKING:
     from mailer.config import Config
     from mailer.errors import MailerError
-    from mailer.rsvp.apply import IngestItem, IngestReport
-    from mailer.rsvp.decisions import Decided, ManualAnswer
-    from mailer.rsvp.fetch import FetchReport
-    from mailer.rsvp.review import Reviewed
-    from mailer.rsvp.summary import RsvpRow, RsvpSummary
-    from mailer.store.rsvp import ReviewItem, Suppression
+    from mailer.rsvp import (
+        Decided,
+        FetchReport,
+        IngestItem,
+        IngestReport,
+        ManualAnswer,
+        Reviewed,
+        RsvpRow,
+        RsvpSummary,
+    )
+    from mailer.store import ReviewItem, Suppression
 
 MAX_REVIEW_LINES = 12
 MAX_MESSAGE_ROWS = 200  # more new messages than this: counts per kind instead of a row each
@@ -181,7 +186,7 @@ def rows_table(rows: Sequence[RsvpRow]) -> None:
 
 
 def rows_json(rows: Sequence[RsvpRow]) -> None:
-    from mailer.rsvp.summary import row_json
+    from mailer.rsvp import row_json
 
     print_json([row_json(r) for r in rows])
 
@@ -222,7 +227,7 @@ def summary(s: RsvpSummary) -> None:
 
 
 def summary_json(s: RsvpSummary) -> None:
-    from mailer.rsvp.summary import summary_json as as_json
+    from mailer.rsvp import summary_json as as_json
 
     print_json(as_json(s))
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.addresses import AddressError, normalize_address
-from mailer.config.load import LANGUAGES
+from mailer.config import LANGUAGES
 from mailer.contacts.csvfile import STRAY_QUOTE, UNCLOSED, Record, decode, detect_delimiter, records
 from mailer.contacts.rows import Header, Rows, clean_tag
 from mailer.errors import ContactsError

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mailer.addresses import AddressError, clean_display_name, has_control, normalize_address
-from mailer.config.load import LANGUAGES
+from mailer.config import LANGUAGES
 from mailer.errors import ContactsError
 from mailer.models import Contact, Fields, Problem, Severity
 

@@ -19,10 +19,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from mailer.config.load import Config
-from mailer.contacts.book import ContactBook
+from mailer.config import Config
+from mailer.contacts import ContactBook
 from mailer.errors import MailerError
-from mailer.messages.plan import RoundSpec
+from mailer.messages import RoundSpec
 from mailer.models import Campaign, Contact, State
 from mailer.store import Store
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from mailer.clock import Clock
 from mailer.config import Config
 from mailer.contacts import Project, recipients, require_valid
-from mailer.messages.plan import Plan, RoundSpec, build_plan
+from mailer.messages import Plan, RoundSpec, build_plan
 from mailer.models import Contact, State
 from mailer.sending import Progress, SendReport, send_batch
 from mailer.store import Recovery, Store, is_alive, process_owner
@@ -158,7 +158,7 @@ def delivery_plan_lines(
     counts the recipients *store*'s SMTP log has from the 24 hours before *start*."""
     if config.transport.kind != "smtp" or not count:
         return []
-    from mailer.sending.plan import delivery_plan
+    from mailer.sending import delivery_plan
 
     used = store.smtp_log.recipients_since(start - dt.timedelta(hours=24))
     plan = delivery_plan(count, config.smtp, start.astimezone(config.zone), sent_last_24h=used)

@@ -27,10 +27,9 @@ from mailer.invitations.rounds import (
     send,
     suppressed,
 )
-from mailer.messages.plan import RoundSpec, build_plan, invitation_spec
+from mailer.messages import RoundSpec, build_plan, invitation_spec
 from mailer.models import Contact, Outgoing
-from mailer.sending import Progress, SendReport
-from mailer.sending.outbox import write_private
+from mailer.sending import Progress, SendReport, write_private
 from mailer.store import Recovery, Store
 
 

@@ -6,22 +6,36 @@ templates, :mod:`.ics` for the iTIP calendar, :mod:`.mime` for the bytes, :mod:`
 large rounds). Everything here is pure: no clock, no network, no printing.
 """
 
+from mailer.messages.mime import Footer, attachment_parts, load_attachments
 from mailer.messages.plan import (
+    BUSY_STATES,
+    FINAL_STATES,
     Plan,
     PlanError,
     RoundSpec,
     build_plan,
+    event_context,
     invitation_spec,
+    make_renderer,
     new_message_id,
     render_one,
 )
+from mailer.messages.render import Renderer
 
 __all__ = [
+    "BUSY_STATES",
+    "FINAL_STATES",
+    "Footer",
     "Plan",
     "PlanError",
+    "Renderer",
     "RoundSpec",
+    "attachment_parts",
     "build_plan",
+    "event_context",
     "invitation_spec",
+    "load_attachments",
+    "make_renderer",
     "new_message_id",
     "render_one",
 ]

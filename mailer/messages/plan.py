@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailer.config.load import Config
+from mailer.config import Config
 from mailer.errors import MailerError
 from mailer.messages.ics import CalendarInvite, CalendarTemplate, Method, calendar_template
 from mailer.messages.mime import (

@@ -5,9 +5,16 @@ Front door of the project package; it sits above the domain packages, whose part
 
 from mailer.project.check import CheckReport, run_check
 from mailer.project.starter import StarterResult, write_starter
-from mailer.project.status import Status, collect_status, project_status, status_json
+from mailer.project.status import (
+    PROBLEMS_SHOWN,
+    Status,
+    collect_status,
+    project_status,
+    status_json,
+)
 
 __all__ = [
+    "PROBLEMS_SHOWN",
     "CheckReport",
     "StarterResult",
     "Status",

@@ -9,9 +9,9 @@ from pathlib import Path
 from mailer.config import imap_password_for, password_for
 from mailer.contacts import load_project
 from mailer.errors import ConfigError, MailerError
-from mailer.messages.plan import build_plan, invitation_spec
-from mailer.release.audience import release_spec
-from mailer.rsvp import imap
+from mailer.messages import build_plan, invitation_spec
+from mailer.release import release_spec
+from mailer.rsvp import probe_imap
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
             ok = False
             lines.append(f"FAIL  {spec.campaign.value:<11} {exc.message}")
     if connect and config.transport.kind == "smtp" and config.smtp is not None:
-        from mailer.sending.preflight import check_smtp
+        from mailer.sending import check_smtp
 
         try:
             password = password_for(config, interactive=False)
@@ -62,7 +62,7 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
             imap_password = imap_password_for(config, interactive=False)
             if imap_password is None:
                 raise ConfigError(f"{config.path.name}: [imap] username is empty")
-            found = imap.probe(config.imap, password=imap_password)
+            found = probe_imap(config.imap, password=imap_password)
             lines.append(f"ok    imap        {found}")
         except MailerError as exc:
             ok = False

@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mailer.config.load import Config
-from mailer.contacts import count_project_contacts, open_store
-from mailer.contacts.book import ContactCounts
+from mailer.config import Config
+from mailer.contacts import ContactCounts, count_project_contacts, open_store
 from mailer.models import Campaign, JournalEntry, State, StateCounts
 from mailer.release import release_section, schedule_section
-from mailer.rsvp.summary import rsvp_section
+from mailer.rsvp import rsvp_section
 from mailer.store import Store
 
 

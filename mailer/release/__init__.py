@@ -8,6 +8,7 @@ reports; :mod:`.cron` writes the crontab line and the systemd timer. :mod:`.usec
 ``schedule``, ``status`` and ``cancel`` commands, which open the journal themselves.
 """
 
+from mailer.release.audience import release_spec
 from mailer.release.cron import CronSetup, cron_setup
 from mailer.release.plan import (
     Cancelled,
@@ -19,6 +20,7 @@ from mailer.release.plan import (
 )
 from mailer.release.run import Command, RunResult
 from mailer.release.runner import run_release
+from mailer.release.schedule import describe, in_words, relative
 from mailer.release.status import (
     ReleaseStatus,
     release_section,
@@ -39,9 +41,13 @@ __all__ = [
     "cancel",
     "cancel_release",
     "cron_setup",
+    "describe",
+    "in_words",
     "plan_schedule",
     "read_status",
+    "relative",
     "release_section",
+    "release_spec",
     "release_status",
     "run_release",
     "save_schedule",

@@ -6,9 +6,9 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from mailer.config.load import Config
+from mailer.config import Config
 from mailer.contacts import Project, recipients
-from mailer.messages.plan import RoundSpec
+from mailer.messages import RoundSpec
 from mailer.models import Campaign, Contact, State
 from mailer.store import Store
 

@@ -17,22 +17,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mailer.config.load import Config
+from mailer.config import Config
 from mailer.errors import TemplateError
-from mailer.messages.mime import Footer, attachment_parts, load_attachments
-from mailer.messages.plan import (
+from mailer.messages import (
     BUSY_STATES,
     FINAL_STATES,
+    Footer,
+    Renderer,
     RoundSpec,
+    attachment_parts,
     event_context,
+    load_attachments,
     make_renderer,
     new_message_id,
     render_one,
 )
-from mailer.messages.render import Renderer
 from mailer.models import Campaign, Contact, Outgoing, State
-from mailer.store import Reservation, Store
-from mailer.store.release import BatchRequest
+from mailer.store import BatchRequest, Reservation, Store
 
 OUTBOX_BATCH = 100
 ROUND = 0

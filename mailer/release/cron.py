@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mailer.config.load import Config
+from mailer.config import Config
 
 EVERY_MINUTE = "* * * * *"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -33,7 +33,7 @@ def delivery_text(
     by_language: Mapping[str, int] | None = None,
 ) -> tuple[str, list[str]]:
     """The delivery plan from the embargo second, and the options that would shorten it."""
-    from mailer.sending.plan import delivery_plan
+    from mailer.sending import delivery_plan
 
     smtp = config.smtp if config.transport.kind == "smtp" else None
     plan = delivery_plan(messages, smtp, start, recipients=recipients)

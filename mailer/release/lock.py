@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from mailer.config.load import Config
+from mailer.config import Config
 from mailer.errors import StoreError
 
 LOCK_SUFFIX = ".release.lock"

@@ -8,12 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from mailer.clock import Clock
-from mailer.config import password_for
-from mailer.config.load import Config
+from mailer.config import Config, password_for
 from mailer.contacts import Project, open_store, project_for
 from mailer.errors import ScheduleError
-from mailer.invitations.rounds import suppressed
-from mailer.messages.plan import PlanError, build_plan
+from mailer.invitations import suppressed
+from mailer.messages import PlanError, build_plan
 from mailer.models import ACTIVE_STATES, Campaign, Schedule, ScheduleState
 from mailer.release.audience import (
     ROUND,

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from mailer.clock import Clock
-from mailer.config import password_for
-from mailer.config.load import Config
+from mailer.config import Config, password_for
 from mailer.contacts import project_for
 from mailer.errors import ExitCode, ScheduleError, UsageError
-from mailer.invitations.rounds import suppressed
-from mailer.messages.plan import build_plan, new_message_id
+from mailer.invitations import suppressed
+from mailer.messages import build_plan, new_message_id
 from mailer.models import (
     ACTIVE_STATES,
     Campaign,
@@ -36,8 +35,7 @@ from mailer.release.audience import (
 from mailer.release.batches import batch_size, bcc_items
 from mailer.release.schedule import Decision, brief, decide, in_words, relative
 from mailer.sending import Progress, SendReport, send_batch
-from mailer.store import Reservation, Store, is_alive
-from mailer.store.release import Releases
+from mailer.store import Releases, Reservation, Store, is_alive
 
 DONE_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
 

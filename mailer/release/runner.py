@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mailer.clock import Clock
-from mailer.config.load import Config
+from mailer.config import Config
 from mailer.contacts import open_store
 from mailer.errors import ExitCode, MailerError, ReleaseCancelled
 from mailer.models import Campaign

@@ -10,11 +10,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from mailer.config.load import Config
+from mailer.config import Config
 from mailer.models import Campaign, JournalEntry, Schedule, State, StateCounts
 from mailer.release.schedule import Decision, decide
-from mailer.store import Store
-from mailer.store.release import RunRecord
+from mailer.store import RunRecord, Store
 
 ROUND = 0
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from mailer.rsvp.apply import IngestItem, IngestReport, Outcome, ReviewKind, ingest
 from mailer.rsvp.classify import classify
+from mailer.rsvp.decisions import Decided, ManualAnswer
 from mailer.rsvp.fetch import FetchReport, fetch_and_ingest, import_paths
 from mailer.rsvp.imap import FetchResult, MoveResult, account_label, fetch_new, move_processed
+from mailer.rsvp.imap import probe as probe_imap
 from mailer.rsvp.results import (
     Answer,
     BounceRecipient,
@@ -26,6 +28,7 @@ from mailer.rsvp.results import (
 )
 from mailer.rsvp.review import QUIT, SKIP, Reviewed, Reviewer, review_replies
 from mailer.rsvp.sources import read_sources
+from mailer.rsvp.summary import RsvpRow, RsvpSummary, row_json, rsvp_section, summary_json
 from mailer.rsvp.usecases import (
     Exported,
     MailboxRead,
@@ -49,6 +52,7 @@ __all__ = [
     "BounceReport",
     "CalendarAnswer",
     "Classification",
+    "Decided",
     "Envelope",
     "Exported",
     "FetchReport",
@@ -57,12 +61,15 @@ __all__ = [
     "IngestReport",
     "Kind",
     "MailboxRead",
+    "ManualAnswer",
     "MoveResult",
     "Outcome",
     "PartStat",
     "ReviewKind",
     "Reviewed",
     "Reviewer",
+    "RsvpRow",
+    "RsvpSummary",
     "Suppressed",
     "TextAnswer",
     "account_label",
@@ -77,9 +84,13 @@ __all__ = [
     "ingest",
     "list_answers",
     "move_processed",
+    "probe_imap",
     "read_sources",
     "record_answer",
     "review_replies",
+    "row_json",
+    "rsvp_section",
+    "summary_json",
     "suppress_address",
     "suppression_list",
     "unsuppress_address",

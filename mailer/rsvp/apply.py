@@ -26,14 +26,14 @@ from mailer.models import Campaign
 from mailer.rsvp.classify import classify
 from mailer.rsvp.results import CalendarAnswer, Classification, Kind
 from mailer.rsvp.text import read_text_answer
-from mailer.store import Store
-from mailer.store.rsvp import (
+from mailer.store import (
     AnswerUpdate,
     BounceRecord,
     MessageOutcome,
     ReviewDraft,
     ReviewItem,
     Rsvps,
+    Store,
 )
 
 

@@ -21,8 +21,7 @@ from mailer.errors import MailerError
 from mailer.models import Campaign, Contact
 from mailer.rsvp.apply import ReviewKind
 from mailer.rsvp.results import Answer
-from mailer.store import Store
-from mailer.store.rsvp import AnswerUpdate, ReviewItem, RsvpAnswer
+from mailer.store import AnswerUpdate, ReviewItem, RsvpAnswer, Store
 
 
 class Decision(enum.StrEnum):

@@ -7,12 +7,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.config.load import ImapConfig
+from mailer.config import ImapConfig
 from mailer.rsvp.apply import IngestReport, Progress, ingest
 from mailer.rsvp.imap import MoveResult, account_label, fetch_new, move_processed
 from mailer.rsvp.sources import read_sources
-from mailer.store import Store
-from mailer.store.rsvp import ImapState
+from mailer.store import ImapState, Store
 
 
 @dataclass(frozen=True)

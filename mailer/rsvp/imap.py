@@ -24,10 +24,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from mailer.addresses import is_loopback
-from mailer.config.load import ImapConfig
+from mailer.config import ImapConfig
 from mailer.errors import InboxError
 from mailer.rsvp.parse import MAX_MESSAGE_BYTES
-from mailer.store.rsvp import ImapState
+from mailer.store import ImapState
 
 BATCH_SIZE = 50
 _SECURITY_NAME = {"starttls": "STARTTLS", "tls": "TLS", "none": "plain"}

@@ -23,7 +23,7 @@ from mailer.rsvp.decisions import (
     review_contact,
     suppress_target,
 )
-from mailer.store.rsvp import ReviewItem
+from mailer.store import ReviewItem
 
 SKIP = "skip"  # leave the item open for later
 QUIT = "quit"  # stop reviewing; the rest stays open

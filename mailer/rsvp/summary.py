@@ -26,10 +26,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mailer.config.load import Config
+from mailer.config import Config
 from mailer.models import Campaign, Contact, Invited, JournalEntry, State
-from mailer.store import Store
-from mailer.store.rsvp import BounceRecord, RsvpAnswer
+from mailer.store import BounceRecord, RsvpAnswer, Store
 
 
 class Status(enum.StrEnum):

@@ -27,7 +27,7 @@ from mailer.rsvp.summary import (
     select_rows,
     speakers_of,
 )
-from mailer.store.rsvp import Suppression
+from mailer.store import Suppression
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from mailer.clock import Clock
 from mailer.config import Config
 from mailer.models import Outgoing
 from mailer.sending.context import RunContext
+from mailer.sending.outbox import write_private
+from mailer.sending.plan import delivery_plan
 from mailer.sending.preflight import check_smtp
 from mailer.sending.report import Delivery, NoProgress, Progress, SendReport
 from mailer.store import Journal, Store
@@ -26,7 +28,9 @@ __all__ = [
     "RunContext",
     "SendReport",
     "check_smtp",
+    "delivery_plan",
     "send_batch",
+    "write_private",
 ]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import aiosmtplib
 from aiosmtplib import SMTPException
 
-from mailer.config.load import SmtpConfig
+from mailer.config import SmtpConfig
 from mailer.models import Outgoing
 
 QUIT_TIMEOUT_SECONDS = 2.0

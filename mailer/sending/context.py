@@ -10,8 +10,7 @@ from mailer.clock import Clock
 from mailer.config import Config
 from mailer.models import Outgoing, State
 from mailer.sending.report import Delivery, Progress
-from mailer.store import Journal, SmtpLog
-from mailer.store.marks import Outcome, Submission
+from mailer.store import Journal, Outcome, SmtpLog, Submission
 
 
 @dataclass

@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from mailer.clock import Clock
-from mailer.store.marks import Submission
-from mailer.store.smtp import SmtpLog
+from mailer.store import SmtpLog, Submission
 
 DAY = dt.timedelta(hours=24)
 

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from mailer.config.load import SmtpConfig
+from mailer.config import SmtpConfig
 
 SECONDS_PER_MESSAGE = 0.5  # one SMTP transaction on one connection to a remote submission server
 OUTBOX_SECONDS_PER_MESSAGE = 0.005

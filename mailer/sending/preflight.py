@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailer.config.load import SmtpConfig
+from mailer.config import SmtpConfig
 
 
 def check_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float | None = None) -> str:

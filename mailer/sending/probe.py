@@ -30,7 +30,7 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from mailer.config.load import SmtpConfig
+from mailer.config import SmtpConfig
 from mailer.errors import TransportError
 from mailer.models import Outgoing
 from mailer.sending.wire import mail_from, rcpt_to, send_data, wire_facts

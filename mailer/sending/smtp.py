@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Sequence
 
 from aiosmtplib import SMTPException
 
-from mailer.config.load import SmtpConfig
+from mailer.config import SmtpConfig
 from mailer.errors import TransportError
 from mailer.models import Outgoing, State
 from mailer.sending.connection import Connection, Work, backoff

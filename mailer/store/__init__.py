@@ -17,20 +17,43 @@ from types import TracebackType
 
 from mailer.store.db import connect, translate_error
 from mailer.store.journal import Journal, Recovery, Reservation
-from mailer.store.release import Releases
+from mailer.store.marks import Outcome, Submission
+from mailer.store.release import BatchRequest, Releases, RunRecord
 from mailer.store.release_journal import ReleaseJournal
-from mailer.store.rsvp import Rsvps
+from mailer.store.rsvp import (
+    AnswerUpdate,
+    BounceRecord,
+    ImapState,
+    MessageOutcome,
+    ReviewDraft,
+    ReviewItem,
+    RsvpAnswer,
+    Rsvps,
+    Suppression,
+)
 from mailer.store.smtp import SmtpLog
 
 __all__ = [
+    "AnswerUpdate",
+    "BatchRequest",
+    "BounceRecord",
+    "ImapState",
     "Journal",
+    "MessageOutcome",
+    "Outcome",
     "Recovery",
     "ReleaseJournal",
     "Releases",
     "Reservation",
+    "ReviewDraft",
+    "ReviewItem",
+    "RsvpAnswer",
     "Rsvps",
+    "RunRecord",
     "SmtpLog",
     "Store",
+    "Submission",
+    "Suppression",
     "is_alive",
     "process_owner",
 ]
