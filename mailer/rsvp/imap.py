@@ -201,7 +201,8 @@ def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
         ) from None
     except (OSError, ssl.SSLError) as exc:
         _drop(conn)
-        raise InboxError(f"{where}: cannot connect: {_text(exc)}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _text(exc)
+        raise InboxError(f"{where}: cannot connect: {reason}") from None
 
 
 def _login(conn: imaplib.IMAP4, username: str, password: str) -> None:
