@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import email
 import json
 import os
@@ -35,10 +36,14 @@ from dataclasses import dataclass, field
 from email import policy
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiosmtpd.smtp import SMTP
 
+from mailer.contacts import load_project
 from mailer.models import JournalEntry, State
+from mailer.release import plan_schedule, save_schedule
+from mailer.store import Store
 from tests.fixtures_smtp import Received, SmtpTestServer, _Fault
 from tests.helpers import contacts_text, make_project, set_keys
 
@@ -373,3 +378,25 @@ class Stopwatch:
         finally:
             with self._lock:
                 self.seconds += time.monotonic() - began
+
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+def schedule_past(project: Path, *, seconds_ago: float = 5.0) -> dt.datetime:
+    """A release whose embargo passed *seconds_ago* (scheduled, as it were, the day before)."""
+    embargo = (dt.datetime.now(HELSINKI) - dt.timedelta(seconds=seconds_ago)).replace(microsecond=0)
+    proj = load_project(project / "config.toml")
+    day_before = embargo - dt.timedelta(days=1)
+    with Store(proj.config.store_path) as store:
+        proposal = plan_schedule(
+            proj,
+            store,
+            at=f"{embargo:%Y-%m-%d %H:%M:%S}",
+            tz=None,
+            tag=None,
+            now=day_before,
+            prebrief=False,
+        )
+        save_schedule(store, proposal, now=day_before)
+    return embargo

@@ -20,7 +20,6 @@ out of these projects for the same reason (the fault rounds send it).
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import random
@@ -33,9 +32,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.contacts import load_project
 from mailer.models import Campaign
-from mailer.release.runner import plan_schedule, save_schedule
 from mailer.store import Store
 from tests.helpers import set_keys
 from tests.reliability.conftest import Figures
@@ -48,6 +45,7 @@ from tests.reliability.harness import (
     kill,
     no_traceback,
     run,
+    schedule_past,
     start,
     status_json,
     wait_for,
@@ -154,24 +152,6 @@ def test_invite_send_killed_20_times_loses_and_repeats_nothing(
         "duplicates after --resend-in-doubt",
         len(final.duplicated),
     )
-
-
-def schedule_past(project: Path) -> dt.datetime:
-    embargo = (dt.datetime.now(HEL) - dt.timedelta(seconds=5)).replace(microsecond=0)
-    proj = load_project(project / "config.toml")
-    day_before = embargo - dt.timedelta(days=1)
-    with Store(proj.config.store_path) as store:
-        proposal = plan_schedule(
-            proj,
-            store,
-            at=f"{embargo:%Y-%m-%d %H:%M:%S}",
-            tz=None,
-            tag=None,
-            now=day_before,
-            prebrief=False,
-        )
-        save_schedule(store, proposal, now=day_before)
-    return embargo
 
 
 @pytest.mark.slow

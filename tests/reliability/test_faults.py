@@ -35,6 +35,7 @@ from tests.reliability.harness import (
     foreign_addresses,
     no_traceback,
     run,
+    schedule_past,
     start,
     status_json,
 )
@@ -156,25 +157,6 @@ def test_invitation_round_under_faults(tmp_path: Path, figures: Figures) -> None
 @pytest.mark.slow
 def test_invitation_round_of_1000_under_faults(tmp_path: Path, figures: Figures) -> None:
     invitation_round(tmp_path, figures, 1000, "invitations, 1000")
-
-
-def schedule_past(project: Path, *, seconds_ago: float = 5.0) -> dt.datetime:
-    """A release whose embargo passed *seconds_ago* (scheduled, as it were, the day before)."""
-    embargo = (dt.datetime.now(HEL) - dt.timedelta(seconds=seconds_ago)).replace(microsecond=0)
-    proj = load_project(project / "config.toml")
-    day_before = embargo - dt.timedelta(days=1)
-    with Store(proj.config.store_path) as store:
-        proposal = plan_schedule(
-            proj,
-            store,
-            at=f"{embargo:%Y-%m-%d %H:%M:%S}",
-            tz=None,
-            tag=None,
-            now=day_before,
-            prebrief=False,
-        )
-        save_schedule(store, proposal, now=day_before)
-    return embargo
 
 
 @pytest.mark.slow

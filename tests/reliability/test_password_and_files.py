@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import os
 import signal
 import sqlite3
@@ -28,14 +27,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import trustme
 
-from mailer.contacts import load_project
 from mailer.models import Campaign
-from mailer.release.runner import plan_schedule, save_schedule
 from mailer.store import Store
 from tests.fixtures_smtp import SmtpTestServer
 from tests.helpers import make_project, set_keys
 from tests.reliability.conftest import Figures
-from tests.reliability.harness import MAILER, environment, no_traceback, run
+from tests.reliability.harness import MAILER, environment, no_traceback, run, schedule_past
 
 PASSWORD = "Zq7!correct-HORSE-4711-sekret"
 WRONG = "Wr0ng-Passw0rd-9981-xyzzy"
@@ -74,23 +71,6 @@ def scan(project: Path, outputs: list[str], secrets: list[bytes]) -> int:
         for secret in secrets:
             assert secret.decode("latin-1") not in text
     return files
-
-
-def schedule_past(project: Path) -> None:
-    embargo = (dt.datetime.now(HEL) - dt.timedelta(seconds=5)).replace(microsecond=0)
-    proj = load_project(project / "config.toml")
-    day_before = embargo - dt.timedelta(days=1)
-    with Store(proj.config.store_path) as store:
-        proposal = plan_schedule(
-            proj,
-            store,
-            at=f"{embargo:%Y-%m-%d %H:%M:%S}",
-            tz=None,
-            tag=None,
-            now=day_before,
-            prebrief=False,
-        )
-        save_schedule(store, proposal, now=day_before)
 
 
 def reply(uid: str, attendee: str, sender: str, message_id: str) -> bytes:

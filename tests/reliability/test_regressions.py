@@ -74,7 +74,7 @@ def test_a_worker_that_fails_ends_the_whole_send(
 
 def _released_with_one_in_doubt(tmp_path: Path, server: SmtpTestServer) -> Path:
     from tests.helpers import make_project, set_keys
-    from tests.reliability.test_faults import schedule_past
+    from tests.reliability.harness import schedule_past
 
     project = make_project(tmp_path / "project")
     set_keys(project, "transport", kind="smtp")
