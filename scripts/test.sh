@@ -29,7 +29,8 @@ echo "== ruff"
 echo "== mypy --strict"
 .venv/bin/mypy
 echo "== mkdocs build --strict"
-.venv/bin/mkdocs build --strict --site-dir "$(mktemp -d)"
+# (NO_MKDOCS_2_WARNING: Material prints a notice about its successor on every build)
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --site-dir "$(mktemp -d)"
 echo "== pytest"
 # --all: every test, the slow ones included (the everyday `pytest` leaves them out).
 # pytest exits 5 when it collected no test: that is a failure here too.
