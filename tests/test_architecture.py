@@ -287,3 +287,15 @@ def test_other_packages_come_in_through_the_front_door() -> None:
                 where = MODULES[module].relative_to(ROOT.parent)
                 side_doors.append(f"{where}:{line}: {target} (use {package})")
     assert side_doors == []
+
+
+def test_docs_architecture_names_every_module() -> None:
+    """The tree in docs/architecture.md stays the tree in mailer/."""
+    page = (ROOT.parent / "docs" / "architecture.md").read_text()
+    unnamed = [
+        str(path.relative_to(ROOT.parent))
+        for path in MODULES.values()
+        if path.name != "__init__.py" and f"{path.name}" not in page
+    ]
+    packages = [p for p in PACKAGES if p != "mailer" and f"{p.split('.')[-1]}/" not in page]
+    assert unnamed == [] and packages == []
