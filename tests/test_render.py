@@ -309,3 +309,13 @@ def test_starter_invitation_renders_in_every_language(tmp_path: Path) -> None:
     assert "klo 12.00–16.00" in seen["fi"].text
     assert "25 juni 2027" in seen["sv"].text
     assert "25 June 2027" in seen["en"].text
+
+
+def test_one_instant_in_two_zones_is_formatted_in_each() -> None:
+    # Aware datetimes of one instant compare equal: the format cache must not mix them up.
+    from mailer.messages.render import _format
+
+    helsinki = dt.datetime(2027, 6, 25, 12, 0, tzinfo=ZoneInfo("Europe/Helsinki"))
+    stockholm = helsinki.astimezone(ZoneInfo("Europe/Stockholm"))
+    assert _format("time", helsinki, "short", "fi") == "12.00"
+    assert _format("time", stockholm, "short", "fi") == "11.00"

@@ -64,8 +64,18 @@ def _tz(value: dt.datetime | dt.date, ctx: jinja2.runtime.Context) -> dt.datetim
     return value
 
 
-@lru_cache(maxsize=1024)
 def _format(kind: str, value: dt.datetime | dt.date, fmt: str, language: str) -> str:
+    """Babel formatting of the wall-clock time *value* shows.
+
+    Cached by that wall-clock time: aware datetimes of one instant in two zones are equal
+    (and hash alike), so they must not share a cache entry."""
+    if isinstance(value, dt.datetime):
+        value = value.replace(tzinfo=None)
+    return _format_wall(kind, value, fmt, language)
+
+
+@lru_cache(maxsize=1024)
+def _format_wall(kind: str, value: dt.datetime | dt.date, fmt: str, language: str) -> str:
     """Babel formatting, cached: a round formats the same few dates for every recipient."""
     from babel.dates import format_date, format_datetime, format_time
 
@@ -74,7 +84,7 @@ def _format(kind: str, value: dt.datetime | dt.date, fmt: str, language: str) ->
         day = value.date() if isinstance(value, dt.datetime) else value
         return str(format_date(day, format=fmt, locale=locale))
     assert isinstance(value, dt.datetime)
-    naive = value.replace(tzinfo=None)
+    naive = value
     if kind == "time":
         return str(format_time(naive, format=fmt, locale=locale))
     return str(format_datetime(naive, format=fmt, locale=locale))
