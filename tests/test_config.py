@@ -488,3 +488,117 @@ def test_parse_config_from_a_dict(project: Path) -> None:
     config = parse_config(data, config_path(project))
     assert isinstance(config, Config)
     assert config.path == config_path(project)
+
+
+# --- [event.<language>]: the event's texts in other languages ------------------------------------
+
+
+TABLES = {
+    "sv": {
+        "title": "Slutseminarium för batterikemiprojektet",
+        "location": "Villa Elba, Karleby",
+        "description": "Slutseminarium.\n",
+    },
+    "en": {"title": "Final seminar of the battery chemistry project"},
+}
+
+
+@pytest.fixture
+def tables(project: Path) -> Path:
+    """The project with [event.sv] and [event.en] (as the starter writes them)."""
+    return edit_config(project, lambda data: data["event"].update(TABLES))
+
+
+def test_language_tables_merge_over_event(tables: Path) -> None:
+    event = load_config(tables).event
+    assert sorted(event.languages) == ["en", "sv"]
+    assert event.text("sv").title == "Slutseminarium för batterikemiprojektet"
+    assert event.text("sv").location == "Villa Elba, Karleby"
+    assert event.text("sv").url == ""  # not in the table: [event] url
+    assert event.text("en").location == event.location
+    assert event.text("fi") == event.default_text  # no [event.fi]: [event]
+    swedish = event.in_language("sv")
+    assert (swedish.title, swedish.location) == (event.text("sv").title, "Villa Elba, Karleby")
+    assert (swedish.start, swedish.zone) == (event.start, event.zone)
+
+
+def test_a_language_table_may_set_only_some_keys(project: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["event"]["sv"] = {"url": "https://karleby.example/seminarium"}
+
+    event = load_config(edit_config(project, change)).event
+    assert event.text("sv").title == event.title
+    assert event.text("sv").url == "https://karleby.example/seminarium"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"titel": "x"}, "[event.sv] titel: unknown key (did you mean 'title'?)"),
+        ({"plats": "x"}, "[event.sv] plats: unknown key"),
+        (
+            {"start": "2027-06-25 12:00"},
+            "[event.sv] start: is the same in every language: set it in [event]; [event.sv] may "
+            "only set the title, location, description and url",
+        ),
+        ({"title": ""}, "[event.sv] title: must not be empty (leave it out to use [event] title)"),
+        (
+            {"location": " "},
+            "[event.sv] location: must not be empty (leave it out to use [event] location)",
+        ),
+        ({"title": 7}, "[event.sv] title: expected a string, got an integer"),
+        ({"location": "a\nb"}, "[event.sv] location: must be a single line"),
+        ({"description": "a\x07"}, "[event.sv] description: control character in 'a\\x07'"),
+    ],
+)
+def test_language_table_errors(project: Path, table: dict[str, Any], message: str) -> None:
+    path = edit_config(project, lambda data: data["event"].update(sv=table))
+    assert error_of(path) == f"{path}: {message}"
+
+
+def test_a_language_table_may_have_a_multi_line_description(project: Path) -> None:
+    path = edit_config(project, lambda d: d["event"].update(sv={"description": "a\nb\n"}))
+    assert load_config(path).event.text("sv").description == "a\nb\n"
+
+
+def test_a_table_for_a_language_mailer_does_not_know(project: Path) -> None:
+    path = edit_config(project, lambda data: data["event"].update(de={"title": "Seminar"}))
+    assert error_of(path) == (
+        f"{path}: [event.de]: unknown language (a language table is one of 'fi', 'sv', 'en'; "
+        "only the title, location, description and url can differ by language)"
+    )
+
+
+def test_a_language_key_that_is_not_a_table(project: Path) -> None:
+    path = set_keys(project, "event", sv="Slutseminarium")
+    assert error_of(path) == (
+        f"{path}: [event] sv: expected a table [event.sv] with the Swedish title, location, "
+        "description and url, got a string"
+    )
+
+
+def test_a_table_for_a_language_without_templates_is_an_error(
+    project: Path, tables: Path
+) -> None:
+    for folder in (project / "templates").glob("*/en"):
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()
+    path = config_path(project)
+    assert error_of(path) == (
+        f"{path}: [event.en]: no template is written in 'en' (templates/<round>/en/), so its "
+        "contacts get the default language's templates and the [event] texts; add the templates "
+        "or remove [event.en]"
+    )
+    edit_config(project, lambda data: data["event"].pop("en"))
+    assert sorted(load_config(path).event.languages) == ["sv"]
+
+
+def test_without_a_templates_folder_the_tables_are_not_checked(
+    project: Path, tables: Path
+) -> None:
+    config = tables
+    moved = project.parent / "elsewhere"
+    moved.mkdir()
+    config.rename(moved / "config.toml")
+    assert sorted(load_config(moved / "config.toml").event.languages) == ["en", "sv"]

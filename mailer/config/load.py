@@ -22,7 +22,15 @@ from zoneinfo import ZoneInfo
 from mailer.addresses import is_loopback
 from mailer.config.schema import LANGUAGES, PRESETS, Reader
 
-__all__ = ["LANGUAGES", "PRESETS", "Config", "load_config", "parse_config"]
+__all__ = [
+    "LANGUAGES",
+    "PRESETS",
+    "Config",
+    "EventConfig",
+    "EventText",
+    "load_config",
+    "parse_config",
+]
 from mailer.errors import ConfigError
 from mailer.timeutil import LocalTimeError, load_zone, parse_local
 
@@ -34,7 +42,20 @@ ReleaseMode = Literal["personal", "bcc"]
 
 
 @dataclass(frozen=True)
+class EventText:
+    """The event's texts in one language."""
+
+    title: str
+    location: str
+    description: str
+    url: str
+
+
+@dataclass(frozen=True)
 class EventConfig:
+    """``[event]``: the texts in the default language, and ``[event.<language>]`` merged over
+    them in ``languages`` (only the languages that have a table)."""
+
     title: str
     location: str
     description: str
@@ -43,6 +64,27 @@ class EventConfig:
     zone: ZoneInfo
     id: str
     url: str
+    languages: Mapping[str, EventText] = field(default_factory=dict)
+
+    @property
+    def default_text(self) -> EventText:
+        return EventText(self.title, self.location, self.description, self.url)
+
+    def text(self, language: str) -> EventText:
+        """The texts a message in *language* shows: its table, else ``[event]``."""
+        return self.languages.get(language) or self.default_text
+
+    def in_language(self, language: str) -> EventConfig:
+        """This event with the texts of *language* in place of the default ones."""
+        text = self.text(language)
+        return dataclasses.replace(
+            self,
+            title=text.title,
+            location=text.location,
+            description=text.description,
+            url=text.url,
+            languages={},
+        )
 
 
 @dataclass(frozen=True)
@@ -238,6 +280,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         zone=zone,
         id=event_id or f"{start:%Y%m%d}-event",
         url=ev["url"],
+        languages=_event_languages(reader, ev, root / "templates"),
     )
 
     org = reader.section("organizer")
@@ -315,6 +358,29 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         log_file=_resolve(root, lg["file"]) if lg["file"] else None,
         vars={str(k): str(v) for k, v in free.items()},
     )
+
+
+def _event_languages(
+    reader: Reader, ev: Mapping[str, Any], templates: Path
+) -> dict[str, EventText]:
+    """``[event.<language>]`` merged over ``[event]``.
+
+    A table for a language no template is written in is an error: its contacts get the default
+    language's templates, and with them the ``[event]`` texts, so the table would never be used.
+    """
+    out: dict[str, EventText] = {}
+    for language, values in reader.language_tables().items():
+        if templates.is_dir() and not any(templates.glob(f"*/{language}/subject.txt")):
+            raise reader.fail(
+                f"[event.{language}]",
+                f"no template is written in {language!r} (templates/<round>/{language}/), so "
+                "its contacts get the default language's templates and the [event] texts; "
+                f"add the templates or remove [event.{language}]",
+            )
+        merged = {key: ev[key] for key in ("title", "location", "description", "url")}
+        merged.update(values)
+        out[language] = EventText(**merged)
+    return out
 
 
 _Server = TypeVar("_Server", SmtpConfig, ImapConfig)

@@ -133,7 +133,11 @@ SCHEMA: dict[str, dict[str, _Key]] = {
     "log": {"file": _Key("str", "")},
 }
 REQUIRED_SECTIONS = ("event", "organizer")
+# [event.<language>]: the keys whose text may differ by language (the rest is the same for all).
+EVENT_TEXT_KEYS = ("title", "location", "description", "url")
 FREEFORM_SECTIONS = ("vars",)
+_LANGUAGE_NAMES = {"fi": "Finnish", "sv": "Swedish", "en": "English"}
+_TEXT_KEYS_SHOWN = "title, location, description and url"
 _TEXT_WHITESPACE = str.maketrans("", "", "\r\n\t")  # allowed in [event] description
 _SECRET_KEYS = ("password", "pass", "secret", "token")
 
@@ -187,7 +191,16 @@ class Reader:
                         )
                 continue
             keys = list(SCHEMA[section])
-            for key in table:
+            for key, value in table.items():
+                if section == "event" and key not in SCHEMA[section] and isinstance(value, dict):
+                    self._check_language_table(key, value)
+                    continue
+                if section == "event" and key in LANGUAGES:
+                    raise self.fail(
+                        f"[event] {key}",
+                        f"expected a table [event.{key}] with the {_LANGUAGE_NAMES[key]} "
+                        f"{_TEXT_KEYS_SHOWN}, got {_type_name(value)}",
+                    )
                 if key not in SCHEMA[section]:
                     if key.lower() in _SECRET_KEYS:
                         raise self.fail(
@@ -199,6 +212,44 @@ class Reader:
         for section in REQUIRED_SECTIONS:
             if section not in self.data:
                 raise self.fail(f"[{section}]", "missing section")
+
+    def _check_language_table(self, language: str, table: dict[str, Any]) -> None:
+        if language not in LANGUAGES:
+            shown = ", ".join(repr(lang) for lang in LANGUAGES)
+            raise self.fail(
+                f"[event.{language}]",
+                f"unknown language (a language table is one of {shown}; "
+                f"only the {_TEXT_KEYS_SHOWN} can differ by language)",
+            )
+        for key in table:
+            if key in SCHEMA["event"] and key not in EVENT_TEXT_KEYS:
+                raise self.fail(
+                    f"[event.{language}] {key}",
+                    f"is the same in every language: set it in [event]; [event.{language}] "
+                    f"may only set the {_TEXT_KEYS_SHOWN}",
+                )
+            if key not in EVENT_TEXT_KEYS:
+                raise self.fail(
+                    f"[event.{language}] {key}",
+                    "unknown key" + _suggest(key, list(EVENT_TEXT_KEYS)),
+                )
+
+    def language_tables(self) -> dict[str, dict[str, str]]:
+        """The checked ``[event.<language>]`` tables: language -> the keys it sets."""
+        out: dict[str, dict[str, str]] = {}
+        for language, table in self.data.get("event", {}).items():
+            if language not in LANGUAGES or not isinstance(table, dict):
+                continue
+            values: dict[str, str] = {}
+            for key, value in table.items():
+                spec = SCHEMA["event"][key]
+                where = f"[event.{language}] {key}"
+                text = self._convert(where, value, spec)
+                if spec.default is _REQUIRED and not text.strip():
+                    raise self.fail(where, f"must not be empty (leave it out to use [event] {key})")
+                values[key] = text
+            out[language] = values
+        return out
 
     def section(self, name: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
         table = dict(self.data.get(name, {}))
