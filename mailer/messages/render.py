@@ -21,6 +21,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mailer.errors import TemplateError
+from mailer.messages.htmlfilters import links, phone
 
 LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
 PARTS = ("subject.txt", "body.txt", "body.html")
@@ -131,7 +132,9 @@ class Renderer:
             keep_trailing_newline=True,
             auto_reload=False,
         )
-        self.env.filters.update(date=_date, time=_time, datetime=_datetime)
+        self.env.filters.update(
+            date=_date, time=_time, datetime=_datetime, links=links, phone=phone
+        )
         self._languages: dict[tuple[str, str], str] = {}
 
     def _label(self, relative: str) -> str:
