@@ -2,16 +2,20 @@
 
 Front door of the messages package: :func:`build_plan` turns contacts and a :class:`RoundSpec`
 into a :class:`Plan` of fully rendered and checked messages (:mod:`.render` for the sandboxed
-templates, :mod:`.ics` for the iTIP calendar, :mod:`.mime` for the bytes, :mod:`.spool` for
-large rounds). Everything here is pure: no clock, no network, no printing.
+templates and :mod:`.htmlfilters` for their HTML filters, :mod:`.eventtext` for the event in the
+message's language, :mod:`.ics` for the iTIP calendar, :mod:`.mime` for the bytes,
+:mod:`.spool` for large rounds). Everything here is pure: no clock, no network, no printing.
 """
 
+from mailer.messages.eventtext import Change, zone_name
+from mailer.messages.eventtext import changes as event_changes
 from mailer.messages.mime import Footer, attachment_parts, load_attachments
 from mailer.messages.plan import (
     BUSY_STATES,
     FINAL_STATES,
     Plan,
     PlanError,
+    RoundParts,
     RoundSpec,
     build_plan,
     event_context,
@@ -25,17 +29,21 @@ from mailer.messages.render import Renderer
 __all__ = [
     "BUSY_STATES",
     "FINAL_STATES",
+    "Change",
     "Footer",
     "Plan",
     "PlanError",
     "Renderer",
+    "RoundParts",
     "RoundSpec",
     "attachment_parts",
     "build_plan",
+    "event_changes",
     "event_context",
     "invitation_spec",
     "load_attachments",
     "make_renderer",
     "new_message_id",
     "render_one",
+    "zone_name",
 ]

@@ -59,6 +59,7 @@ class CalendarInvite:
     attendee_name: str
     dtstamp: dt.datetime
     url: str = ""
+    language: str = ""  # the LANGUAGE of SUMMARY, LOCATION and DESCRIPTION ("" = not said)
 
 
 @dataclass(frozen=True)
@@ -271,11 +272,12 @@ def calendar_template(invite: CalendarInvite) -> CalendarTemplate:
     event = Event()
     event.add("dtstart", start)
     event.add("dtend", end)
-    event.add("summary", _Text(invite.summary))
+    said = {"LANGUAGE": invite.language} if invite.language else {}
+    event.add("summary", _Text(invite.summary), parameters=said)
     if invite.location:
-        event.add("location", _Text(invite.location))
+        event.add("location", _Text(invite.location), parameters=said)
     if invite.description:
-        event.add("description", _Text(invite.description))
+        event.add("description", _Text(invite.description), parameters=said)
     if invite.url:
         event.add("url", invite.url)
     event.add("status", "CANCELLED" if invite.method == "CANCEL" else "CONFIRMED")

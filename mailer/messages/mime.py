@@ -19,6 +19,7 @@ import email.policy
 import email.utils
 import html as html_lib
 import mimetypes
+import re
 import secrets
 import stat
 from collections.abc import Mapping, Sequence
@@ -65,6 +66,35 @@ class Footer:
         if self.unsubscribe_email:
             out.append(optout.format(unsubscribe=self.unsubscribe_email))
         return out
+
+    def html_lines(self, language: str) -> list[str]:
+        """:meth:`lines` as HTML, the privacy notice and the opt-out address as links."""
+        privacy, optout = _FOOTER.get(language, _FOOTER["en"])
+        out = []
+        if self.privacy_url:
+            url = html_lib.escape(self.privacy_url)
+            link = f'<a href="{url}">{url}</a>' if _WEB.match(self.privacy_url) else url
+            out.append(_html_format(privacy, privacy=link))
+        if self.unsubscribe_email:
+            address = html_lib.escape(self.unsubscribe_email)
+            out.append(
+                _html_format(optout, unsubscribe=f'<a href="mailto:{address}">{address}</a>')
+            )
+        return out
+
+
+_WEB = re.compile(r"https?://[^\s\"<>]+\Z", re.IGNORECASE)
+# Where the footer goes in the HTML part: this comment, inside the content column of the
+# starter templates; without it, a column of its own before </body>.
+FOOTER_MARK = "<!-- mailer: footer -->"
+
+
+def _html_format(line: str, **links: str) -> str:
+    """*line* escaped, with its ``{name}`` places filled by the (already HTML) *links*."""
+    pieces = re.split(r"(\{\w+\})", line)
+    return "".join(
+        links[piece[1:-1]] if piece[1:-1] in links else html_lib.escape(piece) for piece in pieces
+    )
 
 
 def load_attachments(
@@ -121,16 +151,21 @@ def _with_footer_text(text: str, footer: list[str]) -> str:
 
 
 def _with_footer_html(body: str, footer: list[str]) -> str:
+    """The footer at :data:`FOOTER_MARK` (inside the template's content column), else in a
+    600 px column of its own at the end of the body."""
     if not footer:
         return body
     block = (
-        '<hr style="border:none;border-top:1px solid #ccc;margin-top:2em">'
-        '<p style="font-size:small;color:#555">'
-        + "<br>".join(html_lib.escape(line) for line in footer)
+        '<hr style="border:none;border-top:1px solid #cccccc;margin:32px 0 0 0;">'
+        '<p style="margin:8px 0 0 0;font-size:13px;line-height:1.4;color:#555555;">'
+        + "<br>".join(footer)
         + "</p>"
     )
-    lower = body.lower()
-    at = lower.rfind("</body>")
+    at = body.find(FOOTER_MARK)
+    if at >= 0:
+        return body[:at] + block + body[at + len(FOOTER_MARK) :]
+    block = f'<div style="max-width:600px;margin:0 auto;">{block}</div>'
+    at = body.lower().rfind("</body>")
     return body[:at] + block + body[at:] if at >= 0 else body + block
 
 
@@ -304,6 +339,7 @@ def build_segments(
     (the very object in *attachments*, shared by the batch), the message's own bytes between
     them are joined. The pieces concatenated are the message."""
     lines = footer.lines(spec.language) if footer else []
+    html_lines = footer.html_lines(spec.language) if footer else []
     headers = [
         f"From: {_address_value('From', spec.from_name, spec.from_email)}",
         f"To: {_address_value('To', spec.to_name, spec.to_email)}",
@@ -319,7 +355,7 @@ def build_segments(
 
     alternatives = [_text_entity("plain", _with_footer_text(spec.text, lines))]
     if spec.html is not None:
-        alternatives.append(_text_entity("html", _with_footer_html(spec.html, lines)))
+        alternatives.append(_text_entity("html", _with_footer_html(spec.html, html_lines)))
     if spec.calendar is not None:
         alternatives.append(
             _base64_entity(

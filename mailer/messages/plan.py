@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailer.config import Config
+from mailer.config import Config, EventConfig
 from mailer.errors import MailerError
+from mailer.messages.eventtext import Change, calendar_description, changes, event_vars
 from mailer.messages.ics import CalendarInvite, CalendarTemplate, Method, calendar_template
 from mailer.messages.mime import (
     EncodedPart,
@@ -27,7 +28,7 @@ from mailer.messages.mime import (
 )
 from mailer.messages.render import Renderer
 from mailer.messages.spool import SPOOL_MIN_MESSAGES, Spool
-from mailer.models import Campaign, Contact, Outgoing, SpooledBody, State
+from mailer.models import Attachment, Campaign, Contact, Outgoing, SpooledBody, State
 from mailer.store import Reservation, Store
 
 FINAL_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
@@ -46,6 +47,8 @@ class RoundSpec:
     attachments_key: str
     extra_context: Mapping[str, Any] = field(default_factory=dict)
     sequence: int = 0  # SEQUENCE of the calendar object (updates and cancellations raise it)
+    # The event as the calendars held it before this round: an update tells what changed.
+    previous_event: EventConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -82,19 +85,12 @@ def invitation_spec(config: Config) -> RoundSpec:
     )
 
 
-def event_context(config: Config) -> dict[str, Any]:
-    ev = config.event
+def event_context(config: Config, language: str | None = None) -> dict[str, Any]:
+    """The template variables of the event and the organizer, the event's texts in *language*
+    (default: the default language's)."""
     org = config.organizer
     return {
-        "event": {
-            "title": ev.title,
-            "location": ev.location,
-            "description": ev.description,
-            "start": ev.start,
-            "end": ev.end,
-            "timezone": ev.zone.key,
-            "url": ev.url,
-        },
+        "event": event_vars(config.event, language or config.contacts.default_language),
         "organizer": {
             "name": org.name,
             "email": org.email,
@@ -103,8 +99,85 @@ def event_context(config: Config) -> dict[str, Any]:
         },
         "release": {"embargo": config.release.embargo},
         "vars": dict(config.vars),
-        "_zone": ev.zone,
+        "attachments": [],  # the file names the message carries (set per round)
+        "changes": [],  # an update: what changed, {what, label, old, new} (set per round)
+        "_zone": config.event.zone,
     }
+
+
+class RoundParts:
+    """What every message of a round shares, built once per round: the attachments (encoded
+    once), the footer, and per language the template context and the calendar object."""
+
+    def __init__(self, config: Config, spec: RoundSpec, attachments: Sequence[Attachment]) -> None:
+        self.config = config
+        self.spec = spec
+        self.parts = attachment_parts(attachments)
+        self.names = tuple(a.filename for a in attachments)
+        self.footer = Footer(config.organizer.privacy_url, config.organizer.unsubscribe_email)
+        self._contexts: dict[str, Mapping[str, Any]] = {}
+        self._calendars: dict[str, CalendarTemplate] = {}
+
+    @classmethod
+    def load(cls, config: Config, spec: RoundSpec) -> RoundParts:
+        """Read the round's attachments (one clear line for a missing or large file)."""
+        attachments = load_attachments(
+            spec.attachments,
+            max_mb=config.invitation.max_attachment_mb,
+            label_root=config.root,
+            key=spec.attachments_key,
+        )
+        return cls(config, spec, attachments)
+
+    def changes(self, language: str) -> tuple[Change, ...]:
+        previous = self.spec.previous_event
+        return () if previous is None else changes(previous, self.config.event, language)
+
+    def context(self, language: str) -> Mapping[str, Any]:
+        """The variables of a message in *language* (everything but ``contact``)."""
+        found = self._contexts.get(language)
+        if found is None:
+            found = self._contexts[language] = {
+                **event_context(self.config, language),
+                "attachments": list(self.names),
+                "changes": [c.as_dict() for c in self.changes(language)],
+                **self.spec.extra_context,
+            }
+        return found
+
+    def calendar(self, language: str, method: Method) -> CalendarTemplate:
+        """The shared part of the calendar object in *language*, built once per round."""
+        found = self._calendars.get(language)
+        if found is None:
+            found = self._calendars[language] = self._calendar(language, method)
+        return found
+
+    def _calendar(self, language: str, method: Method) -> CalendarTemplate:
+        config = self.config
+        ev = config.event
+        text = ev.text(language)
+        return calendar_template(
+            CalendarInvite(
+                uid="",
+                sequence=0,
+                method=method,
+                summary=text.title,
+                location=text.location,
+                description=calendar_description(
+                    text, language, attachments=self.names, changed=self.changes(language)
+                ),
+                start=ev.start,
+                end=ev.end,
+                zone=ev.zone,
+                organizer_email=config.organizer.email,
+                organizer_name=config.organizer.name,
+                attendee_email="",
+                attendee_name="",
+                dtstamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),  # per recipient
+                url=text.url,
+                language=language,
+            )
+        )
 
 
 def contact_context(contact: Contact) -> dict[str, Any]:
@@ -155,14 +228,7 @@ def build_plan(
     """Render and check every message of the round; reserve their journal rows when asked."""
     renderer = renderer or make_renderer(config)
     renderer.check(spec.template, {c.language for c in contacts})
-    parts = attachment_parts(
-        load_attachments(
-            spec.attachments,
-            max_mb=config.invitation.max_attachment_mb,
-            label_root=config.root,
-            key=spec.attachments_key,
-        )
-    )
+    shared = RoundParts.load(config, spec)
     states = store.journal.states(spec.campaign, spec.round) if store else {}
     uids = store.journal.invitation_uids() if store and spec.campaign != Campaign.INVITATION else {}
 
@@ -216,24 +282,11 @@ def build_plan(
         )
         ids = lambda contact: wanted.pop(contact.email)  # noqa: E731 - one use, below
 
-    footer = Footer(config.organizer.privacy_url, config.organizer.unsubscribe_email)
-    base = {**event_context(config), **spec.extra_context}
     spool = Spool(config.store_path.parent) if len(todo) >= SPOOL_MIN_MESSAGES else None
     keep = Keeper(spool)
     try:
         items = tuple(
-            render_one(
-                config,
-                renderer,
-                spec,
-                contact,
-                ids(contact),
-                base,
-                parts,
-                footer,
-                now,
-                keep=keep,
-            )
+            render_one(config, renderer, spec, contact, ids(contact), shared, now, keep=keep)
             for contact in todo
         )
         if spool is not None:
@@ -280,60 +333,29 @@ class Keeper:
         return SpooledBody(self.spool, max(offset, 0), tuple(layout), size)
 
 
-_TEMPLATES: dict[tuple[int, str], tuple[Config, CalendarTemplate]] = {}
-
-
-def _calendar_template(config: Config, method: Method) -> CalendarTemplate:
-    """The shared part of the round's calendar object, built once per config and method."""
-    key = (id(config), method)
-    cached = _TEMPLATES.get(key)
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    ev = config.event
-    template = calendar_template(
-        CalendarInvite(
-            uid="",
-            sequence=0,
-            method=method,
-            summary=ev.title,
-            location=ev.location,
-            description=ev.description,
-            start=ev.start,
-            end=ev.end,
-            zone=ev.zone,
-            organizer_email=config.organizer.email,
-            organizer_name=config.organizer.name,
-            attendee_email="",
-            attendee_name="",
-            dtstamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),  # per recipient, not in the template
-            url=ev.url,
-        )
-    )
-    _TEMPLATES.clear()
-    _TEMPLATES[key] = (config, template)
-    return template
-
-
 def render_one(
     config: Config,
     renderer: Renderer,
     spec: RoundSpec,
     contact: Contact,
     ids: Reservation,
-    base: Mapping[str, Any],
-    parts: Sequence[EncodedPart],
-    footer: Footer,
+    shared: RoundParts,
     now: dt.datetime,
     *,
     keep: Keeper | None = None,
 ) -> Outgoing:
+    """One contact's message: the templates, the event and the calendar in the language of
+    the templates the contact gets (theirs, else the default language's)."""
     keep = keep or Keeper()
+    language = renderer.language_for(spec.template, contact.language)
     rendered = renderer.render(
-        spec.template, contact.language, {**base, "contact": contact_context(contact)}
+        spec.template,
+        contact.language,
+        {**shared.context(language), "contact": contact_context(contact)},
     )
     calendar = None
     if spec.calendar_method is not None and ids.ics_uid is not None:
-        calendar = _calendar_template(config, spec.calendar_method).render(
+        calendar = shared.calendar(language, spec.calendar_method).render(
             uid=ids.ics_uid,
             sequence=ids.sequence,
             dtstamp=now,
@@ -361,8 +383,8 @@ def render_one(
             calendar_method=spec.calendar_method or "REQUEST",
             calendar_attachment=config.invitation.ics_attachment,
         ),
-        attachments=parts,
-        footer=footer,
+        attachments=shared.parts,
+        footer=shared.footer,
         extra_headers=headers,
     )
     return Outgoing(
@@ -374,5 +396,5 @@ def render_one(
         sender=config.organizer.email,
         recipients=(contact.email,),
         subject=keep.subject(rendered.subject),
-        body=keep.body(segments, parts),
+        body=keep.body(segments, shared.parts),
     )

@@ -15,19 +15,15 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from mailer.config import Config
 from mailer.errors import TemplateError
 from mailer.messages import (
     BUSY_STATES,
     FINAL_STATES,
-    Footer,
     Renderer,
+    RoundParts,
     RoundSpec,
-    attachment_parts,
-    event_context,
-    load_attachments,
     make_renderer,
     new_message_id,
     render_one,
@@ -82,16 +78,8 @@ class _BatchRenderer:
         self.config = config
         self.spec = spec
         self.renderer: Renderer = make_renderer(config)
-        self.parts = attachment_parts(
-            load_attachments(
-                spec.attachments,
-                max_mb=config.invitation.max_attachment_mb,
-                label_root=config.root,
-                key=spec.attachments_key,
-            )
-        )
-        self.footer = Footer(config.organizer.privacy_url, config.organizer.unsubscribe_email)
-        self.base: dict[str, Any] = {**event_context(config), **spec.extra_context}
+        # The attachments, and the event in each batch's language, shared by every batch.
+        self.shared = RoundParts.load(config, spec)
 
     def language(self, contact: Contact) -> str:
         return self.renderer.language_for(self.spec.template, contact.language)
@@ -109,9 +97,7 @@ class _BatchRenderer:
                 self.spec,
                 org,
                 ids,
-                self.base,
-                self.parts,
-                self.footer,
+                self.shared,
                 now,
             )
         except TemplateError as exc:
