@@ -16,6 +16,10 @@ def round_plan(plan: RoundPlan) -> None:
     if plan.requeued:
         info(f"Requeued {plan.requeued} messages on request.")
     send_summary(plan.summary)
+    for text in plan.changes:
+        info(f"Changed:      {text}")
+    for text in plan.warnings:
+        warning(text)
     for text in plan.delivery_plan:
         info(text)
 

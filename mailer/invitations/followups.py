@@ -15,11 +15,14 @@ details the journalists last received and the SEQUENCE that went with them:
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from mailer.config import Config
+from mailer.config import Config, EventConfig, EventText
 from mailer.contacts import ContactBook
 from mailer.errors import MailerError
 from mailer.messages import RoundSpec
@@ -29,11 +32,13 @@ from mailer.store import Store
 FINGERPRINT = "calendar_fingerprint"
 SEQUENCE = "calendar_sequence"
 CANCELLED = "calendar_cancelled"
+EVENT = "calendar_event"  # the event details last sent (JSON), what an update compares with
+UPDATE_FROM = "update_{round}_from"  # the details an update round changes from (JSON)
 
 
 def fingerprint(config: Config) -> str:
     ev = config.event
-    data = [
+    data: list[object] = [
         ev.title,
         ev.location,
         ev.description,
@@ -43,7 +48,60 @@ def fingerprint(config: Config) -> str:
         ev.url,
         config.organizer.email,
     ]
+    # Texts of other languages count where they differ from [event] (appended only then, so
+    # that a journal written before [event.<language>] existed keeps its fingerprint).
+    default = ev.default_text
+    data.extend(
+        [language, *dataclasses.astuple(text)]
+        for language, text in sorted(ev.languages.items())
+        if text != default
+    )
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
+
+
+def event_snapshot(event: EventConfig) -> str:
+    """The event's details as JSON, kept in the journal when a round goes out."""
+    return json.dumps(
+        {
+            "id": event.id,
+            "title": event.title,
+            "location": event.location,
+            "description": event.description,
+            "url": event.url,
+            "start": event.start.isoformat(),
+            "end": event.end.isoformat(),
+            "timezone": event.zone.key,
+            "languages": {
+                language: dataclasses.asdict(text) for language, text in event.languages.items()
+            },
+        },
+        ensure_ascii=False,
+    )
+
+
+def event_from_snapshot(text: str | None) -> EventConfig | None:
+    """The event of :func:`event_snapshot`; None for a missing or unreadable one (a journal
+    written before the details were kept: the update then tells the new details only)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        zone = ZoneInfo(data["timezone"])
+        return EventConfig(
+            title=data["title"],
+            location=data["location"],
+            description=data["description"],
+            start=dt.datetime.fromisoformat(data["start"]).astimezone(zone),
+            end=dt.datetime.fromisoformat(data["end"]).astimezone(zone),
+            zone=zone,
+            id=data["id"],
+            url=data["url"],
+            languages={
+                language: EventText(**values) for language, values in data["languages"].items()
+            },
+        )
+    except (ValueError, KeyError, TypeError, AttributeError, LookupError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -103,10 +161,12 @@ def update_spec(config: Config, store: Store) -> RoundSpec | None:
     resume = _open_round(store, Campaign.UPDATE)
     if resume is not None:
         round_, sequence = resume
+        previous = store.journal.get_meta(UPDATE_FROM.format(round=round_))
     elif state.fingerprint == fingerprint(config):
         return None
     else:
         round_, sequence = store.journal.max_round(Campaign.UPDATE) + 1, state.sequence + 1
+        previous = store.journal.get_meta(EVENT)
     return RoundSpec(
         campaign=Campaign.UPDATE,
         round=round_,
@@ -115,7 +175,30 @@ def update_spec(config: Config, store: Store) -> RoundSpec | None:
         attachments=config.invitation.attachments,
         attachments_key="[invitation] attachments",
         sequence=sequence,
+        previous_event=event_from_snapshot(previous),
     )
+
+
+def stale_translations(previous: EventConfig, current: EventConfig) -> tuple[str, ...]:
+    """Warnings for language tables that kept a text while ``[event]`` changed it: their
+    contacts are told the text of the table (an ``invite update`` shows them before asking)."""
+    out = []
+    before, after = previous.default_text, current.default_text
+    for language in sorted(current.languages):
+        for key in ("title", "location", "description", "url"):
+            old, new = getattr(before, key), getattr(after, key)
+            kept = getattr(current.text(language), key)
+            if old != new and kept == getattr(previous.text(language), key) and kept != new:
+                out.append(
+                    f"[event] {key} changed but [event.{language}] {key} did not; its "
+                    f"contacts are still told {_short(kept)}"
+                )
+    return tuple(out)
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return repr(line if len(line) <= 60 else line[:57] + "...")
 
 
 def cancel_spec(config: Config, store: Store) -> RoundSpec:
@@ -138,7 +221,13 @@ def record_round(config: Config, store: Store, spec: RoundSpec) -> None:
     """After a round's rows are reserved: remember what the calendars now hold."""
     journal = store.journal
     if spec.campaign in (Campaign.INVITATION, Campaign.UPDATE):
+        if spec.campaign is Campaign.UPDATE and spec.previous_event is not None:
+            # A resumed round still tells what changed from the details sent before it.
+            journal.set_meta(
+                UPDATE_FROM.format(round=spec.round), event_snapshot(spec.previous_event)
+            )
         journal.set_meta(FINGERPRINT, fingerprint(config))
+        journal.set_meta(EVENT, event_snapshot(config.event))
         journal.set_meta(SEQUENCE, str(spec.sequence))
     elif spec.campaign is Campaign.CANCEL:
         journal.set_meta(SEQUENCE, str(spec.sequence))

@@ -18,7 +18,12 @@ from mailer.clock import Clock
 from mailer.config import Config, password_for
 from mailer.contacts import Project, open_store, project_for, recipients
 from mailer.errors import ExitCode
-from mailer.invitations.followups import choose_round, invitation_sequence, record_round
+from mailer.invitations.followups import (
+    choose_round,
+    invitation_sequence,
+    record_round,
+    stale_translations,
+)
 from mailer.invitations.rounds import (
     Summary,
     commit,
@@ -27,7 +32,7 @@ from mailer.invitations.rounds import (
     send,
     suppressed,
 )
-from mailer.messages import RoundSpec, build_plan, invitation_spec
+from mailer.messages import RoundSpec, build_plan, event_changes, invitation_spec
 from mailer.models import Contact, Outgoing
 from mailer.sending import Progress, SendReport, write_private
 from mailer.store import Recovery, Store
@@ -64,6 +69,8 @@ class RoundPlan:
     recovery: Recovery  # rows of an earlier run that stopped: requeued or in doubt
     requeued: int  # failed / in-doubt messages requeued on request (--retry-failed, ...)
     delivery_plan: tuple[str, ...]  # SMTP only: when the messages leave, and the daily cap
+    changes: tuple[str, ...] = ()  # an update: what it tells changed (default language)
+    warnings: tuple[str, ...] = ()  # an update: language tables that kept an old text
 
     @property
     def count(self) -> int:
@@ -142,6 +149,7 @@ def run_round(
             recovery=prepared.recovery,
             requeued=prepared.requeued,
             delivery_plan=tuple(delivery_plan_lines(config, count, clock.now(), store=store)),
+            **_update_notes(config, spec),
         )
         show(plan)
         if dry_run:
@@ -155,6 +163,18 @@ def run_round(
         record_round(config, store, spec)
         report = send(project, reserved, store, clock=clock, progress=progress, password=password)
         return RoundResult(kind, RoundOutcome.SENT, report, already_done=len(reserved.done))
+
+
+def _update_notes(config: Config, spec: RoundSpec) -> dict[str, tuple[str, ...]]:
+    """What an update tells changed, and the language tables that kept an old text."""
+    previous = spec.previous_event
+    if previous is None:
+        return {}
+    told = event_changes(previous, config.event, config.contacts.default_language)
+    return {
+        "changes": tuple(change.line for change in told),
+        "warnings": stale_translations(previous, config.event),
+    }
 
 
 def _choose(
