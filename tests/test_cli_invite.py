@@ -310,7 +310,9 @@ def test_preview_to_and_out(project: Path) -> None:
     out = lines(result.stdout)
     assert out[0] == "From: Kokkolan kaupunki / Viestintä <viestinta@kokkola.example>"
     assert out[1] == f"To: Sarah Okafor <{SARAH}>"
-    assert out[2] == "Subject: Media invitation: final seminar on battery chemistry, 25 June 2027"
+    assert out[2] == (
+        "Subject: Media invitation: Final seminar of the battery chemistry project, 25 June 2027"
+    )
     assert out[5] == "Parts: text/plain, text/html, text/calendar, application/pdf (programme.pdf)"
     assert out[-1] == "wrote sarah.eml"
     assert "Dear Sarah," in out

@@ -16,6 +16,7 @@ import os
 import re
 from email import policy
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -280,8 +281,73 @@ def test_footer_in_text_and_html(project: Path) -> None:
         "Jos et halua enää saada median tiedotteitamme, vastaa tähän viestiin tai kirjoita"
         " osoitteeseen viestinta+optout@kokkola.example.\n"
     )
-    assert "Tietosuojaseloste: https://kokkola.example/tietosuoja<br>Jos et halua enää" in html
-    assert html.index("Tietosuojaseloste") < html.index("</body>")
+    assert (
+        'Tietosuojaseloste: <a href="https://kokkola.example/tietosuoja">'
+        "https://kokkola.example/tietosuoja</a><br>Jos et halua enää saada median tiedotteitamme,"
+        " vastaa tähän viestiin tai kirjoita osoitteeseen"
+        ' <a href="mailto:viestinta+optout@kokkola.example">viestinta+optout@kokkola.example</a>.'
+    ) in html
+    # Inside the 600 px content column of the template, after the signature.
+    assert containers(html, "Tietosuojaseloste") == ["html", "body", "div:600px", "p"]
+    assert html.index("puh.") < html.index("Tietosuojaseloste")
+    assert "<!-- mailer: footer -->" not in html
+
+
+def test_footer_without_the_mark_gets_a_column_of_its_own(project: Path) -> None:
+    path = project / "templates" / "invitation" / "fi" / "body.html"
+    path.write_text(
+        "<html><body><table><tr><td>Hei!</td></tr></table></body></html>\n", encoding="utf-8"
+    )
+    html = part(parse(first_finnish(project).data), "text/html").get_content()
+    assert containers(html, "Tietosuojaseloste") == ["html", "body", "div:600px", "p"]
+    assert containers(html, "Hei!") == ["html", "body", "table", "tr", "td"]
+
+
+def test_footer_goes_where_the_mark_is(project: Path) -> None:
+    path = project / "templates" / "invitation" / "fi" / "body.html"
+    path.write_text(
+        "<html><body><table><tr><td>Hei!<!-- mailer: footer --></td></tr></table></body></html>\n",
+        encoding="utf-8",
+    )
+    html = part(parse(first_finnish(project).data), "text/html").get_content()
+    assert containers(html, "Tietosuojaseloste") == ["html", "body", "table", "tr", "td", "p"]
+
+
+class _Where(HTMLParser):
+    """The open elements around the first text containing *needle* (a div with a max-width
+    is written ``div:600px``)."""
+
+    VOID = frozenset({"meta", "br", "hr", "img", "link", "input"})
+
+    def __init__(self, needle: str) -> None:
+        super().__init__()
+        self.needle = needle
+        self.stack: list[str] = []
+        self.found: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        style = dict(attrs).get("style") or ""
+        width = re.search(r"max-width:\s*(\d+px)", style)
+        self.stack.append(f"{tag}:{width[1]}" if tag == "div" and width else tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.VOID:
+            assert self.stack and self.stack[-1].split(":")[0] == tag, (tag, self.stack)
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.found is None and self.needle in data:
+            self.found = list(self.stack)
+
+
+def containers(html: str, needle: str) -> list[str]:
+    parser = _Where(needle)
+    parser.feed(html)
+    parser.close()
+    assert parser.found is not None, f"{needle!r} not in the HTML"
+    return parser.found
 
 
 def test_swedish_contact_gets_swedish_text_and_footer(project: Path) -> None:
@@ -312,7 +378,9 @@ def test_footer_lines() -> None:
 
 
 def test_contact_name_is_escaped_in_html_only(project: Path) -> None:
-    write_contacts(project, [{"email": "b@x.example", "name": "<b>&", "language": "fi"}])
+    write_contacts(
+        project, [{"email": "b@x.example", "name": "<b>&", "first_name": "<b>&", "language": "fi"}]
+    )
     msg = parse(plan(project).items[0].data)
     assert "Hei <b>&," in part(msg, "text/plain").get_content()
     assert "Hei &lt;b&gt;&amp;," in part(msg, "text/html").get_content()
@@ -400,7 +468,7 @@ def test_second_parser_reads_the_same_message(project: Path) -> None:
     assert text.replace("\r\n", "\n").startswith("Hei Päivi,\n")
     assert "Tietosuojaseloste: https://kokkola.example/tietosuoja" in text
     (html,) = mail.text_html
-    assert "Tietosuojaseloste: https://kokkola.example/tietosuoja" in html
+    assert 'Tietosuojaseloste: <a href="https://kokkola.example/tietosuoja">' in html
     (pdf,) = mail.attachments
     assert pdf["filename"] == "programme.pdf"
     assert pdf["mail_content_type"] == "application/pdf"

@@ -588,6 +588,34 @@ def test_bcc_batch_is_claimed_whole_or_not_at_all(project: Path, clock: FakeCloc
         assert len(again) == 2
 
 
+def test_each_bcc_batch_tells_the_event_in_its_language(project: Path, clock: FakeClock) -> None:
+    set_keys(project, "release", mode="bcc", prebrief_tag="")
+    schedule(project, clock)
+    config = config_of(project)
+    with Store(config.store_path) as store:
+        items, _ = bcc_items(
+            config,
+            store,
+            project_for(config).book.contacts,
+            release_spec(config, EMBARGO),
+            now=clock.now(),
+            render_now=EMBARGO,
+            blocked=(),
+            size=100,
+        )
+    texts = {}
+    for item in items:
+        msg = email.message_from_bytes(item.data, policy=email.policy.default)
+        body = msg.get_body(preferencelist=("plain",))
+        assert body is not None
+        texts[str(msg["Content-Language"])] = str(body.get_content())
+    assert "slutseminarium (Villa Elba, Karleby)." in texts["sv"]
+    assert "Fri för publicering 25 juni 2027 kl. 13.00 (finsk tid)" in texts["sv"]
+    assert "final seminar (Villa Elba, Kokkola, Finland)." in texts["en"]
+    assert "Free for publication: 25 June 2027, 13:00 (Finnish time)" in texts["en"]
+    assert "loppuseminaariin (Villa Elba, Kokkola)." in texts["fi"]
+
+
 def test_bcc_template_must_not_use_contact_fields(project: Path, clock: FakeClock) -> None:
     set_keys(project, "release", mode="bcc")
     subject = project / "templates" / "release" / "fi" / "subject.txt"

@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from mailer.addresses import normalize_address
 from mailer.config.load import load_config
 from mailer.errors import MailerError
+from mailer.messages.htmlfilters import links, phone
 from mailer.messages.render import Renderer
 from mailer.project.starter import (
     CONFIG_HEADER,
@@ -99,8 +100,27 @@ def test_starter_config_values() -> None:
         "seminar_start": "13:00",
         "registration_deadline": "2027-06-18",
         "speaker": "Jarkko Vesa",
+        "contact_person": "Anna Niemi",
         "contact_phone": "+358 40 000 0000",
     }
+    # Finnish in [event], Swedish (Karleby) and English texts in the language tables; no text
+    # mentions the PDF (mailer says "Liitteenä: programme.pdf" where a message carries it).
+    event = config["event"]
+    assert event["sv"]["title"] == "Slutseminarium för batterikemiprojektet"
+    assert event["sv"]["location"] == "Villa Elba, Karleby"
+    assert event["en"]["title"] == "Final seminar of the battery chemistry project"
+    assert event["en"]["location"] == "Villa Elba, Kokkola, Finland"
+    assert event["description"].splitlines()[1] == (
+        "12.00 lounas, 12.15–13.00 median haastattelut, 13.00 seminaari alkaa."
+    )
+    assert event["sv"]["description"].splitlines()[1] == (
+        "12.00 lunch, 12.15–13.00 intervjuer för medierna, 13.00 seminariet börjar."
+    )
+    assert event["en"]["description"].splitlines()[1] == (
+        "12:00 lunch, 12:15–13:00 media interviews, 13:00 the seminar opens."
+    )
+    for text in (event["description"], event["sv"]["description"], event["en"]["description"]):
+        assert "pdf" not in text.lower() and "liite" not in text and "bilaga" not in text.lower()
 
 
 def test_written_config_loads(tmp_path: Path, fixed_now: dt.datetime) -> None:
@@ -128,6 +148,9 @@ def test_written_config_loads(tmp_path: Path, fixed_now: dt.datetime) -> None:
     assert all(path.is_file() for path in config.invitation.attachments)
     assert config.vars["registration_deadline"] == "2027-06-18"
     assert config.templates_dir.is_dir()
+    assert config.event.text("sv").location == "Villa Elba, Karleby"
+    assert config.event.text("en").title == "Final seminar of the battery chemistry project"
+    assert config.event.text("fi").title == "Akkukemian vetovastuuhankkeen loppuseminaari"
 
 
 def test_config_is_plain_toml_with_a_readable_description(tmp_path: Path) -> None:
@@ -137,6 +160,7 @@ def test_config_is_plain_toml_with_a_readable_description(tmp_path: Path) -> Non
     assert data["event"]["start"] == "2031-06-25 12:00"
     assert data["vars"]["registration_deadline"] == "2031-06-18"
     assert '"""' in text  # the multi-line description is written as a multi-line string
+    assert "\n[event.sv]\n" in text and "\n[event.en]\n" in text
 
 
 # --- contacts.csv ------------------------------------------------------------------------------
@@ -283,7 +307,9 @@ def _datetime(value: dt.datetime) -> str:
     return f"{value:%Y-%m-%d %H:%M}"
 
 
-def sample_context(language: str, *, prebrief: bool, first_name: str = "Päivi") -> dict[str, Any]:
+def sample_context(
+    language: str, *, prebrief: bool, first_name: str = "Päivi", url: str = ""
+) -> dict[str, Any]:
     start = helsinki(2027, 6, 25, 12, 0)
     return {
         "contact": {
@@ -295,13 +321,14 @@ def sample_context(language: str, *, prebrief: bool, first_name: str = "Päivi")
             "first_name": first_name,
         },
         "event": {
-            "title": "Akkukemian vetovastuuhankkeen loppuseminaari",
-            "location": "Villa Elba, Kokkola",
+            "title": EVENT_TITLES[language],
+            "location": EVENT_PLACES[language],
             "description": "Loppuseminaari.",
             "start": start,
             "end": helsinki(2027, 6, 25, 16, 0),
             "timezone": "Europe/Helsinki",
-            "url": "",
+            "zone_name": ZONE_NAMES[language],
+            "url": url,
         },
         "organizer": {
             "name": "Kokkolan kaupunki / Viestintä",
@@ -313,14 +340,31 @@ def sample_context(language: str, *, prebrief: bool, first_name: str = "Päivi")
         "prebrief": prebrief,
         "vars": starter_config(start.date())["vars"],
         "language": language,
+        "attachments": ["programme.pdf"],
+        "changes": [
+            {"what": "location", "label": "Paikka", "old": "Villa Elba", "new": "Uusi <&> paikka"}
+        ],
     }
+
+
+EVENT_TITLES = {
+    "fi": "Akkukemian vetovastuuhankkeen loppuseminaari",
+    "sv": "Slutseminarium för batterikemiprojektet",
+    "en": "Final seminar of the battery chemistry project",
+}
+EVENT_PLACES = {
+    "fi": "Villa Elba, Kokkola",
+    "sv": "Villa Elba, Karleby",
+    "en": "Villa Elba, Kokkola, Finland",
+}
+ZONE_NAMES = {"fi": "Suomen aikaa", "sv": "finsk tid", "en": "Finnish time"}
 
 
 def render_starter(root: Path, relative: Path, context: dict[str, Any]) -> str:
     env = SandboxedEnvironment(
         undefined=StrictUndefined, autoescape=relative.suffix == ".html", keep_trailing_newline=True
     )
-    env.filters.update(date=_date, time=_time, datetime=_datetime)
+    env.filters.update(date=_date, time=_time, datetime=_datetime, links=links, phone=phone)
     template = env.from_string((root / relative).read_text(encoding="utf-8"))
     return template.render(context)
 
@@ -360,12 +404,53 @@ def test_template_renders_with_the_documented_context(starter: Path, relative: P
             if relative.name == "subject.txt":
                 assert "\n" not in out.strip() and out.strip()
             if relative.parts[1] != "release" and relative.name != "subject.txt":
-                assert ("Päivi," if first_name else "Päivi Mäki") in out
+                greeting = f"{HELLO[language]} Päivi," if first_name else NEUTRAL[language]
+                assert greeting in out.splitlines()[0 if relative.suffix == ".txt" else 11]
+                assert "Päivi Mäki" not in out  # never "Hei Virtanen, Matti,"
+    # A contacts file without a first_name column: the neutral greeting.
+    context = sample_context(language, prebrief=False)
+    del context["contact"]["first_name"]
+    out = render_starter(starter, relative, context)
+    if relative.parts[1] != "release" and relative.name != "subject.txt":
+        assert NEUTRAL[language] in out
     text = (starter / relative).read_text(encoding="utf-8")
     assert text.endswith("\n")
     # The privacy and opt-out footer is appended by the code, never written in a template.
     for word in ("tietosuoja", "dataskydd", "privacy", "unsubscribe", "optout"):
         assert word not in text.lower()
+    # Every fact comes from config.toml: no place, person, date, time or zone is written in.
+    for fact in SAMPLE_FACTS:
+        assert fact not in text, fact
+    if relative.parts[1] != "release":  # only the release tells a story of its own
+        for word in ("akku", "batteri", "battery", "seminaari ", "Kokkola", "Karleby"):
+            assert word not in text, word
+
+
+HELLO = {"fi": "Hei", "sv": "Hej", "en": "Dear"}
+NEUTRAL = {"fi": "Hei,", "sv": "Hej,", "en": "Hello,"}
+SAMPLE_FACTS = (
+    "Villa Elba",
+    "Jarkko",
+    "Vesa",
+    "Anna Niemi",
+    "+358",
+    "kokkola.example",
+    "Europe/Helsinki",
+    "event.timezone",
+    "Suomen aikaa",
+    "finsk tid",
+    "Finnish time",
+    "2027",
+    "25.6",
+    "12.00",
+    "12:00",
+    "13.00",
+    "13:00",
+    "16.00",
+    "kesäkuu",
+    "juni",
+    "June",
+)
 
 
 @pytest.mark.parametrize("relative", [p for p in TEMPLATE_FILES if p.suffix == ".html"], ids=str)
@@ -379,9 +464,29 @@ def test_html_template_is_a_well_formed_document(starter: Path, relative: Path) 
     assert checker.stack == []
     assert {"html", "head", "meta", "title", "body"} <= set(checker.seen)
     if relative.parts[1] != "release":
-        fallback = sample_context(relative.parts[2], prebrief=False, first_name="")
-        escaped = render_starter(starter, relative, fallback)
-        assert "Päivi Mäki &lt;&amp; Co&gt;" in escaped and "<& Co>" not in escaped
+        odd = sample_context(relative.parts[2], prebrief=False, first_name="<& Co>")
+        escaped = render_starter(starter, relative, odd)
+        assert "&lt;&amp; Co&gt;," in escaped and "<& Co>" not in escaped
+    # A headline with the event title (the release: its own headline), the phone number
+    # unbreakable, the addresses links, the footer's place inside the 600 px column.
+    headline = re.search(r"<h1[^>]*>(.*?)</h1>", out)
+    assert headline is not None
+    if relative.parts[1] != "release":
+        assert headline[1] == EVENT_TITLES[relative.parts[2]]
+    assert '<span style="white-space:nowrap;">+358\u00a040\u00a0000\u00a00000</span>' in out
+    assert '<a href="mailto:viestinta@kokkola.example">viestinta@kokkola.example</a>' in out
+    assert re.search(
+        r'<div style="max-width:600px;margin:0 auto;">\n(?:.*\n)*<!-- mailer: footer -->\n</div>\n'
+        r"</body>\n</html>\n\Z",
+        out,
+    )
+    with_url = render_starter(
+        starter,
+        relative,
+        sample_context(relative.parts[2], prebrief=False, url="https://kokkola.example/s"),
+    )
+    if relative.parts[1] != "release":
+        assert '<a href="https://kokkola.example/s">https://kokkola.example/s</a>' in with_url
 
 
 EMBARGO_WORDS = {
@@ -423,7 +528,10 @@ def test_invitation_carries_the_facts(starter: Path, language: str) -> None:
     assert "Jarkko Vesa" in body
     assert "long:2027-06-18" in body  # the registration deadline
     assert "full:2027-06-25" in body
-    assert "Villa Elba, Kokkola" in body
+    assert EVENT_PLACES[language] in body
+    assert EVENT_TITLES[language] in body
+    assert f"({ZONE_NAMES[language]})" in body
+    assert "Anna Niemi" in body
     assert "+358 40 000 0000" in body
     assert ("12:00" if language == "en" else "12.00") in body
     assert ("13:00" if language == "en" else "13.00") in body
@@ -445,7 +553,7 @@ def test_templates_render_with_the_real_renderer(starter: Path, name: str, langu
         expected = {
             "fi": "EMBARGO: julkaisuvapaa 25. kesäkuuta 2027 klo 13.00 (Suomen aikaa).",
             "sv": "EMBARGO: fri för publicering 25 juni 2027 kl. 13.00 (finsk tid).",
-            "en": "EMBARGOED until 25 June 2027, 13:00 Finnish time (Europe/Helsinki).",
+            "en": "EMBARGOED until 25 June 2027, 13:00 (Finnish time).",
         }[language]
         assert first.startswith(expected)
         assert out.subject.startswith(expected.rstrip("."))

@@ -25,6 +25,7 @@ TIMEZONE = "Europe/Helsinki"
 EVENT_MONTH = 6
 EVENT_DAY = 25
 EVENT_START = dt.time(12, 0)  # lunch
+INTERVIEWS = dt.time(12, 15)  # the media interview the speakers until the seminar opens
 EVENT_END = dt.time(16, 0)
 EMBARGO = dt.time(13, 0)  # the seminar opens and the release is free for publication
 REGISTRATION_DAYS_BEFORE = 7
@@ -59,8 +60,25 @@ def _local(day: dt.date, at: dt.time) -> str:
     return f"{day:%Y-%m-%d} {at:%H:%M}"
 
 
+def _programme_line(language: str) -> str:
+    """The day in one line for the calendar description: lunch, interviews, seminar."""
+    sep = ":" if language == "en" else "."
+    lunch, talks, opens = (f"{t:%H}{sep}{t:%M}" for t in (EVENT_START, INTERVIEWS, EMBARGO))
+    return {
+        "fi": f"{lunch} lounas, {talks}–{opens} median haastattelut, {opens} seminaari alkaa.",
+        "sv": f"{lunch} lunch, {talks}–{opens} intervjuer för medierna, {opens} seminariet börjar.",
+        "en": f"{lunch} lunch, {talks}–{opens} media interviews, {opens} the seminar opens.",
+    }[language]
+
+
 def starter_config(event_date: dt.date) -> dict[str, Any]:
-    """The starter config.toml as a dict, following the schema in :mod:`mailer.config.load`."""
+    """The starter config.toml as a dict, following the schema in :mod:`mailer.config.load`.
+
+    ``[event]`` is Finnish (the default language); ``[event.sv]`` and ``[event.en]`` give the
+    Swedish and English texts of the calendar entry and the templates (Kokkola is Karleby in
+    Swedish). No text mentions the programme PDF: mailer adds "Liitteenä: programme.pdf" to
+    the calendar description of the messages that carry it.
+    """
     deadline = event_date - dt.timedelta(days=REGISTRATION_DAYS_BEFORE)
     return {
         "event": {
@@ -68,13 +86,28 @@ def starter_config(event_date: dt.date) -> dict[str, Any]:
             "location": "Villa Elba, Kokkola",
             "description": (
                 "Akkukemian temaattisen vetovastuuhankkeen loppuseminaari.\n"
-                "12.00 lounas, 12.15–13.00 median haastattelut, 13.00 seminaari alkaa.\n"
-                "Ohjelma liitteenä (programme.pdf).\n"
+                f"{_programme_line('fi')}\n"
             ),
             "start": _local(event_date, EVENT_START),
             "end": _local(event_date, EVENT_END),
             "timezone": TIMEZONE,
             "url": "",
+            "sv": {
+                "title": "Slutseminarium för batterikemiprojektet",
+                "location": "Villa Elba, Karleby",
+                "description": (
+                    "Slutseminarium för det tematiska batterikemiprojektet.\n"
+                    f"{_programme_line('sv')}\n"
+                ),
+            },
+            "en": {
+                "title": "Final seminar of the battery chemistry project",
+                "location": "Villa Elba, Kokkola, Finland",
+                "description": (
+                    "Final seminar of the Battery Chemistry Thematic Lead Project.\n"
+                    f"{_programme_line('en')}\n"
+                ),
+            },
         },
         "organizer": {
             "name": "Kokkolan kaupunki / Viestintä",
@@ -112,6 +145,7 @@ def starter_config(event_date: dt.date) -> dict[str, Any]:
             "seminar_start": f"{EMBARGO:%H:%M}",
             "registration_deadline": f"{deadline:%Y-%m-%d}",
             "speaker": "Jarkko Vesa",
+            "contact_person": "Anna Niemi",
             "contact_phone": "+358 40 000 0000",
         },
     }
