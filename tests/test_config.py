@@ -577,9 +577,7 @@ def test_a_language_key_that_is_not_a_table(project: Path) -> None:
     )
 
 
-def test_a_table_for_a_language_without_templates_is_an_error(
-    project: Path, tables: Path
-) -> None:
+def test_a_table_for_a_language_without_templates_is_an_error(project: Path, tables: Path) -> None:
     for folder in (project / "templates").glob("*/en"):
         for file in folder.iterdir():
             file.unlink()
@@ -594,9 +592,7 @@ def test_a_table_for_a_language_without_templates_is_an_error(
     assert sorted(load_config(path).event.languages) == ["sv"]
 
 
-def test_without_a_templates_folder_the_tables_are_not_checked(
-    project: Path, tables: Path
-) -> None:
+def test_without_a_templates_folder_the_tables_are_not_checked(project: Path, tables: Path) -> None:
     config = tables
     moved = project.parent / "elsewhere"
     moved.mkdir()

@@ -63,7 +63,9 @@ def zone_name(zone: ZoneInfo, language: str, at: dt.datetime | None = None) -> s
 
     try:
         name = str(
-            get_timezone_name(zone, width="long", locale=Locale.parse(LOCALES.get(language, "en")))
+            get_timezone_name(
+                zone, width="long", locale=Locale.parse(LOCALES.get(language, "en_GB"))
+            )
         )
     except (LookupError, ValueError):  # pragma: no cover - Babel knows every IANA zone
         name = ""

@@ -6,6 +6,7 @@ template line can be copied between ``body.txt`` and ``body.html``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import jinja2
 from markupsafe import Markup, escape
@@ -29,6 +30,7 @@ def _link(word: str) -> Markup | None:
     return Markup('<a href="{}">{}</a>').format(href, word)
 
 
+@lru_cache(maxsize=256)  # a round links the same few addresses in every message
 def linked(text: str) -> Markup:
     """*text* as HTML, with each web and mail address a link to itself."""
     out: list[Markup] = []
@@ -61,7 +63,10 @@ def links(ctx: jinja2.nodes.EvalContext, value: object) -> str | Markup:
 def phone(ctx: jinja2.nodes.EvalContext, value: object) -> str | Markup:
     """``{{ vars.contact_phone|phone }}``: a number no line break splits (no-break spaces,
     non-breaking hyphens, and ``white-space:nowrap`` for the clients that honour it)."""
-    if not ctx.autoescape:
-        return str(value)
-    text = str(value).replace(" ", "\u00a0").replace("-", "\u2011")
+    return _unbroken(str(value)) if ctx.autoescape else str(value)
+
+
+@lru_cache(maxsize=256)
+def _unbroken(number: str) -> Markup:
+    text = number.replace(" ", "\u00a0").replace("-", "\u2011")
     return Markup('<span style="white-space:nowrap;">{}</span>').format(text)

@@ -83,6 +83,12 @@ class Footer:
         return out
 
 
+@lru_cache(maxsize=64)
+def _footer_lines(footer: Footer, language: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The footer's text and HTML lines, built once per language (not per message)."""
+    return tuple(footer.lines(language)), tuple(footer.html_lines(language))
+
+
 _WEB = re.compile(r"https?://[^\s\"<>]+\Z", re.IGNORECASE)
 # Where the footer goes in the HTML part: this comment, inside the content column of the
 # starter templates; without it, a column of its own before </body>.
@@ -144,13 +150,13 @@ def attachment_parts(attachments: Sequence[Attachment]) -> tuple[EncodedPart, ..
     return tuple(parts)
 
 
-def _with_footer_text(text: str, footer: list[str]) -> str:
+def _with_footer_text(text: str, footer: Sequence[str]) -> str:
     if not footer:
         return text
     return text.rstrip("\n") + "\n\n-- \n" + "\n".join(footer) + "\n"
 
 
-def _with_footer_html(body: str, footer: list[str]) -> str:
+def _with_footer_html(body: str, footer: Sequence[str]) -> str:
     """The footer at :data:`FOOTER_MARK` (inside the template's content column), else in a
     600 px column of its own at the end of the body."""
     if not footer:
@@ -338,8 +344,7 @@ def build_segments(
     """:func:`build_message` in pieces: each attachment's encoded bytes are a piece of their own
     (the very object in *attachments*, shared by the batch), the message's own bytes between
     them are joined. The pieces concatenated are the message."""
-    lines = footer.lines(spec.language) if footer else []
-    html_lines = footer.html_lines(spec.language) if footer else []
+    lines, html_lines = _footer_lines(footer, spec.language) if footer else ((), ())
     headers = [
         f"From: {_address_value('From', spec.from_name, spec.from_email)}",
         f"To: {_address_value('To', spec.to_name, spec.to_email)}",

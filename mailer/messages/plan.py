@@ -116,7 +116,7 @@ class RoundParts:
         self.names = tuple(a.filename for a in attachments)
         self.footer = Footer(config.organizer.privacy_url, config.organizer.unsubscribe_email)
         self._contexts: dict[str, Mapping[str, Any]] = {}
-        self._calendars: dict[str, CalendarTemplate] = {}
+        self._calendars: dict[tuple[str, Method], CalendarTemplate] = {}
 
     @classmethod
     def load(cls, config: Config, spec: RoundSpec) -> RoundParts:
@@ -147,9 +147,9 @@ class RoundParts:
 
     def calendar(self, language: str, method: Method) -> CalendarTemplate:
         """The shared part of the calendar object in *language*, built once per round."""
-        found = self._calendars.get(language)
+        found = self._calendars.get((language, method))
         if found is None:
-            found = self._calendars[language] = self._calendar(language, method)
+            found = self._calendars[language, method] = self._calendar(language, method)
         return found
 
     def _calendar(self, language: str, method: Method) -> CalendarTemplate:
