@@ -38,8 +38,12 @@ def csv_bytes(
     quote_all: bool = False,
 ) -> bytes:
     out = io.StringIO()
-    quoting = csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
-    writer = csv.writer(out, delimiter=delimiter, lineterminator=terminator, quoting=quoting)
+    writer = csv.writer(
+        out,
+        delimiter=delimiter,
+        lineterminator=terminator,
+        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+    )
     writer.writerows(rows)
     return out.getvalue().encode(encoding)
 

@@ -163,10 +163,6 @@ class Header:
     width: int  # number of header cells
     mapping: tuple[MappedColumn, ...]  # the columns, in file order
 
-    def shown(self, name: str) -> str:
-        """The header cell of column *name* as written in the file."""
-        return next(m.header for m in self.mapping if m.name == name)
-
     @classmethod
     def parse(
         cls,
