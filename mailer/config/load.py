@@ -61,6 +61,8 @@ class OrganizerConfig:
 class ContactsConfig:
     file: Path
     default_language: str
+    # [contacts.columns]: field -> the header cell of its column ("": no column)
+    columns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     co = reader.section("contacts")
     contacts = ContactsConfig(
-        file=_resolve(root, co["file"]), default_language=co["default_language"]
+        file=_resolve(root, co["file"]),
+        default_language=co["default_language"],
+        columns=dict(co["columns"]),
     )
 
     inv = reader.section("invitation")

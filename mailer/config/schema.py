@@ -13,6 +13,7 @@ from typing import Any
 
 from mailer.addresses import has_control
 from mailer.errors import ConfigError
+from mailer.models import CONTACT_FIELDS
 
 LANGUAGES = ("fi", "sv", "en")
 
@@ -49,7 +50,7 @@ _REQUIRED = object()
 
 @dataclass(frozen=True)
 class _Key:
-    kind: str  # "str", "int", "float", "bool", "strlist", "time"
+    kind: str  # "str", "int", "float", "bool", "strlist", "time", "columns"
     default: Any = _REQUIRED
     choices: tuple[str, ...] = ()
     minimum: float | None = None
@@ -75,6 +76,7 @@ SCHEMA: dict[str, dict[str, _Key]] = {
     "contacts": {
         "file": _Key("str", "contacts.csv"),
         "default_language": _Key("str", "fi", choices=LANGUAGES),
+        "columns": _Key("columns", {}),
     },
     "invitation": {
         "template": _Key("str", "invitation"),
@@ -253,6 +255,8 @@ class Reader:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self.fail(where, f"expected a list of strings, got {_type_name(value)}")
             return list(value)
+        if kind == "columns":
+            return self._columns(where, value)
         if kind == "time":
             if not isinstance(value, str | dt.datetime):
                 raise self.fail(
@@ -260,3 +264,33 @@ class Reader:
                 )
             return value
         raise AssertionError(kind)  # pragma: no cover
+
+    def _columns(self, where: str, value: Any) -> dict[str, str]:
+        """``[contacts.columns]``: field -> the header cell of its column in contacts.csv."""
+        section, _, key = where[1:].partition("] ")
+        table = f"[{section}.{key}]"
+        if not isinstance(value, dict):
+            raise self.fail(
+                table, f'expected a table such as email = "Työsähköposti", got {_type_name(value)}'
+            )
+        fields = list(CONTACT_FIELDS)
+        out: dict[str, str] = {}
+        for field, header in value.items():
+            here = f"{table} {field}"
+            if field not in CONTACT_FIELDS:
+                raise self.fail(
+                    here,
+                    "unknown field"
+                    + _suggest(field, fields)
+                    + f"; the fields are {', '.join(CONTACT_FIELDS)}",
+                )
+            if not isinstance(header, str):
+                raise self.fail(
+                    here, f"expected the column's header as text, got {_type_name(header)}"
+                )
+            if has_control(header):
+                raise self.fail(here, f"control character in {header!r}")
+            if field == "email" and not header.strip():
+                raise self.fail(here, "must name the column of e-mail addresses")
+            out[field] = header
+        return out

@@ -79,6 +79,21 @@ def problems(items: Sequence[Problem]) -> None:
 
 
 def contacts_check(book: ContactBook) -> None:
+    name = book.path.name
+    info(f"Columns of {name}:")
+    for column in book.mapping:
+        if column.field:
+            by_hand = " ([contacts.columns])" if column.chosen else ""
+            info(f"  {column.header} -> {column.name}{by_hand}")
+    for note in book.notes:
+        info(f"  {note}")
+    others = [column for column in book.mapping if not column.field]
+    if others:
+        info("Other columns, in templates as contact.<name>:")
+        for column in others:
+            info(f"  {column.header} -> contact.{column.name}")
+    else:
+        info("Other columns: none")
     problems(book.problems)
     info(
         f"{book.path.name}: {len(book.contacts)} valid contacts, {len(book.errors)} errors, "

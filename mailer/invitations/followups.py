@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 
 from mailer.config import Config
-from mailer.contacts import ContactBook
+from mailer.contacts import ContactBook, split_name
 from mailer.errors import MailerError
 from mailer.messages import RoundSpec
 from mailer.models import Campaign, Contact, State
@@ -175,6 +175,7 @@ def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[C
     for email, entry in sent.items():
         contact = by_email.get(email)
         if contact is None:
+            first, last = split_name(entry.name)
             contact = Contact(
                 email=email,
                 name=entry.name,
@@ -183,6 +184,8 @@ def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[C
                 tags=(),
                 line=0,
                 fields={"email": email, "name": entry.name},
+                first_name=first,
+                last_name=last,
             )
         out.append(contact)
     return tuple(out)

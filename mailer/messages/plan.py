@@ -108,10 +108,14 @@ def event_context(config: Config) -> dict[str, Any]:
 
 
 def contact_context(contact: Contact) -> dict[str, Any]:
+    """``contact`` in templates: every field, always defined ("" when empty), and the file's
+    other columns by their names."""
     values: dict[str, Any] = dict(contact.fields)
     values.update(
         email=contact.email,
         name=contact.name,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
         outlet=contact.outlet,
         language=contact.language,
         tags=list(contact.tags),

@@ -75,6 +75,12 @@ def _eligible(store: Store, contacts: Sequence[Contact], blocked: Sequence[str])
     return _Eligible(tuple(todo), tuple(excluded), done)
 
 
+_BCC_HINT = (
+    "in Bcc mode every journalist gets the same message, so the release template cannot use "
+    "contact fields such as contact.name or contact.first_name"
+)
+
+
 class _BatchRenderer:
     """Renders the one message of a batch (what build_plan does for one contact)."""
 
@@ -97,7 +103,14 @@ class _BatchRenderer:
         return self.renderer.language_for(self.spec.template, contact.language)
 
     def check(self, languages: set[str]) -> None:
+        """Every language's template compiles and renders without a contact: every field of
+        a contact is defined (empty when unknown), so using one would not fail otherwise."""
         self.renderer.check(self.spec.template, languages)
+        for language in sorted(languages):
+            try:
+                self.renderer.render(self.spec.template, language, self.base)
+            except TemplateError as exc:
+                raise TemplateError(exc.message, hint=_BCC_HINT) from None
 
     def render(self, language: str, message_id: str, now: dt.datetime) -> Outgoing:
         org = organizer_contact(self.config, language)
@@ -115,11 +128,7 @@ class _BatchRenderer:
                 now,
             )
         except TemplateError as exc:
-            raise TemplateError(
-                exc.message,
-                hint="in Bcc mode every journalist gets the same message, so the release "
-                "template cannot use contact fields such as contact.name",
-            ) from None
+            raise TemplateError(exc.message, hint=_BCC_HINT) from None
 
 
 @dataclass(frozen=True)
