@@ -218,8 +218,10 @@ def test_template_error_stops_the_batch(project: Path) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert lines(result.stderr) == [
-        "error: templates/invitation/en/body.txt:3: undefined variable: 'dict object' has no "
-        "attribute 'venue'"
+        "error: templates/invitation/en/body.txt:3: undefined variable event.venue — event has"
+        " title, location, description, start, end, timezone, url (from [event] in config.toml);"
+        " for a value of your own, add venue = ... under [vars] in config.toml and write"
+        " vars.venue"
     ]
     assert not (project / "outbox").exists()
     assert journal(project) == []

@@ -99,13 +99,18 @@ def test_templates_cannot_change_the_context(tmp_path: Path) -> None:
 
 def test_undefined_variable_names_file_and_line(tmp_path: Path) -> None:
     text = body_error(tmp_path, "Hei {{ contact.name }},\n\nTervetuloa {{ venue }}!\n")
-    assert text == "templates/t/fi/body.txt:3: undefined variable: 'venue' is undefined"
+    assert text == (
+        "templates/t/fi/body.txt:3: undefined variable venue — a template knows contact, event,"
+        " language; for a value of your own, add venue = ... under [vars] in config.toml and"
+        " write vars.venue"
+    )
 
 
 def test_undefined_attribute_names_file_and_line(tmp_path: Path) -> None:
     text = body_error(tmp_path, "a\n{{ contact.phone }}\n")
     assert text == (
-        "templates/t/fi/body.txt:2: undefined variable: 'dict object' has no attribute 'phone'"
+        "templates/t/fi/body.txt:2: undefined variable contact.phone — contacts.csv has no column"
+        " 'phone' (columns: name, email)"
     )
 
 
@@ -122,9 +127,11 @@ def test_undefined_in_the_starter_template(tmp_path: Path) -> None:
             "invitation", "fi", {**event_context(config), "contact": contact_context(contact)}
         )
     assert str(info.value) == (
-        "templates/invitation/fi/body.txt:5: undefined variable: 'dict object' has no attribute"
-        " 'desk'"
+        "templates/invitation/fi/body.txt:5: undefined variable contact.desk — contacts.csv has"
+        " no column 'desk' (columns: first_name, email, name, outlet, language, tags)"
     )
+    assert (info.value.file, info.value.line) == ("templates/invitation/fi/body.txt", 5)
+    assert info.value.problem == "undefined variable contact.desk"
 
 
 def test_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -146,7 +153,11 @@ def test_syntax_error_in_html_is_found_by_check(tmp_path: Path) -> None:
 
 def test_unknown_filter_is_a_syntax_error(tmp_path: Path) -> None:
     text = body_error(tmp_path, "{{ contact.name|shout }}")
-    assert text == "templates/t/fi/body.txt:1: syntax error: No filter named 'shout'."
+    assert text == (
+        "templates/t/fi/body.txt:1: syntax error: No filter named 'shout'. — the filters are"
+        " date, time, datetime (dates and times the local way) and Jinja2's own (upper, lower,"
+        " title, replace, default, join, ...)"
+    )
 
 
 def test_runtime_error_names_the_line(tmp_path: Path) -> None:

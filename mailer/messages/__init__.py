@@ -3,9 +3,13 @@
 Front door of the messages package: :func:`build_plan` turns contacts and a :class:`RoundSpec`
 into a :class:`Plan` of fully rendered and checked messages (:mod:`.render` for the sandboxed
 templates, :mod:`.ics` for the iTIP calendar, :mod:`.mime` for the bytes, :mod:`.spool` for
-large rounds). Everything here is pure: no clock, no network, no printing.
+large rounds). :func:`check_round` (:mod:`.check`) renders a round for ``mailer check`` and finds
+every problem; :mod:`.hints` says what a template error means and what to do. Everything here is
+pure: no clock, no network, no printing.
 """
 
+from mailer.messages.check import Finding, RoundCheck, check_round
+from mailer.messages.hints import BCC_KEY
 from mailer.messages.mime import Footer, attachment_parts, load_attachments
 from mailer.messages.plan import (
     BUSY_STATES,
@@ -23,15 +27,19 @@ from mailer.messages.plan import (
 from mailer.messages.render import Renderer
 
 __all__ = [
+    "BCC_KEY",
     "BUSY_STATES",
     "FINAL_STATES",
+    "Finding",
     "Footer",
     "Plan",
     "PlanError",
     "Renderer",
+    "RoundCheck",
     "RoundSpec",
     "attachment_parts",
     "build_plan",
+    "check_round",
     "event_context",
     "invitation_spec",
     "load_attachments",
