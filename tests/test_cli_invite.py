@@ -441,7 +441,11 @@ def test_check_no_connect(project: Path) -> None:
         "ok    config      config.toml",
         "ok    contacts    7 contacts, 0 warnings",
         "ok    invitation  7 messages render",
+        "ok    reminder    7 messages render",
+        "ok    update      7 messages render",
+        "ok    cancel      7 messages render",
         "ok    release     7 messages render",
+        "ok    pre-brief   7 messages render",
     ]
     assert journal(project) == []
 
@@ -455,7 +459,11 @@ def test_check_reports_failures(project: Path) -> None:
         "ok    contacts    7 contacts, 0 warnings",
         "FAIL  invitation  programme.pdf: no such file (listed in config.toml [invitation] "
         "attachments)",
+        "ok    reminder    7 messages render",
+        "FAIL  update      the same problem as above",
+        "ok    cancel      7 messages render",
         "ok    release     7 messages render",
+        "ok    pre-brief   7 messages render",
     ]
 
 
@@ -486,7 +494,11 @@ def test_check_logs_in_to_imap(project: Path, dovecot: DovecotServer) -> None:
         "ok    config      config.toml",
         "ok    contacts    7 contacts, 0 warnings",
         "ok    invitation  7 messages render",
+        "ok    reminder    7 messages render",
+        "ok    update      7 messages render",
+        "ok    cancel      7 messages render",
         "ok    release     7 messages render",
+        "ok    pre-brief   7 messages render",
     ]
     assert re.fullmatch(
         rf"ok    imap        127\.0\.0\.1:{dovecot.imap_port} STARTTLS TLSv1\.[23], "

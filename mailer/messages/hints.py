@@ -48,8 +48,8 @@ def explain_undefined(
 ) -> Undefined:
     """*name* is missing from *obj* (*missing*: a top-level name), in a template rendered with
     *values*."""
-    if not isinstance(name, str):
-        return Undefined(None, None)
+    if not isinstance(name, str) or not name.isprintable():
+        return Undefined(None, None)  # Jinja2's own message shows it quoted
     if obj is missing:
         return Undefined(name, _top_level_hint(name, values, sources))
     path = _path_of(obj, values)
@@ -105,9 +105,9 @@ def _path_of(obj: Any, values: Mapping[str, Any], depth: int = 3) -> str | None:
 
 def _vars_hint(table: str, name: str, keys: list[str], sources: Sources) -> str:
     add = f"add {name} = ... under [{table}] in {sources.config}"
-    close = difflib.get_close_matches(name, keys, n=1, cutoff=0.7)
+    close = _near(name, keys)
     if close:
-        return f"did you mean {table}.{close[0]}? (or {add})"
+        return f"did you mean {table}.{close}? (or {add})"
     return f"{add} ([{table}] has {', '.join(keys)})" if keys else add
 
 
@@ -116,9 +116,9 @@ def _keys_hint(path: str, name: str, keys: list[str], sources: Sources) -> str:
     table = _TABLES.get(path)
     if table is not None:
         has += f" (from [{table}] in {sources.config})"
-    close = difflib.get_close_matches(name, keys, n=1, cutoff=0.7)
+    close = _near(name, keys)
     if close:
-        return f"did you mean {path}.{close[0]}? {has}"
+        return f"did you mean {path}.{close}? {has}"
     return f"{has}; for a value of your own, {_own_value(name, sources)}"
 
 
@@ -127,15 +127,29 @@ def _top_level_hint(name: str, values: Mapping[str, Any], sources: Sources) -> s
     own = [str(k) for k in vars_] if isinstance(vars_, Mapping) else []
     if name in own:
         return f"write vars.{name} ({name} is under [vars] in {sources.config})"
-    near = difflib.get_close_matches(name, own, n=1, cutoff=0.7)
+    near = _near(name, own)
     if near:
-        return f"did you mean vars.{near[0]}? (under [vars] in {sources.config})"
+        return f"did you mean vars.{near}? (under [vars] in {sources.config})"
     names = sorted(k for k in values if isinstance(k, str) and not k.startswith("_"))
     knows = f"a template knows {', '.join(names)}"
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
+    close = _near(name, names)
     if close:
-        return f"did you mean {close[0]}? ({knows})"
+        return f"did you mean {close}? ({knows})"
     return f"{knows}; for a value of your own, {_own_value(name, sources)}"
+
+
+def _near(name: str, known: Iterable[str]) -> str | None:
+    """The known name *name* is most likely a misspelling or a renaming of (speakr -> speaker,
+    speaker -> keynote_speaker), if any."""
+    candidates = list(known)
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.7)
+    if close:
+        return close[0]
+    if len(name) >= 4:
+        within = [k for k in candidates if name in k or (len(k) >= 4 and k in name)]
+        if len(within) == 1:
+            return within[0]
+    return None
 
 
 def _own_value(name: str, sources: Sources) -> str:
