@@ -191,6 +191,16 @@ def _format(kind: str, value: dt.datetime | dt.date, fmt: str, language: str) ->
     return str(format_datetime(naive, format=fmt, locale=locale))
 
 
+def format_moment(
+    kind: str, value: dt.datetime | dt.date, language: str, *, fmt: str, zone: Any = None
+) -> str:
+    """*value* as the ``date``, ``time`` or ``datetime`` filter shows it in *language* (aware
+    times in *zone*)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None and zone is not None:
+        value = value.astimezone(zone)
+    return _format(kind, value, fmt, language)
+
+
 @jinja2.pass_context
 def _date(ctx: jinja2.runtime.Context, value: object, fmt: str = "long") -> str:
     if isinstance(value, jinja2.Undefined):
