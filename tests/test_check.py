@@ -295,3 +295,21 @@ def test_a_renamed_variable_names_the_new_one(project: Path) -> None:
         "undefined variable vars.speaker — did you mean vars.keynote_speaker? (or add speaker = "
         "... under [vars] in config.toml)"
     ), line
+
+
+def test_without_contacts_the_templates_are_rendered_for_a_blank_one(project: Path) -> None:
+    write_contacts(project, [], columns=COLUMNS)
+    line = append(project, "cancel/sv/body.txt", "{{ contact.phone }}")
+    result = mailer("check", "--no-connect")
+    assert result.exit_code == 1
+    stand_in = "3 messages render (fi, sv, en: no contacts, rendered for a stand-in)"
+    assert result.stdout.splitlines()[1:] == [
+        "ok    contacts    0 contacts, 1 warnings",  # (the warning: no contacts)
+        f"ok    invitation  {stand_in}",
+        f"ok    reminder    {stand_in}",
+        f"ok    update      {stand_in}",
+        f"FAIL  cancel      templates/cancel/sv/body.txt:{line}: undefined variable contact.phone"
+        f" — contacts.csv has no column 'phone' (columns: {COLUMN_LIST})",
+        f"ok    release     {stand_in}",
+        f"ok    pre-brief   {stand_in}",
+    ]

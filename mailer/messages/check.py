@@ -84,13 +84,15 @@ def check_round(
     *,
     now: dt.datetime,
     renderer: Renderer | None = None,
+    blank: Contact | None = None,
 ) -> RoundCheck:
     """Render every message of *spec* for *contacts* and compile its templates in every
-    language; collect every problem."""
+    language; collect every problem. A language with templates and no contact is rendered for
+    a stand-in: the first contact, or *blank* when there are none."""
     renderer = renderer or make_renderer(config)
     whole: list[Finding] = []
     found = _Tally()
-    everyone, stand_ins = _with_stand_ins(renderer, spec.template, contacts)
+    everyone, stand_ins = _with_stand_ins(renderer, spec.template, contacts, blank)
 
     broken: set[str] = set()  # template languages that do not compile: nothing renders
     for language in sorted(set(LANGUAGES) | {c.language for c in everyone}):
@@ -147,20 +149,20 @@ def check_round(
 
 
 def _with_stand_ins(
-    renderer: Renderer, template: str, contacts: Sequence[Contact]
+    renderer: Renderer, template: str, contacts: Sequence[Contact], blank: Contact | None
 ) -> tuple[list[Contact], tuple[str, ...]]:
     """The contacts, and a stand-in for each language that has templates but no contact."""
     everyone = list(contacts)
-    if not everyone:
+    base = everyone[0] if everyone else blank
+    if base is None:
         return everyone, ()
     try:
-        present = {renderer.language_for(template, c.language) for c in everyone}
+        present = {renderer.language_for(template, c.language) for c in contacts}
         own = [lang for lang in LANGUAGES if renderer.language_for(template, lang) == lang]
     except TemplateError:  # no templates at all: compiling says so
         return everyone, ()
     missing = tuple(lang for lang in own if lang not in present)
-    for language in missing:
-        everyone.append(dataclasses.replace(everyone[0], language=language))
+    everyone.extend(dataclasses.replace(base, language=language) for language in missing)
     return everyone, missing
 
 

@@ -48,7 +48,16 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
         lines.append(
             f"ok    contacts    {len(book.contacts)} contacts, {len(book.warnings)} warnings"
         )
-    rounds_ok, round_lines = check_templates(config, book.contacts, now=now)
+    blank = Contact(
+        email=config.organizer.email,
+        name="",
+        outlet="",
+        language=config.contacts.default_language,
+        tags=(),
+        line=0,
+        fields={column: "" for column in book.columns},
+    )
+    rounds_ok, round_lines = check_templates(config, book.contacts, now=now, blank=blank)
     ok = ok and rounds_ok
     lines.extend(round_lines)
     if connect and config.transport.kind == "smtp" and config.smtp is not None:
@@ -76,10 +85,11 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
 
 
 def check_templates(
-    config: Config, contacts: Sequence[Contact], *, now: dt.datetime
+    config: Config, contacts: Sequence[Contact], *, now: dt.datetime, blank: Contact | None = None
 ) -> tuple[bool, list[str]]:
     """Render every round for every contact: whether all rendered, and a line per round (ok)
-    or per problem (FAIL)."""
+    or per problem (FAIL). Without contacts the templates are rendered for *blank* (a contact
+    with the file's columns, all empty), so they are checked before the list is ready."""
     embargo = config.release.embargo or config.event.start
     rounds: list[tuple[RoundSpec, Sequence[Contact]]] = [
         (invitation_spec(config), contacts),
@@ -91,7 +101,7 @@ def check_templates(
     listed: set[tuple[str, int, str]] = set()
     ok = True
     for spec, who in rounds:
-        result = check_round(config, who, spec, now=now)
+        result = check_round(config, who, spec, now=now, blank=blank)
         label = f"{_LABELS.get(spec.campaign, spec.campaign.value):<11}"
         if result.ok:
             lines.append(f"ok    {label} {result.messages} messages render{_notes(config, result)}")
