@@ -29,8 +29,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def error(exc: MailerError) -> None:
     err.print(f"error: {exc.message}", markup=False)
-    if exc.hint:
-        err.print(f"hint: {exc.hint}", markup=False)
+    if exc.next_step:
+        err.print(f"hint: {exc.next_step}", markup=False)
 
 
 def warning(text: str) -> None:

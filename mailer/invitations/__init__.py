@@ -8,7 +8,9 @@ journals it, :func:`send` transmits it; :mod:`.followups` decides which round an
 """
 
 from mailer.invitations.followups import (
+    check_specs,
     choose_round,
+    followup_spec,
     invitation_sequence,
     record_round,
     reminder_contacts,
@@ -41,9 +43,11 @@ __all__ = [
     "RoundPlan",
     "RoundResult",
     "Summary",
+    "check_specs",
     "choose_round",
     "commit",
     "delivery_plan_lines",
+    "followup_spec",
     "invitation_sequence",
     "prepare",
     "preview_invitation",

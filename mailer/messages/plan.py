@@ -16,6 +16,7 @@ from typing import Any
 
 from mailer.config import Config
 from mailer.errors import MailerError
+from mailer.messages.hints import Sources
 from mailer.messages.ics import CalendarInvite, CalendarTemplate, Method, calendar_template
 from mailer.messages.mime import (
     EncodedPart,
@@ -137,7 +138,17 @@ def make_renderer(config: Config) -> Renderer:
         config.templates_dir,
         default_language=config.contacts.default_language,
         label_root=config.root,
+        sources=Sources(
+            config=config.path.name, contacts=_label(config.contacts.file, config.root)
+        ),
     )
+
+
+def _label(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 class PlanError(MailerError):

@@ -1,17 +1,29 @@
-"""``mailer check``: everything a send needs, verified without sending anything."""
+"""``mailer check``: everything a send needs, verified without sending anything.
+
+Every round the project can send is rendered in every language for every contact: the
+invitation, the reminder, the update, the cancellation, the release and the pre-brief. Each
+problem is one line, listed once however many contacts it hits and whichever later round hits
+it again, with what to do about it (:mod:`mailer.messages.hints`); the officer fixes them all
+after one run.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.config import imap_password_for, password_for
+from mailer.config import Config, imap_password_for, password_for
 from mailer.contacts import load_project
 from mailer.errors import ConfigError, MailerError
-from mailer.messages import build_plan, invitation_spec
-from mailer.release import release_spec
+from mailer.invitations import check_specs
+from mailer.messages import Finding, RoundCheck, RoundSpec, check_round, invitation_spec
+from mailer.models import Campaign, Contact
+from mailer.release import check_rounds
 from mailer.rsvp import probe_imap
+
+_LABELS = {Campaign.PREBRIEF: "pre-brief"}
 
 
 @dataclass(frozen=True)
@@ -21,8 +33,8 @@ class CheckReport:
 
 
 def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckReport:
-    """Config, contacts, every template and attachment, and (optionally) the servers: SMTP
-    (log in and QUIT) and IMAP (log in, examine the folder read-only, log out)."""
+    """Config, contacts, every round's templates and attachments, and (optionally) the servers:
+    SMTP (log in and QUIT) and IMAP (log in, examine the folder read-only, log out)."""
     lines: list[str] = []
     ok = True
     project = load_project(config_path)
@@ -36,17 +48,18 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
         lines.append(
             f"ok    contacts    {len(book.contacts)} contacts, {len(book.warnings)} warnings"
         )
-    contacts = book.contacts
-    specs = [invitation_spec(config)]
-    if config.release.embargo is not None:
-        specs.append(release_spec(config, config.release.embargo))
-    for spec in specs:
-        try:
-            plan = build_plan(config, contacts, spec, now=now, store=None)
-            lines.append(f"ok    {spec.campaign.value:<11} {len(plan.items)} messages render")
-        except MailerError as exc:
-            ok = False
-            lines.append(f"FAIL  {spec.campaign.value:<11} {exc.message}")
+    blank = Contact(
+        email=config.organizer.email,
+        name="",
+        outlet="",
+        language=config.contacts.default_language,
+        tags=(),
+        line=0,
+        fields={column: "" for column in book.columns},
+    )
+    rounds_ok, round_lines = check_templates(config, book.contacts, now=now, blank=blank)
+    ok = ok and rounds_ok
+    lines.extend(round_lines)
     if connect and config.transport.kind == "smtp" and config.smtp is not None:
         from mailer.sending import check_smtp
 
@@ -69,3 +82,77 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
             hint = f" ({exc.hint})" if exc.hint else ""
             lines.append(f"FAIL  imap        {exc.message}{hint}")
     return CheckReport(tuple(lines), ok)
+
+
+def check_templates(
+    config: Config, contacts: Sequence[Contact], *, now: dt.datetime, blank: Contact | None = None
+) -> tuple[bool, list[str]]:
+    """Render every round for every contact: whether all rendered, and a line per round (ok)
+    or per problem (FAIL). Without contacts the templates are rendered for *blank* (a contact
+    with the file's columns, all empty), so they are checked before the list is ready."""
+    embargo = config.release.embargo or config.event.start
+    rounds: list[tuple[RoundSpec, Sequence[Contact]]] = [
+        (invitation_spec(config), contacts),
+        *((spec, contacts) for spec in check_specs(config)),
+        *check_rounds(config, contacts, embargo),
+    ]
+    contacts_file = _label(config.contacts.file, config.root)
+    lines: list[str] = []
+    listed: set[tuple[str, int, str]] = set()
+    ok = True
+    for spec, who in rounds:
+        result = check_round(config, who, spec, now=now, blank=blank)
+        label = f"{_LABELS.get(spec.campaign, spec.campaign.value):<11}"
+        if result.ok:
+            lines.append(f"ok    {label} {result.messages} messages render{_notes(config, result)}")
+            continue
+        ok = False
+        new = [f for f in result.findings if f.key not in listed]
+        again = len(result.findings) - len(new)
+        for finding in new:
+            lines.append(f"FAIL  {label} {_line(finding, contacts_file)}")
+            listed.add(finding.key)
+        if again:
+            what = "problem" if again == 1 else f"{again} problems"
+            lines.append(
+                f"FAIL  {label} {'the same' if not new else 'and the'} {what} "
+                f"{'as' if not new else 'listed'} above"
+            )
+    return ok, lines
+
+
+def _line(finding: Finding, contacts_file: str) -> str:
+    """One problem: where, what, for how many contacts (when only some), and what to do."""
+    text = f"{finding.where}: {finding.problem}" if finding.file else finding.problem
+    if finding.per_contact and finding.first is not None:
+        first = finding.first
+        at = f"{contacts_file}:{first.line}" if first.line else first.email
+        count = (
+            f"all {finding.contacts}"
+            if finding.contacts >= finding.of
+            else f"{finding.contacts} of {finding.of}"
+        )
+        text += f" (for {count} contacts, first {at})"
+    return f"{text} — {finding.hint}" if finding.hint else text
+
+
+def _notes(config: Config, result: RoundCheck) -> str:
+    notes = []
+    if result.spec.campaign is Campaign.RELEASE and config.release.mode == "bcc":
+        notes.append("Bcc: one message per language")
+    if result.spec.campaign in (Campaign.RELEASE, Campaign.PREBRIEF) and (
+        config.release.embargo is None
+    ):
+        notes.append("no [release] embargo yet: rendered with the event's start")
+    if result.stand_ins:
+        langs = ", ".join(result.stand_ins)
+        noun = "contact" if len(result.stand_ins) == 1 else "contacts"
+        notes.append(f"{langs}: no {noun}, rendered for a stand-in")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
+def _label(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

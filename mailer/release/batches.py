@@ -45,6 +45,11 @@ def batch_size(config: Config) -> int:
     return OUTBOX_BATCH
 
 
+def bcc_contacts(config: Config, contacts: Sequence[Contact]) -> tuple[Contact, ...]:
+    """Whom a Bcc release is rendered for: the organizer, once per language of *contacts*."""
+    return tuple(organizer_contact(config, lang) for lang in sorted({c.language for c in contacts}))
+
+
 def organizer_contact(config: Config, language: str) -> Contact:
     """The visible recipient of a Bcc message: the organizer."""
     org = config.organizer
@@ -110,25 +115,15 @@ class _BatchRenderer:
             try:
                 self.renderer.render(self.spec.template, language, self.base)
             except TemplateError as exc:
-                raise TemplateError(exc.message, hint=_BCC_HINT) from None
+                raise TemplateError.at(exc.file, exc.line, exc.problem, _BCC_HINT) from None
 
     def render(self, language: str, message_id: str, now: dt.datetime) -> Outgoing:
         org = organizer_contact(self.config, language)
         ids = Reservation(org.email, org.name, message_id, None, 0)
-        try:
-            return render_one(
-                self.config,
-                self.renderer,
-                self.spec,
-                org,
-                ids,
-                self.base,
-                self.parts,
-                self.footer,
-                now,
-            )
-        except TemplateError as exc:
-            raise TemplateError(exc.message, hint=_BCC_HINT) from None
+        # a template that uses contact fields fails with the Bcc hint (release_spec's BCC_KEY)
+        return render_one(
+            self.config, self.renderer, self.spec, org, ids, self.base, self.parts, self.footer, now
+        )
 
 
 @dataclass(frozen=True)
