@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_smtp", "tests.fixtures_imap"]
+pytest_plugins = ["tests.fixtures_smtp", "tests.fixtures_imap", "tests.fixtures_oauth"]
 
 RUN_ALL = "--all"
 _DESELECTED_SLOW = pytest.StashKey[int]()

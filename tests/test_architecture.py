@@ -233,6 +233,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         "mailer models errors clock timeutil addresses",  # the shared modules
         "config",
+        "oauth",
         "store",
         "contacts messages",
         "sending",
