@@ -138,6 +138,7 @@ FRONT_DOORS = {
     "mailer.config",  # load_config / find_config
     "mailer.contacts",
     "mailer.invitations",
+    "mailer.oauth",
     "mailer.project",
     "mailer.release",
     "mailer.rsvp",

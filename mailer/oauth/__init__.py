@@ -12,7 +12,15 @@ mail sockets stay in ``sending/`` and ``rsvp/imap.py``.
 from mailer.oauth.providers import Prompt
 from mailer.oauth.store import SIGN_IN_AGAIN
 from mailer.oauth.tokens import TokenSource, TokenStatus, mailbox
-from mailer.oauth.usecases import LoginResult, LogoutResult, login, logout, token_source
+from mailer.oauth.usecases import (
+    LoginResult,
+    LogoutResult,
+    login,
+    login_project,
+    logout,
+    logout_project,
+    token_source,
+)
 
 __all__ = [
     "SIGN_IN_AGAIN",
@@ -22,7 +30,9 @@ __all__ = [
     "TokenSource",
     "TokenStatus",
     "login",
+    "login_project",
     "logout",
+    "logout_project",
     "mailbox",
     "token_source",
 ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailer.clock import Clock
-from mailer.config import Config
+from mailer.config import Config, load_config
 from mailer.errors import ConfigError
 from mailer.oauth.providers import Show, browser_login, device_login, microsoft_login
 from mailer.oauth.store import forget, save
@@ -82,3 +83,13 @@ def logout(config: Config) -> LogoutResult:
 
 def token_source(config: Config, clock: Clock) -> TokenSource:
     return TokenSource(config, clock)
+
+
+def login_project(config_path: Path, *, clock: Clock, show: Show) -> LoginResult:
+    """``mailer login``: :func:`login` with the project's config.toml."""
+    return login(load_config(config_path), clock=clock, show=show)
+
+
+def logout_project(config_path: Path) -> LogoutResult:
+    """``mailer logout``: :func:`logout` with the project's config.toml."""
+    return logout(load_config(config_path))
