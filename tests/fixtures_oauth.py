@@ -537,3 +537,63 @@ def auth_server(
     finally:
         httpd.shutdown()
         thread.join(5)
+
+
+# --- an SMTP server that checks bearer tokens by introspection ------------------------------
+
+
+@dataclass
+class XOAuth2Smtp:
+    port: int
+    logins: list[str] = field(default_factory=list)  # "ok user" / "refused user"
+    messages: list[bytes] = field(default_factory=list)
+
+
+@pytest.fixture
+def xoauth2_smtp(auth_server: AuthServer) -> Iterator[XOAuth2Smtp]:
+    """aiosmtpd with SASL XOAUTH2 only; each token is introspected at the local server."""
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    record = XOAuth2Smtp(port)
+
+    class Handler:
+        async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
+            raw = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
+            fields = dict(p.split("=", 1) for p in raw.split("\x01") if "=" in p)
+            user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+            answer = await asyncio.get_running_loop().run_in_executor(
+                None, auth_server.introspect, token
+            )
+            if answer.get("active") and answer.get("username") == user:
+                record.logins.append(f"ok {user}")
+                return AuthResult(success=True, handled=False, auth_data=user)
+            record.logins.append(f"refused {user}")
+            error = base64.b64encode(b'{"status":"401","schemes":"bearer"}').decode()
+            await server.push(f"334 {error}")
+            await server._reader.readline()  # the client's empty answer
+            return AuthResult(success=False, handled=False)
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            record.messages.append(bytes(envelope.content))
+            return "250 2.0.0 Ok: queued"
+
+    controller = Controller(
+        Handler(),
+        hostname="127.0.0.1",
+        port=port,
+        auth_required=True,
+        auth_require_tls=False,
+        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+    )
+    controller.start()
+    try:
+        yield record
+    finally:
+        controller.stop()

@@ -186,7 +186,10 @@ def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
                         hint='use security = "tls" (port 993) if the server expects TLS '
                         "from the start",
                     ) from None
-        _login(conn, cfg.username, password)
+        if cfg.auth == "oauth2":
+            _authenticate_bearer(conn, cfg.username, password)
+        else:
+            _login(conn, cfg.username, password)
         return conn
     except ssl.SSLCertVerificationError as exc:
         _drop(conn)
@@ -196,6 +199,12 @@ def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
         ) from None
     except imaplib.IMAP4.error as exc:
         _drop(conn)
+        if cfg.auth == "oauth2":
+            raise InboxError(
+                f"{where}: {_text(exc)}",
+                hint="the server refused the access token: check [imap] username, that the "
+                "app may use IMAP (IMAP.AccessAsUser.All), or sign in again: mailer login",
+            ) from None
         raise InboxError(
             f"{where}: {_text(exc)}", hint="check [imap] username and the password"
         ) from None
@@ -211,6 +220,19 @@ def _login(conn: imaplib.IMAP4, username: str, password: str) -> None:
     else:  # LOGIN cannot carry UTF-8; SASL PLAIN can
         secret = f"\0{username}\0{password}".encode()
         conn.authenticate("PLAIN", lambda _challenge: secret)
+
+
+def _authenticate_bearer(conn: imaplib.IMAP4, username: str, token: str) -> None:
+    """SASL XOAUTH2 (Microsoft, Google), or OAUTHBEARER (RFC 7628) where only that is offered.
+    On failure the server sends an error challenge; it is answered with an empty response
+    (XOAUTH2) or ^A (OAUTHBEARER), and the server then says NO."""
+    offered = {c.upper() for c in conn.capabilities}
+    if "AUTH=XOAUTH2" not in offered and "AUTH=OAUTHBEARER" in offered:
+        first = f"n,a={username},\x01auth=Bearer {token}\x01\x01".encode()
+        conn.authenticate("OAUTHBEARER", lambda challenge: b"\x01" if challenge else first)
+        return
+    initial = f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
+    conn.authenticate("XOAUTH2", lambda challenge: b"" if challenge else initial)
 
 
 def _drop(conn: imaplib.IMAP4 | None) -> None:

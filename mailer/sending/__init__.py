@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from mailer.clock import Clock
 from mailer.config import Config
 from mailer.models import Outgoing
+from mailer.oauth import token_source
 from mailer.sending.context import RunContext
 from mailer.sending.outbox import write_private
 from mailer.sending.plan import delivery_plan
@@ -51,6 +52,13 @@ def send_batch(
     Each message's transitions go to *journal*, the store's own journal unless given (a release
     run passes ``store.release_journal(...)``).
     """
+    access_token = None
+    smtp = config.smtp if config.transport.kind == "smtp" else None
+    if smtp is not None and smtp.auth == "oauth2":
+        # Before anything is claimed: a lapsed sign-in stops here, everything stays queued.
+        source = token_source(config, clock)
+        source.access_token()
+        access_token = source.access_token
     ctx = RunContext(
         config=config,
         journal=store.journal if journal is None else journal,
@@ -60,6 +68,7 @@ def send_batch(
         progress=progress or NoProgress(),
         not_before=not_before,
         password=password,
+        access_token=access_token,
     )
     started = clock.now()
     ctx.progress.started(len(items))

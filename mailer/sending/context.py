@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailer.clock import Clock
@@ -32,6 +32,7 @@ class RunContext:
     progress: Progress
     not_before: dt.datetime | None
     password: str | None
+    access_token: Callable[[], str] | None = None  # auth = "oauth2": a fresh token per call
     deliveries: list[Delivery] = field(default_factory=list)
     not_claimed: int = 0
     stopped: str = ""
