@@ -297,6 +297,8 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
     mode = _SECURITY_NAME[smtp.security]
     security = f"{mode} {version}" if version else ("plain (no TLS)" if mode == "plain" else mode)
     login = f"logged in as {smtp.username}" if smtp.username else "no login configured"
+    if smtp.auth == "oauth2":
+        login = f"logged in as {smtp.username} with XOAUTH2"
     return f"{where(smtp)} {security}, {login}"
 
 
