@@ -17,7 +17,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -547,6 +547,10 @@ class XOAuth2Smtp:
     port: int
     logins: list[str] = field(default_factory=list)  # "ok user" / "refused user"
     messages: list[bytes] = field(default_factory=list)
+    # After this many messages: call after_messages() (e.g. revoke the sign-in), then drop the
+    # connection at the next MAIL FROM, so that the client has to reconnect.
+    drop_after: int = 0
+    after_messages: Callable[[], None] | None = None
 
 
 @pytest.fixture
@@ -582,7 +586,21 @@ def xoauth2_smtp(auth_server: AuthServer) -> Iterator[XOAuth2Smtp]:
 
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             record.messages.append(bytes(envelope.content))
+            if record.drop_after and len(record.messages) == record.drop_after:
+                if record.after_messages is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, record.after_messages)
+                session.drop_next = True
             return "250 2.0.0 Ok: queued"
+
+        async def handle_MAIL(
+            self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+        ) -> str:
+            if getattr(session, "drop_next", False):  # the connection is gone: reconnect
+                server.transport.close()
+                return "421 4.4.2 closing"
+            envelope.mail_from = address
+            envelope.mail_options.extend(options)
+            return "250 OK"
 
     controller = Controller(
         Handler(),

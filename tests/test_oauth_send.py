@@ -4,6 +4,7 @@ before anything is sent (exit code 4, everything still queued)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 from tests.fixtures_oauth import PUBLIC_CLIENT, USER, AuthServer, NetworkGuard, XOAuth2Smtp
-from tests.helpers import config_path, make_project, set_keys
+from tests.helpers import config_path, make_project, read_contacts, set_keys
 
 runner = CliRunner()
 
@@ -85,4 +86,38 @@ def test_a_revoked_sign_in_stops_before_anything_is_sent(
     again = runner.invoke(app, ["-c", str(path), "invite", "send", "--yes"])
     assert again.exit_code == 0, again.output
     assert xoauth2_smtp.messages
+    assert network_guard.blocked == []
+
+
+def test_a_sign_in_revoked_mid_run_stops_with_exit_4_and_keeps_the_rest_queued(
+    tmp_path: Path,
+    auth_server: AuthServer,
+    xoauth2_smtp: XOAuth2Smtp,
+    network_guard: NetworkGuard,
+) -> None:
+    """The administrator revokes the sign-in after the first message; the server then drops
+    the connection, and the reconnect needs a new token (they last 60 s, under the 5 minutes
+    kept in reserve), which the authorization server refuses: an account stop, exit 4."""
+    auth_server.state.expires_in = 60
+    path = signed_in_project(tmp_path, auth_server, xoauth2_smtp)
+    set_keys(path.parent, "smtp", connections=1)
+    xoauth2_smtp.drop_after = 1
+    xoauth2_smtp.after_messages = auth_server.revoke_user
+    result = runner.invoke(app, ["-c", str(path), "invite", "send", "--yes"])
+    assert result.exit_code == 4, result.output
+    assert (
+        f"stopped: {USER}: the sign-in has expired or was revoked; sign in again: mailer login"
+    ) in result.output.splitlines()
+    assert len(xoauth2_smtp.messages) == 1  # nothing more was sent
+    status = runner.invoke(app, ["-c", str(path), "status", "--json"])
+    counts = json.loads(status.output)["invitations"]
+    total = len(read_contacts(path.parent))
+    assert counts == {"sent": 1, "failed": 0, "in_doubt": 0, "pending": total - 1, "skipped": 0}
+    # signed in again, the same round sends the rest and nothing twice
+    threading.Thread(target=auth_server.approve_pending, daemon=True).start()
+    assert runner.invoke(app, ["-c", str(path), "login"]).exit_code == 0
+    xoauth2_smtp.drop_after = 0
+    again = runner.invoke(app, ["-c", str(path), "invite", "send", "--yes"])
+    assert again.exit_code == 0, again.output
+    assert len(xoauth2_smtp.messages) == total
     assert network_guard.blocked == []

@@ -392,7 +392,9 @@ class Run:
             decision.value,
             self.releases.get(schedule.id),
             "; ".join(parts),
-            ExitCode.FAILED if bad else ExitCode.OK,
+            ExitCode.SIGN_IN
+            if report.sign_in_lapsed
+            else (ExitCode.FAILED if bad else ExitCode.OK),
             counts,
             times[0] if times else None,
             times[-1] if times else None,

@@ -88,6 +88,7 @@ def send_batch(
         deliveries=tuple(ctx.deliveries),
         not_claimed=ctx.not_claimed,
         stopped=ctx.stopped,
+        sign_in_lapsed=ctx.sign_in_lapsed,
         started=started,
         finished=clock.now(),
     )

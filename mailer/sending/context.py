@@ -36,6 +36,7 @@ class RunContext:
     deliveries: list[Delivery] = field(default_factory=list)
     not_claimed: int = 0
     stopped: str = ""
+    sign_in_lapsed: bool = False  # stopped because the OAuth 2.0 sign-in lapsed (exit code 4)
     outcomes: list[Outcome] = field(default_factory=list)  # not yet in the journal
     submissions: list[Submission] = field(default_factory=list)  # for the daily cap's log
     embargo_passed: bool = False

@@ -280,6 +280,8 @@ class _Run:
                 await client.connect()
             except SignInRequired as exc:  # the sign-in lapsed mid-run: stop, keep the rest
                 client.close()
+                if not self.ctx.stopped:
+                    self.ctx.sign_in_lapsed = True
                 self.stop(exc.message)
                 return False
             except (SMTPException, OSError) as exc:
