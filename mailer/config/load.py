@@ -159,6 +159,9 @@ class OAuth2Config:
     token_cache: Path
     token_store: Literal["file", "keyring"]
     configured: bool  # False: the table is missing (a preset's default asked for oauth2)
+    # CA certificates to trust for the sign-in service instead of the system's (a TLS-inspecting
+    # proxy); unlike REQUESTS_CA_BUNDLE it is there under cron too
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -434,6 +437,7 @@ def _oauth2(reader: Reader, data: dict[str, Any], root: Path) -> OAuth2Config:
         token_cache=_resolve(root, o["token_cache"]),
         token_store=cast(Literal["file", "keyring"], o["token_store"]),
         configured=configured,
+        ca_file=_resolve(root, o["ca_file"]) if o["ca_file"] else None,
     )
 
 

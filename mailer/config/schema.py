@@ -153,6 +153,7 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "token_command": _Key("str", ""),
         "token_cache": _Key("str", "oauth-token.json"),
         "token_store": _Key("str", "file", choices=("file", "keyring")),
+        "ca_file": _Key("str", ""),
     },
     "store": {"path": _Key("str", "mailer.db")},
     "log": {"file": _Key("str", "")},

@@ -11,7 +11,14 @@ mail sockets stay in ``sending/`` and ``rsvp/imap.py``.
 
 from mailer.oauth.providers import Prompt
 from mailer.oauth.store import SIGN_IN_AGAIN
-from mailer.oauth.tokens import TokenSource, TokenStatus, mailbox
+from mailer.oauth.tokens import (
+    SignInHealth,
+    TokenSource,
+    TokenStatus,
+    mailbox,
+    sign_in_health,
+    sign_in_problem,
+)
 from mailer.oauth.usecases import (
     LoginResult,
     LogoutResult,
@@ -27,6 +34,7 @@ __all__ = [
     "LoginResult",
     "LogoutResult",
     "Prompt",
+    "SignInHealth",
     "TokenSource",
     "TokenStatus",
     "login",
@@ -34,5 +42,7 @@ __all__ = [
     "logout",
     "logout_project",
     "mailbox",
+    "sign_in_health",
+    "sign_in_problem",
     "token_source",
 ]

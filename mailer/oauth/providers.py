@@ -90,6 +90,24 @@ def _http() -> Any:
     return requests
 
 
+def _session(oauth: OAuth2Config) -> Any:
+    """A requests session for the identity provider. With ``[oauth2] ca_file`` it trusts only
+    that file, even where REQUESTS_CA_BUNDLE is set (which would otherwise win over verify=)."""
+    requests = _http()
+    ca_file = str(oauth.ca_file) if oauth.ca_file is not None else None
+    if ca_file is not None and not oauth.ca_file.is_file():  # type: ignore[union-attr]
+        raise ConfigError(f"[oauth2] ca_file: no such file: {oauth.ca_file}")
+
+    class Session(requests.Session):  # type: ignore[misc,name-defined]
+        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> Any:
+            settings = super().merge_environment_settings(*args, **kwargs)
+            if ca_file is not None:
+                settings["verify"] = ca_file
+            return settings
+
+    return Session()
+
+
 # --- Microsoft -------------------------------------------------------------------------------
 
 
@@ -106,6 +124,7 @@ def _msal_app(oauth: OAuth2Config, serialized: str | None) -> tuple[Any, Any]:
                 oidc_authority=oauth.authority_url,
                 token_cache=cache,
                 timeout=HTTP_TIMEOUT_SECONDS,
+                http_client=_session(oauth),
             )
         else:
             app = msal.PublicClientApplication(
@@ -113,6 +132,7 @@ def _msal_app(oauth: OAuth2Config, serialized: str | None) -> tuple[Any, Any]:
                 authority=f"{MICROSOFT_LOGIN}/{oauth.tenant}",
                 token_cache=cache,
                 timeout=HTTP_TIMEOUT_SECONDS,
+                http_client=_session(oauth),
             )
     except ValueError as exc:
         raise ConfigError(f"[oauth2] tenant: {exc}") from None
@@ -147,13 +167,20 @@ def microsoft_login(oauth: OAuth2Config, show: Show) -> tuple[str, dict[str, Any
 
 
 def microsoft_token(
-    oauth: OAuth2Config, data: dict[str, Any], account: str, now: dt.datetime
+    oauth: OAuth2Config,
+    data: dict[str, Any],
+    account: str,
+    now: dt.datetime,
+    *,
+    force: bool = False,
 ) -> tuple[Grant, dict[str, Any]]:
     app, cache = _msal_app(oauth, data.get("msal"))
     accounts = app.get_accounts(username=account) if account else app.get_accounts()
     if not accounts:
         raise SignInRequired(f"not signed in as {account or 'anyone'}; {SIGN_IN_AGAIN}")
-    result = app.acquire_token_silent_with_error(_msal_scopes(oauth), account=accounts[0])
+    result = app.acquire_token_silent_with_error(
+        _msal_scopes(oauth), account=accounts[0], force_refresh=force
+    )
     if not result or "access_token" not in result:
         error = (result or {}).get("error", "invalid_grant")
         raise SignInRequired(
@@ -267,10 +294,10 @@ def _browser(shown: Callable[[str], bool]) -> Iterator[None]:
 # --- generic: device authorization grant (RFC 8628) --------------------------------------------
 
 
-def _post(url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+def _post(oauth: OAuth2Config, url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
     requests = _http()
     try:
-        response = requests.post(url, data=form, timeout=HTTP_TIMEOUT_SECONDS)
+        response = _session(oauth).post(url, data=form, timeout=HTTP_TIMEOUT_SECONDS)
     except requests.RequestException as exc:
         raise TransportError(
             f"{url}: cannot reach the identity provider: {type(exc).__name__}"
@@ -284,7 +311,7 @@ def _post(url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
 
 def device_login(oauth: OAuth2Config, show: Show, clock: Clock) -> dict[str, Any]:
     form = {"client_id": oauth.client_id, "scope": " ".join(oauth.scopes)}
-    status, body = _post(oauth.device_authorization_url, form)
+    status, body = _post(oauth, oauth.device_authorization_url, form)
     if status != 200 or "device_code" not in body:
         raise SignInRequired(
             refused(body.get("error", f"HTTP {status}"), body.get("error_description", ""))
@@ -307,7 +334,7 @@ def device_login(oauth: OAuth2Config, show: Show, clock: Clock) -> dict[str, Any
         poll["client_secret"] = str(secret)
     while True:
         clock.sleep_blocking(interval)
-        status, token = _post(oauth.token_url, poll)
+        status, token = _post(oauth, oauth.token_url, poll)
         if status == 200 and "access_token" in token:
             break
         error = token.get("error", f"HTTP {status}")
@@ -330,15 +357,21 @@ def _token_data(token: dict[str, Any], old: dict[str, Any], now: dt.datetime) ->
 
 
 def refresh_token_grant(
-    oauth: OAuth2Config, data: dict[str, Any], account: str, now: dt.datetime
+    oauth: OAuth2Config,
+    data: dict[str, Any],
+    account: str,
+    now: dt.datetime,
+    *,
+    force: bool = False,
 ) -> tuple[Grant, dict[str, Any]]:
-    """The saved access token while it has 5 minutes left, else a new one (google-auth for
-    Google, the token endpoint's refresh grant otherwise); the rotated refresh token is kept."""
+    """The saved access token while it has 5 minutes left (unless *force*), else a new one
+    (google-auth for Google, the token endpoint's refresh grant otherwise); the rotated refresh
+    token is kept."""
     saved = data.get("token") or {}
     if not saved.get("refresh_token"):
         raise SignInRequired(f"not signed in as {account or 'anyone'}; {SIGN_IN_AGAIN}")
     expires = dt.datetime.fromisoformat(saved.get("expires", "1970-01-01T00:00:00+00:00"))
-    if saved.get("access_token") and expires - now > RENEW_BEFORE:
+    if saved.get("access_token") and expires - now > RENEW_BEFORE and not force:
         return Grant(Secret(saved["access_token"]), expires, False), data
     if oauth.provider == "google":
         token = _google_refresh(oauth, saved, account)
@@ -351,7 +384,7 @@ def refresh_token_grant(
         secret = client_secret(oauth)
         if secret is not None:
             form["client_secret"] = str(secret)
-        status, token = _post(oauth.token_url, form)
+        status, token = _post(oauth, oauth.token_url, form)
         if status != 200 or "access_token" not in token:
             why = refused(token.get("error", f"HTTP {status}"), token.get("error_description", ""))
             raise SignInRequired(f"{account}: {why}; {SIGN_IN_AGAIN}")
@@ -377,7 +410,7 @@ def _google_refresh(oauth: OAuth2Config, saved: dict[str, Any], account: str) ->
         scopes=list(oauth.scopes),
     )
     try:
-        creds.refresh(Request())  # type: ignore[no-untyped-call]
+        creds.refresh(Request(session=_session(oauth)))  # type: ignore[no-untyped-call]
     except RefreshError as exc:
         error = str(exc.args[0]).split(":")[0] if exc.args else ""
         raise SignInRequired(f"{account}: {refused(error)}; {SIGN_IN_AGAIN}") from None

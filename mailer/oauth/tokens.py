@@ -11,10 +11,11 @@ import datetime as dt
 import threading
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mailer.clock import Clock
 from mailer.config import Config, OAuth2Config, Secret, command_output
-from mailer.errors import ConfigError, SignInRequired
+from mailer.errors import ConfigError, SignInRequired, TransportError
 from mailer.oauth.providers import RENEW_BEFORE, Grant, microsoft_token, refresh_token_grant
 from mailer.oauth.store import SIGN_IN_AGAIN
 from mailer.oauth.store import load as load_cache
@@ -84,14 +85,16 @@ class TokenSource:
     def _provider(self) -> str:
         return self.oauth.provider or "generic"
 
-    def access_token(self) -> Secret:
-        """A token with more than 5 minutes left. Raises :class:`SignInRequired` (one line,
+    def access_token(self, *, refresh: bool = False) -> Secret:
+        """A token with more than 5 minutes left (*refresh*: a new one from the provider, which
+        proves that the saved sign-in still works). Raises :class:`SignInRequired` (one line,
         "sign in again: mailer login") when the sign-in has lapsed or was refused."""
         with self._lock:
             if self.oauth.token_command:
                 return Secret(command_output(self.oauth.token_command, "[oauth2] token_command"))
             now = self.clock.now()
-            if self._grant is not None and self._grant.expires - now > RENEW_BEFORE:
+            fresh = self._grant is not None and self._grant.expires - now > RENEW_BEFORE
+            if self._grant is not None and fresh and not refresh:
                 return self._grant.token
             data = self._data if self._data is not None else load_cache(self.oauth)
             if data is None:
@@ -100,9 +103,9 @@ class TokenSource:
             self._check_app(data)
             account = str(data.get("account") or self.username)
             if self._provider() == "microsoft":
-                grant, kept = microsoft_token(self.oauth, data, account, now)
+                grant, kept = microsoft_token(self.oauth, data, account, now, force=refresh)
             else:
-                grant, kept = refresh_token_grant(self.oauth, data, account, now)
+                grant, kept = refresh_token_grant(self.oauth, data, account, now, force=refresh)
             if grant.refreshed:
                 kept = {**kept, "last_refreshed": now.isoformat()}
             if kept is not data:
@@ -120,3 +123,68 @@ class TokenSource:
                 f"{self.oauth.token_cache}: signed in with another [oauth2] provider or "
                 f"client_id; {SIGN_IN_AGAIN}"
             )
+
+
+# How long a refresh token lasts when it is not used (each refresh starts the time again):
+# Microsoft Entra ID 90 days of inactivity; Google six months unused (7 days in all while the
+# Google Cloud app is in "Testing"). Other providers: unknown, so no warning.
+LAPSES_UNUSED = {"microsoft": dt.timedelta(days=90), "google": dt.timedelta(days=182)}
+
+
+@dataclass(frozen=True)
+class SignInHealth:
+    """Whether the saved sign-in works now, and until when it lasts without being used."""
+
+    account: str
+    problem: str  # one line ending in "sign in again: mailer login", or "" when it works
+    last_refreshed: dt.datetime | None
+    lapses: dt.datetime | None  # last refresh + the provider's inactivity limit
+    signed_out: bool = False  # the problem is the sign-in itself (exit code 4), not the network
+
+    def raise_problem(self) -> None:
+        if self.signed_out:
+            raise SignInRequired(self.problem)
+        if self.problem:
+            raise TransportError(self.problem)
+
+    def lapse_warning(self, before: dt.datetime, zone: ZoneInfo) -> str:
+        """A warning when the sign-in may lapse before *before* (the embargo), else ''."""
+        if self.problem or self.lapses is None or self.lapses > before:
+            return ""
+        when = self.lapses.astimezone(zone).strftime("%Y-%m-%d")
+        return (
+            f"the sign-in of {self.account} lapses if unused until {when}, before the embargo: "
+            "keep the cron line installed (each run renews it) or run 'mailer check' before then"
+        )
+
+
+def sign_in_health(config: Config, clock: Clock, *, refresh: bool) -> SignInHealth:
+    """Get an access token (*refresh*: a new one from the provider, which proves that the saved
+    refresh token still works) and say when the sign-in would lapse unused. Never raises for a
+    lapsed sign-in or an unreachable provider: that is the *problem*."""
+    try:
+        source = TokenSource(config, clock)
+    except ConfigError as exc:
+        return SignInHealth(mailbox(config), exc.message, None, None)
+    try:
+        source.access_token(refresh=refresh)
+    except SignInRequired as exc:
+        return SignInHealth(source.account, exc.message, source.last_refreshed, None, True)
+    except ConfigError as exc:
+        return SignInHealth(source.account, exc.message, source.last_refreshed, None)
+    except TransportError as exc:
+        return SignInHealth(source.account, exc.message, source.last_refreshed, None)
+    limit = LAPSES_UNUSED.get(source.oauth.provider or "")
+    last = source.last_refreshed
+    lapses = last + limit if last is not None and limit is not None else None
+    return SignInHealth(source.account, "", last, lapses)
+
+
+def sign_in_problem(config: Config, clock: Clock) -> str:
+    """For the pre-flight of each ``send-due`` before the embargo: '' when the sign-in gives
+    an access token now (renewed only when due, so about once an hour, which also keeps the
+    refresh token from lapsing unused), else the one line to show. '' without OAuth 2.0."""
+    smtp = config.smtp if config.transport.kind == "smtp" else None
+    if smtp is None or smtp.auth != "oauth2":
+        return ""
+    return sign_in_health(config, clock, refresh=False).problem

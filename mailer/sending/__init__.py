@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mailer.clock import Clock
 from mailer.config import Config
@@ -46,15 +46,16 @@ def send_batch(
     not_before: dt.datetime | None = None,
     password: str | None = None,
     journal: Journal | None = None,
+    access_token: Callable[[], str] | None = None,
 ) -> SendReport:
     """Transmit *items* with the configured transport; return what happened to each.
 
     Each message's transitions go to *journal*, the store's own journal unless given (a release
-    run passes ``store.release_journal(...)``).
+    run passes ``store.release_journal(...)``). With ``auth = "oauth2"``, *access_token* gives
+    a token for each connection (a release run obtains it early); else one is made here.
     """
-    access_token = None
     smtp = config.smtp if config.transport.kind == "smtp" else None
-    if smtp is not None and smtp.auth == "oauth2":
+    if smtp is not None and smtp.auth == "oauth2" and access_token is None:
         # Before anything is claimed: a lapsed sign-in stops here, everything stays queued.
         source = token_source(config, clock)
         source.access_token()
