@@ -172,3 +172,26 @@ def test_the_cron_line_under_env_i_sends_the_release_with_the_cached_token(
     assert all(r.sent_at is not None and r.sent_at >= embargo for r in rows.values())
     for token in auth_server.state.tokens:
         assert token.refresh_token not in "\n".join(log)
+
+
+def test_the_preflight_hook_says_whether_the_sign_in_works(
+    tmp_path: Path,
+    auth_server: AuthServer,
+    xoauth2_smtp: XOAuth2Smtp,
+    network_guard: NetworkGuard,
+) -> None:
+    """``sign_in_problem`` (for send-due's pre-flight before the embargo): '' while the saved
+    sign-in gives a token, the one line to show once it has lapsed."""
+    from mailer.clock import SystemClock
+    from mailer.oauth import sign_in_problem
+
+    auth_server.state.expires_in = 60  # every check has to renew
+    path = releasing_project(tmp_path, auth_server, xoauth2_smtp)
+    assert sign_in_problem(load_config(path), SystemClock()) == ""
+    auth_server.revoke_user()
+    assert sign_in_problem(load_config(path), SystemClock()) == (
+        f"{USER}: the sign-in has expired or was revoked; sign in again: mailer login"
+    )
+    set_keys(path.parent, "transport", kind="outbox")
+    assert sign_in_problem(load_config(path), SystemClock()) == ""  # nothing to sign in to
+    assert network_guard.blocked == []
