@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     ERROR = 1  # bad input, configuration, template, journal or server problem
     USAGE = 2  # wrong command-line usage (Typer/Click use 2 as well)
     FAILED = 3  # the command ran, but some messages failed or are in doubt
+    SIGN_IN = 4  # the OAuth 2.0 sign-in has lapsed or was refused: run 'mailer login'
     INTERRUPTED = 130  # Ctrl-C; the journal is consistent, rerun to resume
 
 
@@ -99,6 +100,13 @@ class StoreError(MailerError):
 
 class TransportError(MailerError):
     """The mail server cannot be reached or refuses the account (the run stops cleanly)."""
+
+
+class SignInRequired(TransportError):
+    """The OAuth 2.0 sign-in cannot give an access token (expired or revoked refresh token,
+    missing consent, wrong tenant, never signed in): nothing is sent, everything stays queued."""
+
+    exit_code = ExitCode.SIGN_IN
 
 
 class ScheduleError(MailerError):

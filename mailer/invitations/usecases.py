@@ -97,6 +97,8 @@ class RoundResult:
     def exit_code(self) -> ExitCode:
         if self.outcome is RoundOutcome.DECLINED:
             return ExitCode.ERROR
+        if self.report is not None and self.report.sign_in_lapsed:
+            return ExitCode.SIGN_IN
         if self.report is not None and not self.report.ok:
             return ExitCode.FAILED
         return ExitCode.OK

@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailer.clock import Clock, SystemClock
 from mailer.config import Config, imap_password_for, password_for
 from mailer.contacts import load_project
-from mailer.errors import ConfigError, MailerError
+from mailer.errors import ConfigError, MailerError, SignInRequired
 from mailer.invitations import check_specs
 from mailer.messages import Finding, RoundCheck, RoundSpec, check_round, invitation_spec
 from mailer.models import Campaign, Contact
+from mailer.oauth import token_source
 from mailer.release import check_rounds
 from mailer.rsvp import probe_imap
 
@@ -30,11 +32,50 @@ _LABELS = {Campaign.PREBRIEF: "pre-brief"}
 class CheckReport:
     lines: tuple[str, ...]
     ok: bool
+    sign_in_required: bool = False  # the OAuth 2.0 sign-in has lapsed: exit code 4
 
 
-def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckReport:
-    """Config, contacts, every round's templates and attachments, and (optionally) the servers:
-    SMTP (log in and QUIT) and IMAP (log in, examine the folder read-only, log out)."""
+@dataclass(frozen=True)
+class _SignIn:
+    token: str | None
+    line: str
+    lapsed: bool
+
+
+def _oauth_in_use(config: Config) -> bool:
+    smtp = config.smtp if config.transport.kind == "smtp" else None
+    return any(s is not None and s.auth == "oauth2" for s in (smtp, config.imap))
+
+
+def _sign_in(config: Config, clock: Clock) -> _SignIn:
+    """One access token for both servers, and the line that says whose it is and how fresh."""
+    try:
+        source = token_source(config, clock)
+        token = source.access_token()
+    except SignInRequired as exc:
+        return _SignIn(None, f"FAIL  sign-in     {exc.message}", True)
+    except MailerError as exc:
+        return _SignIn(None, f"FAIL  sign-in     {exc.message}", False)
+    status = source.status()
+    if status.last_refreshed is None:
+        fresh = "token from [oauth2] token_command"
+    else:
+        stamp = status.last_refreshed.astimezone(config.zone).strftime("%Y-%m-%d %H:%M %Z")
+        fresh = f"token last refreshed {stamp}"
+    return _SignIn(
+        str(token),
+        f"ok    sign-in     {status.account}, {status.method}, SASL XOAUTH2, {fresh}",
+        False,
+    )
+
+
+def run_check(
+    config_path: Path, *, now: dt.datetime, connect: bool, clock: Clock | None = None
+) -> CheckReport:
+    """Config, contacts, every round's templates and attachments, and (optionally) the servers: SMTP
+    (log in and QUIT) and IMAP (log in, examine the folder read-only, log out). With
+    ``auth = "oauth2"`` the token is obtained first (renewed if needed, *clock*) and both
+    servers are signed in to with SASL XOAUTH2."""
     lines: list[str] = []
     ok = True
     project = load_project(config_path)
@@ -60,11 +101,21 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
     rounds_ok, round_lines = check_templates(config, book.contacts, now=now, blank=blank)
     ok = ok and rounds_ok
     lines.extend(round_lines)
+    sign_in = _SignIn(None, "", False)
+    if connect and _oauth_in_use(config):
+        sign_in = _sign_in(config, clock or SystemClock())
+        lines.append(sign_in.line)
+        ok = ok and sign_in.token is not None
     if connect and config.transport.kind == "smtp" and config.smtp is not None:
         from mailer.sending import check_smtp
 
         try:
-            password = password_for(config, interactive=False)
+            if config.smtp.auth == "oauth2":
+                if sign_in.token is None:
+                    raise SignInRequired("not tried: no access token (see sign-in above)")
+                password: str | None = sign_in.token
+            else:
+                password = password_for(config, interactive=False)
             found = check_smtp(config.smtp, password, timeout=config.smtp.timeout_seconds)
             lines.append(f"ok    smtp        {found}")
         except MailerError as exc:
@@ -72,7 +123,14 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
             lines.append(f"FAIL  smtp        {exc.message}")
     if connect and config.imap is not None:
         try:
-            imap_password = imap_password_for(config, interactive=False)
+            if config.imap.auth == "oauth2":
+                if not config.imap.username:
+                    raise ConfigError(f"{config.path.name}: [imap] username: is empty")
+                if sign_in.token is None:
+                    raise SignInRequired("not tried: no access token (see sign-in above)")
+                imap_password: str | None = sign_in.token
+            else:
+                imap_password = imap_password_for(config, interactive=False)
             if imap_password is None:
                 raise ConfigError(f"{config.path.name}: [imap] username is empty")
             found = probe_imap(config.imap, password=imap_password)
@@ -81,7 +139,7 @@ def run_check(config_path: Path, *, now: dt.datetime, connect: bool) -> CheckRep
             ok = False
             hint = f" ({exc.hint})" if exc.hint else ""
             lines.append(f"FAIL  imap        {exc.message}{hint}")
-    return CheckReport(tuple(lines), ok)
+    return CheckReport(tuple(lines), ok, sign_in_required=sign_in.lapsed)
 
 
 def check_templates(
