@@ -97,15 +97,16 @@ def _round(
     from mailer.invitations import RoundKind, run_round
 
     kind = RoundKind(name)
+    clock = SystemClock()
     with handled():
         config = load_config(config_path())
-        progress = console.SendProgress(f"Sending {kind.noun}")
+        progress = console.SendProgress(f"Sending {kind.noun}", clock=clock, zone=config.zone)
         try:
             result = run_round(
                 config,
                 kind,
-                clock=SystemClock(),
-                show=show.round_plan,
+                clock=clock,
+                show=lambda plan: show.round_plan(plan, progress),
                 confirm=lambda plan: require_confirmation(yes, show.send_question(plan)),
                 progress=progress,
                 interactive=console.is_interactive(),

@@ -88,7 +88,7 @@ def _send_prebrief(config: Config, clock: Clock, *, dry_run: bool) -> None:
     from mailer.errors import ExitCode
     from mailer.release import send_prebrief
 
-    progress = console.SendProgress("Sending the pre-brief")
+    progress = console.SendProgress("Sending the pre-brief", clock=clock, zone=config.zone)
     try:
         count, report = send_prebrief(
             config,
@@ -229,7 +229,7 @@ def send_now(
         if not require_confirmation(yes, "Send the release now, after its embargo?"):
             console.info("Nothing was sent.")
             raise typer.Exit(int(ExitCode.ERROR))
-        progress = console.SendProgress("Sending the release")
+        progress = console.SendProgress("Sending the release", clock=clock, zone=config.zone)
         try:
             result = run_release(
                 config,

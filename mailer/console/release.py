@@ -12,10 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from mailer.clock import Clock
-from mailer.console import err, info, out, print_json, send_report, warning
+from mailer.console import err, info, notice_text, out, print_json, send_report, warning
 from mailer.models import Schedule, State
 from mailer.release import describe, in_words, relative
-from mailer.sending import Delivery
+from mailer.sending import Delivery, Notice
 
 if TYPE_CHECKING:
     from mailer.release import Cancelled, CronSetup, Proposal, ReleaseStatus, RunResult
@@ -213,6 +213,8 @@ class ReleaseProgress:
         self._lock = threading.Lock()
         self._live: Live | None = None
         self._announced = False
+        self._notice: Notice | None = None
+        self._zone: ZoneInfo | None = None
 
     def __rich__(self) -> Text:
         with self._lock:
@@ -223,11 +225,15 @@ class ReleaseProgress:
                 shown = f"{left:.1f} s" if left < 60 else relative(left)[1:]
                 return Text(f"Waiting for the embargo {self._label}: {shown} (Ctrl-C stops safely)")
             total = "?" if self._total is None else str(self._total)
-            return Text(f"Sending: {self._done}/{total} messages")
+            text = f"Sending: {self._done}/{total} messages"
+            if self._notice is not None:
+                text += f"\n  {notice_text(self._notice, self._clock.now())}"
+            return Text(text)
 
     def _start(self, schedule: Schedule) -> None:
         if self._embargo is None:
             self._embargo = schedule.embargo
+            self._zone = schedule_zone(schedule)
             local = schedule.local_embargo
             self._label = f"{local:%H:%M:%S} {local.tzname()}"
         if not out.is_terminal:
@@ -251,6 +257,22 @@ class ReleaseProgress:
     def advance(self, delivery: Delivery) -> None:
         with self._lock:
             self._done += 1
+            if self._notice is not None and not self._notice.attempt:
+                self._notice = None
+
+    def notice(self, notice: Notice) -> None:
+        """A retry or reconnect: under the count on a terminal, a timestamped line without."""
+        with self._lock:
+            self._notice = notice
+        if not out.is_terminal:
+            zone = self._zone or dt.UTC
+            stamp = self._clock.now().astimezone(zone).isoformat(timespec="seconds")
+            total = "?" if self._total is None else str(self._total)
+            err.print(
+                f"{stamp} Sending: {self._done}/{total}; {notice_text(notice, notice.at)}",
+                markup=False,
+                soft_wrap=True,
+            )
 
     def stop(self) -> None:
         if self._live is not None:

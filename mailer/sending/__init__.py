@@ -16,19 +16,22 @@ from mailer.config import Config
 from mailer.models import Outgoing
 from mailer.sending.context import RunContext
 from mailer.sending.outbox import write_private
-from mailer.sending.plan import delivery_plan
+from mailer.sending.plan import DeliveryPlan, delivery_plan, pace
 from mailer.sending.preflight import check_smtp
-from mailer.sending.report import Delivery, NoProgress, Progress, SendReport
+from mailer.sending.report import Delivery, NoProgress, Notice, Progress, SendReport
 from mailer.store import Journal, Store
 
 __all__ = [
     "Delivery",
+    "DeliveryPlan",
     "NoProgress",
+    "Notice",
     "Progress",
     "RunContext",
     "SendReport",
     "check_smtp",
     "delivery_plan",
+    "pace",
     "send_batch",
     "write_private",
 ]
@@ -81,4 +84,6 @@ def send_batch(
         stopped=ctx.stopped,
         started=started,
         finished=clock.now(),
+        planned=len(items),
+        remedy=ctx.remedy,
     )
