@@ -369,3 +369,37 @@ def test_a_real_full_disk(project: Path, tmp_path: Path) -> None:
         rerun = mailer("invite", "send", "--yes")
         assert rerun.exit_code == 0, rerun.output
         assert status_counts()["sent"] == 7
+
+
+# --- finding 13: tables at 80 columns ----------------------------------------------------------
+
+
+def test_at_80_columns_no_address_is_split(
+    project: Path, smtp_server: Callable[..., SmtpTestServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console.out, "width", 80)
+    riikka = "riikka.lansimaki@teollisuusuutiset.example"  # the longest address, 42 characters
+    server = smtp_server()
+    use_server(project, server)
+    server.fail_rcpt(riikka, "550 5.1.1 No such user here")
+    result = mailer("invite", "send", "--yes")
+    assert result.exit_code == 3, result.output
+    out = result.stdout.splitlines()
+    assert max(len(line) for line in out if "│" in line) <= 80
+    (row,) = [line for line in out if riikka in line]
+    assert row.startswith(f"│ {riikka} │ failed │ 550 5.1.1 No such user")
+    listed = mailer("contacts", "list").stdout.splitlines()
+    assert max(len(line.rstrip()) for line in listed) <= 80
+    assert riikka in [line.strip() for line in listed]
+    assert listed[-1] == "7 contacts"
+
+
+def test_one_of_a_kind_is_singular(project: Path) -> None:
+    result = mailer("invite", "send", "--yes", "--limit", "1")
+    assert result.exit_code == 0, result.output
+    assert (
+        "Not in this run: 6 contacts over --limit; 'mailer invite send --limit 1' again sends the "
+        "next ones."
+    ) in result.stdout.splitlines()
+    listed = mailer("contacts", "list", "--tag", "international").stdout.splitlines()
+    assert listed[-1] == "1 contact"

@@ -17,6 +17,7 @@ from mailer.cli.invite import app as invite_app
 from mailer.cli.project import register as register_project
 from mailer.cli.release import app as release_app
 from mailer.cli.rsvp import app as rsvp_app
+from mailer.cli.usage import Group
 
 app = typer.Typer(
     name="mailer",
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=Group,
 )
 
 
@@ -44,6 +46,7 @@ def _main(
         typer.Option(
             "--config",
             "-c",
+            metavar="FILE",
             help="The project's config.toml (default: $MAILER_CONFIG, else ./config.toml).",
             show_default=False,
         ),

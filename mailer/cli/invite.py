@@ -8,25 +8,40 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import config_path, handled, require_confirmation
+from mailer.cli.usage import Command, Group, at_least
 
-app = typer.Typer(help="Preview and send the personal invitations.", no_args_is_help=True)
+app = typer.Typer(
+    help="Preview and send the personal invitations.", no_args_is_help=True, cls=Group
+)
 
-TagOpt = Annotated[str | None, typer.Option("--tag", help="Only contacts with this tag.")]
-OnlyOpt = Annotated[str | None, typer.Option("--only", help="Only this e-mail address.")]
+TagOpt = Annotated[
+    str | None, typer.Option("--tag", metavar="TAG", help="Only contacts with this tag.")
+]
+OnlyOpt = Annotated[
+    str | None, typer.Option("--only", metavar="EMAIL", help="Only this e-mail address.")
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-@app.command("preview")
+@app.command("preview", cls=Command)
 def preview(
     to: Annotated[
-        str | None, typer.Option("--to", help="The contact to render for (default: the first).")
+        str | None,
+        typer.Option(
+            "--to", metavar="EMAIL", help="The contact to render for (default: the first)."
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the message to this .eml file.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Also write the message to this .eml file."),
     ] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the whole MIME message.")] = False,
 ) -> None:
-    """Show one rendered invitation exactly as it would be sent (nothing is journaled)."""
+    """Show one invitation exactly as it would be sent.
+
+    Rendered for one contact, with its calendar invitation and attachments; nothing is
+    journaled or sent.
+    """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
     from mailer.config import load_config
@@ -39,12 +54,18 @@ def preview(
         show.previewed(result, raw=raw)
 
 
-@app.command("send")
+@app.command("send", cls=Command)
 def send(
     tag: TagOpt = None,
     only: OnlyOpt = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Send at most N messages in this run.")
+        int | None,
+        typer.Option(
+            "--limit",
+            metavar="N",
+            callback=at_least(1),
+            help="Send at most N messages in this run.",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Render and check everything; send nothing.")
@@ -61,9 +82,10 @@ def send(
         ),
     ] = False,
 ) -> None:
-    """Send one personal invitation (with a calendar invitation) to each contact.
+    """Send each contact a personal invitation.
 
-    The whole batch is rendered and checked first; rerunning sends nothing twice.
+    One message per contact with a calendar invitation. The whole batch is rendered and checked
+    first; rerunning sends nothing twice.
     """
     _round(
         "invitation",
@@ -127,25 +149,30 @@ def _round(
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Render and check; send nothing.")]
 
 
-@app.command("remind")
+@app.command("remind", cls=Command)
 def remind(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
-    """Send a reminder to invited contacts who have not answered (not to bounced or opted-out ones).
+    """Remind invited contacts who have not answered.
 
-    The reminder carries the calendar invitation again, so the Accept button is one click away.
+    Not bounced or opted-out ones. The reminder carries the calendar invitation again, so the
+    Accept button is one click away.
     """
     _round("reminder", dry_run=dry_run, yes=yes)
 
 
-@app.command("update")
+@app.command("update", cls=Command)
 def update(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
-    """Send the changed event (edit [event] in config.toml first) to everyone invited.
+    """Send the changed event to everyone invited.
 
-    Same calendar UID, SEQUENCE + 1: calendar clients update the existing entry.
+    Edit [event] in config.toml first. Same calendar UID, SEQUENCE + 1: calendar clients update
+    the existing entry.
     """
     _round("update", dry_run=dry_run, yes=yes)
 
 
-@app.command("cancel")
+@app.command("cancel", cls=Command)
 def cancel(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
-    """Cancel the event: send METHOD:CANCEL to everyone invited (calendars drop the entry)."""
+    """Cancel the event in everyone's calendar.
+
+    Sends METHOD:CANCEL to everyone invited; calendar clients drop the entry.
+    """
     _round("cancel", dry_run=dry_run, yes=yes)

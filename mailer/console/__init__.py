@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console, RenderableType
 from rich.padding import Padding
 from rich.progress import (
@@ -38,6 +39,12 @@ from mailer.sending import Delivery, Notice, SendReport
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def show_table(table: Table) -> None:
+    """Print *table* fitted to the terminal: cells wrap at spaces (the console's soft wrapping,
+    right for lines, would keep every cell on one line and make rich split words instead)."""
+    out.print(table, no_wrap=False)
 
 
 def email_column(table: Table, header: str = "email") -> None:
@@ -94,28 +101,40 @@ def problems(items: Sequence[Problem]) -> None:
         where = f"{p.file}:{p.line}" if p.line else p.file
         style = "red" if p.severity is Severity.ERROR else "yellow"
         table.add_row(where, f"[{style}]{p.severity.value}[/]", p.message)
-    out.print(table)
+    show_table(table)
 
 
 def contacts_check(book: ContactBook) -> None:
     problems(book.problems)
     info(
-        f"{book.path.name}: {len(book.contacts)} valid contacts, {len(book.errors)} errors, "
-        f"{len(book.warnings)} warnings (delimiter {book.delimiter!r}, encoding {book.encoding})"
+        f"{book.path.name}: {plural(len(book.contacts), 'valid contact')}, "
+        f"{plural(len(book.errors), 'error')}, {plural(len(book.warnings), 'warning')} "
+        f"(delimiter {book.delimiter!r}, encoding {book.encoding})"
     )
 
 
 def contacts_listed(listed: ContactList) -> None:
-    table = Table()
-    email_column(table)
-    for col in ("name", "outlet", "lang", "tags"):
-        table.add_column(col, overflow="fold")
+    """Name (outlet) above the address, as ``rsvp list`` shows them: at 80 columns every address
+    stays whole."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    widest = max((len(c.email) for c in listed.contacts), default=16)
+    # Exactly as wide as the longest address: rich narrows the widest columns first, and would
+    # narrow this one below its addresses; the name above each address wraps inside it.
+    table.add_column("contact", overflow="fold", width=min(60, widest))
+    table.add_column("lang", no_wrap=True)
+    table.add_column("tags", overflow="fold")
     for c in listed.contacts:
-        table.add_row(c.email, c.name, c.outlet, c.language, ", ".join(c.tags))
-    out.print(table)
-    info(f"{len(listed.contacts)} contacts")
+        who = " ".join(x for x in (c.name, f"({c.outlet})" if c.outlet else "") if x)
+        table.add_row(f"{who}\n{c.email}" if who else c.email, c.language, ", ".join(c.tags))
+    show_table(table)
+    info(plural(len(listed.contacts), "contact"))
     if listed.errors:
-        warning(f"{listed.errors} rows have errors and are not listed; run 'mailer contacts check'")
+        rows = (
+            "1 row has errors and is"
+            if listed.errors == 1
+            else f"{listed.errors} rows have errors and are"
+        )
+        warning(f"{rows} not listed; run 'mailer contacts check'")
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -348,7 +367,7 @@ def send_report(
         table.add_row(name, str(count))
     table.add_section()
     table.add_row("planned", str(report.total + already_done + not_to_send))
-    out.print(table)
+    show_table(table)
     bad = [d for d in report.deliveries if d.state is not State.SENT]
     if bad:
         detail = Table(title="Needs attention", title_justify="left")
@@ -357,7 +376,7 @@ def send_report(
         detail.add_column("reason", overflow="fold")
         for d in bad:
             detail.add_row(d.email, d.state.value.replace("_", " "), d.detail)
-        out.print(detail)
+        show_table(detail)
     if report.not_reached:
         info(
             f"Not reached: {plural(report.not_reached, 'message')} not tried before the run "

@@ -34,7 +34,7 @@ def round_plan(plan: RoundPlan, progress: SendProgress | None = None) -> None:
 
 
 def send_question(plan: RoundPlan) -> str:
-    return f"Send {plan.count} {plan.kind.noun}?"
+    return f"Send {plural(plan.count, plan.kind.one, plan.kind.noun)}?"
 
 
 def round_result(result: RoundResult) -> None:

@@ -49,6 +49,11 @@ class RoundKind(enum.StrEnum):
         return _NOUNS[self]
 
     @property
+    def one(self) -> str:
+        """One message of this round ("Send 1 reminder?")."""
+        return _NOUNS[self].removesuffix("s")
+
+    @property
     def command(self) -> str:
         """The command that sends this round ("mailer invite remind")."""
         return _COMMANDS[self]
