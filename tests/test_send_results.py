@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console, Group
@@ -403,3 +404,24 @@ def test_one_of_a_kind_is_singular(project: Path) -> None:
     ) in result.stdout.splitlines()
     listed = mailer("contacts", "list", "--tag", "international").stdout.splitlines()
     assert listed[-1] == "1 contact"
+
+
+def test_without_a_terminal_a_long_run_logs_at_least_every_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = io.StringIO()
+    monkeypatch.setattr(console, "out", Console(file=io.StringIO(), width=120))
+    monkeypatch.setattr(console, "err", Console(file=log, width=200))
+    clock = FakeClock(FIXED_NOW)  # 29 November 2026 10:00 UTC = 12:00 in Helsinki
+    progress = console.SendProgress(
+        "Sending invitations", clock=clock, zone=ZoneInfo("Europe/Helsinki"), per_second=0.5
+    )
+    progress.started(10)
+    for _ in range(4):
+        clock.advance(25)
+        progress.advance(Delivery("<m>", "a@b.example", State.SENT, "250 OK", clock.now()))
+    progress.stop()
+    assert log.getvalue().splitlines() == [
+        "2026-11-29T12:01:15+02:00 Sending invitations: 3/10; about 2 min 55 s left, "
+        "until 12:04:10 EET",
+    ]

@@ -375,7 +375,8 @@ def send_report(
         detail.add_column("state", no_wrap=True)
         detail.add_column("reason", overflow="fold")
         for d in bad:
-            detail.add_row(d.email, d.state.value.replace("_", " "), d.detail)
+            state = "left queued" if d.state is State.PENDING else d.state.value.replace("_", " ")
+            detail.add_row(d.email, state, d.detail)
         show_table(detail)
     if report.not_reached:
         info(
