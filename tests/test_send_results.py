@@ -425,3 +425,32 @@ def test_without_a_terminal_a_long_run_logs_at_least_every_minute(
         "2026-11-29T12:01:15+02:00 Sending invitations: 3/10; about 2 min 55 s left, "
         "until 12:04:10 EET",
     ]
+
+
+def test_a_journal_that_cannot_be_written_leaves_no_temporary_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk under the journal is full when the second message is to be marked: one line,
+    no traceback, no temporary file, and the message's claim given back (pending)."""
+    from mailer.errors import StoreError
+    from mailer.sending.context import RunContext
+
+    real = RunContext.transmitting
+    calls = {"n": 0}
+
+    def transmitting(self: RunContext, item: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise StoreError("mailer.db: the disk is full, so the journal cannot be written")
+        real(self, item)
+
+    monkeypatch.setattr(RunContext, "transmitting", transmitting)
+    result = mailer("invite", "send", "--yes")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        "error: mailer.db: the disk is full, so the journal cannot be written"
+    ]
+    outbox = project / "outbox"
+    assert [p.name for p in outbox.iterdir() if not p.name.endswith(".eml")] == []
+    assert len(list(outbox.glob("*.eml"))) == 1
+    assert status_counts() == {"sent": 1, "failed": 0, "in_doubt": 0, "pending": 6, "skipped": 0}

@@ -116,8 +116,13 @@ async def run_outbox(items: Sequence[Outgoing], ctx: RunContext) -> None:
             _stop(ctx, item, exc, target, root)
             return
         except BaseException:
+            # The journal could not be written (a full disk holds the journal too) or Ctrl-C:
+            # nothing left the machine. Give the claim back if the journal lets us; otherwise the
+            # next run's recovery does (a claimed row of a dead process goes back to pending).
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            with contextlib.suppress(Exception):
+                ctx.unclaim(item)
             raise
         ctx.sent(item, f"written to {folder.name}/{target.name}")
 
