@@ -16,7 +16,7 @@ from mailer.config import Config
 from mailer.models import Outgoing
 from mailer.sending.context import RunContext
 from mailer.sending.outbox import write_private
-from mailer.sending.plan import DeliveryPlan, delivery_plan, pace
+from mailer.sending.plan import DeliveryPlan, delivery_plan
 from mailer.sending.preflight import check_smtp
 from mailer.sending.report import Delivery, NoProgress, Notice, Progress, SendReport
 from mailer.store import Journal, Store
@@ -31,7 +31,6 @@ __all__ = [
     "SendReport",
     "check_smtp",
     "delivery_plan",
-    "pace",
     "send_batch",
     "write_private",
 ]

@@ -16,6 +16,10 @@ RCPT TO -> ``transmitting`` -> DATA -> outcome. Outcomes, from the server's repl
   a refused sender, a bad certificate, or no connection after ``max_attempts`` tries): the run
   stops cleanly with one line in ``ctx.stopped``; messages in flight finish, claimed ones are
   released, everything else stays pending.
+
+While it waits (a back-off before the next connection attempt or retry, a reconnect) it tells the
+progress what it waits for (``ctx.notice``: "server unreachable: ..., attempt 3 of 5 in 40 s"),
+so that the terminal never stands still without a word.
 """
 
 from __future__ import annotations
