@@ -277,9 +277,13 @@ def test_missing_config_has_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ]
 
 
-def test_some_messages_failed_exits_3(project: Path) -> None:
-    (project / "blocker").write_text("not a folder")
-    set_keys(project, "transport", outbox_dir="blocker/outbox")
+def test_some_messages_failed_exits_3(
+    project: Path, smtp_server: Callable[..., SmtpTestServer]
+) -> None:
+    server = smtp_server()
+    set_keys(project, "transport", kind="smtp")
+    set_keys(project, "smtp", **server.smtp_section())
+    server.fail_data("550 5.7.1 Message rejected as spam", times=7)
     result = mailer("invite", "send", "--yes")
     assert result.exit_code == 3, result.output
     out = lines(result.stdout)
@@ -297,11 +301,10 @@ def test_some_messages_failed_exits_3(project: Path) -> None:
         "skipped": 0,
     }
     assert {p["state"] for p in status["problems"]} == {"failed"}
-    set_keys(project, "transport", outbox_dir="outbox")
     retried = mailer("invite", "send", "--yes", "--retry-failed")
     assert retried.exit_code == 0, retried.output
     assert "Requeued 7 messages on request." in lines(retried.stdout)
-    assert len(eml_files(project)) == 7
+    assert len(server.messages) == 7
 
 
 # --- invite preview ------------------------------------------------------------------------------

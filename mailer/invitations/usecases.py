@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,8 +23,9 @@ from mailer.invitations.followups import choose_round, invitation_sequence, reco
 from mailer.invitations.rounds import (
     Summary,
     commit,
-    delivery_plan_lines,
+    delivery_forecast,
     prepare,
+    round_counts,
     send,
     suppressed,
 )
@@ -36,8 +38,8 @@ from mailer.messages import (
     make_renderer,
     message_parts,
 )
-from mailer.models import Contact, Outgoing
-from mailer.sending import Progress, SendReport, write_private
+from mailer.models import Contact, Outgoing, StateCounts
+from mailer.sending import DeliveryPlan, Progress, SendReport, write_private
 from mailer.store import Recovery, Store
 
 
@@ -54,12 +56,28 @@ class RoundKind(enum.StrEnum):
         """The messages of this round, in the plural ("Send 7 reminders?")."""
         return _NOUNS[self]
 
+    @property
+    def one(self) -> str:
+        """One message of this round ("Send 1 reminder?")."""
+        return _NOUNS[self].removesuffix("s")
+
+    @property
+    def command(self) -> str:
+        """The command that sends this round ("mailer invite remind")."""
+        return _COMMANDS[self]
+
 
 _NOUNS = {
     RoundKind.INVITATION: "invitations",
     RoundKind.REMINDER: "reminders",
     RoundKind.UPDATE: "updates",
     RoundKind.CANCEL: "cancellations",
+}
+_COMMANDS = {
+    RoundKind.INVITATION: "mailer invite send",
+    RoundKind.REMINDER: "mailer invite remind",
+    RoundKind.UPDATE: "mailer invite update",
+    RoundKind.CANCEL: "mailer invite cancel",
 }
 
 
@@ -72,6 +90,7 @@ class RoundPlan:
     recovery: Recovery  # rows of an earlier run that stopped: requeued or in doubt
     requeued: int  # failed / in-doubt messages requeued on request (--retry-failed, ...)
     delivery_plan: tuple[str, ...]  # SMTP only: when the messages leave, and the daily cap
+    delivery: DeliveryPlan | None = None  # the same plan as numbers (SMTP only)
 
     @property
     def count(self) -> int:
@@ -88,10 +107,24 @@ class RoundOutcome(enum.Enum):
 
 @dataclass(frozen=True)
 class RoundResult:
+    """What a round did. When it sent, the report's counts and the skipped ones add up to
+    :attr:`planned`, the contacts of the round (those over ``--limit`` are left for the next
+    run and counted apart); :attr:`journal` is the whole round as ``mailer status`` counts it."""
+
     kind: RoundKind
     outcome: RoundOutcome
     report: SendReport | None = None  # only when SENT
-    already_done: int = 0  # messages handled by earlier runs (shown with the report)
+    already_done: int = 0  # handled by earlier runs or being sent by another one right now
+    not_to_send: int = 0  # contacts that get no message (suppressed, never invited)
+    over_limit: int = 0  # contacts left for a later run by --limit
+    journal: StateCounts | None = None  # the round in the journal after the run
+    delivery: DeliveryPlan | None = None  # what the plan promised (SMTP only)
+    rerun: str = ""  # the command that goes on with the round ("mailer invite send --tag press")
+
+    @property
+    def planned(self) -> int:
+        sent = self.report.total if self.report is not None else 0
+        return sent + self.already_done + self.not_to_send
 
     @property
     def exit_code(self) -> ExitCode:
@@ -146,12 +179,14 @@ def run_round(
             suppressed=suppressed(store),
         )
         count = len(prepared.plan.items)
+        delivery, lines = delivery_forecast(config, count, clock.now(), store=store)
         plan = RoundPlan(
             kind=kind,
             summary=prepared.summary,
             recovery=prepared.recovery,
             requeued=prepared.requeued,
-            delivery_plan=tuple(delivery_plan_lines(config, count, clock.now(), store=store)),
+            delivery_plan=tuple(lines),
+            delivery=delivery,
         )
         show(plan)
         if dry_run:
@@ -164,7 +199,30 @@ def run_round(
         reserved = commit(project, prepared, store, now=clock.now())
         record_round(config, store, spec)
         report = send(project, reserved, store, clock=clock, progress=progress, password=password)
-        return RoundResult(kind, RoundOutcome.SENT, report, already_done=len(reserved.done))
+        over = sum(1 for _, why in reserved.excluded if why.startswith("over --limit"))
+        return RoundResult(
+            kind,
+            RoundOutcome.SENT,
+            report,
+            already_done=len(reserved.done) + len(reserved.busy),
+            not_to_send=len(reserved.excluded) - over,
+            over_limit=over,
+            journal=round_counts(store, spec, project.book.contacts),
+            delivery=delivery,
+            rerun=_rerun(kind, tag=tag, only=only, limit=limit),
+        )
+
+
+def _rerun(kind: RoundKind, *, tag: str | None, only: str | None, limit: int | None) -> str:
+    """The command of this round with its selection, to run again after a stop."""
+    words = [kind.command]
+    if tag:
+        words.append(f"--tag {shlex.quote(tag)}")
+    if only:
+        words.append(f"--only {shlex.quote(only)}")
+    if limit is not None:
+        words.append(f"--limit {limit}")
+    return " ".join(words)
 
 
 def _choose(

@@ -28,6 +28,7 @@ from mailer.rsvp.summary import (
     load_summary,
     select_rows,
     speakers_of,
+    with_speakers,
 )
 from mailer.store import Suppression
 
@@ -136,9 +137,10 @@ def export_answers(config: Config, path: Path, *, delimiter: str = ";") -> Expor
 
 
 def _rows(config: Config) -> tuple[RsvpRow, ...]:
+    """The rows of the list and the export, interview wishes named as the summary names them."""
     project = project_for(config)
     with open_store(config) as store:
-        return load_rows(store, project.book.contacts)
+        return with_speakers(load_rows(store, project.book.contacts), speakers_of(config))
 
 
 # --- the suppression list ------------------------------------------------------------------------

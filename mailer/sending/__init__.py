@@ -17,14 +17,16 @@ from mailer.models import Outgoing
 from mailer.oauth import token_source
 from mailer.sending.context import RunContext
 from mailer.sending.outbox import write_private
-from mailer.sending.plan import delivery_plan
+from mailer.sending.plan import DeliveryPlan, delivery_plan
 from mailer.sending.preflight import check_smtp
-from mailer.sending.report import Delivery, NoProgress, Progress, SendReport
+from mailer.sending.report import Delivery, NoProgress, Notice, Progress, SendReport
 from mailer.store import Journal, Store
 
 __all__ = [
     "Delivery",
+    "DeliveryPlan",
     "NoProgress",
+    "Notice",
     "Progress",
     "RunContext",
     "SendReport",
@@ -92,4 +94,6 @@ def send_batch(
         sign_in_lapsed=ctx.sign_in_lapsed,
         started=started,
         finished=clock.now(),
+        planned=len(items),
+        remedy=ctx.remedy,
     )

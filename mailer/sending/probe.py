@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import os
 import re
 import ssl
 from collections.abc import Awaitable, Callable
@@ -247,8 +248,8 @@ def describe_connect_error(smtp: SmtpConfig, exc: BaseException) -> ConnectFailu
         return ConnectFailure(f"{at}: the server closed the connection", True)
     if isinstance(exc, SMTPConnectError):
         cause = exc.__cause__
-        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else exc.message
-        return ConnectFailure(f"{at}: cannot connect: {one_line(str(reason))}", True)
+        reason = _os_reason(cause) if isinstance(cause, OSError) else exc.message
+        return ConnectFailure(f"{at}: cannot connect: {one_line(reason)}", True)
     if isinstance(exc, SMTPException):
         text = one_line(exc.message)
         if "STARTTLS" in text:
@@ -265,8 +266,15 @@ def describe_connect_error(smtp: SmtpConfig, exc: BaseException) -> ConnectFailu
             )
         return ConnectFailure(f"{at}: {text}", True)
     if isinstance(exc, OSError):
-        return ConnectFailure(f"{at}: cannot connect: {exc.strerror or exc}", True)
+        return ConnectFailure(f"{at}: cannot connect: {one_line(_os_reason(exc))}", True)
     return ConnectFailure(f"{at}: {one_line(str(exc))}", True)
+
+
+def _os_reason(exc: OSError) -> str:
+    """'Connection refused', not asyncio's "Connect call failed ('127.0.0.1', 25)"."""
+    if isinstance(exc.errno, int) and exc.errno > 0:  # resolver errors are negative
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
 
 
 def tls_version(client: aiosmtplib.SMTP) -> str:

@@ -16,6 +16,10 @@ RCPT TO -> ``transmitting`` -> DATA -> outcome. Outcomes, from the server's repl
   a refused sender, a bad certificate, or no connection after ``max_attempts`` tries): the run
   stops cleanly with one line in ``ctx.stopped``; messages in flight finish, claimed ones are
   released, everything else stays pending.
+
+While it waits (a back-off before the next connection attempt or retry, a reconnect) it tells the
+progress what it waits for (``ctx.notice``: "server unreachable: ..., attempt 3 of 5 in 40 s"),
+so that the terminal never stands still without a word.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from mailer.sending.probe import (
     new_client,
     tls_context,
     transact,
+    where,
 )
 
 PREWARM_SECONDS = 30.0  # connect this long before an embargo, not earlier (servers drop idle ones)
@@ -294,14 +299,27 @@ class _Run:
                 if failures >= self.smtp.max_attempts:
                     self.live_workers -= 1
                     if self.live_workers == 0:
-                        self.stop(
-                            f"{failure.message} (gave up after {failures} attempts; "
-                            "the rest stays queued)"
+                        self.stop(f"{failure.message} (gave up after {failures} attempts)")
+                    else:
+                        self.ctx.notice(
+                            f"{failure.message}: one connection gave up after {failures} "
+                            f"attempts; sending on with {self.live_workers}"
                         )
                     return False
-                await self.pause(backoff(self.smtp, failures))
+                delay = backoff(self.smtp, failures)
+                self.ctx.notice(
+                    f"server unreachable: {failure.message}",
+                    attempt=failures + 1,
+                    attempts=self.smtp.max_attempts,
+                    wait_seconds=delay,
+                )
+                await self.pause(delay)
                 continue
             conn.client, conn.sent = client, 0
+            if failures:
+                self.ctx.notice(
+                    f"connected again to {where(self.smtp)} after {failures + 1} attempts"
+                )
             return True
         return False
 
@@ -380,6 +398,7 @@ class _Run:
             self.cap.release(size)
             work.free_retries += 1
             ctx.retry_later(item, result.detail)
+            ctx.notice(f"reconnecting: {result.detail}")
             self.queue.put_nowait(work)
         else:
             self.cap.release(size)
@@ -388,8 +407,15 @@ class _Run:
                 ctx.left_queued(item, f"{result.detail} (gave up after {work.failures} attempts)")
                 self.done()
             else:
+                delay = backoff(self.smtp, work.failures)
                 ctx.retry_later(item, result.detail)
-                self.retry_later(work, backoff(self.smtp, work.failures))
+                ctx.notice(
+                    f"{item.contact.email}: {result.detail}",
+                    attempt=work.failures + 1,
+                    attempts=self.smtp.max_attempts,
+                    wait_seconds=delay,
+                )
+                self.retry_later(work, delay)
 
 
 async def run_smtp(items: Sequence[Outgoing], ctx: RunContext) -> None:
