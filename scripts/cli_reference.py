@@ -95,11 +95,13 @@ def _context(cmd: Any, name: str, parent: Any | None) -> Any:
 
 
 def _records(cmd: Any, ctx: Any, kind: str) -> list[tuple[str, str]]:
+    from mailer.cli.usage import help_record  # as --help shows it (arguments by their metavar)
+
     found = []
     for param in cmd.get_params(ctx):
         if param.param_type_name != kind:
             continue
-        record = param.get_help_record(ctx)
+        record = help_record(param, ctx)
         if record is not None:
             found.append((_one_line(record[0]), _one_line(record[1])))
     return found

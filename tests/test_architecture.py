@@ -138,6 +138,7 @@ FRONT_DOORS = {
     "mailer.config",  # load_config / find_config
     "mailer.contacts",
     "mailer.invitations",
+    "mailer.oauth",
     "mailer.project",
     "mailer.release",
     "mailer.rsvp",
@@ -233,6 +234,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         "mailer models errors clock timeutil addresses",  # the shared modules
         "config",
+        "oauth",
         "store",
         "contacts messages",
         "sending",
@@ -299,3 +301,15 @@ def test_docs_architecture_names_every_module() -> None:
     ]
     packages = [p for p in PACKAGES if p != "mailer" and f"{p.split('.')[-1]}/" not in page]
     assert unnamed == [] and packages == []
+
+
+def test_every_front_door_has_what_it_lists() -> None:
+    import importlib
+
+    missing = [
+        f"{name}.{export}"
+        for name in sorted(PACKAGES)
+        for export in getattr(importlib.import_module(name), "__all__", [])
+        if not hasattr(importlib.import_module(name), export)
+    ]
+    assert missing == []

@@ -80,7 +80,7 @@ def outbox(project: Project) -> list[Path]:
 
 def test_send_writes_one_private_file_per_contact(project: Project) -> None:
     report = run(project)
-    assert (report.sent, report.failed, report.in_doubt, report.left_pending) == (7, 0, 0, 0)
+    assert (report.sent, report.failed, report.in_doubt, report.left_queued) == (7, 0, 0, 0)
     assert report.ok
     files = outbox(project)
     assert len(files) == 7
@@ -147,22 +147,24 @@ def test_suppressed_contacts_are_not_sent(project: Project) -> None:
     assert SARAH not in {d.email for d in report.deliveries}
 
 
-def test_failed_messages_and_retry(project_dir: Path) -> None:
+def test_an_outbox_that_cannot_be_written_leaves_the_messages_queued(project_dir: Path) -> None:
+    """A local error is not the recipients' fault: nothing failed, nothing is in doubt, the run
+    stops at the first message, and a plain rerun (no --retry-failed) sends them all."""
     (project_dir / "blocker").write_text("a file where the outbox folder should be")
     set_keys(project_dir, "transport", outbox_dir="blocker/outbox")
     project = load_project(config_path(project_dir))
     report = run(project)
-    assert (report.sent, report.failed) == (0, 7)
-    assert not report.ok
-    assert {d.detail for d in report.deliveries} == {
-        f"cannot write to the outbox {project_dir.resolve()}/blocker/outbox: Not a directory"
-    }
+    assert (report.sent, report.failed, report.in_doubt, report.left_queued) == (0, 0, 0, 7)
+    assert report.not_reached == 6 and not report.ok
+    first = report.deliveries[0]
+    assert report.stopped.startswith("cannot write blocker/outbox/invitation-")
+    assert report.stopped.endswith(".eml: Not a directory")
+    assert first.state is State.PENDING and first.detail == report.stopped
     with Store(project.config.store_path) as store:
-        assert store.journal.counts(INV) == StateCounts(failed=7)
-    assert run(project).sent == 0  # failed messages are not retried by themselves
+        assert store.journal.counts(INV) == StateCounts(pending=7)
     set_keys(project_dir, "transport", outbox_dir="outbox")
     project = load_project(config_path(project_dir))
-    assert run(project, retry_failed=True).sent == 7
+    assert run(project).sent == 7
 
 
 def test_rows_of_a_dead_process_are_recovered(project: Project) -> None:
@@ -193,7 +195,9 @@ def test_template_error_stops_before_anything_is_reserved(project_dir: Path) -> 
     with pytest.raises(TemplateError) as info:
         run(project)
     assert str(info.value) == (
-        "templates/invitation/sv/body.txt:3: undefined variable: 'kontakt' is undefined"
+        "templates/invitation/sv/body.txt:3: undefined variable kontakt — did you mean contact?"
+        " (a template knows attachments, changes, contact, event, language, organizer, release,"
+        " vars)"
     )
     assert journal_rows(project) == 0
     assert outbox(project) == []

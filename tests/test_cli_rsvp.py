@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from mailer import console
 from mailer.cli import app
 from mailer.console import rsvp as console_rsvp
 from mailer.models import Campaign
@@ -407,8 +408,8 @@ def test_import_records_each_kind_of_reply(project: Path) -> None:
         "03-text-fi.eml": ["text", "reply", "applied"],
         "04-decline-sv.eml": ["text", "reply", "applied"],
         "05-out-of-office.eml": ["auto", "reply", "noted"],
-        "06-bounce.eml": ["bounce", "bounced", "mikael.bjorklund@nordiskenergi.e"],
-        "07-unsubscribe.eml": ["unsubscribe", "review", "sarah.okafor@batteryinsider.exam"],
+        "06-bounce.eml": ["bounce", "bounced", MIKAEL],  # addresses whole, never split
+        "07-unsubscribe.eml": ["unsubscribe", "review", SARAH],
     }
     again = ok("rsvp", "import", str(folder))
     assert again.stdout == "7 messages: 7 seen before\n"
@@ -446,7 +447,7 @@ def test_list_json_has_every_answer_and_delivery(answered: Path) -> None:
     assert brief == {
         PAIVI: ("yes", 0, True, "", "calendar", "sent"),
         JYRKI: ("yes", 1, None, "", "calendar", "sent"),
-        RIIKKA: ("yes", 1, None, "Vesa", "text", "sent"),
+        RIIKKA: ("yes", 1, None, "Jarkko Vesa", "text", "sent"),
         ASA: ("no", 0, None, "", "text", "sent"),
         JORGEN: ("none", 0, None, "", "", "sent"),
         MIKAEL: ("none", 0, None, "", "", "bounced"),
@@ -467,7 +468,7 @@ def test_list_json_has_every_answer_and_delivery(answered: Path) -> None:
 
 def test_list_table(answered: Path) -> None:
     out = ok("rsvp", "list", "--status", "none").stdout.splitlines()
-    assert out[0].split() == ["contact", "status", "guests", "lunch", "interview", "delivery"]
+    assert out[0].split() == ["contact", "answer", "interview", "delivery"]
     assert out[2].split() == ["Jörgen", "Byström", "(Yle", "Österbotten)", "none", "sent"]
     assert out[3].strip() == JORGEN
     assert out[4].split() == [
@@ -482,7 +483,27 @@ def test_list_table(answered: Path) -> None:
     assert out[-1] == "3 contacts (none 3)"
     result = mailer("rsvp", "list", "--status", "later")
     assert result.exit_code == 2
-    assert "'later' is not one of 'yes', 'no', 'maybe', 'none'" in result.stderr
+    assert result.stderr.splitlines() == [
+        "error: --status: 'later' is not one of 'yes', 'no', 'maybe', 'none'",
+        "hint: see 'mailer rsvp list --help'",
+    ]
+
+
+def test_list_names_the_interview_wish_as_the_summary_does(answered: Path) -> None:
+    """Riikka wrote "haastattelu Vesan kanssa": both the list and the summary say Jarkko Vesa."""
+    (row,) = [r for r in ok("rsvp", "list", "--status", "yes").stdout.splitlines() if "Vesa" in r]
+    assert row.split()[-3:] == ["Jarkko", "Vesa", "sent"]
+    assert f"Interviews:   Jarkko Vesa: 1 ({RIIKKA})" in ok("rsvp", "summary").stdout.splitlines()
+
+
+def test_list_at_80_columns_keeps_every_address_whole(
+    answered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console.out, "width", 80)  # the terminal the officer has
+    out = ok("rsvp", "list").stdout.splitlines()
+    assert max(len(line.rstrip()) for line in out) <= 80
+    for address in (PAIVI, JYRKI, RIIKKA, ASA, JORGEN, MIKAEL, SARAH):
+        assert any(line.strip().startswith(address) for line in out), address
 
 
 SUMMARY = [
@@ -593,7 +614,7 @@ def test_export_for_excel(answered: Path) -> None:
         "answered_from": JYRKI_GMAIL,
         "delivery": "sent",
     }
-    assert (rows[0]["lunch"], rows[2]["interview"]) == ("yes", "Vesa")
+    assert (rows[0]["lunch"], rows[2]["interview"]) == ("yes", "Jarkko Vesa")
     assert (rows[5]["delivery"], rows[5]["bounce"]) == ("bounced", "5.1.1")
     assert rows[4]["status"] == "none"
     comma = answered / "english.csv"
@@ -892,7 +913,7 @@ def test_fetch_from_dovecot_then_nothing_new(project: Path, dovecot: DovecotServ
     late = invited(project / "mailer.db")[JORGEN]
     dovecot.deliver(text_reply(late, "Jag kommer gärna, med fotograf."))
     third = ok("rsvp", "fetch", env=env)
-    assert third.stdout.splitlines()[0] == f"{dovecot.user}@127.0.0.1 INBOX: 1 new messages"
+    assert third.stdout.splitlines()[0] == f"{dovecot.user}@127.0.0.1 INBOX: 1 new message"
     assert listed()[JORGEN]["status"] == "yes"
     assert len(dovecot.messages()) == 8  # nothing moved or deleted
 

@@ -278,6 +278,10 @@ def test_question_with_an_answer_is_applied_and_reviewed(store: Store) -> None:
     assert [(r.kind, r.lines) for r in report.reviews] == [
         (ReviewKind.QUESTION, ("Onko paikalla pysäköintiä?",))
     ]
+    assert report.reviews[0].reason == (
+        "the reply asks something; its answer (yes) is recorded already, so only the question "
+        "waits: reply, then choose ignore"
+    )
 
 
 def test_bounce_without_invitation_goes_to_review(store: Store) -> None:

@@ -255,7 +255,7 @@ def test_random_faults_never_lose_or_repeat(
     items = outgoing(store, emails, now=now())
     report = send(items, smtp_config(tmp_path, server, connections=3, max_attempts=6), store)
     assert not report.stopped
-    assert report.sent + report.failed + report.in_doubt + report.left_pending == 150
+    assert report.sent + report.failed + report.in_doubt + report.left_queued == 150
     assert report.failed > 0 and report.in_doubt > 0  # the seed produces both
     assert_consistent(server, store, items)
     for delivery in report.deliveries:
@@ -298,7 +298,7 @@ def test_452_forever_leaves_the_message_queued(
     server.fail_rcpt(EMAILS[0], "452 4.2.2 Mailbox full, try later", times=None)
     items = outgoing(store, EMAILS[:3], now=now())
     report = send(items, smtp_config(tmp_path, server, max_attempts=3), store)
-    assert report.sent == 2 and report.left_pending == 1 and not report.stopped
+    assert report.sent == 2 and report.left_queued == 1 and not report.stopped
     delivery = next(d for d in report.deliveries if d.email == EMAILS[0])
     assert delivery.state is State.PENDING
     assert delivery.detail == "452 4.2.2 Mailbox full, try later (gave up after 3 attempts)"

@@ -388,3 +388,13 @@ def test_a_row_is_a_real_sqlite_row(path: Path) -> None:
     finally:
         conn.close()
     assert row == ("invitation", "c0@x.example", "pending")
+
+
+def test_a_full_disk_under_the_journal_is_one_line_saying_so() -> None:
+    from mailer.store.db import translate_error
+
+    error = translate_error("/p/mailer.db", sqlite3.OperationalError("database or disk is full"))
+    assert error.message == (
+        "/p/mailer.db: the disk is full, so the journal cannot be written; free space, then run "
+        "the same command again (nothing is sent twice)"
+    )

@@ -17,6 +17,8 @@ from mailer.cli.invite import app as invite_app
 from mailer.cli.project import register as register_project
 from mailer.cli.release import app as release_app
 from mailer.cli.rsvp import app as rsvp_app
+from mailer.cli.signin import register as register_signin
+from mailer.cli.usage import Group
 
 app = typer.Typer(
     name="mailer",
@@ -28,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=Group,
 )
 
 
@@ -44,6 +47,7 @@ def _main(
         typer.Option(
             "--config",
             "-c",
+            metavar="FILE",
             help="The project's config.toml (default: $MAILER_CONFIG, else ./config.toml).",
             show_default=False,
         ),
@@ -57,6 +61,7 @@ def _main(
 
 
 register_project(app)
+register_signin(app)
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(invite_app, name="invite")
 app.add_typer(release_app, name="release")

@@ -7,13 +7,20 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import config_path, handled
+from mailer.cli.usage import Command, Group
 
-app = typer.Typer(help="Check and list the media contacts (contacts.csv).", no_args_is_help=True)
+app = typer.Typer(
+    help="Check and list the media contacts (contacts.csv).", no_args_is_help=True, cls=Group
+)
 
 
-@app.command("check")
+@app.command("check", cls=Command)
 def check() -> None:
-    """Report every problem in contacts.csv as a table; exit 1 when there are errors."""
+    """Show which column became which field, and every problem in contacts.csv.
+
+    The other columns are listed with their template names (contact.<name>); problems as a
+    table with the line of each; exit 1 when there are errors.
+    """
     # lazy: keeps --help fast
     from mailer import console
     from mailer.contacts import load_project
@@ -25,9 +32,11 @@ def check() -> None:
             raise typer.Exit(1)
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 def list_(
-    tag: Annotated[str | None, typer.Option(help="Only contacts with this tag.")] = None,
+    tag: Annotated[
+        str | None, typer.Option(metavar="TAG", help="Only contacts with this tag.")
+    ] = None,
 ) -> None:
     """List the valid contacts."""
     # lazy: keeps --help fast
@@ -39,15 +48,21 @@ def list_(
         console.contacts_listed(list_contacts(load_config(config_path()), tag=tag))
 
 
-@app.command("suppress")
+@app.command("suppress", cls=Command)
 def suppress(
     email: Annotated[
-        str, typer.Argument(help="The address to send nothing to.", show_default=False)
+        str,
+        typer.Argument(metavar="EMAIL", help="The address to send nothing to.", show_default=False),
     ],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the address).")] = "",
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why (kept with the address).")
+    ] = "",
 ) -> None:
-    """Put an address on the suppression list: no round (invitation, reminder, update,
-    cancellation, release) sends to it."""
+    """Never send anything to this address again.
+
+    Puts it on the suppression list: no round (invitation, reminder, update, cancellation,
+    release) sends to it.
+    """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
     from mailer.config import load_config
@@ -60,9 +75,12 @@ def suppress(
         show.suppressed(result.address, result.added)
 
 
-@app.command("unsuppress")
+@app.command("unsuppress", cls=Command)
 def unsuppress(
-    email: Annotated[str, typer.Argument(help="The address to allow again.", show_default=False)],
+    email: Annotated[
+        str,
+        typer.Argument(metavar="EMAIL", help="The address to allow again.", show_default=False),
+    ],
 ) -> None:
     """Remove an address from the suppression list."""
     # lazy: keeps --help fast
@@ -74,9 +92,12 @@ def unsuppress(
         show.unsuppressed(unsuppress_address(load_config(config_path()), email))
 
 
-@app.command("suppressed")
+@app.command("suppressed", cls=Command)
 def suppressed() -> None:
-    """List the suppression list (opt-outs, dead addresses, manual entries)."""
+    """List the addresses nothing is sent to.
+
+    Opt-outs, dead addresses and manual entries, with the reason and the date.
+    """
     # lazy: keeps --help fast
     from mailer.config import load_config
     from mailer.console import rsvp as show

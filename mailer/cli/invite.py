@@ -8,25 +8,53 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import config_path, handled, require_confirmation
+from mailer.cli.usage import Command, Group, at_least
 
-app = typer.Typer(help="Preview and send the personal invitations.", no_args_is_help=True)
+app = typer.Typer(
+    help="Preview and send the personal invitations.", no_args_is_help=True, cls=Group
+)
 
-TagOpt = Annotated[str | None, typer.Option("--tag", help="Only contacts with this tag.")]
-OnlyOpt = Annotated[str | None, typer.Option("--only", help="Only this e-mail address.")]
+TagOpt = Annotated[
+    str | None, typer.Option("--tag", metavar="TAG", help="Only contacts with this tag.")
+]
+OnlyOpt = Annotated[
+    str | None, typer.Option("--only", metavar="EMAIL", help="Only this e-mail address.")
+]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-@app.command("preview")
+@app.command("preview", cls=Command)
 def preview(
     to: Annotated[
-        str | None, typer.Option("--to", help="The contact to render for (default: the first).")
+        str | None,
+        typer.Option(
+            "--to", metavar="EMAIL", help="The contact to render for (default: the first)."
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the message to this .eml file.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Also write the message to this .eml file."),
     ] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the whole MIME message.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write the HTML part to this file (default: preview-<language>.html next to "
+            "config.toml).",
+        ),
+    ] = None,
+    open_html: Annotated[
+        bool, typer.Option("--open", help="Open the HTML part in the default web browser.")
+    ] = False,
 ) -> None:
-    """Show one rendered invitation exactly as it would be sent (nothing is journaled)."""
+    """Show one invitation exactly as it would be sent.
+
+    Rendered for one contact, with its calendar invitation and attachments; nothing is
+    journaled or sent. The text part is shown here; the HTML part (what Outlook shows) is
+    written to a file (mode 0600: it holds the contact's data). A warning names each fact of
+    config.toml that one part names and the other does not.
+    """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
     from mailer.config import load_config
@@ -35,16 +63,22 @@ def preview(
 
     with handled():
         config = load_config(config_path())
-        result = preview_invitation(config, to=to, now=SystemClock().now(), out=out)
-        show.previewed(result, raw=raw)
+        result = preview_invitation(config, to=to, now=SystemClock().now(), out=out, html=html)
+        show.previewed(result, raw=raw, open_html=open_html)
 
 
-@app.command("send")
+@app.command("send", cls=Command)
 def send(
     tag: TagOpt = None,
     only: OnlyOpt = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Send at most N messages in this run.")
+        int | None,
+        typer.Option(
+            "--limit",
+            metavar="N",
+            callback=at_least(1),
+            help="Send at most N messages in this run.",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Render and check everything; send nothing.")
@@ -61,9 +95,10 @@ def send(
         ),
     ] = False,
 ) -> None:
-    """Send one personal invitation (with a calendar invitation) to each contact.
+    """Send each contact a personal invitation.
 
-    The whole batch is rendered and checked first; rerunning sends nothing twice.
+    One message per contact with a calendar invitation. The whole batch is rendered and checked
+    first; rerunning sends nothing twice.
     """
     _round(
         "invitation",
@@ -97,15 +132,16 @@ def _round(
     from mailer.invitations import RoundKind, run_round
 
     kind = RoundKind(name)
+    clock = SystemClock()
     with handled():
         config = load_config(config_path())
-        progress = console.SendProgress(f"Sending {kind.noun}")
+        progress = console.SendProgress(f"Sending {kind.noun}", clock=clock, zone=config.zone)
         try:
             result = run_round(
                 config,
                 kind,
-                clock=SystemClock(),
-                show=show.round_plan,
+                clock=clock,
+                show=lambda plan: show.round_plan(plan, progress),
                 confirm=lambda plan: require_confirmation(yes, show.send_question(plan)),
                 progress=progress,
                 interactive=console.is_interactive(),
@@ -126,25 +162,30 @@ def _round(
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Render and check; send nothing.")]
 
 
-@app.command("remind")
+@app.command("remind", cls=Command)
 def remind(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
-    """Send a reminder to invited contacts who have not answered (not to bounced or opted-out ones).
+    """Remind invited contacts who have not answered.
 
-    The reminder carries the calendar invitation again, so the Accept button is one click away.
+    Not bounced or opted-out ones. The reminder carries the calendar invitation again, so the
+    Accept button is one click away.
     """
     _round("reminder", dry_run=dry_run, yes=yes)
 
 
-@app.command("update")
+@app.command("update", cls=Command)
 def update(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
-    """Send the changed event (edit [event] in config.toml first) to everyone invited.
+    """Send the changed event to everyone invited.
 
-    Same calendar UID, SEQUENCE + 1: calendar clients update the existing entry.
+    Edit [event] in config.toml first. Same calendar UID, SEQUENCE + 1: calendar clients update
+    the existing entry.
     """
     _round("update", dry_run=dry_run, yes=yes)
 
 
-@app.command("cancel")
+@app.command("cancel", cls=Command)
 def cancel(dry_run: DryRunOpt = False, yes: YesOpt = False) -> None:
-    """Cancel the event: send METHOD:CANCEL to everyone invited (calendars drop the entry)."""
+    """Cancel the event in everyone's calendar.
+
+    Sends METHOD:CANCEL to everyone invited; calendar clients drop the entry.
+    """
     _round("cancel", dry_run=dry_run, yes=yes)

@@ -8,22 +8,26 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import config_path, handled
+from mailer.cli.usage import Command
+from mailer.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
-    app.command("init")(init)
-    app.command("check")(check)
-    app.command("status")(status)
+    app.command("init", cls=Command)(init)
+    app.command("check", cls=Command)(check)
+    app.command("status", cls=Command)(status)
 
 
 def init(
     directory: Annotated[
-        Path, typer.Argument(help="Where to create the project (created if missing).")
+        Path,
+        typer.Argument(metavar="FOLDER", help="Where to create the project (created if missing)."),
     ] = Path("."),
 ) -> None:
-    """Write a working starter project (config, contacts, templates, programme.pdf).
+    """Write a working starter project to try and edit.
 
-    Existing files are never overwritten; the ones skipped are listed.
+    The config, contacts, templates and programme.pdf of an example event. Existing files are
+    never overwritten; the ones skipped are listed.
     """
     # lazy: keeps --help fast
     from mailer import console
@@ -43,15 +47,22 @@ def check(
         ),
     ] = True,
 ) -> None:
-    """Pre-flight: validate config, contacts, templates and attachments; test the servers."""
+    """Check everything before sending, servers included.
+
+    Validates the config, contacts, templates and attachments, renders every round, and logs in
+    to the SMTP and IMAP servers (nothing is sent).
+    """
     # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
     from mailer.project import run_check
 
     with handled():
-        report = run_check(config_path(), now=SystemClock().now(), connect=connect)
+        clock = SystemClock()
+        report = run_check(config_path(), now=clock.now(), connect=connect, clock=clock)
         console.lines(report.lines)
+        if report.sign_in_required:
+            raise typer.Exit(ExitCode.SIGN_IN)
         if not report.ok:
             raise typer.Exit(1)
 
@@ -59,7 +70,11 @@ def check(
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """The event, the contacts, and every round's messages by state."""
+    """Show the event, the contacts and every round's counts.
+
+    Each round's messages by state (sent, failed, in doubt, pending, skipped), the answers and
+    the release.
+    """
     # lazy: keeps --help fast
     from mailer import console
     from mailer.config import load_config

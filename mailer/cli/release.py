@@ -11,31 +11,40 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mailer.cli.common import config_path, handled, require_confirmation
+from mailer.cli.usage import Command, Group
 
 if TYPE_CHECKING:
     from mailer.clock import Clock
     from mailer.config import Config
 
-app = typer.Typer(help="Schedule and send the embargoed press release.", no_args_is_help=True)
+app = typer.Typer(
+    help="Schedule and send the embargoed press release.", no_args_is_help=True, cls=Group
+)
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-@app.command("schedule")
+@app.command("schedule", cls=Command)
 def schedule(
     at: Annotated[
         str | None,
         typer.Option(
             "--at",
+            metavar="TIME",
             help='Embargo as local time "YYYY-MM-DD HH:MM[:SS]" (default: [release] embargo).',
         ),
     ] = None,
     tz: Annotated[
         str | None,
-        typer.Option("--tz", help="Zone of --at, e.g. Europe/Helsinki (default: the event's)."),
+        typer.Option(
+            "--tz",
+            metavar="ZONE",
+            help="Zone of --at, e.g. Europe/Helsinki (default: the event's).",
+        ),
     ] = None,
     tag: Annotated[
-        str | None, typer.Option("--tag", help="Only contacts with this tag get the release.")
+        str | None,
+        typer.Option("--tag", metavar="TAG", help="Only contacts with this tag get the release."),
     ] = None,
     no_prebrief: Annotated[
         bool,
@@ -43,8 +52,9 @@ def schedule(
     ] = False,
     yes: YesOpt = False,
 ) -> None:
-    """Schedule the release: check the time, render and check every message now, show the plan.
+    """Schedule the release and check it now.
 
+    Checks the time, renders and checks every message now, and shows when they leave.
     The time must be in the future and exist exactly once in its zone (daylight saving time).
     Contacts with [release] prebrief_tag get the release now, marked embargoed, and not again.
     """
@@ -75,7 +85,8 @@ def schedule(
         show.scheduled(result.schedule)
         due = result.proposal.prebrief_due
         if due:
-            question = f"Send the embargoed pre-brief to {len(due)} contacts now?"
+            many = "1 contact" if len(due) == 1 else f"{len(due)} contacts"
+            question = f"Send the embargoed pre-brief to {many} now?"
             if require_confirmation(yes, question):
                 _send_prebrief(config, clock, dry_run=False)
 
@@ -88,7 +99,7 @@ def _send_prebrief(config: Config, clock: Clock, *, dry_run: bool) -> None:
     from mailer.errors import ExitCode
     from mailer.release import send_prebrief
 
-    progress = console.SendProgress("Sending the pre-brief")
+    progress = console.SendProgress("Sending the pre-brief", clock=clock, zone=config.zone)
     try:
         count, report = send_prebrief(
             config,
@@ -104,16 +115,17 @@ def _send_prebrief(config: Config, clock: Clock, *, dry_run: bool) -> None:
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-@app.command("prebrief")
+@app.command("prebrief", cls=Command)
 def prebrief(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Render and check the pre-brief; send nothing.")
     ] = False,
     yes: YesOpt = False,
 ) -> None:
-    """Send the release now, marked embargoed, to contacts with [release] prebrief_tag.
+    """Send the embargoed pre-brief to trusted contacts.
 
-    They are then not sent the release again at the embargo.
+    The release now, marked embargoed, to contacts with [release] prebrief_tag; they are then
+    not sent the release again at the embargo.
     """
     # lazy: keeps --help fast
     from mailer import console
@@ -130,15 +142,16 @@ def prebrief(
         _send_prebrief(config, clock, dry_run=dry_run)
 
 
-@app.command("send-due")
+@app.command("send-due", cls=Command)
 def send_due(
     no_lock: Annotated[
         bool,
         typer.Option("--no-lock", hidden=True, help="Tests: rely on the journal's claims alone."),
     ] = False,
 ) -> None:
-    """Cron entry point (every minute): send the release when it is due, never early.
+    """Send the release when it is due (run by cron).
 
+    The cron entry point, every minute; never early.
     Not due: one log line, exit 0. Due within a minute: prepare, wait for the embargo second,
     send. Late but within [release] grace_minutes: send now. Later: marked missed, not sent.
     """
@@ -157,10 +170,11 @@ def send_due(
         raise typer.Exit(int(result.exit_code))
 
 
-@app.command("wait")
+@app.command("wait", cls=Command)
 def wait() -> None:
-    """Wait in the foreground with a countdown and send on the embargo second (without cron).
+    """Wait with a countdown and send on the second.
 
+    In the foreground, without cron: sends on the embargo second.
     Ctrl-C stops it; nothing is left half done, and running it again resumes.
     """
     # lazy: keeps --help fast
@@ -189,7 +203,7 @@ def wait() -> None:
         raise typer.Exit(int(result.exit_code))
 
 
-@app.command("send-now")
+@app.command("send-now", cls=Command)
 def send_now(
     late_ok: Annotated[
         bool, typer.Option("--late-ok", help="Yes, send it now although the embargo has passed.")
@@ -206,8 +220,9 @@ def send_now(
     ] = False,
     yes: YesOpt = False,
 ) -> None:
-    """Send the release now, late and deliberately (for example after it was missed).
+    """Send the release now, deliberately late.
 
+    For example after it was missed.
     Never before the embargo; each contact still gets it at most once.
     """
     # lazy: keeps --help fast
@@ -229,7 +244,7 @@ def send_now(
         if not require_confirmation(yes, "Send the release now, after its embargo?"):
             console.info("Nothing was sent.")
             raise typer.Exit(int(ExitCode.ERROR))
-        progress = console.SendProgress("Sending the release")
+        progress = console.SendProgress("Sending the release", clock=clock, zone=config.zone)
         try:
             result = run_release(
                 config,
@@ -247,11 +262,15 @@ def send_now(
         raise typer.Exit(int(result.exit_code))
 
 
-@app.command("status")
+@app.command("status", cls=Command)
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """The schedule, its state, who got the release when (relative to the embargo), the runs."""
+    """Show who got the release when, and the runs.
+
+    The schedule and its state, each recipient's delivery relative to the embargo, and every
+    run of send-due, wait and send-now.
+    """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
     from mailer.config import load_config
@@ -266,9 +285,12 @@ def status(
             show.status(result)
 
 
-@app.command("cancel")
+@app.command("cancel", cls=Command)
 def cancel(yes: YesOpt = False) -> None:
-    """Cancel the scheduled release (a run in progress stops before its next message)."""
+    """Cancel the scheduled release.
+
+    A run in progress stops before its next message.
+    """
     # lazy: keeps --help fast
     from mailer import console
     from mailer.clock import SystemClock
@@ -285,13 +307,16 @@ def cancel(yes: YesOpt = False) -> None:
         show.cancelled(cancel_release(config, now=SystemClock().now()))
 
 
-@app.command("cron")
+@app.command("cron", cls=Command)
 def cron(
     systemd: Annotated[
         bool, typer.Option("--systemd", help="Print a systemd timer and service instead.")
     ] = False,
 ) -> None:
-    """Print the crontab line that runs send-due every minute (absolute paths, own PATH)."""
+    """Print the crontab line that sends the release.
+
+    It runs send-due every minute, with absolute paths and its own PATH.
+    """
     # lazy: keeps --help fast
     from mailer.config import load_config
     from mailer.console import release as show

@@ -9,8 +9,11 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import config_path, handled
+from mailer.cli.usage import Command, Group, at_least
 
-app = typer.Typer(help="Read and summarise the journalists' answers.", no_args_is_help=True)
+app = typer.Typer(
+    help="Read and summarise the journalists' answers.", no_args_is_help=True, cls=Group
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -34,10 +37,11 @@ class DelimiterChoice(enum.StrEnum):
     TAB = "tab"
 
 
-@app.command("fetch")
+@app.command("fetch", cls=Command)
 def fetch() -> None:
-    """Read new replies from the mailbox in [imap] (read-only; only mail not seen before).
+    """Read new replies from the mailbox.
 
+    The one in [imap], read-only; only mail not seen before.
     The password comes from [imap] password_env, keyring_service or password_command, as for
     SMTP. Mail is moved away only when [imap] processed_folder is set.
     """
@@ -63,17 +67,20 @@ def fetch() -> None:
         show.fetch_report(result.report, result.mailbox)
 
 
-@app.command("import")
+@app.command("import", cls=Command)
 def import_(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help=".eml files, folders of them, mbox files or Maildir folders.", show_default=False
+            metavar="PATH",
+            help=".eml files, folders of them, mbox files or Maildir folders.",
+            show_default=False,
         ),
     ],
 ) -> None:
-    """Read replies from files (the same as fetch, for mail saved from a mail client).
+    """Read replies from saved mail files.
 
+    The same as fetch, for mail saved from a mail client.
     Each message is recorded once: importing the same files again changes nothing.
     """
     # lazy: keeps --help fast
@@ -92,14 +99,20 @@ def import_(
         show.ingest_report(report)
 
 
-@app.command("list")
+@app.command("list", cls=Command)
 def list_(
     status: Annotated[
-        StatusChoice | None, typer.Option("--status", help="Only this answer.", show_default=False)
+        StatusChoice | None,
+        typer.Option(
+            "--status", metavar="yes|no|maybe|none", help="Only this answer.", show_default=False
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every invited contact with the answer, guests, lunch, interview wish and delivery."""
+    """List every invited contact with the answer.
+
+    With guests, lunch, interview wish and how the invitation was delivered.
+    """
     # lazy: keeps --help fast
     from mailer.config import load_config
     from mailer.console import rsvp as show
@@ -114,9 +127,12 @@ def list_(
             show.rows_table(rows)
 
 
-@app.command("summary")
+@app.command("summary", cls=Command)
 def summary(as_json: JsonOpt = False) -> None:
-    """Headcounts: coming, maybe, not coming, no answer, guests, lunch, interviews, bounces."""
+    """Show the headcounts for the caterer and the hosts.
+
+    Coming, maybe, not coming, no answer, guests, lunch, interviews and bounces.
+    """
     # lazy: keeps --help fast
     from mailer.config import load_config
     from mailer.console import rsvp as show
@@ -130,10 +146,11 @@ def summary(as_json: JsonOpt = False) -> None:
             show.summary(result)
 
 
-@app.command("review")
+@app.command("review", cls=Command)
 def review() -> None:
-    """Go through the replies that need a person: decide yes / no / maybe / suppress / ignore.
+    """Decide the replies that need a person.
 
+    One at a time: yes, no, maybe, suppress or ignore.
     Without a terminal it only lists the open items (exit 0).
     """
     # lazy: keeps --help fast
@@ -150,17 +167,22 @@ def review() -> None:
         show.review_result(result)
 
 
-@app.command("set")
+@app.command("set", cls=Command)
 def set_(
-    email: Annotated[str, typer.Argument(help="The contact's e-mail address.", show_default=False)],
+    email: Annotated[
+        str,
+        typer.Argument(metavar="EMAIL", help="The contact's e-mail address.", show_default=False),
+    ],
     status: Annotated[
-        AnswerChoice, typer.Option("--status", help="The answer.", show_default=False)
+        AnswerChoice,
+        typer.Option("--status", metavar="yes|no|maybe", help="The answer.", show_default=False),
     ],
     guests: Annotated[
         int | None,
         typer.Option(
             "--guests",
-            min=0,
+            metavar="N",
+            callback=at_least(0),
             help="People coming along (photographer, colleague).",
             show_default=False,
         ),
@@ -172,13 +194,16 @@ def set_(
         ),
     ] = None,
     interview: Annotated[
-        str, typer.Option("--interview", help="Whom they want to interview.")
+        str, typer.Option("--interview", metavar="NAME", help="Whom they want to interview.")
     ] = "",
-    note: Annotated[str, typer.Option("--note", help="A note for the list and export.")] = "",
+    note: Annotated[
+        str, typer.Option("--note", metavar="TEXT", help="A note for the list and export.")
+    ] = "",
 ) -> None:
-    """Record an answer given by phone or in person (it wins over earlier mail).
+    """Record an answer given by phone or in person.
 
-    Options not given keep what was recorded before (except after --status no).
+    It wins over earlier mail. Options not given keep what was recorded before (except after
+    --status no).
     """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
@@ -200,18 +225,29 @@ def set_(
         show.manual_answer(result)
 
 
-@app.command("export")
+@app.command("export", cls=Command)
 def export(
     file: Annotated[
         Path,
-        typer.Argument(help="The CSV file to write (replaced if it exists).", show_default=False),
+        typer.Argument(
+            metavar="FILE",
+            help="The CSV file to write (replaced if it exists).",
+            show_default=False,
+        ),
     ],
     delimiter: Annotated[
         DelimiterChoice,
-        typer.Option("--delimiter", help="';' for Finnish and Swedish Excel, ',' for English."),
+        typer.Option(
+            "--delimiter",
+            metavar="';'|','|tab",
+            help="';' for Finnish and Swedish Excel, ',' for English.",
+        ),
     ] = DelimiterChoice.SEMICOLON,
 ) -> None:
-    """Write the list as CSV for Excel (UTF-8 with BOM; the caterer and reception desk)."""
+    """Write the list as CSV for Excel.
+
+    UTF-8 with BOM, for the caterer and the reception desk.
+    """
     # lazy: keeps --help fast
     from mailer.config import load_config
     from mailer.console import rsvp as show

@@ -5,7 +5,14 @@ Front door of the config package: :func:`load_config` (and :func:`find_config`) 
 the environment, the keyring or a command, never in the file.
 """
 
-from mailer.config.credentials import Secret, get_password, imap_password_for, password_for
+from mailer.config.credentials import (
+    Secret,
+    command_output,
+    get_password,
+    imap_password_for,
+    password_for,
+    secret_from_keyring,
+)
 from mailer.config.load import (
     CONFIG_ENV,
     LANGUAGES,
@@ -14,6 +21,7 @@ from mailer.config.load import (
     EventConfig,
     EventText,
     ImapConfig,
+    OAuth2Config,
     SmtpConfig,
     find_config,
     load_config,
@@ -28,12 +36,15 @@ __all__ = [
     "EventConfig",
     "EventText",
     "ImapConfig",
+    "OAuth2Config",
     "Secret",
     "SmtpConfig",
+    "command_output",
     "find_config",
     "get_password",
     "imap_password_for",
     "load_config",
     "parse_config",
     "password_for",
+    "secret_from_keyring",
 ]

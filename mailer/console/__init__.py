@@ -5,32 +5,58 @@ No other module prints. Output is plain when stdout is not a terminal (cron, pip
 
 from __future__ import annotations
 
+import collections
+import datetime as dt
 import json
+import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich import box
+from rich.console import Console, RenderableType
+from rich.padding import Padding
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
+from mailer.clock import Clock, SystemClock
 from mailer.contacts import ContactBook, ContactList
 from mailer.errors import MailerError
 from mailer.invitations import Summary
 from mailer.models import Outgoing, Problem, Severity, State
 from mailer.project import StarterResult, Status
 from mailer.project import status_json as status_dict
-from mailer.sending import Delivery, SendReport
+from mailer.sending import Delivery, Notice, SendReport
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def show_table(table: Table) -> None:
+    """Print *table* fitted to the terminal: cells wrap at spaces (the console's soft wrapping,
+    right for lines, would keep every cell on one line and make rich split words instead)."""
+    out.print(table, no_wrap=False)
+
+
+def email_column(table: Table, header: str = "email") -> None:
+    """An e-mail address column: kept whole while the other columns can wrap instead (at 80
+    columns a long address is not split in the middle); folded only when nothing else can give."""
+    table.add_column(header, no_wrap=True, overflow="fold")
+
+
 def error(exc: MailerError) -> None:
     err.print(f"error: {exc.message}", markup=False)
-    if exc.hint:
-        err.print(f"hint: {exc.hint}", markup=False)
+    if exc.next_step:
+        err.print(f"hint: {exc.next_step}", markup=False)
 
 
 def warning(text: str) -> None:
@@ -75,27 +101,55 @@ def problems(items: Sequence[Problem]) -> None:
         where = f"{p.file}:{p.line}" if p.line else p.file
         style = "red" if p.severity is Severity.ERROR else "yellow"
         table.add_row(where, f"[{style}]{p.severity.value}[/]", p.message)
-    out.print(table)
+    show_table(table)
 
 
 def contacts_check(book: ContactBook) -> None:
+    name = book.path.name
+    info(f"Columns of {name}:")
+    for column in book.mapping:
+        if column.field:
+            by_hand = " ([contacts.columns])" if column.chosen else ""
+            info(f"  {column.header} -> {column.name}{by_hand}")
+    for note in book.notes:
+        info(f"  {note}")
+    others = [column for column in book.mapping if not column.field]
+    if others:
+        info("Other columns, in templates as contact.<name>:")
+        for column in others:
+            info(f"  {column.header} -> contact.{column.name}")
+    else:
+        info("Other columns: none")
     problems(book.problems)
     info(
-        f"{book.path.name}: {len(book.contacts)} valid contacts, {len(book.errors)} errors, "
-        f"{len(book.warnings)} warnings (delimiter {book.delimiter!r}, encoding {book.encoding})"
+        f"{book.path.name}: {plural(len(book.contacts), 'valid contact')}, "
+        f"{plural(len(book.errors), 'error')}, {plural(len(book.warnings), 'warning')} "
+        f"(delimiter {book.delimiter!r}, encoding {book.encoding})"
     )
 
 
 def contacts_listed(listed: ContactList) -> None:
-    table = Table()
-    for col in ("email", "name", "outlet", "lang", "tags"):
-        table.add_column(col, overflow="fold")
+    """Name (outlet) above the address, as ``rsvp list`` shows them: at 80 columns every address
+    stays whole."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    widest = max((len(c.email) for c in listed.contacts), default=16)
+    # Exactly as wide as the longest address: rich narrows the widest columns first, and would
+    # narrow this one below its addresses; the name above each address wraps inside it.
+    table.add_column("contact", overflow="fold", width=min(60, widest))
+    table.add_column("lang", no_wrap=True)
+    table.add_column("tags", overflow="fold")
     for c in listed.contacts:
-        table.add_row(c.email, c.name, c.outlet, c.language, ", ".join(c.tags))
-    out.print(table)
-    info(f"{len(listed.contacts)} contacts")
+        who = " ".join(x for x in (c.name, f"({c.outlet})" if c.outlet else "") if x)
+        table.add_row(f"{who}\n{c.email}" if who else c.email, c.language, ", ".join(c.tags))
+    show_table(table)
+    info(plural(len(listed.contacts), "contact"))
     if listed.errors:
-        warning(f"{listed.errors} rows have errors and are not listed; run 'mailer contacts check'")
+        rows = (
+            "1 row has errors and is"
+            if listed.errors == 1
+            else f"{listed.errors} rows have errors and are"
+        )
+        warning(f"{rows} not listed; run 'mailer contacts check'")
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -119,35 +173,199 @@ def send_summary(summary: Summary) -> None:
         info(f"Not sent:     {email}: {reason}")
 
 
-class SendProgress:
-    """A rich progress bar (only on a terminal)."""
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``1 message``, ``2 messages``; *many* for irregular plurals (``1 reply``, ``2 replies``)."""
+    return f"{n} {noun if n == 1 else many or noun + 's'}"
 
-    def __init__(self, label: str) -> None:
+
+def duration(seconds: float) -> str:
+    """``8.9 s``, ``1 min 40 s``, ``2 h 05 min``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def notice_text(notice: Notice, now: dt.datetime) -> str:
+    """``server unreachable: ..., attempt 3 of 5 in 37 s`` (counting down with *now*)."""
+    if not notice.attempt:
+        return notice.text
+    left = notice.wait_seconds - (now - notice.at).total_seconds()
+    when = "now" if left <= 0 else f"in {left:.1f} s" if left < 1 else f"in {math.ceil(left)} s"
+    return f"{notice.text}, attempt {notice.attempt} of {notice.attempts} {when}"
+
+
+class _Bar(Progress):
+    """A rich progress bar with a line under it saying what the run is doing (a retry...)."""
+
+    def __init__(self, status: Callable[[], str], *columns: Any, **kwargs: Any) -> None:
+        self._status = status  # before rich's __init__, which renders once
+        super().__init__(*columns, **kwargs)
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield from super().get_renderables()
+        text = self._status()
+        if text:
+            yield Padding(Text(text, overflow="fold"), (0, 0, 0, 2))
+
+
+class _Eta(ProgressColumn):
+    def __init__(self, owner: SendProgress) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def render(self, task: Task) -> Text:
+        seconds = self._owner.seconds_left()
+        return Text("" if seconds is None else f"{duration(seconds)} left")
+
+
+class SendProgress:
+    """The progress of a send (the sending layer's ``Progress``).
+
+    On a terminal: a bar with the count and the time left, and under it what the run is doing
+    when no message moves ("server unreachable: ..., attempt 3 of 5 in 37 s", counting down).
+    Without a terminal (cron, a log file): a line on stderr with an ISO 8601 timestamp and zone
+    for each such notice, and at least every :data:`HEARTBEAT_SECONDS` while messages go out.
+    The time left comes from the pace of the last messages, or the plan's until there are some.
+    """
+
+    HEARTBEAT_SECONDS = 60.0
+    PACE_WINDOW = 50  # the pace is measured over this many latest messages
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        clock: Clock | None = None,
+        zone: dt.tzinfo = dt.UTC,
+        per_second: float | None = None,
+    ) -> None:
         self._label = label
-        self._bar = Progress(
+        self._clock: Clock = clock or SystemClock()
+        self._zone = zone
+        self._planned_pace = per_second
+        self._total = 0
+        self._done = 0
+        self._times: collections.deque[float] = collections.deque(maxlen=self.PACE_WINDOW)
+        self._notice: Notice | None = None
+        self._last_line = 0.0
+        self._terminal = out.is_terminal
+        self._bar = _Bar(
+            self.status_text,
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TimeRemainingColumn(),
+            _Eta(self),
             console=out,
             transient=True,
-            disable=not out.is_terminal,
+            disable=not self._terminal,
         )
         self._task: Any = None
 
+    def plan(self, per_second: float | None) -> None:
+        """The pace the plan expects, for the time left until messages have been measured."""
+        self._planned_pace = per_second
+
     def started(self, total: int) -> None:
+        self._total = total
+        self._last_line = self._clock.monotonic()
         self._bar.start()
         self._task = self._bar.add_task(self._label, total=total)
 
     def advance(self, delivery: Delivery) -> None:
+        self._done += 1
+        self._times.append(self._clock.monotonic())
+        if self._notice is not None and not self._notice.attempt:
+            self._notice = None  # "reconnecting", "connected again": moving again
+        elif self._notice is not None and self._wait_left() <= 0:
+            self._notice = None
         if self._task is not None:
             self._bar.advance(self._task)
+        if (
+            not self._terminal
+            and self._clock.monotonic() - self._last_line >= self.HEARTBEAT_SECONDS
+        ):
+            self._log("")
+
+    def notice(self, notice: Notice) -> None:
+        self._notice = notice
+        if not self._terminal:
+            self._log(notice_text(notice, notice.at))
 
     def stop(self) -> None:
         self._bar.stop()
 
+    # --- what the bar shows ------------------------------------------------------------------
 
-def send_report(report: SendReport, *, already_done: int = 0) -> None:
+    def _wait_left(self) -> float:
+        notice = self._notice
+        if notice is None or not notice.attempt:
+            return 0.0
+        return max(0.0, notice.wait_seconds - (self._clock.now() - notice.at).total_seconds())
+
+    def status_text(self) -> str:
+        notice = self._notice
+        return "" if notice is None else notice_text(notice, self._clock.now())
+
+    def seconds_left(self) -> float | None:
+        """The time left: the messages to go at the measured pace, plus a retry's wait."""
+        left = self._total - self._done
+        if left <= 0:
+            return 0.0
+        times = self._times
+        pace = None
+        if len(times) >= 2 and times[-1] > times[0]:
+            pace = (len(times) - 1) / (times[-1] - times[0])
+        pace = pace or self._planned_pace
+        if not pace:
+            return None
+        return left / pace + self._wait_left()
+
+    def eta_text(self) -> str:
+        seconds = self.seconds_left()
+        if seconds is None:
+            return ""
+        finish = (self._clock.now() + dt.timedelta(seconds=seconds)).astimezone(self._zone)
+        return f"about {duration(seconds)} left, until {finish:%H:%M:%S %Z}"
+
+    def _log(self, text: str) -> None:
+        self._last_line = self._clock.monotonic()
+        stamp = self._clock.now().astimezone(self._zone).isoformat(timespec="seconds")
+        parts = [f"{self._done}/{self._total}"]
+        eta = self.eta_text()
+        if eta:
+            parts.append(eta)
+        if text:
+            parts.append(text)
+        err.print(f"{stamp} {self._label}: {'; '.join(parts)}", markup=False, soft_wrap=True)
+
+
+def stop_line(report: SendReport, rerun: str = "") -> str:
+    """``stopped: <why>: 94 messages left queued; free space and run '<rerun>' again``."""
+    text = f"stopped: {report.stopped}"
+    left = report.left_queued
+    if not left:
+        return text
+    text += f": {plural(left, 'message')} left queued"
+    if rerun:
+        todo = f"{report.remedy} and run" if report.remedy else "run"
+        text += f"; {todo} '{rerun}' again"
+    elif report.remedy:
+        text += f"; {report.remedy}, then run the same command again"
+    return text
+
+
+def send_report(
+    report: SendReport, *, already_done: int = 0, not_to_send: int = 0, rerun: str = ""
+) -> None:
+    """The result of a send: why it stopped (first), then the table, whose counts add up to the
+    messages planned: this run's outcomes, what is still queued (tried, or never reached after
+    a stop), and what was skipped."""
+    if report.stopped:
+        err.print(stop_line(report, rerun), markup=False)
     table = Table(title="Result", title_justify="left")
     table.add_column("outcome")
     table.add_column("messages", justify="right")
@@ -155,21 +373,31 @@ def send_report(report: SendReport, *, already_done: int = 0) -> None:
         ("sent", report.sent),
         ("failed", report.failed),
         ("in doubt", report.in_doubt),
-        ("left queued", report.left_pending),
+        ("left queued", report.left_queued),
         ("skipped (done earlier or by another run)", already_done + report.not_claimed),
     ]
+    if not_to_send:
+        rows.append(("skipped (opted out, bounced or not invited)", not_to_send))
     for name, count in rows:
         table.add_row(name, str(count))
-    out.print(table)
+    table.add_section()
+    table.add_row("planned", str(report.total + already_done + not_to_send))
+    show_table(table)
     bad = [d for d in report.deliveries if d.state is not State.SENT]
     if bad:
         detail = Table(title="Needs attention", title_justify="left")
-        detail.add_column("recipient", overflow="fold")
-        detail.add_column("state")
+        email_column(detail, "recipient")
+        detail.add_column("state", no_wrap=True)
         detail.add_column("reason", overflow="fold")
         for d in bad:
-            detail.add_row(d.email, d.state.value.replace("_", " "), d.detail)
-        out.print(detail)
+            state = "left queued" if d.state is State.PENDING else d.state.value.replace("_", " ")
+            detail.add_row(d.email, state, d.detail)
+        show_table(detail)
+    if report.not_reached:
+        info(
+            f"Not reached: {plural(report.not_reached, 'message')} not tried before the run "
+            "stopped; still queued."
+        )
     if report.in_doubt:
         info(
             "In doubt: the connection was lost after the message data was sent, so it may have "
@@ -179,8 +407,11 @@ def send_report(report: SendReport, *, already_done: int = 0) -> None:
         info(
             "Failed messages are not retried automatically; fix the cause, then use --retry-failed."
         )
-    if report.stopped:
-        err.print(f"stopped: {report.stopped}", markup=False)
+    if report.left_queued and not report.stopped and rerun:
+        info(
+            f"Queued: {plural(report.left_queued, 'message')} the server did not take for now; "
+            f"run '{rerun}' again later to send them."
+        )
 
 
 def preview(item: Outgoing, *, raw: bool) -> None:

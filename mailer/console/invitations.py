@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from mailer.console import info, preview, send_report, send_summary, warning
+from pathlib import Path
+
+from mailer.console import (
+    SendProgress,
+    duration,
+    err,
+    info,
+    plural,
+    preview,
+    send_report,
+    send_summary,
+    warning,
+)
 from mailer.invitations import Preview, RoundOutcome, RoundPlan, RoundResult
 
 
-def round_plan(plan: RoundPlan) -> None:
-    """What the round is about to do (printed before the question, and for a dry run)."""
+def round_plan(plan: RoundPlan, progress: SendProgress | None = None) -> None:
+    """What the round is about to do (printed before the question, and for a dry run); the
+    *progress* of the send learns the planned pace, for its time left before it can measure."""
+    delivery = plan.delivery
+    if progress is not None and delivery is not None and delivery.seconds > 0:
+        progress.plan(delivery.messages / delivery.seconds)
     if plan.recovery.in_doubt or plan.recovery.requeued:
         warning(
-            f"an earlier run stopped: {plan.recovery.requeued} messages requeued, "
+            f"an earlier run stopped: {plural(plan.recovery.requeued, 'message')} requeued, "
             f"{plan.recovery.in_doubt} in doubt"
         )
     if plan.requeued:
-        info(f"Requeued {plan.requeued} messages on request.")
+        info(f"Requeued {plural(plan.requeued, 'message')} on request.")
     send_summary(plan.summary)
     for text in plan.changes:
         info(f"Changed:      {text}")
@@ -25,7 +41,7 @@ def round_plan(plan: RoundPlan) -> None:
 
 
 def send_question(plan: RoundPlan) -> str:
-    return f"Send {plan.count} {plan.kind.noun}?"
+    return f"Send {plural(plan.count, plan.kind.one, plan.kind.noun)}?"
 
 
 def round_result(result: RoundResult) -> None:
@@ -39,10 +55,65 @@ def round_result(result: RoundResult) -> None:
     elif result.outcome is RoundOutcome.DECLINED:
         info("Cancelled; nothing was sent.")
     elif result.report is not None:
-        send_report(result.report, already_done=result.already_done)
+        report = result.report
+        send_report(
+            report,
+            already_done=result.already_done,
+            not_to_send=result.not_to_send,
+            rerun=result.rerun,
+        )
+        if result.over_limit:
+            info(
+                f"Not in this run: {plural(result.over_limit, 'contact')} over --limit; "
+                f"'{result.rerun}' again sends the next ones."
+            )
+        whole = result.journal
+        if whole is not None and (result.already_done or report.not_claimed):
+            shown = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in whole.as_dict().items())
+            info(f"Whole round:  {shown} (as 'mailer status' counts it)")
+        timing(result)
 
 
-def previewed(result: Preview, *, raw: bool) -> None:
+def timing(result: RoundResult) -> None:
+    """Planned against actual: ``Time: planned about 16 min 40 s, took 1 min 40 s (...)``."""
+    report, plan = result.report, result.delivery
+    if report is None or plan is None or not report.total:
+        return
+    zone = plan.expected_finish.tzinfo
+    began = report.started.astimezone(zone)
+    ended = report.finished.astimezone(zone)
+    about = "" if plan.basis == "limit" else "about "
+    info(
+        f"Time:         planned {about}{duration(plan.seconds)}, took {duration(report.seconds)} "
+        f"({began:%H:%M:%S} to {ended:%H:%M:%S %Z})"
+    )
+
+
+def previewed(result: Preview, *, raw: bool, open_html: bool = False) -> None:
+    """The message (its text part, or with *raw* the whole MIME), where its HTML part was
+    written, the facts the two parts disagree on; with *open_html*, the HTML in a browser."""
     preview(result.item, raw=raw)
+    say = (lambda text: err.print(text, markup=False)) if raw else info  # raw: stdout is MIME
+    say("")
+    if result.html_file is None:
+        say("No HTML part: the message is plain text (the template has no body.html).")
+    else:
+        then = "opening it in your browser" if open_html else "--open shows it in your browser"
+        say(f"wrote {_shown(result.html_file)} (the HTML part, as Outlook shows it; {then})")
     if result.written is not None:
-        info(f"\nwrote {result.written}")
+        say(f"wrote {result.written}")
+    for line in result.disagreements:
+        warning(line)
+    if open_html and result.html_file is not None:
+        import webbrowser  # lazy: only --open needs it
+
+        if not webbrowser.open(result.html_file.resolve().as_uri()):
+            warning(f"no web browser could be started; open {_shown(result.html_file)} yourself")
+
+
+def _shown(path: Path) -> str:
+    """A path as the officer finds it: relative to the current folder when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

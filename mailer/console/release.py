@@ -12,10 +12,21 @@ from rich.table import Table
 from rich.text import Text
 
 from mailer.clock import Clock
-from mailer.console import err, info, out, print_json, send_report, warning
+from mailer.console import (
+    email_column,
+    err,
+    info,
+    notice_text,
+    out,
+    plural,
+    print_json,
+    send_report,
+    show_table,
+    warning,
+)
 from mailer.models import Schedule, State
 from mailer.release import describe, in_words, relative
-from mailer.sending import Delivery
+from mailer.sending import Delivery, Notice
 
 if TYPE_CHECKING:
     from mailer.release import Cancelled, CronSetup, Proposal, ReleaseStatus, RunResult
@@ -29,14 +40,17 @@ def proposal(p: Proposal) -> None:
     who = f"contacts with tag {p.tag!r}" if p.tag else "every contact"
     if p.mode == "bcc":
         info(
-            f"Release:      {p.recipients} recipients ({who}) in {p.messages} Bcc messages to "
+            f"Release:      {plural(p.recipients, 'recipient')} ({who}) in "
+            f"{plural(p.messages, 'Bcc message')} to "
             f"the organizer, at most {p.batch_size} each (languages: {langs})"
         )
     else:
-        info(f"Release:      {p.recipients} personal messages ({who}; languages: {langs})")
+        info(
+            f"Release:      {plural(p.recipients, 'personal message')} ({who}; languages: {langs})"
+        )
     if p.subject:
         info(f"Subject:      {p.subject}")
-    info(f"Checked:      {p.checked} messages rendered and checked now")
+    info(f"Checked:      {plural(p.checked, 'message')} rendered and checked now")
     info(f"Transport:    {p.transport}")
     info(f"Delivery:     {p.plan}")
     for option in p.shorten:
@@ -54,8 +68,8 @@ def proposal(p: Proposal) -> None:
         )
     if p.prebrief_due:
         info(
-            f"Pre-brief:    {len(p.prebrief_due)} trusted contacts can get it now, marked "
-            f"embargoed: {', '.join(p.prebrief_due)}"
+            f"Pre-brief:    {plural(len(p.prebrief_due), 'trusted contact')} can get it now, "
+            f"marked embargoed: {', '.join(p.prebrief_due)}"
         )
     for email, reason in p.excluded:
         info(f"Not sent:     {email}: {reason}")
@@ -81,7 +95,7 @@ def schedule_zone(schedule: Schedule) -> ZoneInfo:
 def prebrief(count: int, report: SendReport | None, *, dry_run: bool) -> None:
     if report is None:
         if dry_run:
-            info(f"Pre-brief: {count} messages rendered and checked; nothing was sent.")
+            info(f"Pre-brief: {plural(count, 'message')} rendered and checked; nothing was sent.")
         else:
             info("Pre-brief: nobody is waiting for it (everyone tagged has it already).")
         return
@@ -106,7 +120,8 @@ def run_result(result: RunResult) -> None:
 def cancelled(c: Cancelled) -> None:
     info(f"Cancelled the release of {describe(c.schedule.embargo, schedule_zone(c.schedule))}.")
     if c.sent:
-        warning(f"{c.sent} messages had been sent already; nothing more will be sent")
+        had = "1 message had" if c.sent == 1 else f"{c.sent} messages had"
+        warning(f"{had} been sent already; nothing more will be sent")
     if c.running:
         warning(f"a release run is in progress ({c.running}); it stops before its next message")
 
@@ -151,7 +166,7 @@ def status(s: ReleaseStatus) -> None:
         who = f"tag {sch.tag!r}" if sch.tag else "every contact"
         info(
             f"Mode:      {sch.mode} ({who}); grace {sch.grace_minutes} min; "
-            f"{sch.checked} messages checked when scheduled"
+            f"{plural(sch.checked, 'message')} checked when scheduled"
         )
     counts = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.release.as_dict().items())
     info(f"Release:   {counts}")
@@ -170,7 +185,8 @@ def status(s: ReleaseStatus) -> None:
     if s.recipients:
         shown: dt.tzinfo = schedule_zone(sch) if sch is not None else dt.UTC
         table = Table(title="Recipients", title_justify="left")
-        for col in ("recipient", "round", "state", "sent at", "after embargo", "note"):
+        email_column(table, "recipient")
+        for col in ("round", "state", "sent at", "after embargo", "note"):
             table.add_column(col, overflow="fold")
         for p in s.recipients:
             at = "" if p.at is None else f"{p.at.astimezone(shown):%Y-%m-%d %H:%M:%S.%f}"[:-3]
@@ -178,7 +194,7 @@ def status(s: ReleaseStatus) -> None:
             table.add_row(
                 p.email, p.round, p.state.value.replace("_", " "), at, _after(p.after_embargo), note
             )
-        out.print(table)
+        show_table(table)
     if s.runs:
         info("Runs (UTC):")
         for r in s.runs:
@@ -213,6 +229,8 @@ class ReleaseProgress:
         self._lock = threading.Lock()
         self._live: Live | None = None
         self._announced = False
+        self._notice: Notice | None = None
+        self._zone: ZoneInfo | None = None
 
     def __rich__(self) -> Text:
         with self._lock:
@@ -223,11 +241,15 @@ class ReleaseProgress:
                 shown = f"{left:.1f} s" if left < 60 else relative(left)[1:]
                 return Text(f"Waiting for the embargo {self._label}: {shown} (Ctrl-C stops safely)")
             total = "?" if self._total is None else str(self._total)
-            return Text(f"Sending: {self._done}/{total} messages")
+            text = f"Sending: {self._done}/{total} messages"
+            if self._notice is not None:
+                text += f"\n  {notice_text(self._notice, self._clock.now())}"
+            return Text(text)
 
     def _start(self, schedule: Schedule) -> None:
         if self._embargo is None:
             self._embargo = schedule.embargo
+            self._zone = schedule_zone(schedule)
             local = schedule.local_embargo
             self._label = f"{local:%H:%M:%S} {local.tzname()}"
         if not out.is_terminal:
@@ -251,6 +273,22 @@ class ReleaseProgress:
     def advance(self, delivery: Delivery) -> None:
         with self._lock:
             self._done += 1
+            if self._notice is not None and not self._notice.attempt:
+                self._notice = None
+
+    def notice(self, notice: Notice) -> None:
+        """A retry or reconnect: under the count on a terminal, a timestamped line without."""
+        with self._lock:
+            self._notice = notice
+        if not out.is_terminal:
+            zone = self._zone or dt.UTC
+            stamp = self._clock.now().astimezone(zone).isoformat(timespec="seconds")
+            total = "?" if self._total is None else str(self._total)
+            err.print(
+                f"{stamp} Sending: {self._done}/{total}; {notice_text(notice, notice.at)}",
+                markup=False,
+                soft_wrap=True,
+            )
 
     def stop(self) -> None:
         if self._live is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +12,7 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from mailer.console import error, info, out, print_json, warning
+from mailer.console import error, info, out, plural, print_json, show_table, warning
 
 if TYPE_CHECKING:
     from mailer.config import Config
@@ -68,7 +68,7 @@ def mailbox_progress(config: Config) -> RsvpProgress:
 # --- fetch and import ----------------------------------------------------------------------------
 
 _OUTCOME_WORDS = (
-    ("applied", "answers recorded"),
+    ("applied", "answer recorded|answers recorded"),
     ("superseded", "older than the stored answer"),
     ("bounced", "bounced"),
     ("noted", "noted (no answer)"),
@@ -89,8 +89,12 @@ def ingest_report(report: IngestReport) -> None:
         _ingest_counts(new)
     elif new:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for column in ("message", "kind", "outcome", "contact", "detail"):
+        table.add_column("message", no_wrap=True, overflow="fold")  # file names kept whole
+        for column in ("kind", "outcome"):
             table.add_column(column, overflow="fold", min_width=7)
+        widest = _email_width(i.contact or "-" for i in new)
+        table.add_column("contact", overflow="fold", width=widest)
+        table.add_column("detail", overflow="fold", min_width=7)
         for item in new:
             table.add_row(
                 _source(item.source),
@@ -99,18 +103,24 @@ def ingest_report(report: IngestReport) -> None:
                 item.contact or "-",
                 item.detail,
             )
-        out.print(table)
+        show_table(table)
     outcomes = report.outcomes
     total = len(report.items)
-    parts = [f"{outcomes[key]} {words}" for key, words in _OUTCOME_WORDS if outcomes.get(key)]
-    noun = "message" if total == 1 else "messages"
-    info(f"{total} {noun}" + (f": {', '.join(parts)}" if parts else ""))
+    parts = [_counted(outcomes[key], words) for key, words in _OUTCOME_WORDS if outcomes.get(key)]
+    info(plural(total, "message") + (f": {', '.join(parts)}" if parts else ""))
     if report.reviews:
         n = len(report.reviews)
         info(
             f"Next: mailer rsvp review ({n} new {'item waits' if n == 1 else 'items wait'} "
             "for your decision)"
         )
+
+
+def _counted(n: int, words: str) -> str:
+    """``1 answer recorded`` / ``2 answers recorded`` from ``"answer recorded|answers recorded"``
+    (words without a bar are the same for one and many: ``3 bounced``)."""
+    one, _, many = words.partition("|")
+    return f"{n} {one if n == 1 or not many else many}"
 
 
 def _ingest_counts(items: Sequence[IngestItem]) -> None:
@@ -123,18 +133,18 @@ def _ingest_counts(items: Sequence[IngestItem]) -> None:
         table.add_column(outcome, justify="right")
     for kind in dict.fromkeys(k for k, _o in sorted(counts)):
         table.add_row(kind.replace("_", " "), *(str(counts[kind, o] or "") for o in outcomes))
-    out.print(table)
+    show_table(table)
     info(f"(a row for each message is shown for up to {MAX_MESSAGE_ROWS} new messages)")
 
 
 def fetch_report(report: FetchReport, folder: str) -> None:
     if report.reset:
         info(
-            f"{folder}: {report.fetched} messages (the whole folder was read: first fetch, "
-            "or the server renumbered it)"
+            f"{folder}: {plural(report.fetched, 'message')} (the whole folder was read: first "
+            "fetch, or the server renumbered it)"
         )
     elif report.fetched:
-        info(f"{folder}: {report.fetched} new messages")
+        info(f"{folder}: {plural(report.fetched, 'new message')}")
     else:
         info(f"{folder}: nothing new since the last fetch")
     for source in report.headers_only:
@@ -147,7 +157,7 @@ def fetch_report(report: FetchReport, folder: str) -> None:
             if report.moved.method == "copy"
             else "moved"
         )
-        info(f"{report.moved.moved} handled messages {how} to {report.moved.folder}")
+        info(f"{plural(report.moved.moved, 'handled message')} {how} to {report.moved.folder}")
 
 
 # --- list and summary ----------------------------------------------------------------------------
@@ -157,13 +167,21 @@ def _lunch(value: bool | None) -> str:
     return "" if value is None else "yes" if value else "no"
 
 
+def _answer(r: RsvpRow) -> str:
+    """``yes +1, lunch``: the answer with its guests and lunch, in one cell."""
+    text = r.status.value + (f" +{r.guests}" if r.guests else "")
+    lunch = _lunch(r.lunch)
+    return f"{text}, {'lunch' if lunch == 'yes' else 'no lunch'}" if lunch else text
+
+
 def rows_table(rows: Sequence[RsvpRow]) -> None:
-    """One row per contact: name (outlet) above the address, so that 100 columns suffice."""
+    """One row per contact: name (outlet) above the address; the answer with its guests and
+    lunch in one column, so that at 80 columns every address stays whole."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("contact", overflow="fold", min_width=16)
-    table.add_column("status", no_wrap=True)
-    table.add_column("guests", no_wrap=True, justify="right")
-    table.add_column("lunch", no_wrap=True)
+    # Exactly as wide as the longest address, so that no address is split (rich narrows the
+    # widest columns first); the name above each address wraps inside it.
+    table.add_column("contact", overflow="fold", width=_email_width(r.email for r in rows))
+    table.add_column("answer", overflow="fold", min_width=5)
     table.add_column("interview", overflow="fold", min_width=9)
     table.add_column("delivery", overflow="fold", min_width=8)
     for r in rows:
@@ -171,18 +189,16 @@ def rows_table(rows: Sequence[RsvpRow]) -> None:
         if r.suppressed:
             delivery += ", suppressed"
         who = " ".join(x for x in (r.name, f"({r.outlet})" if r.outlet else "") if x)
-        table.add_row(
-            f"{who}\n{r.email}" if who else r.email,
-            r.status.value,
-            str(r.guests) if r.guests else "",
-            _lunch(r.lunch),
-            r.interview,
-            delivery,
-        )
-    out.print(table)
+        table.add_row(f"{who}\n{r.email}" if who else r.email, _answer(r), r.interview, delivery)
+    show_table(table)
     counts = Counter(r.status.value for r in rows)
     shown = ", ".join(f"{s} {counts[s]}" for s in ("yes", "maybe", "no", "none") if counts[s])
-    info(f"{len(rows)} contacts" + (f" ({shown})" if shown else ""))
+    info(plural(len(rows), "contact") + (f" ({shown})" if shown else ""))
+
+
+def _email_width(emails: Iterable[str]) -> int:
+    """The width of a column that holds these addresses whole (up to 60; longer ones fold)."""
+    return min(60, max((len(e) for e in emails), default=7))
 
 
 def rows_json(rows: Sequence[RsvpRow]) -> None:
@@ -362,7 +378,7 @@ def review_result(r: Reviewed) -> None:
 def exported(path: Path, count: int, delimiter: str) -> None:
     name = {";": "';'", ",": "','", "\t": "tab"}.get(delimiter, repr(delimiter))
     info(
-        f"Wrote {count} rows to {path} (UTF-8 with BOM, {name}-separated, for Excel; "
+        f"Wrote {plural(count, 'row')} to {path} (UTF-8 with BOM, {name}-separated, for Excel; "
         "readable by you only)"
     )
 
@@ -391,5 +407,5 @@ def suppressions(items: Sequence[Suppression]) -> None:
         table.add_column(column, overflow="fold")
     for s in items:
         table.add_row(s.email, s.reason, s.source, f"{s.created_at:%Y-%m-%d %H:%M} UTC")
-    out.print(table)
+    show_table(table)
     info(f"{len(items)} suppressed {'address' if len(items) == 1 else 'addresses'}")

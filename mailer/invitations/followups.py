@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from mailer.config import Config, EventConfig, EventText
-from mailer.contacts import ContactBook
+from mailer.contacts import ContactBook, split_name
 from mailer.errors import MailerError
 from mailer.messages import RoundSpec
 from mailer.models import Campaign, Contact, State
@@ -140,6 +140,83 @@ def invitation_sequence(config: Config, store: Store) -> int:
     return state.sequence
 
 
+def followup_spec(
+    campaign: Campaign,
+    config: Config,
+    *,
+    round_: int,
+    sequence: int,
+    previous_event: EventConfig | None = None,
+) -> RoundSpec:
+    """What a reminder, update or cancellation round sends, given its round number and the
+    calendar SEQUENCE (and, for an update, the event as it was sent before). A real round
+    takes them from the journal (:func:`choose_round`); ``mailer check`` renders every
+    follow-up with stand-in values, without a journal."""
+    if campaign is Campaign.REMINDER:
+        return RoundSpec(
+            campaign=campaign,
+            round=round_,
+            template=config.invitation.reminder_template,
+            calendar_method="REQUEST",
+            attachments=(),
+            attachments_key="",
+            sequence=sequence,
+        )
+    if campaign is Campaign.UPDATE:
+        return RoundSpec(
+            campaign=campaign,
+            round=round_,
+            template="update",
+            calendar_method="REQUEST",
+            attachments=config.invitation.attachments,
+            attachments_key="[invitation] attachments",
+            sequence=sequence,
+            previous_event=previous_event,
+        )
+    if campaign is Campaign.CANCEL:
+        return RoundSpec(
+            campaign=campaign,
+            round=round_,
+            template="cancel",
+            calendar_method="CANCEL",
+            attachments=(),
+            attachments_key="",
+            sequence=sequence,
+        )
+    raise ValueError(f"not a follow-up round: {campaign}")
+
+
+def check_specs(config: Config) -> tuple[RoundSpec, ...]:
+    """Every follow-up round as ``mailer check`` renders it: the first of its kind, after an
+    invitation with SEQUENCE 0 (an update and a cancellation raise it to 1)."""
+    return (
+        followup_spec(Campaign.REMINDER, config, round_=1, sequence=0),
+        followup_spec(
+            Campaign.UPDATE, config, round_=1, sequence=1, previous_event=_moved(config.event)
+        ),
+        followup_spec(Campaign.CANCEL, config, round_=0, sequence=1),
+    )
+
+
+def _moved(event: EventConfig) -> EventConfig:
+    """A stand-in for the event as sent before, differing in every fact an update lists, so
+    that ``mailer check`` renders the update templates' ``changes`` too."""
+    day = dt.timedelta(days=1)
+
+    def other(text: EventText) -> EventText:
+        return EventText(f"{text.title} (-)", f"{text.location} (-)", text.description, "-")
+
+    return dataclasses.replace(
+        event,
+        title=f"{event.title} (-)",
+        location=f"{event.location} (-)",
+        url="-",
+        start=event.start - day,
+        end=event.end - day,
+        languages={language: other(text) for language, text in event.languages.items()},
+    )
+
+
 def _open_round(store: Store, campaign: Campaign) -> tuple[int, int] | None:
     """(round, SEQUENCE) of the latest round of *campaign* if it still has messages to send."""
     last = store.journal.max_round(campaign)
@@ -167,13 +244,10 @@ def update_spec(config: Config, store: Store) -> RoundSpec | None:
     else:
         round_, sequence = store.journal.max_round(Campaign.UPDATE) + 1, state.sequence + 1
         previous = store.journal.get_meta(EVENT)
-    return RoundSpec(
-        campaign=Campaign.UPDATE,
-        round=round_,
-        template="update",
-        calendar_method="REQUEST",
-        attachments=config.invitation.attachments,
-        attachments_key="[invitation] attachments",
+    return followup_spec(
+        Campaign.UPDATE,
+        config,
+        round_=round_,
         sequence=sequence,
         previous_event=event_from_snapshot(previous),
     )
@@ -206,15 +280,7 @@ def cancel_spec(config: Config, store: Store) -> RoundSpec:
     if not store.journal.entries(Campaign.INVITATION):
         raise MailerError("no invitations were sent, so there is nothing to cancel")
     sequence = state.sequence if state.cancelled else state.sequence + 1
-    return RoundSpec(
-        campaign=Campaign.CANCEL,
-        round=0,
-        template="cancel",
-        calendar_method="CANCEL",
-        attachments=(),
-        attachments_key="",
-        sequence=sequence,
-    )
+    return followup_spec(Campaign.CANCEL, config, round_=0, sequence=sequence)
 
 
 def record_round(config: Config, store: Store, spec: RoundSpec) -> None:
@@ -240,15 +306,7 @@ def reminder_spec(config: Config, store: Store) -> RoundSpec:
         raise MailerError("the event was cancelled; no reminders are sent")
     resume = _open_round(store, Campaign.REMINDER)
     round_ = resume[0] if resume is not None else store.journal.max_round(Campaign.REMINDER) + 1
-    return RoundSpec(
-        campaign=Campaign.REMINDER,
-        round=round_,
-        template=config.invitation.reminder_template,
-        calendar_method="REQUEST",
-        attachments=(),
-        attachments_key="",
-        sequence=state.sequence,
-    )
+    return followup_spec(Campaign.REMINDER, config, round_=round_, sequence=state.sequence)
 
 
 def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[Contact, ...]:
@@ -264,6 +322,7 @@ def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[C
     for email, entry in sent.items():
         contact = by_email.get(email)
         if contact is None:
+            first, last = split_name(entry.name)
             contact = Contact(
                 email=email,
                 name=entry.name,
@@ -272,6 +331,8 @@ def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[C
                 tags=(),
                 line=0,
                 fields={"email": email, "name": entry.name},
+                first_name=first,
+                last_name=last,
             )
         out.append(contact)
     return tuple(out)

@@ -14,8 +14,8 @@ from mailer.clock import Clock
 from mailer.config import Config
 from mailer.contacts import Project, recipients, require_valid
 from mailer.messages import Plan, RoundSpec, build_plan
-from mailer.models import Contact, State
-from mailer.sending import Progress, SendReport, send_batch
+from mailer.models import Campaign, Contact, State, StateCounts
+from mailer.sending import DeliveryPlan, Progress, SendReport, delivery_plan, send_batch
 from mailer.store import Recovery, Store, is_alive, process_owner
 
 
@@ -151,21 +151,41 @@ def suppressed(store: Store) -> tuple[str, ...]:
     return tuple(sorted(store.rsvps.suppressed_emails()))
 
 
-def delivery_plan_lines(
+def delivery_forecast(
     config: Config, count: int, start: dt.datetime, *, store: Store
-) -> list[str]:
-    """'N messages at R/min over C connections: start to finish' for SMTP sends; the daily cap
-    counts the recipients *store*'s SMTP log has from the 24 hours before *start*."""
-    if config.transport.kind != "smtp" or not count:
-        return []
-    from mailer.sending import delivery_plan
+) -> tuple[DeliveryPlan | None, list[str]]:
+    """When *count* messages of an SMTP send leave ('Plan: N messages at R/min over C
+    connections: start to finish EET'), and the lines that say so; nothing for the outbox.
 
+    The times rest on the rate limit where one binds, else on this server's pace in its latest
+    run (the journal's log of submissions); the daily cap counts the recipients that log has
+    from the 24 hours before *start*."""
+    if config.transport.kind != "smtp" or not count:
+        return None, []
     used = store.smtp_log.recipients_since(start - dt.timedelta(hours=24))
-    plan = delivery_plan(count, config.smtp, start.astimezone(config.zone), sent_last_24h=used)
+    plan = delivery_plan(
+        count,
+        config.smtp,
+        start.astimezone(config.zone),
+        sent_last_24h=used,
+        measured=store.smtp_log.recent_rate(start),
+    )
     lines = [f"Plan:         {plan.text}"]
     if plan.daily_cap_exceeded and config.smtp is not None:
         lines.append(
             f"Warning:      this exceeds the daily cap of {config.smtp.daily_cap} recipients "
             f"({used} already used in the last 24 h); the rest stays queued for a later run"
         )
-    return lines
+    return plan, lines
+
+
+def round_counts(store: Store, spec: RoundSpec, contacts: Sequence[Contact]) -> StateCounts:
+    """The round's messages by state in the journal, as ``mailer status`` counts them: for the
+    invitation, *contacts* on the suppression list that were never invited count as skipped."""
+    counts = store.journal.counts(spec.campaign, spec.round)
+    if spec.campaign is not Campaign.INVITATION:
+        return counts
+    blocked = {e.lower() for e in store.rsvps.suppressed_emails()}
+    listed = blocked & {c.key for c in contacts}
+    not_invited = len(listed - store.journal.journaled(spec.campaign, listed)) if listed else 0
+    return replace(counts, skipped=counts.skipped + not_invited)

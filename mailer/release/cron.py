@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mailer.config import Config
+from mailer.store import SendRate
 
 EVERY_MINUTE = "* * * * *"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -31,12 +32,14 @@ def delivery_text(
     start: dt.datetime,
     size: int,
     by_language: Mapping[str, int] | None = None,
+    measured: SendRate | None = None,
 ) -> tuple[str, list[str]]:
-    """The delivery plan from the embargo second, and the options that would shorten it."""
+    """The delivery plan from the embargo second, and the options that would shorten it;
+    *measured* is this server's pace in its latest run (the journal's log of submissions)."""
     from mailer.sending import delivery_plan
 
     smtp = config.smtp if config.transport.kind == "smtp" else None
-    plan = delivery_plan(messages, smtp, start, recipients=recipients)
+    plan = delivery_plan(messages, smtp, start, recipients=recipients, measured=measured)
     text = plan.text
     if config.release.mode == "bcc":
         text += f" ({recipients} recipients in Bcc, at most {size} a message)"
@@ -46,18 +49,29 @@ def delivery_text(
     if config.release.mode == "personal":
         langs = by_language or {"": recipients}
         batches = sum(math.ceil(n / size) for n in langs.values())
-        bcc = delivery_plan(batches, smtp, start, recipients=recipients)
+        bcc = delivery_plan(batches, smtp, start, recipients=recipients, measured=measured)
         options.append(f'Bcc mode ([release] mode = "bcc"): {bcc.text}')
     if smtp.rate_per_minute:
         relay = delivery_plan(
-            messages, replace(smtp, rate_per_minute=0), start, recipients=recipients
+            messages,
+            replace(smtp, rate_per_minute=0),
+            start,
+            recipients=recipients,
+            measured=measured,
         )
         options.append(
             f"a relay or mail service without a per-minute limit: {relay.text}; more connections "
             f"do not help here: {smtp.rate_per_minute}/min is a limit of the mailbox"
         )
     elif smtp.connections < 3:
-        more = delivery_plan(messages, replace(smtp, connections=3), start, recipients=recipients)
+        faster = (  # the pace measured over fewer connections, shared by three
+            replace(measured, seconds=measured.seconds * smtp.connections / 3)
+            if measured is not None
+            else None
+        )
+        more = delivery_plan(
+            messages, replace(smtp, connections=3), start, recipients=recipients, measured=faster
+        )
         options.append(f"[smtp] connections = 3 (the most Microsoft 365 allows): {more.text}")
     return text, options
 

@@ -160,6 +160,7 @@ def plan_schedule(
         start=embargo.moment,
         size=size,
         by_language=by_language,
+        measured=store.smtp_log.recent_rate(now),
     )
     return Proposal(
         embargo=embargo,

@@ -320,10 +320,12 @@ def _text_plan(c: Classification, contact: str | None, now: dt.datetime) -> _Pla
         )
     )
     if text.questions:
+        reason = (
+            f"the reply asks something; its answer ({text.answer.value}) is recorded already, "
+            "so only the question waits: reply, then choose ignore"
+        )
         plan.reviews.append(
-            ReviewDraft(
-                ReviewKind.QUESTION, contact, env.sender, "the reply asks something", text.questions
-            )
+            ReviewDraft(ReviewKind.QUESTION, contact, env.sender, reason, text.questions)
         )
     return plan
 

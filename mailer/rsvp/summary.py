@@ -23,7 +23,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mailer.config import Config
@@ -281,6 +281,17 @@ def interview_wishes(rows: Iterable[RsvpRow], speakers: Sequence[str]) -> tuple[
         return (known.index(key) if key in known else len(known), -len(asked[key]), key)
 
     return tuple(InterviewWish(shown[k], tuple(asked[k])) for k in sorted(asked, key=order))
+
+
+def with_speakers(rows: Iterable[RsvpRow], speakers: Sequence[str]) -> tuple[RsvpRow, ...]:
+    """The rows with each interview wish named as ``rsvp summary`` names it: a known speaker by
+    the full name ("Vesan" -> "Jarkko Vesa"), any other wish as written."""
+    named = []
+    for row in rows:
+        wishes = [w.strip() for w in row.interview.split(",") if w.strip()]
+        names = list(dict.fromkeys(match_speaker(w, speakers) or w for w in wishes))
+        named.append(replace(row, interview=", ".join(names)) if wishes else row)
+    return tuple(named)
 
 
 def match_speaker(wish: str, speakers: Sequence[str]) -> str:

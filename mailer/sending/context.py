@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailer.clock import Clock
 from mailer.config import Config
 from mailer.models import Outgoing, State
-from mailer.sending.report import Delivery, Progress
+from mailer.sending.report import Delivery, Notice, Progress
 from mailer.store import Journal, Outcome, SmtpLog, Submission
 
 
@@ -32,9 +32,12 @@ class RunContext:
     progress: Progress
     not_before: dt.datetime | None
     password: str | None
+    access_token: Callable[[], str] | None = None  # auth = "oauth2": a fresh token per call
     deliveries: list[Delivery] = field(default_factory=list)
     not_claimed: int = 0
     stopped: str = ""
+    sign_in_lapsed: bool = False  # stopped because the OAuth 2.0 sign-in lapsed (exit code 4)
+    remedy: str = ""  # with a local cause of the stop: what to do first ("free space")
     outcomes: list[Outcome] = field(default_factory=list)  # not yet in the journal
     submissions: list[Submission] = field(default_factory=list)  # for the daily cap's log
     embargo_passed: bool = False
@@ -121,6 +124,12 @@ class RunContext:
         """The run gives up on this message for now; it stays pending for the next run."""
         self.journal.mark_retry(item.message_id, self.clock.now(), error)
         self._record(item, State.PENDING, error, self.clock.now())
+
+    def notice(
+        self, text: str, *, attempt: int = 0, attempts: int = 0, wait_seconds: float = 0.0
+    ) -> None:
+        """Tell the terminal what the run is doing while no message moves (a retry, a reconnect)."""
+        self.progress.notice(Notice(text, self.clock.now(), attempt, attempts, wait_seconds))
 
     def unclaim(self, item: Outgoing) -> None:
         self.journal.release_claim(item.message_id, self.clock.now())

@@ -1,7 +1,16 @@
-"""The outbox transport: every message becomes a ``.eml`` file that a mail client opens."""
+"""The outbox transport: every message becomes a ``.eml`` file that a mail client opens.
+
+A message is first written to a hidden temporary file next to its final name (and synced), then
+marked ``transmitting`` and renamed into place: the rename is the moment it "leaves". A local
+error (disk full, quota, a folder that cannot be made or written) is never the recipient's fault
+and nothing left the machine: the temporary file is removed, the message stays queued, and the
+run stops with one line saying what to do; the same command run again finishes the round.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -12,6 +21,7 @@ from mailer.models import Outgoing
 from mailer.sending.context import RunContext
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def eml_name(item: Outgoing) -> str:
@@ -20,34 +30,106 @@ def eml_name(item: Outgoing) -> str:
     return f"{item.campaign.value}-{who}-{digest}.eml"
 
 
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def write_temporary(path: Path, data: bytes) -> Path:
+    """Write *data* to the hidden temporary file of *path* (mode 0600, synced) and return it.
+
+    On any error the temporary file is removed before the error propagates.
+    """
+    tmp = _temporary(path)
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # a leftover temporary file may have had other modes
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (a nearly full disk)
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def move_into_place(tmp: Path, path: Path) -> None:
+    """Rename *tmp* to *path* atomically; on an error *tmp* is removed."""
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write *data* atomically to *path*, readable by its owner only."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    move_into_place(write_temporary(path, data), path)
+
+
+def local_failure(exc: OSError, path: Path, root: Path) -> tuple[str, str]:
+    """Why a write to *path* failed, and what the officer does about it, in her terms."""
+    shown = _shown(path, root)
+    if exc.errno in _FULL:
+        return f"disk full writing {shown}", "free space"
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot write {shown}: {reason}", "fix the folder's permissions"
+    if exc.errno == errno.EROFS:
+        return f"cannot write {shown}: {reason}", "make the folder writable"
+    return f"cannot write {shown}: {reason}", ""
+
+
+def _shown(path: Path, root: Path) -> str:
+    """*path* relative to the project folder when it is inside it (``outbox/x.eml``)."""
     try:
-        os.fchmod(fd, 0o600)  # a leftover temporary file may have had other modes
-        view = memoryview(data)
-        while view:  # os.write may write less than asked (a nearly full disk)
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 async def run_outbox(items: Sequence[Outgoing], ctx: RunContext) -> None:
     folder = ctx.config.transport.outbox_dir
+    root = ctx.config.root
     for item in items:
         if not ctx.claim(item):
             continue
         await ctx.wait_for_embargo()
-        ctx.transmitting(item)
+        target = folder / eml_name(item)
         try:
-            # Here, not before the loop: a folder that cannot be made fails the messages
-            # (journaled, exit 3) instead of ending the run with a traceback.
+            # Here, not before the loop: a folder that cannot be made stops the run with one
+            # line, the messages left queued, instead of a traceback.
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            write_private(folder / eml_name(item), item.data)
+            tmp = write_temporary(target, item.data)
         except OSError as exc:
-            ctx.failed(item, f"cannot write to the outbox {folder}: {exc.strerror}")
-            continue
-        ctx.sent(item, f"written to {folder.name}/{eml_name(item)}")
+            _stop(ctx, item, exc, target, root)
+            return
+        try:
+            ctx.transmitting(item)
+            move_into_place(tmp, target)
+        except OSError as exc:
+            _stop(ctx, item, exc, target, root)
+            return
+        except BaseException:
+            # The journal could not be written (a full disk holds the journal too) or Ctrl-C:
+            # nothing left the machine. Give the claim back if the journal lets us; otherwise the
+            # next run's recovery does (a claimed row of a dead process goes back to pending).
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            with contextlib.suppress(Exception):
+                ctx.unclaim(item)
+            raise
+        ctx.sent(item, f"written to {folder.name}/{target.name}")
+
+
+def _stop(ctx: RunContext, item: Outgoing, exc: OSError, target: Path, root: Path) -> None:
+    """Nothing of *item* left the machine: it stays queued, and the run stops."""
+    reason, remedy = local_failure(exc, target, root)
+    ctx.left_queued(item, reason)
+    ctx.stopped = reason
+    ctx.remedy = remedy

@@ -16,6 +16,10 @@ RCPT TO -> ``transmitting`` -> DATA -> outcome. Outcomes, from the server's repl
   a refused sender, a bad certificate, or no connection after ``max_attempts`` tries): the run
   stops cleanly with one line in ``ctx.stopped``; messages in flight finish, claimed ones are
   released, everything else stays pending.
+
+While it waits (a back-off before the next connection attempt or retry, a reconnect) it tells the
+progress what it waits for (``ctx.notice``: "server unreachable: ..., attempt 3 of 5 in 40 s"),
+so that the terminal never stands still without a word.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from collections.abc import Awaitable, Sequence
 from aiosmtplib import SMTPException
 
 from mailer.config import SmtpConfig
-from mailer.errors import TransportError
+from mailer.errors import SignInRequired, TransportError
 from mailer.models import Outgoing, State
 from mailer.sending.connection import Connection, Work, backoff
 from mailer.sending.context import RunContext
@@ -41,6 +45,7 @@ from mailer.sending.probe import (
     new_client,
     tls_context,
     transact,
+    where,
 )
 
 PREWARM_SECONDS = 30.0  # connect this long before an embargo, not earlier (servers drop idle ones)
@@ -255,6 +260,13 @@ class _Run:
                 return
             await self.unless_stopped(self.ctx.clock.sleep(min(ahead, 1.0)))
 
+    async def fresh_token(self) -> str:
+        """An access token for a connection that opens now (renewed when under 5 minutes
+        are left; the renewal's HTTPS request runs in a thread, not in the event loop)."""
+        if self.ctx.access_token is None:
+            return self.ctx.password or ""
+        return await asyncio.to_thread(self.ctx.access_token)
+
     async def connect(self, conn: Connection) -> bool:
         """Make sure *conn* is connected and logged in; False if this connection gives up."""
         if conn.connected:
@@ -267,9 +279,16 @@ class _Run:
                 self.ctx.password,
                 context=self.context,
                 local_hostname=self.local_hostname,
+                token=self.fresh_token,
             )
             try:
                 await client.connect()
+            except SignInRequired as exc:  # the sign-in lapsed mid-run: stop, keep the rest
+                client.close()
+                if not self.ctx.stopped:
+                    self.ctx.sign_in_lapsed = True
+                self.stop(exc.message)
+                return False
             except (SMTPException, OSError) as exc:
                 client.close()
                 failure = describe_connect_error(self.smtp, exc)
@@ -280,14 +299,27 @@ class _Run:
                 if failures >= self.smtp.max_attempts:
                     self.live_workers -= 1
                     if self.live_workers == 0:
-                        self.stop(
-                            f"{failure.message} (gave up after {failures} attempts; "
-                            "the rest stays queued)"
+                        self.stop(f"{failure.message} (gave up after {failures} attempts)")
+                    else:
+                        self.ctx.notice(
+                            f"{failure.message}: one connection gave up after {failures} "
+                            f"attempts; sending on with {self.live_workers}"
                         )
                     return False
-                await self.pause(backoff(self.smtp, failures))
+                delay = backoff(self.smtp, failures)
+                self.ctx.notice(
+                    f"server unreachable: {failure.message}",
+                    attempt=failures + 1,
+                    attempts=self.smtp.max_attempts,
+                    wait_seconds=delay,
+                )
+                await self.pause(delay)
                 continue
             conn.client, conn.sent = client, 0
+            if failures:
+                self.ctx.notice(
+                    f"connected again to {where(self.smtp)} after {failures + 1} attempts"
+                )
             return True
         return False
 
@@ -366,6 +398,7 @@ class _Run:
             self.cap.release(size)
             work.free_retries += 1
             ctx.retry_later(item, result.detail)
+            ctx.notice(f"reconnecting: {result.detail}")
             self.queue.put_nowait(work)
         else:
             self.cap.release(size)
@@ -374,8 +407,15 @@ class _Run:
                 ctx.left_queued(item, f"{result.detail} (gave up after {work.failures} attempts)")
                 self.done()
             else:
+                delay = backoff(self.smtp, work.failures)
                 ctx.retry_later(item, result.detail)
-                self.retry_later(work, backoff(self.smtp, work.failures))
+                ctx.notice(
+                    f"{item.contact.email}: {result.detail}",
+                    attempt=work.failures + 1,
+                    attempts=self.smtp.max_attempts,
+                    wait_seconds=delay,
+                )
+                self.retry_later(work, delay)
 
 
 async def run_smtp(items: Sequence[Outgoing], ctx: RunContext) -> None:

@@ -31,7 +31,7 @@ from mailer.store.rsvp import (
     Rsvps,
     Suppression,
 )
-from mailer.store.smtp import SmtpLog
+from mailer.store.smtp import SendRate, SmtpLog
 
 __all__ = [
     "AnswerUpdate",
@@ -50,6 +50,7 @@ __all__ = [
     "RsvpAnswer",
     "Rsvps",
     "RunRecord",
+    "SendRate",
     "SmtpLog",
     "Store",
     "Submission",

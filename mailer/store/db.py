@@ -82,6 +82,11 @@ def translate_error(label: str, exc: sqlite3.Error) -> StoreError:
         return StoreError(
             f"{label}: the journal is locked by another mailer process; try again in a moment"
         )
+    if "disk is full" in text:
+        return StoreError(
+            f"{label}: the disk is full, so the journal cannot be written; free space, then run "
+            "the same command again (nothing is sent twice)"
+        )
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return StoreError(
             f"{label}: the journal is corrupt ({text}); restore it from a backup or move it away"
