@@ -41,8 +41,12 @@ def handled() -> Iterator[None]:
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
-def require_confirmation(yes: bool, question: str) -> bool:
-    """True to go on. Without a terminal and without --yes it refuses (exit 2)."""
+def require_confirmation(yes: bool, question: str, *, action: str = "send") -> bool:
+    """True to go on. Without a terminal and without --yes it refuses (exit 2).
+
+    *action* is the verb of what the command would do ("send", "schedule", "cancel"): the
+    refusal says that nothing was done of that kind and how to do it without asking.
+    """
     # lazy: keeps --help fast
     from mailer import console
     from mailer.errors import UsageError
@@ -50,8 +54,9 @@ def require_confirmation(yes: bool, question: str) -> bool:
     if yes:
         return True
     if not console.is_interactive():
+        done = {"send": "sent", "schedule": "scheduled", "cancel": "cancelled"}.get(action, "done")
         raise UsageError(
-            "not a terminal: nothing was sent. Add --yes to send without asking "
+            f"not a terminal: nothing was {done}. Add --yes to {action} without asking "
             "(for example from a script), or run it in a terminal"
         )
     return console.confirm(question)

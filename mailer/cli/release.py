@@ -67,7 +67,9 @@ def schedule(
             prebrief=not no_prebrief,
             clock=clock,
             show=show.proposal,
-            confirm=lambda proposal: require_confirmation(yes, show.schedule_question(proposal)),
+            confirm=lambda proposal: require_confirmation(
+                yes, show.schedule_question(proposal), action="schedule"
+            ),
         )
         if result.schedule is None:
             console.info("Not scheduled.")
@@ -279,7 +281,7 @@ def cancel(yes: YesOpt = False) -> None:
 
     with handled():
         config = load_config(config_path())
-        if not require_confirmation(yes, "Cancel the scheduled release?"):
+        if not require_confirmation(yes, "Cancel the scheduled release?", action="cancel"):
             console.info("Not cancelled.")
             raise typer.Exit(int(ExitCode.ERROR))
         show.cancelled(cancel_release(config, now=SystemClock().now()))

@@ -1,0 +1,128 @@
+"""Issue 13: the release's health under cron, finished releases, clock steps, what `status` says,
+`mailer check`'s advice, and confirmations that fit their command.
+
+The release tests share the starter project, the HookedClock and the helpers of
+``tests/test_release.py``; every numbered finding of the issue has a test here named after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mailer.cli import app
+from mailer.errors import TransportError
+from mailer.sending import check_smtp
+from tests.fixtures_smtp import SmtpTestServer, smtp_config
+from tests.helpers import make_project, set_keys
+from tests.test_release import (
+    SCHEDULED_AT,
+    HookedClock,
+)
+
+Server = Callable[..., SmtpTestServer]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "press")
+
+
+@pytest.fixture
+def clock() -> HookedClock:
+    return HookedClock(SCHEDULED_AT.astimezone(dt.UTC))
+
+
+def mailer(project: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(app, ["--config", str(project / "config.toml"), *args], env=env)
+
+
+# --- finding 7: the refusal without a terminal fits the command ---------------------------------
+
+
+def test_finding_7_cancel_without_a_terminal_says_nothing_was_cancelled(project: Path) -> None:
+    assert mailer(project, "release", "schedule", "--yes", "--no-prebrief").exit_code == 0
+    res = mailer(project, "release", "cancel")
+    assert res.exit_code == 2
+    assert res.stderr == (
+        "error: not a terminal: nothing was cancelled. Add --yes to cancel without asking "
+        "(for example from a script), or run it in a terminal\n"
+    )
+    assert "scheduled" in mailer(project, "release", "status").stdout.splitlines()[1]
+
+
+def test_finding_7_schedule_without_a_terminal_says_nothing_was_scheduled(project: Path) -> None:
+    res = mailer(project, "release", "schedule", "--no-prebrief")
+    assert res.exit_code == 2
+    assert res.stderr.endswith(
+        "error: not a terminal: nothing was scheduled. Add --yes to schedule without asking "
+        "(for example from a script), or run it in a terminal\n"
+    )
+
+
+# --- finding 8: mailer check's advice fits [smtp] security --------------------------------------
+
+
+def test_finding_8_no_login_on_a_plain_server_without_starttls(
+    smtp_server: Server, tmp_path: Path
+) -> None:
+    server = smtp_server(auth=True, login_needs_tls=True)  # no STARTTLS, AUTH only after it
+    smtp = smtp_config(tmp_path, server, security="none").smtp
+    assert smtp is not None
+    with pytest.raises(TransportError) as caught:
+        check_smtp(smtp, SmtpTestServer.PASSWORD, timeout=5)
+    assert str(caught.value) == (
+        f"127.0.0.1:{server.port}: the server offers no login (AUTH) nor STARTTLS on this "
+        "unencrypted connection (security = 'none'): leave [smtp] username empty if it lets "
+        "this machine send without one; otherwise use its submission port: 587 with "
+        "security = 'starttls', or 465 with security = 'tls'"
+    )
+    assert "use security = 'tls'" not in str(caught.value)
+
+
+def test_finding_8_login_only_after_starttls_with_security_none(
+    smtp_server: Server, tmp_path: Path
+) -> None:
+    server = smtp_server(security="starttls", auth=True)
+    smtp = smtp_config(tmp_path, server, security="none").smtp
+    assert smtp is not None
+    with pytest.raises(TransportError) as caught:
+        check_smtp(smtp, SmtpTestServer.PASSWORD, timeout=5)
+    assert str(caught.value) == (
+        f"127.0.0.1:{server.port}: the server offers login (AUTH) only after STARTTLS, and "
+        "[smtp] security is 'none': set security = 'starttls'"
+    )
+
+
+def test_finding_8_starttls_asked_of_a_server_without_it(
+    smtp_server: Server, tmp_path: Path
+) -> None:
+    server = smtp_server()
+    smtp = smtp_config(tmp_path, server, security="starttls").smtp
+    assert smtp is not None
+    with pytest.raises(TransportError) as caught:
+        check_smtp(smtp, None, timeout=5)
+    assert str(caught.value) == (
+        f"127.0.0.1:{server.port}: the server does not offer STARTTLS (security = 'starttls'); "
+        "if it expects TLS from the first byte (usually port 465), set [smtp] security = 'tls'"
+    )
+
+
+def test_finding_8_through_mailer_check(project: Path, smtp_server: Server) -> None:
+    server = smtp_server(auth=True, login_needs_tls=True)
+    set_keys(project, "transport", kind="smtp")
+    set_keys(project, "smtp", **server.smtp_section(security="none"))
+    res = mailer(project, "check", env={"MAILER_TEST_SMTP_PASSWORD": SmtpTestServer.PASSWORD})
+    assert res.exit_code == 1
+    smtp = [line for line in res.stdout.splitlines() if line.startswith("FAIL  smtp")]
+    assert smtp == [
+        f"FAIL  smtp        127.0.0.1:{server.port}: the server offers no login (AUTH) nor "
+        "STARTTLS on this unencrypted connection (security = 'none'): leave [smtp] username "
+        "empty if it lets this machine send without one; otherwise use its submission port: "
+        "587 with security = 'starttls', or 465 with security = 'tls'"
+    ]
