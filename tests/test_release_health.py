@@ -16,13 +16,21 @@ import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
+from mailer.config import load_config
+from mailer.contacts import load_project
 from mailer.errors import TransportError
+from mailer.release.audience import changed_inputs
+from mailer.release.runner import Command, plan_schedule, run_release, save_schedule
 from mailer.sending import check_smtp
+from mailer.store import Store
 from tests.fixtures_smtp import SmtpTestServer, smtp_config
 from tests.helpers import make_project, set_keys
 from tests.test_release import (
     SCHEDULED_AT,
     HookedClock,
+    at,
+    config_of,
+    schedule,
 )
 
 Server = Callable[..., SmtpTestServer]
@@ -126,3 +134,49 @@ def test_finding_8_through_mailer_check(project: Path, smtp_server: Server) -> N
         "empty if it lets this machine send without one; otherwise use its submission port: "
         "587 with security = 'starttls', or 465 with security = 'tls'"
     ]
+
+
+# --- finding 4: the inputs are compared by content, never by path ------------------------------
+
+
+def test_finding_4_scheduled_from_the_folder_run_by_cron_with_an_absolute_config(
+    project: Path, clock: HookedClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(project)
+    relative = load_project(Path("config.toml"))
+    assert not relative.config.path.is_absolute()
+    with Store(relative.config.store_path) as store:
+        proposal = plan_schedule(relative, store, at=None, tz=None, tag=None, now=clock.now())
+        save_schedule(store, proposal, now=clock.now())
+    monkeypatch.chdir(tmp_path)  # cron starts in the home folder, with --config absolute
+    absolute = load_config(project / "config.toml")
+    assert changed_inputs(absolute, proposal.fingerprint) == ()
+    at(clock, -59.5)
+    result = run_release(absolute, command=Command.SEND_DUE, clock=clock)
+    assert result.outcome == (
+        "sent 7 now (7 of 7 in all) for the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC); "
+        "first +0.000 s, last +0.000 s"
+    )
+
+
+def test_finding_4_a_real_change_is_named(project: Path, clock: HookedClock) -> None:
+    set_keys(project, "release", attachments=["programme.pdf"])
+    fingerprint = schedule(project, clock).fingerprint
+    config = config_of(project)
+    assert changed_inputs(config, fingerprint) == ()
+    contacts = project / "contacts.csv"
+    contacts.write_text(contacts.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    (project / "templates" / "release" / "fi.txt").write_text("Uusi teksti", encoding="utf-8")
+    with (project / "programme.pdf").open("ab") as pdf:
+        pdf.write(b"%% one more line\n")
+    assert changed_inputs(config, fingerprint) == (
+        "contacts.csv changed since scheduling",
+        "templates/release changed since scheduling",
+        "programme.pdf changed since scheduling",
+    )
+    (project / "programme.pdf").unlink()
+    assert changed_inputs(config, fingerprint)[-1] == (
+        "cannot read programme.pdf: No such file or directory"
+    )
+    # a fingerprint of an earlier mailer hashed paths too: not compared, nothing claimed
+    assert changed_inputs(config, "0" * 64) == ()

@@ -162,10 +162,10 @@ def status(s: ReleaseStatus) -> None:
         info(f"Delivered: first {relative(s.first)}, last {relative(s.last)} after the embargo")
     if s.running:
         info(f"Running:   {s.running}")
-    if s.inputs_changed:
+    for change in s.inputs_changed:
         warning(
-            "templates, contacts, attachments or config changed since scheduling: run "
-            "'mailer release schedule' again to check them now rather than at the embargo"
+            f"{change}: run 'mailer release schedule' again to check the messages now rather "
+            "than at the embargo"
         )
     if s.recipients:
         shown: dt.tzinfo = schedule_zone(sch) if sch is not None else dt.UTC

@@ -29,7 +29,7 @@ from mailer.models import (
 from mailer.release.audience import (
     ROUND,
     audience,
-    input_fingerprint,
+    changed_inputs,
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
@@ -248,9 +248,7 @@ class Run:
         config, store, clock = self.config, self.store, self.clock
         now = clock.now()
         store.journal.recover_stale(now, is_alive)
-        warnings = []
-        if schedule.fingerprint and schedule.fingerprint != input_fingerprint(config):
-            warnings.append("templates, contacts, attachments or config changed since scheduling")
+        warnings = list(changed_inputs(config, schedule.fingerprint))
         project = project_for(config)
         who = audience(project, store, schedule.tag)
         blocked = suppressed(store)

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailer.config import Config
-from mailer.models import Campaign, JournalEntry, Schedule, State, StateCounts
+from mailer.models import (
+    ACTIVE_STATES,
+    Campaign,
+    JournalEntry,
+    Schedule,
+    State,
+    StateCounts,
+)
+from mailer.release.audience import changed_inputs
 from mailer.release.schedule import Decision, decide
 from mailer.store import RunRecord, Store
 
@@ -41,7 +49,7 @@ class ReleaseStatus:
     first: float | None  # first and last release delivery, seconds after the embargo
     last: float | None
     runs: tuple[RunRecord, ...]
-    inputs_changed: bool
+    inputs_changed: tuple[str, ...]  # what changed since scheduling, in the officer's terms
     running: str  # the run holding the lock ('' if none)
     now: dt.datetime
 
@@ -67,7 +75,6 @@ def _outcome(
 def release_status(
     config: Config, store: Store, *, now: dt.datetime, runs: int = 10
 ) -> ReleaseStatus:
-    from mailer.release.audience import input_fingerprint
     from mailer.release.lock import held_by
 
     releases = store.releases
@@ -93,11 +100,10 @@ def release_status(
         for p in people
         if p.round == "release" and p.state is State.SENT and p.after_embargo is not None
     )
-    changed = bool(
-        schedule
-        and schedule.fingerprint
-        and schedule.state.value in ("scheduled", "sending")
-        and schedule.fingerprint != input_fingerprint(config)
+    changed = (
+        changed_inputs(config, schedule.fingerprint)
+        if schedule is not None and schedule.state in ACTIVE_STATES
+        else ()
     )
     return ReleaseStatus(
         schedule=schedule,
@@ -146,7 +152,8 @@ def status_json(status: ReleaseStatus) -> dict[str, Any]:
         "prebrief": status.prebrief.as_dict(),
         "first_delivery_after_embargo_s": status.first,
         "last_delivery_after_embargo_s": status.last,
-        "inputs_changed_since_scheduling": status.inputs_changed,
+        "inputs_changed_since_scheduling": bool(status.inputs_changed),
+        "changed_inputs": list(status.inputs_changed),
         "running": status.running or None,
         "recipients": [
             {
