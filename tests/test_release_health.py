@@ -8,6 +8,7 @@ The release tests share the starter project, the HookedClock and the helpers of
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from typer.testing import CliRunner
 from mailer.cli import app
 from mailer.config import load_config
 from mailer.contacts import load_project
-from mailer.errors import TransportError
+from mailer.errors import ExitCode, TransportError
+from mailer.models import ScheduleState, State
 from mailer.release.audience import changed_inputs
-from mailer.release.runner import Command, plan_schedule, run_release, save_schedule
-from mailer.sending import check_smtp
+from mailer.release.runner import Command, cancel, plan_schedule, run_release, save_schedule
+from mailer.release.status import release_status
+from mailer.sending import NoProgress, check_smtp
 from mailer.store import Store
 from tests.fixtures_smtp import SmtpTestServer, smtp_config
 from tests.helpers import make_project, set_keys
@@ -30,6 +33,7 @@ from tests.test_release import (
     HookedClock,
     at,
     config_of,
+    run,
     schedule,
 )
 
@@ -180,3 +184,58 @@ def test_finding_4_a_real_change_is_named(project: Path, clock: HookedClock) -> 
     )
     # a fingerprint of an earlier mailer hashed paths too: not compared, nothing claimed
     assert changed_inputs(config, "0" * 64) == ()
+
+
+# --- finding 5: a finished release is never rewritten -------------------------------------------
+
+
+def test_finding_5_schedule_after_a_finished_release_is_refused(
+    project: Path, clock: HookedClock
+) -> None:
+    schedule(project, clock)
+    at(clock, -59.5)
+    assert run(project, clock).exit_code == ExitCode.OK
+    before = mailer(project, "release", "status", "--json").stdout
+    res = mailer(project, "release", "schedule", "--yes", "--at", "2027-06-26 13:00")
+    assert res.exit_code == 1
+    assert res.stderr == (
+        "error: the release of Friday 2027-06-25 13:00:00 EEST (UTC+03:00, Europe/Helsinki) = "
+        "10:00:00 UTC was sent (7 sent, 0 failed, 0 in doubt); a finished release is never "
+        "scheduled again\n"
+        "hint: 'mailer release status' shows who got it when; a new press release needs a "
+        "project folder of its own ('mailer init')\n"
+    )
+    after = json.loads(mailer(project, "release", "status", "--json").stdout)
+    assert after == json.loads(before) | {
+        "decision_now": after["decision_now"],
+        "seconds_to_embargo": after["seconds_to_embargo"],
+    }
+    assert after["schedule"]["state"] == "done"
+    assert {r["after_embargo_s"] for r in after["recipients"]} == {0.0}
+
+
+def test_finding_5_rescheduled_after_a_cancel_shows_no_negative_delivery(
+    project: Path, clock: HookedClock
+) -> None:
+    schedule(project, clock)
+    at(clock, -59.5)
+
+    class CancelAfterTwo(NoProgress):
+        sent = 0
+
+        def advance(self, delivery: Any) -> None:
+            self.sent += 1
+            if self.sent == 2:
+                with Store(config_of(project).store_path) as store:
+                    cancel(config_of(project), store, now=clock.now())
+
+    result = run(project, clock, progress=CancelAfterTwo())
+    assert result.counts is not None and result.counts.sent == 2
+    later = schedule(project, clock, at_="2027-06-25 15:00")
+    with Store(config_of(project).store_path) as store:
+        status = release_status(config_of(project), store, now=clock.now())
+    assert later.state is ScheduleState.SCHEDULED
+    earlier = [p for p in status.recipients if p.state is State.SENT]
+    assert len(earlier) == 2
+    assert {(p.after_embargo, p.detail) for p in earlier} == {(None, "sent for an earlier embargo")}
+    assert status.first is None and status.last is None

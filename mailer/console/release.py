@@ -174,7 +174,8 @@ def status(s: ReleaseStatus) -> None:
             table.add_column(col, overflow="fold")
         for p in s.recipients:
             at = "" if p.at is None else f"{p.at.astimezone(shown):%Y-%m-%d %H:%M:%S.%f}"[:-3]
-            note = p.detail if p.state is not State.SENT else ("Bcc" if p.batch else "")
+            earlier = p.state is State.SENT and p.at is not None and p.after_embargo is None
+            note = p.detail if p.state is not State.SENT or earlier else ("Bcc" if p.batch else "")
             table.add_row(
                 p.email, p.round, p.state.value.replace("_", " "), at, _after(p.after_embargo), note
             )

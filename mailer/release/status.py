@@ -58,8 +58,14 @@ def _outcome(
     entry: JournalEntry, round_: str, embargo: dt.datetime | None, batch: str
 ) -> RecipientOutcome:
     after = None
+    detail = entry.last_error
     if entry.sent_at is not None and embargo is not None:
         after = (entry.sent_at - embargo).total_seconds()
+        if round_ == "release" and after < 0:
+            # Sent under an earlier schedule (cancelled during its run, then scheduled again):
+            # not "-1 min 59 s after the embargo" of this one.
+            after = None
+            detail = "sent for an earlier embargo"
     return RecipientOutcome(
         email=entry.email,
         name=entry.name,
@@ -67,7 +73,7 @@ def _outcome(
         state=entry.state,
         at=entry.sent_at,
         after_embargo=after,
-        detail=entry.last_error,
+        detail=detail,
         batch=batch,
     )
 
