@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 from mailer.cli import app
 from mailer.config import load_config
 from mailer.contacts import load_project
-from mailer.errors import ExitCode, TransportError
+from mailer.errors import EmbargoGuardError, ExitCode, TransportError
 from mailer.models import ScheduleState, State
 from mailer.release.audience import changed_inputs
 from mailer.release.runner import Command, cancel, plan_schedule, run_release, save_schedule
@@ -29,10 +30,13 @@ from mailer.store import Store
 from tests.fixtures_smtp import SmtpTestServer, smtp_config
 from tests.helpers import make_project, set_keys
 from tests.test_release import (
+    EMBARGO,
     SCHEDULED_AT,
     HookedClock,
     at,
     config_of,
+    journal,
+    outbox,
     run,
     schedule,
 )
@@ -239,3 +243,139 @@ def test_finding_5_rescheduled_after_a_cancel_shows_no_negative_delivery(
     assert len(earlier) == 2
     assert {(p.after_embargo, p.detail) for p in earlier} == {(None, "sent for an earlier embargo")}
     assert status.first is None and status.last is None
+
+
+# --- finding 10: a clock that goes back during the release --------------------------------------
+
+
+class StepBackAfter(NoProgress):
+    """Steps the wall clock back (as NTP does) once *count* messages went out."""
+
+    def __init__(self, clock: HookedClock, count: int, seconds: float) -> None:
+        self.clock, self.count, self.seconds, self.seen = clock, count, seconds, 0
+
+    def advance(self, delivery: Any) -> None:
+        self.seen += 1
+        if self.seen == self.count:
+            self.clock.step(-self.seconds)
+
+
+def test_finding_10_clock_back_mid_release_pauses_then_resumes(
+    project: Path, clock: HookedClock
+) -> None:
+    set_keys(project, "log", file="mailer.log")
+    schedule(project, clock)
+    at(clock, -59.5)
+    result = run(project, clock, progress=StepBackAfter(clock, 3, 3600))
+    assert (result.decision, result.exit_code) == ("paused", ExitCode.FAILED)
+    assert result.outcome == (
+        "PAUSED: clock went back 3600 s at 12:00:00 EEST, before the embargo 2027-06-25 "
+        "13:00:00 EEST (10:00:00 UTC): nothing more is sent until the clock is past it again; "
+        "sent 3 now (3 of 7 in all); 4 still queued"
+    )
+    assert result.schedule is not None
+    assert result.schedule.state is ScheduleState.PAUSED
+    assert result.schedule.note == "clock went back 3600 s at 12:00:00 EEST; 3 of 7 sent"
+    assert len(outbox(project)) == 3
+    assert (
+        sorted(r.state for r in journal(project).values()) == [State.PENDING] * 4 + [State.SENT] * 3
+    )
+    # The next cron run, a minute later by the corrected clock: not "not yet" as if nothing
+    # happened, and nothing is sent early.
+    clock.advance(60)
+    again = run(project, clock)
+    assert (again.decision, again.exit_code) == ("paused", ExitCode.OK)
+    assert again.outcome == (
+        "paused (clock went back 3600 s at 12:00:00 EEST; 3 of 7 sent): 3 of 7 sent; the other "
+        "4 go out when the clock is past the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC) "
+        "again, in 59 min 00 s"
+    )
+    assert len(outbox(project)) == 3
+    with Store(config_of(project).store_path) as store:
+        status = release_status(config_of(project), store, now=clock.now())
+    assert status.schedule is not None and status.schedule.state is ScheduleState.PAUSED
+    assert (status.release.sent, status.release.pending) == (3, 4)
+    # Once the clock is past the embargo again the rest goes out, each journalist once.
+    at(clock, -59.5)
+    done = run(project, clock)
+    assert (done.decision, done.exit_code) == ("arm", ExitCode.OK), done.outcome
+    assert done.outcome.startswith("sent 4 now (7 of 7 in all)")
+    rows = journal(project)
+    assert len(outbox(project)) == 7 and {r.state for r in rows.values()} == {State.SENT}
+    assert all(r.sent_at >= EMBARGO for r in rows.values())
+    log = (project / "mailer.log").read_text(encoding="utf-8").splitlines()
+    assert [line.split(" ", 1)[0] for line in log] == [
+        "2027-06-25T09:00:00.000Z",  # written after the clock went back
+        "2027-06-25T09:01:00.000Z",
+        "2027-06-25T10:00:00.000Z",
+    ]
+    assert ": PAUSED: clock went back 3600 s at 12:00:00 EEST" in log[0]
+
+
+def test_finding_10_wait_goes_on_waiting_after_the_clock_went_back(
+    project: Path, clock: HookedClock
+) -> None:
+    schedule(project, clock)
+    at(clock, -300)
+    result = run(project, clock, Command.WAIT, progress=StepBackAfter(clock, 2, 30))
+    assert (result.decision, result.exit_code) == ("arm", ExitCode.OK), result.outcome
+    assert len(outbox(project)) == 7
+    with Store(config_of(project).store_path) as store:
+        runs = store.releases.runs()
+    assert [(r.command, r.decision) for r in runs] == [("wait", "paused"), ("wait", "arm")]
+    assert runs[0].outcome.startswith("PAUSED: clock went back 30 s at 12:59:30 EEST")
+
+
+def test_finding_10_the_guard_without_a_clock_step_is_one_line(project: Path) -> None:
+    with Store(config_of(project).store_path) as store:
+        guarded = store.release_journal(schedule_id=None, embargo=EMBARGO, batches={})
+        with pytest.raises(EmbargoGuardError) as caught:
+            guarded.mark_transmitting("<x@y>", EMBARGO - dt.timedelta(microseconds=1))
+    assert str(caught.value) == (
+        "embargo guard: a message was about to be marked transmitting at 09:59:59 UTC, before "
+        "the embargo 10:00:00 UTC; it was not sent"
+    )
+
+
+def test_finding_10_through_the_cli_over_smtp(
+    project: Path, clock: HookedClock, smtp_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mailer release send-due`` over SMTP, its clock stepped back an hour after the second
+    message: one line and exit 3 instead of a traceback; the next runs resume on time."""
+    server = smtp_server()
+    set_keys(project, "transport", kind="smtp")
+    set_keys(project, "smtp", **server.smtp_section(connections=1, rate_per_minute=600))
+    schedule(project, clock)
+    stepped: list[float] = []
+
+    def ntp_correction() -> None:
+        if not stepped and len(server.messages) == 2 and clock.now() >= EMBARGO:
+            stepped.append(3600)
+            clock.step(-3600)
+
+    clock.on_sleep = ntp_correction
+    monkeypatch.setattr("mailer.clock.SystemClock", lambda: clock)
+    at(clock, -59.5)
+    res = mailer(project, "release", "send-due")
+    assert res.exit_code == 3, res.output
+    assert res.stdout == ""
+    stamp, _, line = res.stderr.partition(" ")
+    assert re.fullmatch(r"2027-06-25T09:00:00\.\d{3}Z", stamp), stamp
+    assert line == (
+        "mailer release send-due: PAUSED: clock went back 3600 s at "
+        "12:00:00 EEST, before the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC): nothing "
+        "more is sent until the clock is past it again; sent 2 now (2 of 7 in all); 5 still "
+        "queued\n"
+    )
+    status = mailer(project, "release", "status")
+    assert status.stdout.splitlines()[1] == (
+        "State:     paused (clock went back 3600 s at 12:00:00 EEST; 2 of 7 sent); the embargo "
+        "is in 59 min 59 s"
+    )
+    clock.on_sleep = None
+    at(clock, -59.5)
+    res = mailer(project, "release", "send-due")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("2027-06-25T10:00:00.")
+    assert " mailer release send-due: sent 5 now (7 of 7 in all) for the embargo" in res.stdout
+    assert sorted(len(server.received_by(e)) for e in journal(project)) == [1] * 7

@@ -74,10 +74,10 @@ def plan_schedule(
     pre-brief, unless *prebrief* is false)."""
     config = project.config
     current = store.releases.current()
-    if current is not None and current.state is ScheduleState.SENDING:
+    if current is not None and current.state in (ScheduleState.SENDING, ScheduleState.PAUSED):
         raise ScheduleError(
             f"the release of {describe(current.embargo, config.zone)} has started sending "
-            "(state: sending)",
+            f"(state: {current.state})",
             hint="to stop it: mailer release cancel; then schedule it again",
         )
     if current is not None and current.state is ScheduleState.DONE:

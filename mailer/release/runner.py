@@ -78,6 +78,27 @@ def run_release(
             if use_lock and not lock.acquired:
                 result = locked(command, lock.holder(), releases.current())
             else:
+
+                def paused(pause: RunResult) -> None:
+                    """`wait` goes on waiting after the clock went back: the pause is a run of
+                    its own in the run log and the log file."""
+                    nonlocal run_id
+                    releases.finish_run(
+                        run_id,
+                        now=clock.now(),
+                        decision=pause.decision,
+                        outcome=pause.outcome,
+                        ok=False,
+                        schedule_id=pause.schedule.id if pause.schedule else None,
+                    )
+                    log_line(
+                        config,
+                        f"{stamp(clock.now())} mailer release {command.value}: {pause.outcome}",
+                    )
+                    run_id = releases.start_run(
+                        schedule_id=None, command=command.value, owner=owner, now=clock.now()
+                    )
+
                 run = Run(
                     config,
                     store,
@@ -87,6 +108,7 @@ def run_release(
                     command=command,
                     progress=progress,
                     interactive=interactive,
+                    on_pause=paused,
                 )
                 result = run.go(
                     late_ok=late_ok,

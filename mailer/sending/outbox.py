@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from mailer.errors import EmbargoGuardError
 from mailer.models import Outgoing
 from mailer.sending.context import RunContext
 
@@ -40,8 +41,14 @@ async def run_outbox(items: Sequence[Outgoing], ctx: RunContext) -> None:
     for item in items:
         if not ctx.claim(item):
             continue
-        await ctx.wait_for_embargo()
-        ctx.transmitting(item)
+        if ctx.embargo_ahead():  # once it has passed, a clock that goes back meets the guard
+            await ctx.wait_for_embargo()
+        try:
+            ctx.transmitting(item)
+        except EmbargoGuardError as exc:  # the clock went back: stop, send nothing more
+            ctx.unclaim(item)
+            ctx.stop_for_guard(exc)
+            break
         try:
             # Here, not before the loop: a folder that cannot be made fails the messages
             # (journaled, exit 3) instead of ending the run with a traceback.
