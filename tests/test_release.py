@@ -238,7 +238,8 @@ def test_send_due_not_yet_logs_one_line(project: Path, clock: FakeClock) -> None
     assert result.decision == "not-yet"
     assert result.exit_code == ExitCode.OK
     assert result.outcome == (
-        "not yet: the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC) is in 1 min 01 s"
+        "not yet: the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC) is in 1 min 01 s; "
+        "pre-flight ok"
     )
     assert (project / "mailer.log").read_text().splitlines() == [result.line]
     assert outbox(project) == []
@@ -790,7 +791,7 @@ def test_cli_cron_line(cli: Callable[..., Any], project: Path) -> None:
     res = cli("release", "cron")
     assert res.exit_code == 0
     job = [line for line in res.stdout.splitlines() if line.startswith("* * * * * ")]
-    assert len(job) == 1
+    assert len(job) == 2  # logged; and logged with the failures mailed (MAILTO)
     assert f"--config {project / 'config.toml'} release send-due" in job[0]
     assert f">> {project / 'release-cron.log'} 2>&1" in job[0]
     assert "PATH=" in job[0]

@@ -271,7 +271,7 @@ def test_finding_10_clock_back_mid_release_pauses_then_resumes(
     assert result.outcome == (
         "PAUSED: clock went back 3600 s at 12:00:00 EEST, before the embargo 2027-06-25 "
         "13:00:00 EEST (10:00:00 UTC): nothing more is sent until the clock is past it again; "
-        "sent 3 now (3 of 7 in all); 4 still queued"
+        "sent 3 now (3 of 7 in all); 4 still queued; pre-flight ok"
     )
     assert result.schedule is not None
     assert result.schedule.state is ScheduleState.PAUSED
@@ -288,7 +288,7 @@ def test_finding_10_clock_back_mid_release_pauses_then_resumes(
     assert again.outcome == (
         "paused (clock went back 3600 s at 12:00:00 EEST; 3 of 7 sent): 3 of 7 sent; the other "
         "4 go out when the clock is past the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC) "
-        "again, in 59 min 00 s"
+        "again, in 59 min 00 s; pre-flight ok"
     )
     assert len(outbox(project)) == 3
     with Store(config_of(project).store_path) as store:
@@ -365,7 +365,7 @@ def test_finding_10_through_the_cli_over_smtp(
         "mailer release send-due: PAUSED: clock went back 3600 s at "
         "12:00:00 EEST, before the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC): nothing "
         "more is sent until the clock is past it again; sent 2 now (2 of 7 in all); 5 still "
-        "queued\n"
+        "queued; pre-flight ok\n"
     )
     status = mailer(project, "release", "status")
     assert status.stdout.splitlines()[1] == (
@@ -379,3 +379,148 @@ def test_finding_10_through_the_cli_over_smtp(
     assert res.stdout.startswith("2027-06-25T10:00:00.")
     assert " mailer release send-due: sent 5 now (7 of 7 in all) for the embargo" in res.stdout
     assert sorted(len(server.received_by(e)) for e in journal(project)) == [1] * 7
+
+
+# --- findings 4 and 6: the pre-flight of every send-due run before the embargo ------------------
+
+
+def cron_run(project: Path, clock: HookedClock, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
+    """``mailer release send-due`` as cron runs it: its own environment, the clock *clock*."""
+    monkeypatch.setattr("mailer.clock.SystemClock", lambda: clock)
+    return mailer(project, "release", "send-due", env=env)
+
+
+def test_finding_6_a_password_missing_in_crons_environment_shows_days_ahead(
+    project: Path, clock: HookedClock, smtp_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = smtp_server(auth=True)
+    set_keys(project, "transport", kind="smtp")
+    set_keys(project, "smtp", **server.smtp_section(password_env="MAILER_SMTP_PASSWORD"))
+    monkeypatch.delenv("MAILER_SMTP_PASSWORD", raising=False)
+    schedule(project, clock)
+    at(clock, -3 * 86400 + 120)  # three days ahead, at 13:02 on Tuesday
+    res = cron_run(project, clock, monkeypatch)
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert res.stderr == (
+        "2027-06-22T10:02:00.000Z mailer release send-due: not yet: the embargo 2027-06-25 "
+        "13:00:00 EEST (10:00:00 UTC) is in 2 d 23 h; pre-flight FAIL: MAILER_SMTP_PASSWORD is "
+        "not set in cron's environment ([smtp] password_env)\n"
+    )
+    assert server.connections == 0  # cheap: no server is asked before the embargo
+    clock.advance(60)
+    again = cron_run(project, clock, monkeypatch)
+    assert again.exit_code == 1
+    assert again.stderr == ""  # said once: cron mails it when it starts failing, not every minute
+    assert again.stdout.startswith("2027-06-22T10:03:00.000Z mailer release send-due: not yet")
+    status = mailer(project, "release", "status").stdout.splitlines()
+    assert (
+        "Pre-flight: last check 13:03:00 EEST: FAIL: MAILER_SMTP_PASSWORD is not set in cron's "
+        "environment ([smtp] password_env) (failing since 13:02:00 EEST)"
+    ) in status
+    whole = mailer(project, "status")
+    assert (
+        "Pre-flight:  last check 2027-06-22 13:03:00 EEST: FAIL: MAILER_SMTP_PASSWORD is not set "
+        "in cron's environment ([smtp] password_env) (failing since 2027-06-22 13:02:00 EEST)"
+    ) in whole.stdout.splitlines()
+    assert "Embargo:     2027-06-25 13:00:00 EEST: scheduled" in whole.stdout.splitlines()
+    data = json.loads(mailer(project, "status", "--json").stdout)["release_schedule"]
+    assert data["last_check"]["ok"] is False
+    assert data["last_check"]["failing_since"] == "2027-06-22T10:02:00+00:00"
+    # The officer adds the variable to the crontab: the next run says so, on stdout.
+    clock.advance(60)
+    fixed = cron_run(project, clock, monkeypatch, MAILER_SMTP_PASSWORD=SmtpTestServer.PASSWORD)
+    assert fixed.exit_code == 0
+    assert fixed.stdout.endswith("is in 2 d 23 h; pre-flight ok\n")
+    release = json.loads(mailer(project, "release", "status", "--json").stdout)
+    assert release["last_check"] == {
+        "at": "2027-06-22T10:04:00+00:00",
+        "command": "send-due",
+        "ok": True,
+        "result": "ok",
+        "failing_since": None,
+        "summary": "last check 13:04:00 EEST: ok",
+    }
+
+
+def test_finding_4_the_pre_flight_names_changed_inputs(
+    project: Path, clock: HookedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule(project, clock)
+    at(clock, -3600)
+    (project / "templates" / "release" / "sv.txt").write_text("Ny text", encoding="utf-8")
+    res = cron_run(project, clock, monkeypatch)
+    assert res.exit_code == 0  # it would still go out, with messages not checked since
+    assert res.stdout.endswith(
+        "is in 1 h 00 min; pre-flight WARN: templates/release changed since scheduling "
+        "('mailer release schedule' checks the messages again now)\n"
+    )
+
+
+def test_finding_6_a_password_command_that_fails(
+    project: Path, clock: HookedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_keys(project, "transport", kind="smtp")
+    set_keys(
+        project,
+        "smtp",
+        host="smtp.office365.com",
+        port=587,
+        username="viestinta@kokkola.example",
+        password_command="false",
+    )
+    schedule(project, clock)
+    at(clock, -7200)
+    res = cron_run(project, clock, monkeypatch)
+    assert res.exit_code == 1
+    assert res.stderr.endswith(
+        "pre-flight FAIL: [smtp] password_command: false failed with exit status 1; run it "
+        "yourself to see why (its output is not shown here)\n"
+    )
+
+
+def test_status_warns_when_no_send_due_run_checks(
+    project: Path, clock: HookedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule(project, clock)
+    monkeypatch.setattr("mailer.clock.SystemClock", lambda: clock)
+    res = mailer(project, "release", "status")
+    assert res.stderr == (
+        "warning: no send-due run has checked the release yet: is the cron job installed "
+        "('mailer release cron'), or 'mailer release wait' running?\n"
+    )
+    assert cron_run(project, clock, monkeypatch).exit_code == 0
+    assert mailer(project, "release", "status").stderr == ""
+    clock.advance(600)
+    assert mailer(project, "release", "status").stderr == (
+        "warning: no send-due run has checked the release since 09:00:00 EEST: is the cron job "
+        "installed ('mailer release cron'), or 'mailer release wait' running?\n"
+    )
+
+
+def test_send_due_errors_carry_a_time_stamp(
+    project: Path, clock: HookedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "config.toml").write_text("[event\n", encoding="utf-8")
+    res = cron_run(project, clock, monkeypatch)
+    assert res.exit_code == 1
+    assert re.fullmatch(
+        r"2027-06-25T06:00:00\.000Z mailer release send-due: error: \S*config\.toml:1: TOML .*\n",
+        res.stderr,
+    ), res.stderr
+
+
+def test_release_cron_shows_how_to_get_the_failures_mailed(project: Path) -> None:
+    res = mailer(project, "release", "cron")
+    out = res.stdout.splitlines()
+    start = out.index(
+        "To have cron mail you the failures too (every run is still logged), paste these instead:"
+    )
+    assert out[start + 3] == "MAILTO=viestinta@kokkola.example"
+    log = project / "release-cron.log"
+    assert out[start + 4].endswith(f"release send-due 2>&1 >> {log} | tee -a {log}")
+    assert out[start + 5].startswith(
+        "Note: cron mails to viestinta@kokkola.example what send-due writes to stderr: "
+    )
+    systemd = mailer(project, "release", "cron", "--systemd").stdout
+    assert "journalctl --user -u mailer-release.service" in systemd

@@ -25,8 +25,12 @@ def config_path() -> Path:
 
 
 @contextlib.contextmanager
-def handled() -> Iterator[None]:
-    """Print a MailerError as one line and exit with its code; Ctrl-C exits 130."""
+def handled(*, log_as: str = "") -> Iterator[None]:
+    """Print a MailerError as one line and exit with its code; Ctrl-C exits 130.
+
+    *log_as* (``mailer release send-due``): the line starts like a log line, with its time
+    stamp and the command, for cron's log and mail.
+    """
     # lazy: keeps --help fast (the console brings rich)
     from mailer import console
     from mailer.errors import ExitCode, MailerError
@@ -34,7 +38,13 @@ def handled() -> Iterator[None]:
     try:
         yield
     except MailerError as exc:
-        console.error(exc)
+        prefix = ""
+        if log_as:
+            from mailer.clock import SystemClock  # lazy: keeps --help fast
+            from mailer.release import stamp
+
+            prefix = f"{stamp(SystemClock().now())} {log_as}: "
+        console.error(exc, prefix=prefix)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         console.err.print("interrupted: the journal is consistent; run the command again to resume")

@@ -150,7 +150,7 @@ def send_due(
     from mailer.console import release as show
     from mailer.release import Command, run_release
 
-    with handled():
+    with handled(log_as="mailer release send-due"):
         config = load_config(config_path())
         result = run_release(
             config, command=Command.SEND_DUE, clock=SystemClock(), use_lock=not no_lock

@@ -5,7 +5,13 @@ Front door of the config package: :func:`load_config` (and :func:`find_config`) 
 the environment, the keyring or a command, never in the file.
 """
 
-from mailer.config.credentials import Secret, get_password, imap_password_for, password_for
+from mailer.config.credentials import (
+    Secret,
+    get_password,
+    imap_password_for,
+    password_for,
+    password_problem,
+)
 from mailer.config.load import (
     CONFIG_ENV,
     LANGUAGES,
@@ -32,4 +38,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "password_for",
+    "password_problem",
 ]

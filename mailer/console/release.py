@@ -14,7 +14,7 @@ from rich.text import Text
 from mailer.clock import Clock
 from mailer.console import err, info, out, print_json, send_report, warning
 from mailer.models import Schedule, State
-from mailer.release import describe, in_words, relative
+from mailer.release import check_summary, describe, in_words, overdue_summary, relative
 from mailer.sending import Delivery
 
 if TYPE_CHECKING:
@@ -90,8 +90,9 @@ def prebrief(count: int, report: SendReport | None, *, dry_run: bool) -> None:
 
 
 def run_line(result: RunResult) -> None:
-    """The one line for cron mail and the cron log: stdout when fine, stderr when not."""
-    if result.ok:
+    """The one line for cron mail and the cron log: stdout when fine, stderr when not (a
+    failure reported in the same words by the previous run: stdout, so cron mails it once)."""
+    if result.ok or result.repeated:
         out.print(result.line, markup=False, soft_wrap=True)
     else:
         err.print(result.line, markup=False, soft_wrap=True)
@@ -120,6 +121,7 @@ def cron(setup: CronSetup, *, systemd: bool) -> None:
             "systemctl --user enable --now mailer-release.timer"
         )
         info("(and 'loginctl enable-linger $USER' so that it runs while you are logged out)")
+        info("Its output, with every failure: journalctl --user -u mailer-release.service")
         return
     for line in setup.lines:
         info(line)
@@ -127,6 +129,13 @@ def cron(setup: CronSetup, *, systemd: bool) -> None:
     info("Install: run 'crontab -e' and paste the lines above at the end of the file.")
     for note in setup.notes:
         info(f"Note: {note}")
+    info("")
+    info("To have cron mail you the failures too (every run is still logged), paste these instead:")
+    for line in setup.mail_lines:
+        info(line)
+    for note in setup.mail_notes:
+        info(f"Note: {note}")
+    info("")
     info("A systemd timer instead: mailer release cron --systemd")
 
 
@@ -153,6 +162,12 @@ def status(s: ReleaseStatus) -> None:
             f"Mode:      {sch.mode} ({who}); grace {sch.grace_minutes} min; "
             f"{sch.checked} messages checked when scheduled"
         )
+        zone = schedule_zone(sch)
+        checked = check_summary(s.last_check, zone, now=s.now)
+        if checked:
+            info(f"Pre-flight: {checked}")
+        if s.check_overdue:
+            warning(overdue_summary(s.last_check, zone, now=s.now))
     counts = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.release.as_dict().items())
     info(f"Release:   {counts}")
     if s.prebrief.total:

@@ -9,9 +9,11 @@ journals it, :func:`send` transmits it; :mod:`.followups` decides which round an
 
 from mailer.invitations.followups import (
     choose_round,
+    followups_section,
     invitation_sequence,
     record_round,
     reminder_contacts,
+    update_due_section,
 )
 from mailer.invitations.rounds import (
     Prepared,
@@ -44,6 +46,7 @@ __all__ = [
     "choose_round",
     "commit",
     "delivery_plan_lines",
+    "followups_section",
     "invitation_sequence",
     "prepare",
     "preview_invitation",
@@ -53,4 +56,5 @@ __all__ = [
     "send",
     "summarize",
     "suppressed",
+    "update_due_section",
 ]

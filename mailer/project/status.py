@@ -9,6 +9,7 @@ from typing import Any
 
 from mailer.config import Config
 from mailer.contacts import ContactCounts, count_project_contacts, open_store
+from mailer.invitations import followups_section, update_due_section
 from mailer.models import Campaign, JournalEntry, State, StateCounts
 from mailer.release import release_section, schedule_section
 from mailer.rsvp import rsvp_section
@@ -40,7 +41,13 @@ PROBLEMS_SHOWN = 50  # failed / in-doubt invitations `mailer status` prints (--j
 # The other areas' parts of the status, in the order `mailer status` shows them. Each returns its
 # key and its numbers, or None when it has nothing to say yet.
 StatusSection = Callable[[Config, Store], tuple[str, dict[str, Any]] | None]
-SECTIONS: tuple[StatusSection, ...] = (rsvp_section, release_section, schedule_section)
+SECTIONS: tuple[StatusSection, ...] = (
+    followups_section,
+    update_due_section,
+    rsvp_section,
+    release_section,
+    schedule_section,
+)
 
 
 def collect_status(

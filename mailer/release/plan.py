@@ -323,5 +323,5 @@ def send_prebrief(
         releases.finish_run(
             run_id, now=clock.now(), decision="prebrief", outcome=text, ok=report.ok
         )
-    log_line(config, f"{stamp(clock.now())} mailer release prebrief: {text}")
+    log_line(config, f"mailer release prebrief: {text}", now=clock.now())
     return len(plan.items), report

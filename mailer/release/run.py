@@ -58,6 +58,9 @@ class RunResult:
     last: float | None
     report: SendReport | None
     line: str  # the log line: time stamp, command, decision, outcome
+    # A failure the last run already reported in the same words (a pre-flight that keeps
+    # failing): printed to stdout, not to stderr, so that cron mails it once, not every minute.
+    repeated: bool = False
 
     @property
     def ok(self) -> bool:

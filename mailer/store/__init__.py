@@ -18,7 +18,7 @@ from types import TracebackType
 from mailer.store.db import connect, translate_error
 from mailer.store.journal import Journal, Recovery, Reservation
 from mailer.store.marks import Outcome, Submission
-from mailer.store.release import BatchRequest, Releases, RunRecord
+from mailer.store.release import BatchRequest, ReleaseCheck, Releases, RunRecord
 from mailer.store.release_journal import ReleaseJournal
 from mailer.store.rsvp import (
     AnswerUpdate,
@@ -42,6 +42,7 @@ __all__ = [
     "MessageOutcome",
     "Outcome",
     "Recovery",
+    "ReleaseCheck",
     "ReleaseJournal",
     "Releases",
     "Reservation",
