@@ -524,3 +524,49 @@ def test_release_cron_shows_how_to_get_the_failures_mailed(project: Path) -> Non
     )
     systemd = mailer(project, "release", "cron", "--systemd").stdout
     assert "journalctl --user -u mailer-release.service" in systemd
+
+
+# --- finding 9: mailer status shows the follow-up rounds and a due update -----------------------
+
+
+def test_finding_9_status_shows_every_round_and_a_due_update(project: Path) -> None:
+    assert mailer(project, "invite", "send", "--yes").exit_code == 0
+    assert mailer(project, "invite", "remind", "--yes").exit_code == 0
+    first = mailer(project, "status").stdout.splitlines()
+    assert "Reminder 1:  sent 7  failed 0  in doubt 0  pending 0  skipped 0" in first
+    assert not any(line.startswith("Update due:") for line in first)
+    set_keys(project, "event", location="Kokkolan kaupungintalo, valtuustosali")
+    due = mailer(project, "status").stdout.splitlines()
+    assert (
+        "Update due:  [event] changed since the invitations went out (mailer invite update)" in due
+    )
+    data = json.loads(mailer(project, "status", "--json").stdout)
+    assert data["update_due"] == {
+        "due": True,
+        "reason": "[event] changed since the invitations went out (mailer invite update)",
+    }
+    assert mailer(project, "invite", "update", "--yes").exit_code == 0
+    updated = mailer(project, "status").stdout.splitlines()
+    assert "Update 1:    sent 7  failed 0  in doubt 0  pending 0  skipped 0" in updated
+    assert not any(line.startswith("Update due:") for line in updated)
+    set_keys(project, "event", location="Kokkolan kirjasto")
+    assert (
+        "Update due:  [event] changed since the last update went out (mailer invite update)"
+        in mailer(project, "status").stdout.splitlines()
+    )
+    assert mailer(project, "invite", "cancel", "--yes").exit_code == 0
+    done = mailer(project, "status")
+    lines = done.stdout.splitlines()
+    assert "Cancel:      sent 7  failed 0  in doubt 0  pending 0  skipped 0" in lines
+    assert not any(line.startswith("Update due:") for line in lines)
+    data = json.loads(mailer(project, "status", "--json").stdout)
+    counts = {"sent": 7, "failed": 0, "in_doubt": 0, "pending": 0, "skipped": 0}
+    assert data["followups"] == {
+        "reminder": [{"round": 1, **counts}],
+        "update": [{"round": 1, **counts}],
+        "cancel": [{"round": 0, **counts}],
+    }
+    assert data["update_due"] == {
+        "due": False,
+        "reason": "the event was cancelled (mailer invite cancel)",
+    }
