@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
-from collections.abc import Callable
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +25,14 @@ from typer.testing import CliRunner
 from mailer.cli import app
 from mailer.config import load_config
 from mailer.contacts import load_project
-from mailer.errors import EmbargoGuardError, ExitCode, TransportError
+from mailer.errors import EmbargoGuardError, ExitCode, StoreError, TransportError
 from mailer.models import ScheduleState, State
 from mailer.release.audience import changed_inputs
 from mailer.release.runner import Command, cancel, plan_schedule, run_release, save_schedule
 from mailer.release.status import release_status
 from mailer.sending import NoProgress, check_smtp
 from mailer.store import Store
+from mailer.store import db as store_db
 from tests.fixtures_smtp import SmtpTestServer, smtp_config
 from tests.helpers import make_project, set_keys
 from tests.test_release import (
@@ -570,3 +576,118 @@ def test_finding_9_status_shows_every_round_and_a_due_update(project: Path) -> N
         "due": False,
         "reason": "the event was cancelled (mailer invite cancel)",
     }
+
+
+# --- finding 12: a read-only journal ------------------------------------------------------------
+
+
+def _without_write_access() -> list[str]:
+    """How to run a command that file permissions bind: as root (CI, this sandbox) without the
+    capabilities that let root ignore them; as anyone else, as is."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: a chmod cannot stop root")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def _cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    config = str(project / "config.toml")
+    return subprocess.run(
+        [*_without_write_access(), sys.executable, "-m", "mailer", "--config", config, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def read_only_project(project: Path) -> Iterator[Path]:
+    """The starter project after its invitations went out, its folder and journal read-only."""
+    assert mailer(project, "invite", "send", "--yes").exit_code == 0
+    journal_file = project / "mailer.db"
+    assert journal_file.exists() and not Path(f"{journal_file}-wal").exists()
+    journal_file.chmod(0o400)
+    project.chmod(0o555)
+    try:
+        yield project
+    finally:
+        project.chmod(0o755)
+        journal_file.chmod(0o600)
+
+
+def test_finding_12_reading_commands_work_with_a_read_only_journal(
+    read_only_project: Path,
+) -> None:
+    project = read_only_project
+    status = _cli(project, "status")
+    assert (status.returncode, status.stderr) == (0, "")
+    assert "Invitations: sent 7  failed 0  in doubt 0  pending 0  skipped 0" in status.stdout
+    assert _cli(project, "status", "--json").returncode == 0
+    listed = _cli(project, "rsvp", "list")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert "Sarah Okafor" in listed.stdout
+    summary = _cli(project, "rsvp", "summary")
+    assert (summary.returncode, summary.stderr) == (0, "")
+    assert summary.stdout.startswith("Invited:      7 (sent 7)")
+    release = _cli(project, "release", "status")
+    assert (release.returncode, release.stderr) == (0, "")
+    assert sorted(p.name for p in project.iterdir()) == [
+        "config.toml",
+        "contacts.csv",
+        "mailer.db",
+        "outbox",
+        "programme.pdf",
+        "templates",
+    ]
+
+
+def test_finding_12_writing_commands_name_the_read_only_folder(read_only_project: Path) -> None:
+    project = read_only_project
+    res = _cli(project, "invite", "remind", "--yes")
+    assert res.returncode == 1
+    assert res.stderr == (
+        f"error: {project / 'mailer.db'}: cannot write the journal: its folder {project} is "
+        "read-only (SQLite writes its -wal and -shm files there)\n"
+        "hint: this command records what it does there; 'mailer status', 'mailer release "
+        "status', 'mailer rsvp list' and 'mailer rsvp summary' only read it and work as they "
+        "are\n"
+    )
+    due = _cli(project, "release", "send-due")
+    assert due.returncode == 1
+    assert due.stderr.endswith(
+        f" mailer release send-due: error: {project / 'mailer.db.release.lock'}: cannot open "
+        f"the release lock: its folder {project} is read-only\n"
+    )
+
+
+def test_finding_12_a_read_only_journal_with_a_live_write_ahead_log(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A -wal file that still holds changes cannot be read from a read-only folder: one line,
+    not a stale view."""
+    assert mailer(project, "invite", "send", "--yes").exit_code == 0
+    journal_file = project / "mailer.db"
+    writer = Store(journal_file)  # open: its -wal file stays until it closes
+    try:
+        writer.journal.set_meta("held", "open")
+        monkeypatch.setattr(store_db, "_writable", lambda path: False)
+        real = store_db._read_only
+
+        def no_shared_memory(uri: str) -> sqlite3.Connection:
+            if "mode=ro" in uri:  # as SQLite answers without a -shm file it may create
+                raise sqlite3.OperationalError("unable to open database file")
+            return real(uri)
+
+        monkeypatch.setattr(store_db, "_read_only", no_shared_memory)
+        with pytest.raises(StoreError) as caught:
+            store_db.connect_reader(journal_file)
+    finally:
+        writer.close()
+    assert str(caught.value) == (
+        f"{journal_file}: the journal's folder is read-only and mailer.db-wal holds changes "
+        "not yet written into the journal; they cannot be read without write access"
+    )

@@ -113,5 +113,5 @@ def status_json(status: Status) -> dict[str, Any]:
 def project_status(config: Config, *, all_problems: bool = False) -> Status:
     """``mailer status``: contacts.csv counted, and every round's counts from the journal."""
     contacts = count_project_contacts(config)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return collect_status(config, contacts, store, all_problems=all_problems)

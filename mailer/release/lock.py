@@ -43,7 +43,13 @@ class ReleaseLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot open the release lock: {exc.strerror}") from None
+            folder = self.path.parent
+            why = (
+                f"its folder {folder} is read-only"
+                if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK)
+                else exc.strerror
+            )
+            raise StoreError(f"{self.path}: cannot open the release lock: {why}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

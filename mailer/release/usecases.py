@@ -51,7 +51,7 @@ def schedule_release(
 
 def read_status(config: Config, *, now: dt.datetime) -> ReleaseStatus:
     """``release status``: the schedule, who got the release when, the run log."""
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return release_status(config, store, now=now)
 
 

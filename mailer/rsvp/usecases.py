@@ -83,7 +83,7 @@ def list_answers(config: Config, *, status: str | None = None) -> tuple[RsvpRow,
 
 def answer_summary(config: Config) -> RsvpSummary:
     project = project_for(config)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return load_summary(store, project.book.contacts, config)
 
 
@@ -130,7 +130,7 @@ def export_answers(config: Config, path: Path, *, delimiter: str = ";") -> Expor
 
 def _rows(config: Config) -> tuple[RsvpRow, ...]:
     project = project_for(config)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return load_rows(store, project.book.contacts)
 
 
@@ -157,5 +157,5 @@ def unsuppress_address(config: Config, email: str) -> str:
 
 
 def suppression_list(config: Config) -> tuple[Suppression, ...]:
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return tuple(store.rsvps.suppressions())
