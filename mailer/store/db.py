@@ -63,7 +63,7 @@ def _not_writable(path: Path, exc: OSError | None = None) -> StoreError:
         why = "the file is read-only"
     else:
         why = exc.strerror if exc is not None and exc.strerror else "permission denied"
-    what = "cannot write the journal" if path.exists() else "cannot create the journal"
+    what = "cannot write the journal" if path.is_file() else "cannot create the journal"
     return StoreError(
         f"{path}: {what}: {why}",
         hint="this command records what it does there; 'mailer status', 'mailer release status', "
