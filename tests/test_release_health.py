@@ -23,11 +23,12 @@ import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from mailer.config import load_config
+from mailer.config import load_config, password_problem
 from mailer.contacts import load_project
 from mailer.errors import EmbargoGuardError, ExitCode, StoreError, TransportError
 from mailer.models import ScheduleState, State
 from mailer.release.audience import changed_inputs
+from mailer.release.preflight import preflight
 from mailer.release.runner import Command, cancel, plan_schedule, run_release, save_schedule
 from mailer.release.status import release_status
 from mailer.sending import NoProgress, check_smtp
@@ -691,3 +692,63 @@ def test_finding_12_a_read_only_journal_with_a_live_write_ahead_log(
         f"{journal_file}: the journal's folder is read-only and mailer.db-wal holds changes "
         "not yet written into the journal; they cannot be read without write access"
     )
+
+
+# --- the pre-flight's parts, one by one ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({}, ""),  # the variable is set in this environment
+        (
+            {"password_env": "MAILER_MISSING_PASSWORD"},
+            "MAILER_MISSING_PASSWORD is not set in cron's environment ([smtp] password_env)",
+        ),
+        (
+            {"password_env": "", "keyring_service": "mailer"},
+            "the keyring gave no password for officer@city.example in cron's environment ([smtp] "
+            "keyring_service = 'mailer': no entry, locked, or no keyring reachable without a "
+            "desktop session)",
+        ),
+        (
+            {"password_env": "MAILER_MISSING_PASSWORD", "keyring_service": "mailer"},
+            "MAILER_MISSING_PASSWORD is not set in cron's environment ([smtp] password_env), and "
+            "the keyring gave no password for officer@city.example ([smtp] keyring_service)",
+        ),
+        (
+            {"password_env": "", "password_command": "true"},
+            "[smtp] password_command: true printed nothing",
+        ),
+    ],
+)
+def test_password_problem_names_the_source_that_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: dict[str, str], expected: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "keyring", None)  # no keyring here
+    monkeypatch.setenv("MAILER_SET_PASSWORD", "secret")
+    monkeypatch.delenv("MAILER_MISSING_PASSWORD", raising=False)
+    smtp = {"password_env": "MAILER_SET_PASSWORD", **keys}
+    config = smtp_config(
+        tmp_path, None, host="smtp.example.org", username="officer@city.example", **smtp
+    )
+    assert password_problem(config, where="cron's environment") == expected
+
+
+def test_a_stuck_send_due_holding_the_lock_fails_the_pre_flight(
+    project: Path, clock: HookedClock
+) -> None:
+    sched = schedule(project, clock)
+    config = config_of(project)
+    now = clock.now()
+    old = (now - dt.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    fresh = (now - dt.timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    stuck = preflight(
+        config, sched, now=now, lock_holder=f"host:42:9 send-due since {old}", where="here"
+    )
+    assert stuck.text == (
+        f"FAIL: the release lock is held by send-due (process host:42:9) since {old}, though "
+        "nothing is due: a stuck run would keep the release from going out; end that process"
+    )
+    for holder in (f"host:42:9 wait since {old}", f"host:42:9 send-due since {fresh}", ""):
+        assert preflight(config, sched, now=now, lock_holder=holder, where="here").text == "ok"
