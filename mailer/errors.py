@@ -18,6 +18,7 @@ class ExitCode(enum.IntEnum):
     ERROR = 1  # bad input, configuration, template, journal or server problem
     USAGE = 2  # wrong command-line usage (Typer/Click use 2 as well)
     FAILED = 3  # the command ran, but some messages failed or are in doubt
+    SIGN_IN = 4  # the OAuth 2.0 sign-in has lapsed or was refused: run 'mailer login'
     INTERRUPTED = 130  # Ctrl-C; the journal is consistent, rerun to resume
 
 
@@ -34,6 +35,12 @@ class MailerError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def next_step(self) -> str | None:
+        """The hint to print on a line of its own after the error (None: no hint, or the hint is
+        already part of the message)."""
+        return self.hint
+
 
 class ConfigError(MailerError):
     """config.toml is missing, not TOML, or holds a wrong, unknown or missing key."""
@@ -44,7 +51,44 @@ class ContactsError(MailerError):
 
 
 class TemplateError(MailerError):
-    """A template is missing, has a syntax error, or fails to render."""
+    """A template is missing, has a syntax error, or fails to render.
+
+    It says where (*file*, relative to the project, and *line*, 0 when unknown), what is wrong
+    (*problem*) and, when there is one, what to do in the officer's terms (*hint*), all in one
+    line: ``templates/invitation/fi/body.txt:3: undefined variable vars.speaker — add speaker =
+    ... under [vars] in config.toml``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        file: str = "",
+        line: int = 0,
+        problem: str = "",
+    ) -> None:
+        full = f"{message} — {hint}" if hint else message
+        super().__init__(full, hint=hint)
+        self.file = file
+        self.line = line
+        self.problem = problem or message
+
+    @classmethod
+    def at(cls, file: str, line: int, problem: str, hint: str | None = None) -> TemplateError:
+        """The error of *file* at *line* (0: the file as a whole)."""
+        where = f"{file}:{line}" if line else file
+        return cls(f"{where}: {problem}", hint=hint, file=file, line=line, problem=problem)
+
+    def with_hint(self, hint: str | None) -> TemplateError:
+        """The same problem with another hint."""
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        base = f"{where}: {self.problem}" if self.file else self.problem
+        return TemplateError(base, hint=hint, file=self.file, line=self.line, problem=self.problem)
+
+    @property
+    def next_step(self) -> None:
+        return None  # the hint is part of the one line
 
 
 class AttachmentError(MailerError):
@@ -57,6 +101,13 @@ class StoreError(MailerError):
 
 class TransportError(MailerError):
     """The mail server cannot be reached or refuses the account (the run stops cleanly)."""
+
+
+class SignInRequired(TransportError):
+    """The OAuth 2.0 sign-in cannot give an access token (expired or revoked refresh token,
+    missing consent, wrong tenant, never signed in): nothing is sent, everything stays queued."""
+
+    exit_code = ExitCode.SIGN_IN
 
 
 class ScheduleError(MailerError):

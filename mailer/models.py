@@ -42,9 +42,18 @@ class Fields(Mapping[str, str]):
         return f"Fields({dict(self)!r})"
 
 
+# The fields every contact has (templates: ``contact.<field>``), in the order they are shown;
+# contacts.csv's other columns are in ``Contact.fields`` under their own names.
+CONTACT_FIELDS = ("email", "name", "first_name", "last_name", "outlet", "language", "tags")
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """One journalist from contacts.csv. ``email`` is normalised and is the contact's key."""
+    """One journalist from contacts.csv. ``email`` is normalised and is the contact's key.
+
+    ``fields`` holds the row's cells by column name (the fields and the file's other columns);
+    ``first_name`` and ``last_name`` come from their own cells or else from ``name``.
+    """
 
     email: str
     name: str
@@ -53,6 +62,8 @@ class Contact:
     tags: tuple[str, ...]
     line: int
     fields: Mapping[str, str] = field(default_factory=lambda: _NO_FIELDS)
+    first_name: str = ""
+    last_name: str = ""
 
     @property
     def key(self) -> str:

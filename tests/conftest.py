@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_smtp", "tests.fixtures_imap"]
+pytest_plugins = [
+    "tests.fixtures_smtp",
+    "tests.fixtures_imap",
+    "tests.fixtures_oauth",
+    "tests.fixtures_oauth_imap",
+]
 
 RUN_ALL = "--all"
 _DESELECTED_SLOW = pytest.StashKey[int]()

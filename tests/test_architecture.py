@@ -138,6 +138,7 @@ FRONT_DOORS = {
     "mailer.config",  # load_config / find_config
     "mailer.contacts",
     "mailer.invitations",
+    "mailer.oauth",
     "mailer.project",
     "mailer.release",
     "mailer.rsvp",
@@ -233,6 +234,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for layer in (
         "mailer models errors clock timeutil addresses",  # the shared modules
         "config",
+        "oauth",
         "store",
         "contacts messages",
         "sending",

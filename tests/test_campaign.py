@@ -193,7 +193,8 @@ def test_template_error_stops_before_anything_is_reserved(project_dir: Path) -> 
     with pytest.raises(TemplateError) as info:
         run(project)
     assert str(info.value) == (
-        "templates/invitation/sv/body.txt:3: undefined variable: 'kontakt' is undefined"
+        "templates/invitation/sv/body.txt:3: undefined variable kontakt — did you mean contact?"
+        " (a template knows contact, event, language, organizer, release, vars)"
     )
     assert journal_rows(project) == 0
     assert outbox(project) == []

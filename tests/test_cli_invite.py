@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import re
 import stat
 import subprocess
@@ -218,8 +219,10 @@ def test_template_error_stops_the_batch(project: Path) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert lines(result.stderr) == [
-        "error: templates/invitation/en/body.txt:3: undefined variable: 'dict object' has no "
-        "attribute 'venue'"
+        "error: templates/invitation/en/body.txt:3: undefined variable event.venue — event has"
+        " title, location, description, start, end, timezone, url (from [event] in config.toml);"
+        " for a value of your own, add venue = ... under [vars] in config.toml and write"
+        " vars.venue"
     ]
     assert not (project / "outbox").exists()
     assert journal(project) == []
@@ -339,6 +342,95 @@ def test_preview_unknown_address(project: Path) -> None:
     ]
 
 
+def html_part(data: bytes) -> str:
+    msg = email.message_from_bytes(data, policy=policy.default)
+    (part,) = [p for p in msg.walk() if p.get_content_type() == "text/html"]
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def test_preview_writes_the_html_part(project: Path) -> None:
+    result = mailer("invite", "preview", "--to", SARAH, "--out", "sarah.eml")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert lines(result.stdout)[-3:] == [
+        "",
+        "wrote preview-en.html (the HTML part, as Outlook shows it; --open shows it in your "
+        "browser)",
+        "wrote sarah.eml",
+    ]
+    written = project / "preview-en.html"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    sent = html_part((project / "sarah.eml").read_bytes())
+    assert written.read_bytes() == sent.encode("utf-8")
+    assert "Dear Sarah," in written.read_text(encoding="utf-8")
+
+
+def test_preview_html_to_a_chosen_file_and_raw(project: Path) -> None:
+    result = mailer("invite", "preview", "--raw", "--html", "out/fi.html")
+    assert result.exit_code == 1
+    assert lines(result.stderr) == ["error: out/fi.html: cannot write: No such file or directory"]
+    (project / "out").mkdir()
+    result = mailer("invite", "preview", "--raw", "--html", "out/fi.html")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("From: ")  # only the message: it can be piped
+    assert lines(result.stderr) == [
+        "",
+        "wrote out/fi.html (the HTML part, as Outlook shows it; --open shows it in your browser)",
+    ]
+    assert stat.S_IMODE((project / "out" / "fi.html").stat().st_mode) == 0o600
+
+
+def test_preview_of_a_plain_text_message(project: Path) -> None:
+    (project / "templates" / "invitation" / "fi" / "body.html").unlink()
+    result = mailer("invite", "preview")
+    assert result.exit_code == 0, result.output
+    assert lines(result.stdout)[-1] == (
+        "No HTML part: the message is plain text (the template has no body.html)."
+    )
+    assert not list(project.glob("preview-*.html"))
+
+
+def test_preview_warns_when_the_parts_disagree(project: Path) -> None:
+    """The officer rewrote body.txt; body.html still tells the sample's story."""
+    body = project / "templates" / "invitation" / "en" / "body.txt"
+    text = body.read_text(encoding="utf-8")
+    text = text.replace(
+        ", among them {{ vars.speaker }}, a consultant specialising in the battery industry", ""
+    )
+    body.write_text(text + "\nSee you at {{ event.title }}!\n", encoding="utf-8")
+    result = mailer("invite", "preview", "--to", SARAH)
+    assert result.exit_code == 0, result.output
+    assert lines(result.stderr) == [
+        "warning: the text part names the event's title (Akkukemian vetovastuuhankkeen "
+        "loppuseminaari), the HTML part does not",
+        "warning: the HTML part names vars.speaker (Jarkko Vesa), the text part does not",
+    ]
+    assert (project / "preview-en.html").exists()
+
+
+def test_preview_open_starts_the_default_browser(project: Path, tmp_path: Path) -> None:
+    """--open uses Python's webbrowser, which honours $BROWSER: a script stands in for it."""
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n', encoding="utf-8")
+    browser.chmod(0o700)
+    result = subprocess.run(
+        [sys.executable, "-m", "mailer", "invite", "preview", "--open"],
+        cwd=project,
+        env={**os.environ, "BROWSER": str(browser)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[-1] == (
+        "wrote preview-fi.html (the HTML part, as Outlook shows it; opening it in your browser)"
+    )
+    assert opened.read_text(encoding="utf-8") == (project / "preview-fi.html").as_uri() + "\n"
+
+
 # --- status --------------------------------------------------------------------------------------
 
 
@@ -439,7 +531,11 @@ def test_check_no_connect(project: Path) -> None:
         "ok    config      config.toml",
         "ok    contacts    7 contacts, 0 warnings",
         "ok    invitation  7 messages render",
+        "ok    reminder    7 messages render",
+        "ok    update      7 messages render",
+        "ok    cancel      7 messages render",
         "ok    release     7 messages render",
+        "ok    pre-brief   7 messages render",
     ]
     assert journal(project) == []
 
@@ -453,7 +549,11 @@ def test_check_reports_failures(project: Path) -> None:
         "ok    contacts    7 contacts, 0 warnings",
         "FAIL  invitation  programme.pdf: no such file (listed in config.toml [invitation] "
         "attachments)",
+        "ok    reminder    7 messages render",
+        "FAIL  update      the same problem as above",
+        "ok    cancel      7 messages render",
         "ok    release     7 messages render",
+        "ok    pre-brief   7 messages render",
     ]
 
 
@@ -484,7 +584,11 @@ def test_check_logs_in_to_imap(project: Path, dovecot: DovecotServer) -> None:
         "ok    config      config.toml",
         "ok    contacts    7 contacts, 0 warnings",
         "ok    invitation  7 messages render",
+        "ok    reminder    7 messages render",
+        "ok    update      7 messages render",
+        "ok    cancel      7 messages render",
         "ok    release     7 messages render",
+        "ok    pre-brief   7 messages render",
     ]
     assert re.fullmatch(
         rf"ok    imap        127\.0\.0\.1:{dovecot.imap_port} STARTTLS TLSv1\.[23], "

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from mailer.addresses import clean_display_name, has_control
 from mailer.contacts.book import (
     ContactBook,
+    ContactCounts,
+    count_contacts,
     load_contacts,
     parse_contacts,
     require_valid,
@@ -191,24 +193,28 @@ def test_email_column_spellings(tmp_path: Path, header: str) -> None:
     ("text", "message"),
     [
         (
-            "Sähköposti;Nimi\nmatti@hs.fi;Matti\n",
-            "contacts.csv:1: no 'email' column; if column 'Sähköposti' holds the addresses, "
-            "rename it to 'email'",
+            "Työsähköposti;Nimi\nmatti@hs.fi;Matti\n",
+            "contacts.csv:1: no 'email' column; if column 'Työsähköposti' holds the addresses, "
+            'set email = "Työsähköposti" under [contacts.columns] in config.toml '
+            "(or rename the column to 'email')",
         ),
         (
-            "Name,Email Address\nMatti,matti@hs.fi\n",
-            "contacts.csv:1: no 'email' column; if column 'Email Address' holds the addresses, "
-            "rename it to 'email'",
+            "Name,Work Email\nMatti,matti@hs.fi\n",
+            "contacts.csv:1: no 'email' column; if column 'Work Email' holds the addresses, "
+            'set email = "Work Email" under [contacts.columns] in config.toml '
+            "(or rename the column to 'email')",
         ),
         (
             "nimi,postinumero,osoite\n\nMatti,67100,matti@hs.fi\n",
             "contacts.csv:1: no 'email' column; if column 'osoite' holds the addresses, "
-            "rename it to 'email'",
+            'set email = "osoite" under [contacts.columns] in config.toml '
+            "(or rename the column to 'email')",
         ),
         (
             "nimi,media\nMatti,HS\n",
             "contacts.csv:1: no 'email' column (the header row has 'nimi', 'media'); "
-            "the addresses must be in 'email'",
+            "the addresses must be in a column named 'email' or chosen under "
+            "[contacts.columns] in config.toml",
         ),
     ],
 )
@@ -235,20 +241,32 @@ def test_header_problems_that_stop_everything(tmp_path: Path) -> None:
     )
 
 
-def test_column_names_are_normalised_and_must_be_identifiers(tmp_path: Path) -> None:
-    book = load(tmp_path, "Email, First  Name ,Puhelin (työ),1st,Lehti-Osasto\na@b.fi,A,1,2,X\n")
-    assert book.columns == ("email", "first_name", "lehti_osasto")
-    assert messages(book) == [
-        "contacts.csv:1: column C: the column name 'Puhelin (työ)' cannot be used in templates "
-        "(letters, digits and _ only, not starting with a digit); rename it, e.g. to "
-        "'puhelin_työ'",
-        "contacts.csv:1: column D: the column name '1st' cannot be used in templates "
-        "(letters, digits and _ only, not starting with a digit)",
-    ]
+def test_other_columns_get_names_templates_can_use(tmp_path: Path) -> None:
+    book = load(
+        tmp_path,
+        "Email, First  Name ,Puhelin (työ),1st,Lehti-Osasto,Manager's Name,???,Items\n"
+        "a@b.fi,A,1,2,X,M,Q,I\n",
+    )
+    assert book.columns == (
+        "email",
+        "first_name",
+        "puhelin_tyo",
+        "column_1st",
+        "lehti_osasto",
+        "managers_name",
+        "column_g",
+        "items_2",
+    )
+    assert book.problems == ()
     assert dict(book.contacts[0].fields) == {
         "email": "a@b.fi",
         "first_name": "A",
+        "puhelin_tyo": "1",
+        "column_1st": "2",
         "lehti_osasto": "X",
+        "managers_name": "M",
+        "column_g": "Q",
+        "items_2": "I",
     }
 
 
@@ -357,10 +375,18 @@ def test_languages(tmp_path: Path, cell: str, language: str) -> None:
     assert book.contacts[0].fields["language"] == language
 
 
-def test_unknown_language_falls_back_with_a_warning(tmp_path: Path) -> None:
-    book = load(tmp_path, "email,language\na@b.fi,de\n")
-    assert messages(book) == ["contacts.csv:2: unknown language 'de', using 'fi'"]
-    assert book.contacts[0].language == "fi"
+def test_unknown_language_is_an_error(tmp_path: Path) -> None:
+    book = load(tmp_path, "email,Kieli\na@b.fi,de\nb@b.fi,fi/sv\nc@b.fi,sv\n")
+    assert messages(book) == [
+        "contacts.csv:2: column 'Kieli': unknown language 'de'; use fi, sv or en, "
+        "or leave the cell empty for the default (fi)",
+        "contacts.csv:3: column 'Kieli': unknown language 'fi/sv'; use fi, sv or en, "
+        "or leave the cell empty for the default (fi)",
+    ]
+    assert [c.email for c in book.contacts] == ["c@b.fi"]
+    assert count_contacts(write(tmp_path, "email,Kieli\na@b.fi,de\n"), default_language="fi") == (
+        ContactCounts(valid=0, errors=1, keys=frozenset())
+    )
 
 
 def test_missing_optional_columns_use_defaults(tmp_path: Path) -> None:
@@ -440,7 +466,7 @@ def test_problems_are_in_line_order(tmp_path: Path) -> None:
         tmp_path, "email,language,x y\na@b.fi,de,\nbad,fi,=1\n\nc@b.fi,,\n".encode("cp1252")
     )
     assert [p.line for p in book.problems] == sorted(p.line for p in book.problems)
-    assert [p.severity for p in book.errors] == [Severity.ERROR]
+    assert [p.severity for p in book.errors] == [Severity.ERROR, Severity.ERROR]
     assert {p.severity for p in book.warnings} == {Severity.WARNING}
     assert len(book.errors) + len(book.warnings) == len(book.problems)
 
@@ -567,7 +593,7 @@ def test_select_refuses_bad_input(contacts: tuple[Contact, ...]) -> None:
 
 
 def test_require_valid_names_the_first_error_and_the_count(tmp_path: Path) -> None:
-    book = load(tmp_path, "email,language\na@b.fi,de\nbad\nc@b.fi\nc@b.fi\n")
+    book = load(tmp_path, "email,name\na@b.fi,=1\nbad\nc@b.fi\nc@b.fi\n")
     with pytest.raises(ContactsError) as info:
         require_valid(book)
     assert str(info.value) == (
@@ -577,7 +603,7 @@ def test_require_valid_names_the_first_error_and_the_count(tmp_path: Path) -> No
     one = load(tmp_path, "email\nbad\n")
     with pytest.raises(ContactsError, match=r"\(1 error; run 'mailer contacts check'\)$"):
         require_valid(one)
-    warned = load(tmp_path, "email,language\na@b.fi,de\n")
+    warned = load(tmp_path, "email,name\na@b.fi,=1\n")
     assert require_valid(warned) == warned.contacts
 
 

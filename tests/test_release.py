@@ -604,10 +604,13 @@ def test_bcc_batch_is_claimed_whole_or_not_at_all(project: Path, clock: FakeCloc
         assert len(again) == 2
 
 
-def test_bcc_template_must_not_use_contact_fields(project: Path, clock: FakeClock) -> None:
+@pytest.mark.parametrize("field", ["first_name", "name", "email"])
+def test_bcc_template_must_not_use_contact_fields(
+    project: Path, clock: FakeClock, field: str
+) -> None:
     set_keys(project, "release", mode="bcc")
     subject = project / "templates" / "release" / "fi" / "subject.txt"
-    subject.write_text("Hei {{ contact.first_name }}", encoding="utf-8")
+    subject.write_text(f"Hei {{{{ contact.{field} }}}}", encoding="utf-8")
     with pytest.raises(TemplateError) as caught:
         schedule(project, clock)
     assert caught.value.hint is not None and "Bcc mode" in caught.value.hint

@@ -99,13 +99,18 @@ def test_templates_cannot_change_the_context(tmp_path: Path) -> None:
 
 def test_undefined_variable_names_file_and_line(tmp_path: Path) -> None:
     text = body_error(tmp_path, "Hei {{ contact.name }},\n\nTervetuloa {{ venue }}!\n")
-    assert text == "templates/t/fi/body.txt:3: undefined variable: 'venue' is undefined"
+    assert text == (
+        "templates/t/fi/body.txt:3: undefined variable venue — a template knows contact, event,"
+        " language; for a value of your own, add venue = ... under [vars] in config.toml and"
+        " write vars.venue"
+    )
 
 
 def test_undefined_attribute_names_file_and_line(tmp_path: Path) -> None:
     text = body_error(tmp_path, "a\n{{ contact.phone }}\n")
     assert text == (
-        "templates/t/fi/body.txt:2: undefined variable: 'dict object' has no attribute 'phone'"
+        "templates/t/fi/body.txt:2: undefined variable contact.phone — contacts.csv has no column"
+        " 'phone' (columns: name, email)"
     )
 
 
@@ -122,9 +127,11 @@ def test_undefined_in_the_starter_template(tmp_path: Path) -> None:
             "invitation", "fi", {**event_context(config), "contact": contact_context(contact)}
         )
     assert str(info.value) == (
-        "templates/invitation/fi/body.txt:5: undefined variable: 'dict object' has no attribute"
-        " 'desk'"
+        "templates/invitation/fi/body.txt:5: undefined variable contact.desk — contacts.csv has"
+        " no column 'desk' (columns: first_name, email, name, last_name, outlet, language, tags)"
     )
+    assert (info.value.file, info.value.line) == ("templates/invitation/fi/body.txt", 5)
+    assert info.value.problem == "undefined variable contact.desk"
 
 
 def test_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -146,7 +153,11 @@ def test_syntax_error_in_html_is_found_by_check(tmp_path: Path) -> None:
 
 def test_unknown_filter_is_a_syntax_error(tmp_path: Path) -> None:
     text = body_error(tmp_path, "{{ contact.name|shout }}")
-    assert text == "templates/t/fi/body.txt:1: syntax error: No filter named 'shout'."
+    assert text == (
+        "templates/t/fi/body.txt:1: syntax error: No filter named 'shout'. — the filters are"
+        " date, time, datetime (dates and times the local way) and Jinja2's own (upper, lower,"
+        " title, replace, default, join, ...)"
+    )
 
 
 def test_runtime_error_names_the_line(tmp_path: Path) -> None:
@@ -309,3 +320,105 @@ def test_starter_invitation_renders_in_every_language(tmp_path: Path) -> None:
     assert "klo 12.00–16.00" in seen["fi"].text
     assert "25 juni 2027" in seen["sv"].text
     assert "25 June 2027" in seen["en"].text
+
+
+# --- every problem of a message (mailer check) ---------------------------------------------------
+
+
+def test_problems_lists_every_undefined_name_of_every_part(tmp_path: Path) -> None:
+    write_templates(
+        tmp_path,
+        "t",
+        "fi",
+        subject="{{ vars.subject_word }} {{ event.title }}",
+        body_txt="Hei {{ contact.first_name }},\n{% if contact.desk %}x{% endif %}\n"
+        "{% for t in vars.topics %}{{ t }}{% endfor %}\n{{ vars.deadline|date }}\n",
+        body_html="<p>{{ contact.phone|upper }}</p>\n",
+    )
+    r = renderer(tmp_path)
+    with pytest.raises(TemplateError) as first:
+        r.render("t", "fi", context(vars={}))
+    problems = r.problems("t", "fi", context(vars={}))
+    assert [p.message for p in problems] == [
+        "templates/t/fi/subject.txt:1: undefined variable vars.subject_word — add subject_word ="
+        " ... under [vars] in config.toml",
+        "templates/t/fi/body.txt:1: undefined variable contact.first_name — contacts.csv has no"
+        " column 'first_name' (columns: name, email)",
+        "templates/t/fi/body.txt:2: undefined variable contact.desk — contacts.csv has no column"
+        " 'desk' (columns: name, email)",
+        "templates/t/fi/body.txt:3: undefined variable vars.topics — add topics = ... under"
+        " [vars] in config.toml",
+        "templates/t/fi/body.txt:4: undefined variable vars.deadline — add deadline = ... under"
+        " [vars] in config.toml",
+        "templates/t/fi/body.html:1: undefined variable contact.phone — contacts.csv has no"
+        " column 'phone' (columns: name, email)",
+    ]
+    assert problems[0].message == first.value.message  # the first is the one a send stops at
+
+
+def test_problems_of_a_message_that_renders(tmp_path: Path) -> None:
+    write_templates(tmp_path, "t", "fi", subject="S", body_txt="{{ contact.name }}")
+    assert renderer(tmp_path).problems("t", "fi", context()) == ()
+
+
+def test_problems_goes_on_after_a_problem_that_stops_a_part(tmp_path: Path) -> None:
+    write_templates(
+        tmp_path,
+        "t",
+        "fi",
+        subject="{% if false %}x{% endif %}",
+        body_txt="{{ vars.a }}\n{{ 1 / 0 }}\n{{ vars.b }}\n",
+        body_html="{{ ''.__class__ }}",
+    )
+    problems = renderer(tmp_path).problems("t", "fi", context(vars={}))
+    assert [p.message for p in problems] == [
+        "templates/t/fi/subject.txt: the subject is empty",
+        "templates/t/fi/body.txt:1: undefined variable vars.a — add a = ... under [vars] in"
+        " config.toml",
+        "templates/t/fi/body.txt:2: ZeroDivisionError: division by zero",
+        "templates/t/fi/body.html:1: not allowed in a template: access to attribute '__class__'"
+        " of 'str' object is unsafe.",
+    ]
+
+
+def test_an_included_template_is_named_with_its_own_line(tmp_path: Path) -> None:
+    (tmp_path / "templates" / "common").mkdir(parents=True)
+    (tmp_path / "templates" / "common" / "footer.txt").write_text(
+        "--\n{{ organizer.phone }}\n", encoding="utf-8"
+    )
+    include = "a\n{% include 'common/footer.txt' %}"
+    write_templates(tmp_path, "t", "fi", subject="S", body_txt=include)
+    r = renderer(tmp_path)
+    ctx = context(organizer={"name": "O"})
+    expected = (
+        "templates/common/footer.txt:2: undefined variable organizer.phone — organizer has name"
+        " (from [organizer] in config.toml); for a value of your own, add phone = ... under"
+        " [vars] in config.toml and write vars.phone"
+    )
+    with pytest.raises(TemplateError) as info:
+        r.render("t", "fi", ctx)
+    assert info.value.message == expected
+    assert [p.message for p in r.problems("t", "fi", ctx)] == [expected]
+
+
+def test_a_date_filter_on_an_undefined_name_names_it(tmp_path: Path) -> None:
+    text = body_error(tmp_path, "\n{{ vars.registration_deadline|date }}", vars={"x": "1"})
+    assert text == (
+        "templates/t/fi/body.txt:2: undefined variable vars.registration_deadline — add"
+        " registration_deadline = ... under [vars] in config.toml ([vars] has x)"
+    )
+
+
+def test_compile_problems_lists_every_file(tmp_path: Path) -> None:
+    write_templates(tmp_path, "t", "fi", subject="{{ x }", body_txt="ok", body_html="{% if %}")
+    write_templates(tmp_path, "t", "sv", subject="S")
+    problems = renderer(tmp_path).compile_problems("t", {"fi", "sv", "en"})
+    assert [p.message for p in problems] == [
+        "templates/t/fi/subject.txt:1: syntax error: unexpected '}'",
+        "templates/t/fi/body.html:1: syntax error: Expected an expression, got 'end of statement"
+        " block'",
+        "templates/t/sv/body.txt: no such template",
+    ]
+    with pytest.raises(TemplateError) as info:
+        renderer(tmp_path).check("t", {"fi", "sv"})
+    assert info.value.message == problems[0].message

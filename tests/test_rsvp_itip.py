@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,7 @@ _PIECES = st.sampled_from(
 _TEXT = st.lists(
     st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=6) | _PIECES, max_size=6
 ).map("".join)
+_UNQUOTED_EQUALS = re.compile(r';[A-Za-z0-9-]+=(?!")[^";:\r\n]*=')
 _PARAM_TEXT = (
     st.text(
         st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\^%,;:'),
@@ -208,6 +210,8 @@ def test_plain_replies_take_the_simple_way(lines: list[str]) -> None:
             "\\x",
         )
     )
+    # An "=" inside an unquoted parameter value goes to icalendar (it reads it differently).
+    clean = clean and not _UNQUOTED_EQUALS.search(text)
     if clean:
         assert simple(text)
 

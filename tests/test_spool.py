@@ -194,12 +194,13 @@ def test_status_counts_contacts_as_load_does(tmp_path: Path) -> None:
         "a@x.example,A,fi\n"
         "A@X.example,A again,fi\n"  # duplicate
         "not-an-address,B,fi\n"
-        "c@x.example,C,klingon\n",  # a warning only
+        "c@x.example,C,klingon\n"  # an unknown language
+        "d@x.example,=1,fi\n",  # a warning only
     )
     path = root / "contacts.csv"
     book = load_contacts(path, default_language="fi")
     counts = count_contacts(path, default_language="fi")
-    assert (counts.valid, counts.errors) == (len(book.contacts), len(book.errors)) == (2, 2)
+    assert (counts.valid, counts.errors) == (len(book.contacts), len(book.errors)) == (2, 3)
     assert counts.keys == {c.key for c in book.contacts}
 
 

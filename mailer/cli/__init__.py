@@ -17,6 +17,7 @@ from mailer.cli.invite import app as invite_app
 from mailer.cli.project import register as register_project
 from mailer.cli.release import app as release_app
 from mailer.cli.rsvp import app as rsvp_app
+from mailer.cli.signin import register as register_signin
 
 app = typer.Typer(
     name="mailer",
@@ -57,6 +58,7 @@ def _main(
 
 
 register_project(app)
+register_signin(app)
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(invite_app, name="invite")
 app.add_typer(release_app, name="release")

@@ -13,7 +13,8 @@ app = typer.Typer(help="Check and list the media contacts (contacts.csv).", no_a
 
 @app.command("check")
 def check() -> None:
-    """Report every problem in contacts.csv as a table; exit 1 when there are errors."""
+    """Show which column of contacts.csv became which field and the names of the others, and
+    report every problem as a table; exit 1 when there are errors."""
     # lazy: keeps --help fast
     from mailer import console
     from mailer.contacts import load_project

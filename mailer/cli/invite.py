@@ -25,8 +25,24 @@ def preview(
         Path | None, typer.Option("--out", help="Also write the message to this .eml file.")
     ] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the whole MIME message.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write the HTML part to this file (default: preview-<language>.html next to "
+            "config.toml).",
+        ),
+    ] = None,
+    open_html: Annotated[
+        bool, typer.Option("--open", help="Open the HTML part in the default web browser.")
+    ] = False,
 ) -> None:
-    """Show one rendered invitation exactly as it would be sent (nothing is journaled)."""
+    """Show one rendered invitation exactly as it would be sent (nothing is journaled).
+
+    The text part is shown here; the HTML part (what Outlook shows) is written to a file
+    (mode 0600: it holds the contact's data). A warning names each fact of config.toml that
+    one part names and the other does not.
+    """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
     from mailer.config import load_config
@@ -35,8 +51,8 @@ def preview(
 
     with handled():
         config = load_config(config_path())
-        result = preview_invitation(config, to=to, now=SystemClock().now(), out=out)
-        show.previewed(result, raw=raw)
+        result = preview_invitation(config, to=to, now=SystemClock().now(), out=out, html=html)
+        show.previewed(result, raw=raw, open_html=open_html)
 
 
 @app.command("send")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import config_path, handled
+from mailer.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
@@ -50,8 +51,11 @@ def check(
     from mailer.project import run_check
 
     with handled():
-        report = run_check(config_path(), now=SystemClock().now(), connect=connect)
+        clock = SystemClock()
+        report = run_check(config_path(), now=clock.now(), connect=connect, clock=clock)
         console.lines(report.lines)
+        if report.sign_in_required:
+            raise typer.Exit(ExitCode.SIGN_IN)
         if not report.ok:
             raise typer.Exit(1)
 

@@ -7,10 +7,12 @@ the environment, the keyring or a command, never in the file.
 
 from mailer.config.credentials import (
     Secret,
+    command_output,
     get_password,
     imap_password_for,
     password_for,
     password_problem,
+    secret_from_keyring,
 )
 from mailer.config.load import (
     CONFIG_ENV,
@@ -18,6 +20,7 @@ from mailer.config.load import (
     PRESETS,
     Config,
     ImapConfig,
+    OAuth2Config,
     SmtpConfig,
     find_config,
     load_config,
@@ -30,8 +33,10 @@ __all__ = [
     "PRESETS",
     "Config",
     "ImapConfig",
+    "OAuth2Config",
     "Secret",
     "SmtpConfig",
+    "command_output",
     "find_config",
     "get_password",
     "imap_password_for",
@@ -39,4 +44,5 @@ __all__ = [
     "parse_config",
     "password_for",
     "password_problem",
+    "secret_from_keyring",
 ]

@@ -98,8 +98,20 @@ def _from_keyring(service: str, username: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _from_command(command: str, section: str) -> str:
-    key = f"[{section}] password_command"
+def command_output(command: str, key: str) -> str:
+    """What *command* (no shell, 30 s timeout) prints, without the final line break; errors
+    name *key* (``[oauth2] token_command``) and never show the output."""
+    return _from_command(command, "", key=key)
+
+
+def secret_from_keyring(service: str, name: str) -> Secret | None:
+    """The keyring's entry for *name* under *service*, or None (no keyring, backend or entry)."""
+    found = _from_keyring(service, name)
+    return Secret(found) if found else None
+
+
+def _from_command(command: str, section: str, *, key: str = "") -> str:
+    key = key or f"[{section}] password_command"
     try:
         args = shlex.split(command)
     except ValueError as exc:
@@ -160,6 +172,8 @@ def password_for(config: Config, *, interactive: bool) -> str | None:
     """The SMTP password from the environment, keyring or a command (never from config.toml)."""
     if config.transport.kind != "smtp" or config.smtp is None or not config.smtp.username:
         return None
+    if config.smtp.auth == "oauth2":
+        return None  # signed in instead: mailer.oauth gives the access token
     return _server_password(config.smtp, "smtp", interactive=interactive)
 
 
@@ -173,6 +187,8 @@ def password_problem(config: Config, *, where: str = "this environment") -> str:
     smtp = config.smtp
     if config.transport.kind != "smtp" or smtp is None or not smtp.username:
         return ""
+    if smtp.auth == "oauth2":
+        return ""  # signed in instead: the pre-flight asks mailer.oauth (sign_in_problem)
     try:
         _server_password(smtp, "smtp", interactive=False)
     except TransportError as exc:
@@ -198,6 +214,6 @@ def password_problem(config: Config, *, where: str = "this environment") -> str:
 
 def imap_password_for(config: Config, *, interactive: bool) -> str | None:
     """The IMAP password, from the same sources as SMTP's but with the [imap] keys."""
-    if config.imap is None or not config.imap.username:
+    if config.imap is None or not config.imap.username or config.imap.auth == "oauth2":
         return None
     return _server_password(config.imap, "imap", interactive=interactive)

@@ -20,9 +20,9 @@ from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from mailer.addresses import is_loopback
-from mailer.config.schema import LANGUAGES, PRESETS, Reader
+from mailer.config.schema import LANGUAGES, PRESET_PROVIDERS, PRESETS, Reader
 
-__all__ = ["LANGUAGES", "PRESETS", "Config", "load_config", "parse_config"]
+__all__ = ["LANGUAGES", "PRESETS", "Config", "OAuth2Config", "load_config", "parse_config"]
 from mailer.errors import ConfigError
 from mailer.timeutil import LocalTimeError, load_zone, parse_local
 
@@ -31,6 +31,18 @@ CONFIG_ENV = "MAILER_CONFIG"
 SmtpSecurity = Literal["starttls", "tls", "none"]
 TransportKind = Literal["outbox", "smtp"]
 ReleaseMode = Literal["personal", "bcc"]
+AuthMethod = Literal["password", "oauth2"]
+Provider = Literal["microsoft", "google", "generic"]
+
+# The scopes each provider needs for SMTP submission and IMAP (refresh tokens included).
+DEFAULT_SCOPES: dict[str, tuple[str, ...]] = {
+    "microsoft": (
+        "https://outlook.office.com/SMTP.Send",
+        "https://outlook.office.com/IMAP.AccessAsUser.All",
+    ),  # MSAL adds offline_access, openid and profile itself
+    "google": ("https://mail.google.com/",),
+    "generic": (),
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,8 @@ class OrganizerConfig:
 class ContactsConfig:
     file: Path
     default_language: str
+    # [contacts.columns]: field -> the header cell of its column ("": no column)
+    columns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,7 @@ class SmtpConfig:
     retry_initial_seconds: float
     retry_max_seconds: float
     preset: str
+    auth: AuthMethod = "password"
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,31 @@ class ImapConfig:
     folder: str
     processed_folder: str
     timeout_seconds: float
+    auth: AuthMethod = "password"
+
+
+@dataclass(frozen=True)
+class OAuth2Config:
+    """[oauth2]: how to sign in (shared by SMTP and IMAP). Never holds a secret: the client
+    secret comes from ``client_secret_env`` or the keyring, tokens from the token cache."""
+
+    provider: Provider | None  # None: only a token_command, or no [oauth2] table at all
+    client_id: str
+    tenant: str
+    client_secret_env: str
+    keyring_service: str
+    authority_url: str
+    authorization_url: str
+    token_url: str
+    device_authorization_url: str
+    scopes: tuple[str, ...]
+    token_command: str
+    token_cache: Path
+    token_store: Literal["file", "keyring"]
+    configured: bool  # False: the table is missing (a preset's default asked for oauth2)
+    # CA certificates to trust for the sign-in service instead of the system's (a TLS-inspecting
+    # proxy); unlike REQUESTS_CA_BUNDLE it is there under cron too
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +179,7 @@ class Config:
     smtp: SmtpConfig | None
     imap: ImapConfig | None
     store_path: Path
+    oauth2: OAuth2Config | None
     log_file: Path | None
     vars: Mapping[str, str] = field(default_factory=dict)
 
@@ -254,7 +295,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     co = reader.section("contacts")
     contacts = ContactsConfig(
-        file=_resolve(root, co["file"]), default_language=co["default_language"]
+        file=_resolve(root, co["file"]),
+        default_language=co["default_language"],
+        columns=dict(co["columns"]),
     )
 
     inv = reader.section("invitation")
@@ -288,6 +331,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         s = reader.section("smtp", preset)
         smtp = _server(SmtpConfig, s, root, {"starttls": 587, "tls": 465, "none": 25})
         _check_security(reader, "smtp", smtp.security, smtp.host, smtp.allow_insecure)
+    signin = _oauth2(reader, data, root)
+    if smtp is not None:
+        smtp = _with_auth(reader, "smtp", smtp, smtp.preset, signin)
     if transport.kind == "smtp" and smtp is None:
         raise reader.fail("[transport] kind", "is 'smtp' but there is no [smtp] section")
 
@@ -296,6 +342,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         i = reader.section("imap")
         imap = _server(ImapConfig, i, root, {"starttls": 143, "tls": 993, "none": 143})
         _check_security(reader, "imap", imap.security, imap.host, imap.allow_insecure)
+        imap = _with_auth(reader, "imap", imap, smtp.preset if smtp else "", signin)
+    in_use = any(server is not None and server.auth == "oauth2" for server in (smtp, imap))
+    oauth2 = signin if in_use or signin.configured else None
 
     st = reader.section("store")
     lg = reader.section("log")
@@ -312,6 +361,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         smtp=smtp,
         imap=imap,
         store_path=_resolve(root, st["path"]),
+        oauth2=oauth2,
         log_file=_resolve(root, lg["file"]) if lg["file"] else None,
         vars={str(k): str(v) for k, v in free.items()},
     )
@@ -325,6 +375,7 @@ def _server(
 ) -> _Server:
     """[smtp] / [imap]: the checked values, with the port's default and the CA file resolved."""
     plain = {f.name: values[f.name] for f in dataclasses.fields(kind) if f.name in values}
+    plain["auth"] = values["auth"] or "password"  # the final choice: _with_auth
     plain["port"] = values["port"] or ports[values["security"]]
     plain["ca_file"] = _resolve(root, values["ca_file"]) if values["ca_file"] else None
     return kind(**plain)
@@ -337,3 +388,75 @@ def _check_security(reader: Reader, section: str, security: str, host: str, allo
             f"'none' sends the password in clear text to {host}; use 'starttls' or 'tls', "
             "or set allow_insecure = true if you really mean it",
         )
+
+
+def _oauth2(reader: Reader, data: dict[str, Any], root: Path) -> OAuth2Config:
+    """[oauth2], checked when the table is there; the preset's provider fills in a missing one."""
+    configured = "oauth2" in data
+    o = reader.section("oauth2")
+    smtp_table = data.get("smtp", {})
+    preset = smtp_table.get("preset", "") if isinstance(smtp_table, dict) else ""
+    provider = o["provider"] or PRESET_PROVIDERS.get(preset, "")
+    if configured and not o["token_command"]:
+        if not provider:
+            raise reader.fail(
+                "[oauth2] provider",
+                "missing: 'microsoft', 'google' or 'generic' (or set token_command)",
+            )
+        if not o["client_id"]:
+            raise reader.fail(
+                "[oauth2] client_id",
+                "missing: the client (application) ID of your organisation's app registration",
+            )
+        if provider == "generic":
+            if not o["token_url"]:
+                raise reader.fail(
+                    "[oauth2] token_url", "missing: 'generic' needs the token endpoint"
+                )
+            if not (o["device_authorization_url"] or o["authorization_url"]):
+                raise reader.fail(
+                    "[oauth2] device_authorization_url",
+                    "missing: 'generic' needs device_authorization_url or authorization_url",
+                )
+            if not o["scopes"]:
+                raise reader.fail(
+                    "[oauth2] scopes", "missing: 'generic' needs the scopes to ask for"
+                )
+    for key in ("authority_url", "authorization_url", "token_url", "device_authorization_url"):
+        if o[key] and not o[key].startswith("https://"):
+            raise reader.fail(f"[oauth2] {key}", f"must be an https:// address, got {o[key]!r}")
+    scopes = tuple(o["scopes"]) or DEFAULT_SCOPES.get(provider, ())
+    return OAuth2Config(
+        provider=cast(Provider, provider) if provider and not o["token_command"] else None,
+        client_id=o["client_id"],
+        tenant=o["tenant"],
+        client_secret_env=o["client_secret_env"],
+        keyring_service=o["keyring_service"],
+        authority_url=o["authority_url"].rstrip("/"),
+        authorization_url=o["authorization_url"],
+        token_url=o["token_url"],
+        device_authorization_url=o["device_authorization_url"],
+        scopes=scopes,
+        token_command=o["token_command"],
+        token_cache=_resolve(root, o["token_cache"]),
+        token_store=cast(Literal["file", "keyring"], o["token_store"]),
+        configured=configured,
+        ca_file=_resolve(root, o["ca_file"]) if o["ca_file"] else None,
+    )
+
+
+def _with_auth(
+    reader: Reader, section: str, server: _Server, preset: str, oauth2: OAuth2Config
+) -> _Server:
+    """The server's ``auth``: as written; else 'oauth2' for a preset that signs in or when an
+    [oauth2] table is there; else 'password'."""
+    written = reader.data.get(section, {}).get("auth", "")
+    auth = written or PRESETS.get(preset, {}).get("auth", "")
+    if not auth:
+        auth = "oauth2" if oauth2.configured else "password"
+    if auth == "oauth2" and written and not server.username:
+        raise reader.fail(
+            f"[{section}] username",
+            "missing: with auth = 'oauth2' it is the mailbox you sign in as",
+        )
+    return dataclasses.replace(server, auth=cast(AuthMethod, auth))

@@ -13,6 +13,7 @@ from typing import Any
 
 from mailer.addresses import has_control
 from mailer.errors import ConfigError
+from mailer.models import CONTACT_FIELDS
 
 LANGUAGES = ("fi", "sv", "en")
 
@@ -29,6 +30,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rate_per_minute": 30,
         "daily_cap": 10000,
         "recipients_per_message": 500,
+        # Basic authentication for SMTP AUTH is off by default from the end of 2026: sign in.
+        "auth": "oauth2",
     },
     # Google Workspace: 2,000 messages a day, 100 recipients per message over SMTP.
     "gmail": {
@@ -39,8 +42,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rate_per_minute": 60,
         "daily_cap": 2000,
         "recipients_per_message": 100,
+        "auth": "oauth2",  # app passwords need 2-step verification and are often disabled
     },
 }
+
+# Which [oauth2] provider a preset means, when [oauth2] provider is not set.
+PRESET_PROVIDERS = {"microsoft365": "microsoft", "gmail": "google"}
+AUTH_METHODS = ("password", "oauth2")
+OAUTH2_PROVIDERS = ("microsoft", "google", "generic")
 
 # --- the schema --------------------------------------------------------------------------------
 
@@ -49,7 +58,7 @@ _REQUIRED = object()
 
 @dataclass(frozen=True)
 class _Key:
-    kind: str  # "str", "int", "float", "bool", "strlist", "time"
+    kind: str  # "str", "int", "float", "bool", "strlist", "time", "columns"
     default: Any = _REQUIRED
     choices: tuple[str, ...] = ()
     minimum: float | None = None
@@ -75,6 +84,7 @@ SCHEMA: dict[str, dict[str, _Key]] = {
     "contacts": {
         "file": _Key("str", "contacts.csv"),
         "default_language": _Key("str", "fi", choices=LANGUAGES),
+        "columns": _Key("columns", {}),
     },
     "invitation": {
         "template": _Key("str", "invitation"),
@@ -101,6 +111,7 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "port": _Key("int", 0, minimum=0),
         "security": _Key("str", "starttls", choices=("starttls", "tls", "none")),
         "username": _Key("str", ""),
+        "auth": _Key("str", "", choices=("", *AUTH_METHODS)),
         "password_env": _Key("str", ""),
         "password_command": _Key("str", ""),
         "keyring_service": _Key("str", ""),
@@ -120,6 +131,7 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "port": _Key("int", 0, minimum=0),
         "security": _Key("str", "tls", choices=("starttls", "tls", "none")),
         "username": _Key("str", ""),
+        "auth": _Key("str", "", choices=("", *AUTH_METHODS)),
         "password_env": _Key("str", ""),
         "password_command": _Key("str", ""),
         "keyring_service": _Key("str", ""),
@@ -129,6 +141,22 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "processed_folder": _Key("str", ""),
         "timeout_seconds": _Key("float", 30.0, minimum=0.01),
     },
+    "oauth2": {
+        "provider": _Key("str", "", choices=("", *OAUTH2_PROVIDERS)),
+        "client_id": _Key("str", ""),
+        "tenant": _Key("str", "organizations"),
+        "client_secret_env": _Key("str", ""),
+        "keyring_service": _Key("str", ""),
+        "authority_url": _Key("str", ""),
+        "authorization_url": _Key("str", ""),
+        "token_url": _Key("str", ""),
+        "device_authorization_url": _Key("str", ""),
+        "scopes": _Key("strlist", []),
+        "token_command": _Key("str", ""),
+        "token_cache": _Key("str", "oauth-token.json"),
+        "token_store": _Key("str", "file", choices=("file", "keyring")),
+        "ca_file": _Key("str", ""),
+    },
     "store": {"path": _Key("str", "mailer.db")},
     "log": {"file": _Key("str", "")},
 }
@@ -136,6 +164,12 @@ REQUIRED_SECTIONS = ("event", "organizer")
 FREEFORM_SECTIONS = ("vars",)
 _TEXT_WHITESPACE = str.maketrans("", "", "\r\n\t")  # allowed in [event] description
 _SECRET_KEYS = ("password", "pass", "secret", "token")
+_OAUTH2_SECRET_KEYS = (
+    *_SECRET_KEYS,
+    "client_secret",
+    "access_token",
+    "refresh_token",
+)
 
 
 def _suggest(word: str, options: list[str]) -> str:
@@ -189,6 +223,12 @@ class Reader:
             keys = list(SCHEMA[section])
             for key in table:
                 if key not in SCHEMA[section]:
+                    if section == "oauth2" and key.lower() in _OAUTH2_SECRET_KEYS:
+                        raise self.fail(
+                            f"[{section}] {key}",
+                            "secrets and tokens do not belong in config.toml; set "
+                            "client_secret_env (an environment variable) or keyring_service",
+                        )
                     if key.lower() in _SECRET_KEYS:
                         raise self.fail(
                             f"[{section}] {key}",
@@ -253,6 +293,8 @@ class Reader:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self.fail(where, f"expected a list of strings, got {_type_name(value)}")
             return list(value)
+        if kind == "columns":
+            return self._columns(where, value)
         if kind == "time":
             if not isinstance(value, str | dt.datetime):
                 raise self.fail(
@@ -260,3 +302,33 @@ class Reader:
                 )
             return value
         raise AssertionError(kind)  # pragma: no cover
+
+    def _columns(self, where: str, value: Any) -> dict[str, str]:
+        """``[contacts.columns]``: field -> the header cell of its column in contacts.csv."""
+        section, _, key = where[1:].partition("] ")
+        table = f"[{section}.{key}]"
+        if not isinstance(value, dict):
+            raise self.fail(
+                table, f'expected a table such as email = "Työsähköposti", got {_type_name(value)}'
+            )
+        fields = list(CONTACT_FIELDS)
+        out: dict[str, str] = {}
+        for field, header in value.items():
+            here = f"{table} {field}"
+            if field not in CONTACT_FIELDS:
+                raise self.fail(
+                    here,
+                    "unknown field"
+                    + _suggest(field, fields)
+                    + f"; the fields are {', '.join(CONTACT_FIELDS)}",
+                )
+            if not isinstance(header, str):
+                raise self.fail(
+                    here, f"expected the column's header as text, got {_type_name(header)}"
+                )
+            if has_control(header):
+                raise self.fail(here, f"control character in {header!r}")
+            if field == "email" and not header.strip():
+                raise self.fail(here, "must name the column of e-mail addresses")
+            out[field] = header
+        return out

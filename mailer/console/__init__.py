@@ -31,8 +31,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def error(exc: MailerError, *, prefix: str = "") -> None:
     err.print(f"{prefix}error: {exc.message}", markup=False)
-    if exc.hint:
-        err.print(f"hint: {exc.hint}", markup=False)
+    if exc.next_step:
+        err.print(f"hint: {exc.next_step}", markup=False)
 
 
 def warning(text: str) -> None:
@@ -81,6 +81,21 @@ def problems(items: Sequence[Problem]) -> None:
 
 
 def contacts_check(book: ContactBook) -> None:
+    name = book.path.name
+    info(f"Columns of {name}:")
+    for column in book.mapping:
+        if column.field:
+            by_hand = " ([contacts.columns])" if column.chosen else ""
+            info(f"  {column.header} -> {column.name}{by_hand}")
+    for note in book.notes:
+        info(f"  {note}")
+    others = [column for column in book.mapping if not column.field]
+    if others:
+        info("Other columns, in templates as contact.<name>:")
+        for column in others:
+            info(f"  {column.header} -> contact.{column.name}")
+    else:
+        info("Other columns: none")
     problems(book.problems)
     info(
         f"{book.path.name}: {len(book.contacts)} valid contacts, {len(book.errors)} errors, "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mailer.console import info, preview, send_report, send_summary, warning
+from pathlib import Path
+
+from mailer.console import err, info, preview, send_report, send_summary, warning
 from mailer.invitations import Preview, RoundOutcome, RoundPlan, RoundResult
 
 
@@ -38,7 +40,31 @@ def round_result(result: RoundResult) -> None:
         send_report(result.report, already_done=result.already_done)
 
 
-def previewed(result: Preview, *, raw: bool) -> None:
+def previewed(result: Preview, *, raw: bool, open_html: bool = False) -> None:
+    """The message (its text part, or with *raw* the whole MIME), where its HTML part was
+    written, the facts the two parts disagree on; with *open_html*, the HTML in a browser."""
     preview(result.item, raw=raw)
+    say = (lambda text: err.print(text, markup=False)) if raw else info  # raw: stdout is MIME
+    say("")
+    if result.html_file is None:
+        say("No HTML part: the message is plain text (the template has no body.html).")
+    else:
+        then = "opening it in your browser" if open_html else "--open shows it in your browser"
+        say(f"wrote {_shown(result.html_file)} (the HTML part, as Outlook shows it; {then})")
     if result.written is not None:
-        info(f"\nwrote {result.written}")
+        say(f"wrote {result.written}")
+    for line in result.disagreements:
+        warning(line)
+    if open_html and result.html_file is not None:
+        import webbrowser  # lazy: only --open needs it
+
+        if not webbrowser.open(result.html_file.resolve().as_uri()):
+            warning(f"no web browser could be started; open {_shown(result.html_file)} yourself")
+
+
+def _shown(path: Path) -> str:
+    """A path as the officer finds it: relative to the current folder when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

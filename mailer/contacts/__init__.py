@@ -3,10 +3,13 @@
 Front door of the contacts package: :func:`load_project` reads ``config.toml`` and the contact
 book it names (:func:`project_for` the book of a loaded config); :func:`recipients` selects a
 round's contacts; :func:`list_contacts` is ``mailer contacts list``; :func:`load_contacts` and
-:func:`count_contacts` read the file alone.
+:func:`count_contacts` read the file alone (``ColumnChoice``: the columns chosen in config.toml;
+``ContactBook.mapping``: what each column became); :func:`split_name` makes first and last names
+from a full name.
 """
 
 from mailer.contacts.book import (
+    ColumnChoice,
     ContactBook,
     ContactCounts,
     count_contacts,
@@ -15,6 +18,7 @@ from mailer.contacts.book import (
     require_valid,
     select_contacts,
 )
+from mailer.contacts.headers import MappedColumn
 from mailer.contacts.loading import (
     ContactList,
     Project,
@@ -25,11 +29,14 @@ from mailer.contacts.loading import (
     project_for,
     recipients,
 )
+from mailer.contacts.names import split_name
 
 __all__ = [
+    "ColumnChoice",
     "ContactBook",
     "ContactCounts",
     "ContactList",
+    "MappedColumn",
     "Project",
     "count_contacts",
     "count_project_contacts",
@@ -42,4 +49,5 @@ __all__ = [
     "recipients",
     "require_valid",
     "select_contacts",
+    "split_name",
 ]

@@ -2,21 +2,25 @@
 
 The file
 --------
-* Line 1 is the header row; every following row is one journalist.
-* ``email`` is the only required column (``E-mail`` and ``Email`` are accepted as well).
-* ``name`` goes into the To: header, so control characters in it are an error.
+* Line 1 is the header row; every following row is one journalist. Which column holds which
+  field is decided by :mod:`mailer.contacts.headers` (``Sähköposti``, ``E-mail Address``,
+  ``Förnamn``, ... and ``[contacts.columns]`` in config.toml).
+* ``email`` is the only required field.
+* ``name`` goes into the To: header, so control characters in it are an error. ``first_name``
+  and ``last_name`` come from their own cells, or else from ``name``
+  (:mod:`mailer.contacts.names`); ``name`` is made from them when it is missing.
 * ``outlet``: the journalist's paper, channel or agency.
 * ``language``: ``fi``, ``sv`` or ``en``. ``suomi``/``finnish``, ``svenska``/``ruotsi``/``swedish``,
   ``english``/``englanti`` and tags such as ``sv-FI`` are understood. An empty cell means the
-  default language; anything else is a warning and the default language.
-* ``tags``: several tags in one cell, separated by ``|``, ``,`` or ``;`` (``local|trusted``,
-  ``"local, trusted"``). Tags are trimmed and lower-cased; selecting by tag ignores case. A
-  cell containing the file's own delimiter must be quoted (Excel does that); ``|`` never needs it.
-* Every other column is available to templates as text (``contact.<column>``).
+  default language; anything else is an error.
+* ``tags``: several tags in one cell, separated by ``|``, ``,``, ``;`` or ``:::``
+  (``local|trusted``, ``"local, trusted"``). Tags are trimmed and lower-cased; selecting by tag
+  ignores case. A cell containing the file's own delimiter must be quoted (Excel does that);
+  ``|`` never needs it.
+* Every other column is available to templates as text (``contact.<name>``, the name made from
+  the header by :func:`mailer.contacts.headers.identifier`).
 
-Column names are trimmed and lower-cased, and runs of spaces and ``-`` become ``_``
-(``First Name`` -> ``first_name``); the result must be a Python identifier. Header cells left
-empty are ignored. Cells are trimmed and NFC-normalised.
+Header cells left empty are ignored. Cells are trimmed and NFC-normalised.
 
 The delimiter is the most frequent of ``,``, ``;`` and tab on the header line (``,`` on a tie).
 The file is read as UTF-8, with or without a byte-order mark; if it is not UTF-8 it is read as
@@ -32,18 +36,21 @@ left out; rows with warnings are kept. Problems with the file as a whole raise
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.addresses import AddressError, normalize_address
 from mailer.config import LANGUAGES
 from mailer.contacts.csvfile import STRAY_QUOTE, UNCLOSED, Record, decode, detect_delimiter, records
-from mailer.contacts.rows import Header, Rows, clean_tag
+from mailer.contacts.headers import Header, MappedColumn, field_notes
+from mailer.contacts.rows import Rows, clean_tag
 from mailer.errors import ContactsError
 from mailer.models import Contact, Problem, Severity
 
 __all__ = [
+    "NO_CHOICE",
+    "ColumnChoice",
     "ContactBook",
     "ContactCounts",
     "count_contacts",
@@ -65,7 +72,9 @@ class ContactBook:
     problems: tuple[Problem, ...]  # errors and warnings, in line order
     delimiter: str
     encoding: str  # "utf-8", "utf-8-sig" or "cp1252"
-    columns: tuple[str, ...]  # normalised column names
+    columns: tuple[str, ...]  # the names of the columns in templates: fields and the others
+    mapping: tuple[MappedColumn, ...] = ()  # each named column: its header cell and its name
+    notes: tuple[str, ...] = ()  # what the fields without a column hold ("outlet: ... empty")
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -76,17 +85,38 @@ class ContactBook:
         return tuple(p for p in self.problems if p.severity is Severity.WARNING)
 
 
-def load_contacts(path: Path, *, default_language: str, label: str | None = None) -> ContactBook:
+@dataclass(frozen=True)
+class ColumnChoice:
+    """``[contacts.columns]`` of config.toml: field -> header cell (``""``: no column)."""
+
+    columns: Mapping[str, str]
+    label: str  # the config file, as messages name it
+
+
+NO_CHOICE = ColumnChoice({}, "config.toml")
+
+
+def load_contacts(
+    path: Path,
+    *,
+    default_language: str,
+    label: str | None = None,
+    choice: ColumnChoice = NO_CHOICE,
+) -> ContactBook:
     """Read *path*; *label* names the file in messages (default: the path as given)."""
     name = str(path) if label is None else label
     data = _read(path, name)
-    book = parse_contacts(data, default_language=default_language, label=name)
+    book = parse_contacts(data, default_language=default_language, label=name, choice=choice)
     return dataclasses.replace(book, path=path)
 
 
-def parse_contacts(data: bytes, *, default_language: str, label: str) -> ContactBook:
+def parse_contacts(
+    data: bytes, *, default_language: str, label: str, choice: ColumnChoice = NO_CHOICE
+) -> ContactBook:
     """Parse the bytes of a contacts file (``path`` of the result is ``Path(label)``)."""
-    rows, header, delimiter, encoding = _parse(data, default_language, label, counting=False)
+    rows, header, delimiter, encoding = _parse(
+        data, default_language, label, choice, counting=False
+    )
     return ContactBook(
         path=Path(label),
         contacts=tuple(rows.contacts),
@@ -94,6 +124,8 @@ def parse_contacts(data: bytes, *, default_language: str, label: str) -> Contact
         delimiter=delimiter,
         encoding=encoding,
         columns=header.columns,
+        mapping=header.mapping,
+        notes=field_notes(header, default_language),
     )
 
 
@@ -106,10 +138,16 @@ class ContactCounts:
     keys: frozenset[str]  # the address keys (lower case) of the valid contacts
 
 
-def count_contacts(path: Path, *, default_language: str, label: str | None = None) -> ContactCounts:
+def count_contacts(
+    path: Path,
+    *,
+    default_language: str,
+    label: str | None = None,
+    choice: ColumnChoice = NO_CHOICE,
+) -> ContactCounts:
     """The valid contacts and the errors of *path*, as :func:`load_contacts` finds them."""
     name = str(path) if label is None else label
-    rows, _, _, _ = _parse(_read(path, name), default_language, name, counting=True)
+    rows, _, _, _ = _parse(_read(path, name), default_language, name, choice, counting=True)
     errors = sum(1 for p in rows.problems if p.severity is Severity.ERROR)
     return ContactCounts(len(rows.keys), errors, frozenset(rows.keys))
 
@@ -126,7 +164,7 @@ def _read(path: Path, name: str) -> bytes:
 
 
 def _parse(
-    data: bytes, default_language: str, label: str, *, counting: bool
+    data: bytes, default_language: str, label: str, choice: ColumnChoice, *, counting: bool
 ) -> tuple[Rows, Header, str, str]:
     if default_language not in LANGUAGES:
         raise ValueError(f"default_language must be one of {LANGUAGES}, got {default_language!r}")
@@ -140,8 +178,14 @@ def _parse(
     first = next(stream)
     if first.unclosed(delimiter):
         raise ContactsError(f"{label}:1: {UNCLOSED}")
-    header = Header.parse(first.cells, _cells(stream), delimiter, label)
-    problems.extend(header.problems)
+    header = Header.parse(
+        first.cells,
+        _cells(stream),
+        delimiter,
+        label,
+        chosen=choice.columns,
+        chosen_label=choice.label,
+    )
     rows = Rows(label, header, delimiter, default_language, problems, counting=counting)
     empty = True
     for record in stream:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mailer.config import Config, load_config
 from mailer.contacts.book import (
+    ColumnChoice,
     ContactBook,
     ContactCounts,
     count_contacts,
@@ -40,6 +41,7 @@ def project_for(config: Config) -> Project:
         config.contacts.file,
         default_language=config.contacts.default_language,
         label=_label(config, config.contacts.file),
+        choice=_choice(config),
     )
     return Project(config, book)
 
@@ -63,7 +65,12 @@ def count_project_contacts(config: Config) -> ContactCounts:
         config.contacts.file,
         default_language=config.contacts.default_language,
         label=_label(config, config.contacts.file),
+        choice=_choice(config),
     )
+
+
+def _choice(config: Config) -> ColumnChoice:
+    return ColumnChoice(config.contacts.columns, str(config.path))
 
 
 def _label(config: Config, path: Path) -> str:

@@ -1,4 +1,5 @@
-"""contacts.csv, row by row: the header row, and each data row checked and made a contact.
+"""contacts.csv, row by row: each data row checked and made a contact (the header row is read
+by :mod:`mailer.contacts.headers`).
 
 The rules and messages are described in :mod:`mailer.contacts.book`. Values that repeat from row to
 row (outlets, languages, tags, first names) are kept once, so that a list of 100,000 contacts
@@ -7,170 +8,32 @@ stays small in memory.
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 from mailer.addresses import AddressError, clean_display_name, has_control, normalize_address
-from mailer.config import LANGUAGES
-from mailer.errors import ContactsError
+from mailer.contacts.headers import Header, excel_column, short
+from mailer.contacts.names import full_name, split_name
 from mailer.models import Contact, Fields, Problem, Severity
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
-_EMAIL_NAMES = ("email", "e_mail")
-# Headers that probably hold the addresses under another name (normalised form).
-_EMAIL_LOOKALIKES = (
-    "sähköposti",
-    "sahkoposti",
-    "sähköpostiosoite",
-    "sahkopostiosoite",
-    "s_posti",
-    "sposti",
-    "e_posti",
-    "e_post",
-    "epost",
-    "e_postadress",
-    "mejl",
-    "mail",
-    "mailaddress",
-    "mail_address",
-    "email_address",
-    "emailaddress",
-    "e_mail_address",
-    "mail_adress",
-    "email_adress",
-)
-_LANGUAGE_ALIASES = {
-    "suomi": "fi",
-    "finnish": "fi",
-    "finska": "fi",
-    "svenska": "sv",
-    "ruotsi": "sv",
-    "swedish": "sv",
-    "english": "en",
-    "englanti": "en",
-    "engelska": "en",
+# Language names (accents dropped, lower case): the codes, ISO 639-2, the names in English,
+# Finnish and Swedish, and "in Finnish" ("suomeksi"); "på svenska" is read word by word.
+_LANGUAGE_NAMES = {
+    **dict.fromkeys(("fi", "fin", "suomi", "suomeksi", "finnish", "finska", "finsk"), "fi"),
+    **dict.fromkeys(
+        ("sv", "swe", "sve", "svenska", "svensk", "swedish", "ruotsi", "ruotsiksi"), "sv"
+    ),
+    **dict.fromkeys(
+        ("en", "eng", "english", "englanti", "englanniksi", "engelska", "engelsk"), "en"
+    ),
 }
-_TAG_SEPARATORS = re.compile(r"[|,;]")
-_HEADER_SPACES = re.compile(r"[\s\-]+")
+_LANGUAGE_TAG = re.compile(r"([a-z]{2,3})(?:[-_][a-z0-9]{1,8})+")  # sv-FI, en_GB, fi-FI
+_TAG_SEPARATORS = re.compile(r":::|[|,;]")  # Google Contacts: "* myContacts ::: Media"
 # A cell a spreadsheet would run: "=..." always; "+", "-" or "@" only with a function call or a
 # DDE pipe in it, so phone numbers (+358 (0)40 ...) and handles (@toimitus) pass.
 _FORMULA_CALL = re.compile(r"\w\(|\|")  # SUM(, or the DDE pipe of +cmd|' /C calc'!A0
 _FORMULA_START = re.compile(r"^[=+\-@]", re.MULTILINE)
-
-
-# --- the header ---------------------------------------------------------------------------------
-
-
-def _excel_column(index: int) -> str:
-    """0 -> "A", 25 -> "Z", 26 -> "AA": how a spreadsheet user finds the column."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
-def _normalise_column(raw: str) -> str:
-    name = _HEADER_SPACES.sub("_", raw.strip().lower())
-    return "email" if name in _EMAIL_NAMES else name
-
-
-@dataclass(frozen=True)
-class Header:
-    columns: tuple[str, ...]  # the usable columns, normalised
-    positions: tuple[int, ...]  # cell index of each column
-    unnamed: tuple[int, ...]  # cell indexes of header cells left empty
-    width: int  # number of header cells
-    problems: tuple[Problem, ...]
-
-    @classmethod
-    def parse(
-        cls,
-        cells: list[str],
-        rows: Iterable[tuple[int, list[str]]],
-        delimiter: str,
-        label: str,
-    ) -> Header:
-        def fail(message: str) -> ContactsError:
-            return ContactsError(f"{label}:1: {message}")
-
-        example = delimiter.join(("email", "name", "outlet", "language", "tags"))
-        if not any(cell.strip() for cell in cells):
-            raise fail(f"no header row (line 1 is empty); line 1 must name the columns: {example}")
-        shown = [_short(cell.strip()) for cell in cells]  # as the user sees them, in messages
-        for index, cell in enumerate(cells):
-            if "@" in cell:
-                raise fail(
-                    f"no header row (line 1 holds {shown[index]}); add a first line that "
-                    f"names the columns: {example}"
-                )
-        columns: list[str] = []
-        positions: list[int] = []
-        unnamed: list[int] = []
-        problems: list[Problem] = []
-        seen: dict[str, int] = {}
-        for index, raw in enumerate(cells):
-            name = _normalise_column(raw)
-            if not name:
-                unnamed.append(index)
-                continue
-            if name in seen:
-                first = seen[name]
-                raise fail(
-                    f"duplicate column {_short(name)}: {_excel_column(first)} ({shown[first]}) "
-                    f"and {_excel_column(index)} ({shown[index]})"
-                )
-            seen[name] = index
-            if not name.isidentifier():
-                suggestion = re.sub(r"[\W_]+", "_", name).strip("_")
-                hint = f"; rename it, e.g. to {_short(suggestion)}"
-                problems.append(
-                    Problem(
-                        label,
-                        1,
-                        Severity.ERROR,
-                        f"column {_excel_column(index)}: the column name {shown[index]} cannot be "
-                        "used in templates (letters, digits and _ only, not starting with a "
-                        f"digit){hint if suggestion.isidentifier() else ''}",
-                    )
-                )
-                continue
-            columns.append(name)
-            positions.append(index)
-        if "email" not in seen:
-            raise fail(_no_email_message(cells, shown, rows))
-        return cls(tuple(columns), tuple(positions), tuple(unnamed), len(cells), tuple(problems))
-
-
-def _no_email_message(
-    cells: list[str], shown: list[str], rows: Iterable[tuple[int, list[str]]]
-) -> str:
-    candidate: int | None = None
-    for index, cell in enumerate(cells):
-        name = _normalise_column(cell)
-        if (
-            "mail" in name
-            or name.startswith(("sähköposti", "sahkoposti"))
-            or difflib.get_close_matches(name, _EMAIL_LOOKALIKES, n=1, cutoff=0.8)
-        ):
-            candidate = index
-            break
-    if candidate is None:  # a column whose first filled-in cell looks like an address
-        for _, row in rows:
-            if any(cell.strip() for cell in row):
-                candidate = next((i for i, c in enumerate(row[: len(cells)]) if "@" in c), None)
-                break
-    if candidate is not None:
-        return (
-            f"no 'email' column; if column {shown[candidate]} holds the addresses, "
-            "rename it to 'email'"
-        )
-    listed = ", ".join(name for cell, name in zip(cells, shown, strict=True) if cell.strip())
-    return f"no 'email' column (the header row has {listed}); the addresses must be in 'email'"
 
 
 # --- the rows -----------------------------------------------------------------------------------
@@ -187,18 +50,33 @@ def _split_tags(cell: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tag for tag in tags if tag))
 
 
-def _language(cell: str, default: str) -> tuple[str, str | None]:
-    """The language code for *cell*, and a warning when it is not understood."""
-    value = cell.lower()
-    if not value:
+def language_code(cell: str) -> str | None:
+    """The code (fi, sv, en) for a language cell, or None when it names no one language:
+    ``FI``, ``sv-FI``, ``en_GB``, ``Suomi``, ``ruotsiksi``, ``English (UK)``, ``På svenska``."""
+    decomposed = unicodedata.normalize("NFKD", cell).casefold()
+    value = " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
+    code = _LANGUAGE_NAMES.get(value)
+    if code is not None:
+        return code
+    tag = _LANGUAGE_TAG.fullmatch(value)
+    if tag is not None:
+        return _LANGUAGE_NAMES.get(tag[1])
+    found = {_LANGUAGE_NAMES.get(word) for word in re.split(r"[\W_]+", value) if word}
+    found.discard(None)
+    return found.pop() if len(found) == 1 else None
+
+
+def _language(cell: str, default: str, column: str) -> tuple[str, str | None]:
+    """The language code for *cell*, and an error when it is not understood."""
+    if not cell:
         return default, None
-    value = _LANGUAGE_ALIASES.get(value, value)
-    if value in LANGUAGES:
-        return value, None
-    primary = re.split(r"[-_]", value, maxsplit=1)[0]  # "sv-FI", "fi_FI"
-    if primary in LANGUAGES:
-        return primary, None
-    return default, f"unknown language {_short(cell)}, using {default!r}"
+    code = language_code(cell)
+    if code is not None:
+        return code, None
+    return default, (
+        f"column {short(column)}: unknown language {short(cell)}; use fi, sv or en, "
+        f"or leave the cell empty for the default ({default})"
+    )
 
 
 def _control_message(column: str, value: str) -> str:
@@ -206,10 +84,6 @@ def _control_message(column: str, value: str) -> str:
         return f"column {column!r}: line break inside the cell (cells must be a single line)"
     char = next(ch for ch in value if has_control(ch))
     return f"column {column!r}: control character U+{ord(char):04X} in the cell"
-
-
-def _short(value: str, limit: int = 40) -> str:
-    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
 
 
 # An address whose part before the @ is a plain dot-atom needs no more checking than its domain
@@ -245,7 +119,10 @@ class Rows:
         self._all_columns = header.positions == tuple(range(header.width))
         self._email = self._index["email"]
         self._name = self._index.get("name")
+        self._first = self._index.get("first_name")
+        self._last = self._index.get("last_name")
         self._language = self._index.get("language")
+        self._shown = {m.name: m.header for m in header.mapping}  # in messages: the header cell
         self._domains: dict[str, str] = {}  # domain as written -> checked ASCII domain
         self._shared: dict[str, str] = {}
         self._tags: dict[str, tuple[str, ...]] = {}
@@ -284,8 +161,8 @@ class Rows:
             if cells[index].strip():
                 self.warn(
                     line,
-                    f"column {_excel_column(index)} has no name in the header row; "
-                    f"its value {_short(cells[index].strip())} is ignored",
+                    f"column {excel_column(index)} has no name in the header row; "
+                    f"its value {short(cells[index].strip())} is ignored",
                 )
         if not self._all_columns:
             raws = [cells[index] for index in header.positions]
@@ -295,7 +172,7 @@ class Rows:
         if has_control("".join(raws)):
             for column, raw in zip(header.columns, raws, strict=True):
                 if has_control(raw):
-                    self.error(line, _control_message(column, raw))
+                    self.error(line, _control_message(self._shown[column], raw))
                     failed.add(column)
         values = [raw.strip() for raw in raws]
         joined = "\n".join(values)  # a line break keeps cells from combining with each other
@@ -307,7 +184,9 @@ class Rows:
                     value.startswith(("+", "-", "@")) and _FORMULA_CALL.search(value)
                 ):
                     self.warn(
-                        line, f"column {column!r}: {_short(value)} looks like a spreadsheet formula"
+                        line,
+                        f"column {short(self._shown[column])}: {short(value)} looks like a "
+                        "spreadsheet formula",
                     )
         if "email" not in failed:
             try:
@@ -323,15 +202,29 @@ class Rows:
                 return
         if failed:
             return
+        language = self.default_language
+        if self._language is not None:
+            cell = values[self._language]
+            found = self._languages.get(cell)
+            if found is None:
+                found = _language(cell, self.default_language, self._shown["language"])
+                if len(self._languages) < _SHARED_MAX:
+                    self._languages[cell] = found
+            language, problem = found
+            if problem:
+                self.error(line, problem)
+                return
         if self.counting:
             self.keys.append(key)
             return
-        self.contacts.append(self._contact(line, address, values))
+        self.contacts.append(self._contact(line, address, values, language))
 
-    def _contact(self, line: int, address: str, values: list[str]) -> Contact:
+    def _contact(self, line: int, address: str, values: list[str], language: str) -> Contact:
         shared, at = self._shared, self._email
         keep = shared.setdefault if len(shared) < _SHARED_MAX else shared.get
         values = [address if i == at else keep(value, value) for i, value in enumerate(values)]
+        if self._language is not None:
+            values[self._language] = language
         name = ""
         if self._name is not None:
             name = values[self._name]
@@ -339,16 +232,14 @@ class Rows:
                 # Control characters were checked above.
                 cleaned = clean_display_name(name)
                 name = values[self._name] = cleaned if cleaned != name else name
-        language = self.default_language
-        if self._language is not None:
-            cell = values[self._language]
-            found = self._languages.get(cell)
-            if found is None:
-                found = self._languages[cell] = _language(cell, self.default_language)
-            language, warning = found
-            if warning:
-                self.warn(line, warning)
-            values[self._language] = language
+        first = values[self._first] if self._first is not None else ""
+        last = values[self._last] if self._last is not None else ""
+        if name and not (first and last):
+            made_first, made_last = split_name(name)
+            first = first or keep(made_first, made_first)
+            last = last or keep(made_last, made_last)
+        elif not name and (first or last):
+            name = clean_display_name(full_name(first, last))
         tags: tuple[str, ...] = ()
         if "tags" in self._index:
             cell = values[self._index["tags"]]
@@ -367,4 +258,6 @@ class Rows:
             tags=tags,
             line=line,
             fields=Fields(self._index, tuple(values)),
+            first_name=first,
+            last_name=last,
         )

@@ -8,7 +8,9 @@ journals it, :func:`send` transmits it; :mod:`.followups` decides which round an
 """
 
 from mailer.invitations.followups import (
+    check_specs,
     choose_round,
+    followup_spec,
     followups_section,
     invitation_sequence,
     record_round,
@@ -43,9 +45,11 @@ __all__ = [
     "RoundPlan",
     "RoundResult",
     "Summary",
+    "check_specs",
     "choose_round",
     "commit",
     "delivery_plan_lines",
+    "followup_spec",
     "followups_section",
     "invitation_sequence",
     "prepare",

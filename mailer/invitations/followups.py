@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailer.config import Config
-from mailer.contacts import ContactBook
+from mailer.contacts import ContactBook, split_name
 from mailer.errors import MailerError
 from mailer.messages import RoundSpec
 from mailer.models import Campaign, Contact, State
@@ -83,6 +83,53 @@ def invitation_sequence(config: Config, store: Store) -> int:
     return state.sequence
 
 
+def followup_spec(campaign: Campaign, config: Config, *, round_: int, sequence: int) -> RoundSpec:
+    """What a reminder, update or cancellation round sends, given its round number and the
+    calendar SEQUENCE. A real round takes both from the journal (:func:`choose_round`);
+    ``mailer check`` renders every follow-up with stand-in numbers, without a journal."""
+    if campaign is Campaign.REMINDER:
+        return RoundSpec(
+            campaign=campaign,
+            round=round_,
+            template=config.invitation.reminder_template,
+            calendar_method="REQUEST",
+            attachments=(),
+            attachments_key="",
+            sequence=sequence,
+        )
+    if campaign is Campaign.UPDATE:
+        return RoundSpec(
+            campaign=campaign,
+            round=round_,
+            template="update",
+            calendar_method="REQUEST",
+            attachments=config.invitation.attachments,
+            attachments_key="[invitation] attachments",
+            sequence=sequence,
+        )
+    if campaign is Campaign.CANCEL:
+        return RoundSpec(
+            campaign=campaign,
+            round=round_,
+            template="cancel",
+            calendar_method="CANCEL",
+            attachments=(),
+            attachments_key="",
+            sequence=sequence,
+        )
+    raise ValueError(f"not a follow-up round: {campaign}")
+
+
+def check_specs(config: Config) -> tuple[RoundSpec, ...]:
+    """Every follow-up round as ``mailer check`` renders it: the first of its kind, after an
+    invitation with SEQUENCE 0 (an update and a cancellation raise it to 1)."""
+    return (
+        followup_spec(Campaign.REMINDER, config, round_=1, sequence=0),
+        followup_spec(Campaign.UPDATE, config, round_=1, sequence=1),
+        followup_spec(Campaign.CANCEL, config, round_=0, sequence=1),
+    )
+
+
 def _open_round(store: Store, campaign: Campaign) -> tuple[int, int] | None:
     """(round, SEQUENCE) of the latest round of *campaign* if it still has messages to send."""
     last = store.journal.max_round(campaign)
@@ -108,15 +155,7 @@ def update_spec(config: Config, store: Store) -> RoundSpec | None:
         return None
     else:
         round_, sequence = store.journal.max_round(Campaign.UPDATE) + 1, state.sequence + 1
-    return RoundSpec(
-        campaign=Campaign.UPDATE,
-        round=round_,
-        template="update",
-        calendar_method="REQUEST",
-        attachments=config.invitation.attachments,
-        attachments_key="[invitation] attachments",
-        sequence=sequence,
-    )
+    return followup_spec(Campaign.UPDATE, config, round_=round_, sequence=sequence)
 
 
 def cancel_spec(config: Config, store: Store) -> RoundSpec:
@@ -124,15 +163,7 @@ def cancel_spec(config: Config, store: Store) -> RoundSpec:
     if not store.journal.entries(Campaign.INVITATION):
         raise MailerError("no invitations were sent, so there is nothing to cancel")
     sequence = state.sequence if state.cancelled else state.sequence + 1
-    return RoundSpec(
-        campaign=Campaign.CANCEL,
-        round=0,
-        template="cancel",
-        calendar_method="CANCEL",
-        attachments=(),
-        attachments_key="",
-        sequence=sequence,
-    )
+    return followup_spec(Campaign.CANCEL, config, round_=0, sequence=sequence)
 
 
 def record_round(config: Config, store: Store, spec: RoundSpec) -> None:
@@ -152,15 +183,7 @@ def reminder_spec(config: Config, store: Store) -> RoundSpec:
         raise MailerError("the event was cancelled; no reminders are sent")
     resume = _open_round(store, Campaign.REMINDER)
     round_ = resume[0] if resume is not None else store.journal.max_round(Campaign.REMINDER) + 1
-    return RoundSpec(
-        campaign=Campaign.REMINDER,
-        round=round_,
-        template=config.invitation.reminder_template,
-        calendar_method="REQUEST",
-        attachments=(),
-        attachments_key="",
-        sequence=state.sequence,
-    )
+    return followup_spec(Campaign.REMINDER, config, round_=round_, sequence=state.sequence)
 
 
 def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[Contact, ...]:
@@ -176,6 +199,7 @@ def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[C
     for email, entry in sent.items():
         contact = by_email.get(email)
         if contact is None:
+            first, last = split_name(entry.name)
             contact = Contact(
                 email=email,
                 name=entry.name,
@@ -184,6 +208,8 @@ def invited_contacts(book: ContactBook, store: Store, config: Config) -> tuple[C
                 tags=(),
                 line=0,
                 fields={"email": email, "name": entry.name},
+                first_name=first,
+                last_name=last,
             )
         out.append(contact)
     return tuple(out)

@@ -17,7 +17,7 @@ from pathlib import Path
 from mailer.clock import Clock
 from mailer.config import Config, password_for
 from mailer.contacts import Project, open_store, project_for, recipients
-from mailer.errors import ExitCode
+from mailer.errors import ExitCode, MailerError
 from mailer.invitations.followups import choose_round, invitation_sequence, record_round
 from mailer.invitations.rounds import (
     Summary,
@@ -27,7 +27,15 @@ from mailer.invitations.rounds import (
     send,
     suppressed,
 )
-from mailer.messages import RoundSpec, build_plan, invitation_spec
+from mailer.messages import (
+    RoundSpec,
+    build_plan,
+    config_facts,
+    disagreements,
+    invitation_spec,
+    make_renderer,
+    message_parts,
+)
 from mailer.models import Contact, Outgoing
 from mailer.sending import Progress, SendReport, write_private
 from mailer.store import Recovery, Store
@@ -89,6 +97,8 @@ class RoundResult:
     def exit_code(self) -> ExitCode:
         if self.outcome is RoundOutcome.DECLINED:
             return ExitCode.ERROR
+        if self.report is not None and self.report.sign_in_lapsed:
+            return ExitCode.SIGN_IN
         if self.report is not None and not self.report.ok:
             return ExitCode.FAILED
         return ExitCode.OK
@@ -174,17 +184,50 @@ class Preview:
 
     item: Outgoing
     written: Path | None  # the .eml file it was also written to
+    text: str  # the text part
+    html_file: Path | None  # where the HTML part was written (None: the message has none)
+    disagreements: tuple[str, ...]  # facts one part names and the other does not
 
 
 def preview_invitation(
-    config: Config, *, to: str | None, now: dt.datetime, out: Path | None = None
+    config: Config,
+    *,
+    to: str | None,
+    now: dt.datetime,
+    out: Path | None = None,
+    html: Path | None = None,
 ) -> Preview:
     """Render the invitation of *to* (default: the first contact); with *out*, also write it
-    there (mode 0600)."""
+    there (mode 0600). The HTML part is written to *html* (default: ``preview-<language>.html``
+    next to config.toml; mode 0600, it holds the contact's data) for a browser, and the text and
+    HTML parts are compared on the facts of config.toml they name."""
     project = project_for(config)
     contacts = recipients(project, tag=None, only=to)[:1]
-    plan = build_plan(config, contacts, invitation_spec(config), now=now, store=None)
+    renderer = make_renderer(config)
+    spec = invitation_spec(config)
+    plan = build_plan(config, contacts, spec, now=now, store=None, renderer=renderer)
     item = plan.items[0]
     if out is not None:
-        write_private(out, item.data)
-    return Preview(item, out)
+        _write(out, item.data)
+    language = renderer.language_for(spec.template, item.contact.language)
+    parts = message_parts(item.data)
+    html_file = None
+    if parts.html is not None:
+        html_file = html or config.root / f"preview-{language}.html"
+        _write(html_file, _with_charset(parts.html).encode("utf-8"))
+    found = disagreements(parts, config_facts(config, language))
+    return Preview(item, out, parts.text, html_file, found)
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        write_private(path, data)
+    except OSError as exc:
+        raise MailerError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _with_charset(source: str) -> str:
+    """The HTML part as a file a browser reads as UTF-8 (the e-mail said so in its header)."""
+    if "charset" in source[:1024].lower():
+        return source
+    return '<meta charset="utf-8">\n' + source

@@ -16,6 +16,7 @@ from typing import Any
 
 from mailer.config import Config
 from mailer.errors import MailerError
+from mailer.messages.hints import Sources
 from mailer.messages.ics import CalendarInvite, CalendarTemplate, Method, calendar_template
 from mailer.messages.mime import (
     EncodedPart,
@@ -108,10 +109,14 @@ def event_context(config: Config) -> dict[str, Any]:
 
 
 def contact_context(contact: Contact) -> dict[str, Any]:
+    """``contact`` in templates: every field, always defined ("" when empty), and the file's
+    other columns by their names."""
     values: dict[str, Any] = dict(contact.fields)
     values.update(
         email=contact.email,
         name=contact.name,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
         outlet=contact.outlet,
         language=contact.language,
         tags=list(contact.tags),
@@ -133,7 +138,17 @@ def make_renderer(config: Config) -> Renderer:
         config.templates_dir,
         default_language=config.contacts.default_language,
         label_root=config.root,
+        sources=Sources(
+            config=config.path.name, contacts=_label(config.contacts.file, config.root)
+        ),
     )
+
+
+def _label(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 class PlanError(MailerError):

@@ -8,7 +8,7 @@ reports; :mod:`.cron` writes the crontab line and the systemd timer. :mod:`.usec
 ``schedule``, ``status`` and ``cancel`` commands, which open the journal themselves.
 """
 
-from mailer.release.audience import release_spec
+from mailer.release.audience import check_rounds, release_spec
 from mailer.release.cron import CronSetup, cron_setup
 from mailer.release.lock import stamp
 from mailer.release.plan import (
@@ -43,6 +43,7 @@ __all__ = [
     "Scheduled",
     "cancel",
     "cancel_release",
+    "check_rounds",
     "check_summary",
     "cron_setup",
     "describe",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.config import Config
 from mailer.contacts import Project, recipients
-from mailer.messages import RoundSpec
+from mailer.messages import BCC_KEY, RoundSpec
 from mailer.models import Campaign, Contact, State
+from mailer.release.batches import bcc_contacts
 from mailer.store import Store
 
 ROUND = 0
@@ -27,7 +29,25 @@ def release_spec(config: Config, embargo: dt.datetime, *, prebrief: bool = False
         calendar_method=None,
         attachments=config.release.attachments,
         attachments_key="[release] attachments",
-        extra_context={"prebrief": prebrief, "release": {"embargo": embargo}},
+        extra_context={
+            "prebrief": prebrief,
+            "release": {"embargo": embargo},
+            # a Bcc release is one message for many: a template error's hint says so
+            BCC_KEY: config.release.mode == "bcc" and not prebrief,
+        },
+    )
+
+
+def check_rounds(
+    config: Config, contacts: Sequence[Contact], embargo: dt.datetime
+) -> tuple[tuple[RoundSpec, tuple[Contact, ...]], ...]:
+    """The release and the pre-brief as ``mailer check`` renders them, each with the contacts
+    it is rendered for: every contact (in Bcc mode the release is one message per language for
+    the organizer, as it is sent)."""
+    release = bcc_contacts(config, contacts) if config.release.mode == "bcc" else tuple(contacts)
+    return (
+        (release_spec(config, embargo), release),
+        (release_spec(config, embargo, prebrief=True), tuple(contacts)),
     )
 
 

@@ -6,7 +6,8 @@ embargo second, in the environment it will run in, without connecting to any ser
 * the config loads (the run got this far);
 * the SMTP password resolves here, without a terminal: the variable is set in cron's
   environment, the keyring answers, the password command runs
-  (:func:`mailer.config.password_problem`);
+  (:func:`mailer.config.password_problem`); with ``auth = "oauth2"``, the saved sign-in gives
+  an access token (:func:`mailer.oauth.sign_in_problem`, which renews it only when due);
 * the templates, the contacts and the attachments are those that were rendered and checked
   when the release was scheduled, by content (:func:`~mailer.release.audience.changed_inputs`);
 * the release lock is free, or held by a run that is legitimately waiting (``wait``,
@@ -21,8 +22,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from mailer.clock import Clock
 from mailer.config import Config, password_problem
 from mailer.models import Schedule
+from mailer.oauth import sign_in_problem
 from mailer.release.audience import changed_inputs
 
 # A send-due or send-now holding the lock longer than this before the embargo is stuck.
@@ -68,15 +71,25 @@ def _stuck(holder: str, now: dt.datetime) -> str:
 
 
 def preflight(
-    config: Config, schedule: Schedule, *, now: dt.datetime, lock_holder: str, where: str
+    config: Config,
+    schedule: Schedule,
+    *,
+    now: dt.datetime,
+    lock_holder: str,
+    where: str,
+    clock: Clock | None = None,
 ) -> Preflight:
     """Check what the release needs at the embargo (see the module docstring). *lock_holder*:
     '' when this run holds the lock, else what the holder wrote; *where* names the
-    environment for the password's line (``cron's environment``)."""
+    environment for the password's line (``cron's environment``); *clock*: for the OAuth 2.0
+    sign-in's token (not checked without one)."""
     problems: list[str] = []
     missing = password_problem(config, where=where)
     if missing:
         problems.append(missing)
+    signed_out = sign_in_problem(config, clock) if clock is not None else ""
+    if signed_out:
+        problems.append(signed_out)
     warnings: list[str] = []
     for change in changed_inputs(config, schedule.fingerprint):
         (problems if change.startswith("cannot read") else warnings).append(change)

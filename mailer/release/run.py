@@ -26,6 +26,7 @@ from mailer.models import (
     State,
     StateCounts,
 )
+from mailer.oauth import token_source
 from mailer.release.audience import (
     ROUND,
     audience,
@@ -125,6 +126,18 @@ class Run:
             self._password = password_for(self.config, interactive=self.interactive)
             self._password_known = True
         return self._password
+
+    def sign_in(self, *, early: bool) -> Callable[[], str] | None:
+        """With ``auth = "oauth2"``: an access token now, before anything is claimed (a lapsed
+        sign-in stops here, exit code 4, all still queued). *early* (the armed minute before
+        the embargo): a new one from the provider, so that no connection has to renew it while
+        the release goes out and signing in never delays the first message."""
+        smtp = self.config.smtp if self.config.transport.kind == "smtp" else None
+        if smtp is None or smtp.auth != "oauth2":
+            return None
+        source = token_source(self.config, self.clock)
+        source.access_token(refresh=early)
+        return source.access_token
 
     def when(self, schedule: Schedule) -> str:
         return brief(schedule.embargo, ZoneInfo(schedule.zone))
@@ -275,6 +288,7 @@ class Run:
         who = audience(project, store, schedule.tag)
         blocked = suppressed(store)
         password = self.password()
+        access_token = self.sign_in(early=decision is Decision.ARM)
         render_now = max(now, schedule.embargo)  # the Date header: never before the embargo
         spec = release_spec(config, schedule.embargo)
         batches: dict[str, tuple[str, ...]] = {}
@@ -328,6 +342,7 @@ class Run:
                 progress=self.progress,
                 not_before=schedule.embargo,
                 password=password,
+                access_token=access_token,
             )
         except EmbargoGuardError as exc:
             return self.paused(schedule, exc, who.release, had)
@@ -476,7 +491,9 @@ class Run:
             decision.value,
             self.releases.get(schedule.id),
             "; ".join(parts),
-            ExitCode.FAILED if bad else ExitCode.OK,
+            ExitCode.SIGN_IN
+            if report.sign_in_lapsed
+            else (ExitCode.FAILED if bad else ExitCode.OK),
             counts,
             times[0] if times else None,
             times[-1] if times else None,

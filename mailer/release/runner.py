@@ -25,7 +25,6 @@ systemd timer).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 
 from mailer.clock import Clock
@@ -157,7 +156,7 @@ def run_release(
                 config,
                 store,
                 result,
-                now=clock.now(),
+                clock=clock,
                 holder="" if lock.acquired else lock.holder(),
             )
         ended = clock.now()
@@ -176,18 +175,21 @@ def run_release(
 
 
 def _with_preflight(
-    config: Config, store: Store, result: RunResult, *, now: dt.datetime, holder: str
+    config: Config, store: Store, result: RunResult, *, clock: Clock, holder: str
 ) -> RunResult:
     """A send-due run before the embargo (not yet, paused, or locked by a waiting run) checks
     what the release needs (:func:`~mailer.release.preflight.preflight`), keeps the result as
     the schedule's last check, and ends its line with it. A failed check exits 1; it goes to
     stderr (cron's mail) when it is new or differs from the last check, else to stdout."""
     schedule = result.schedule
+    now = clock.now()
     if schedule is None or schedule.state not in ACTIVE_STATES:
         return result
     if decide(schedule, now) not in (Decision.NOT_YET, Decision.PAUSED):
         return result
-    check = preflight(config, schedule, now=now, lock_holder=holder, where="cron's environment")
+    check = preflight(
+        config, schedule, now=now, lock_holder=holder, where="cron's environment", clock=clock
+    )
     before = store.releases.record_check(
         schedule.id, now=now, command=Command.SEND_DUE.value, ok=check.ok, result=check.text
     )

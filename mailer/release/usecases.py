@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailer.clock import Clock
 from mailer.config import Config
 from mailer.contacts import open_store, project_for
 from mailer.models import Schedule
+from mailer.oauth import sign_in_health
 from mailer.release.plan import Cancelled, Proposal, cancel, plan_schedule, save_schedule
 from mailer.release.status import ReleaseStatus, release_status
 
@@ -43,10 +44,25 @@ def schedule_release(
         proposal = plan_schedule(
             project, store, at=at, tz=tz, tag=tag, now=clock.now(), prebrief=prebrief
         )
+        proposal = _with_sign_in(config, proposal, clock)
         show(proposal)
         if not confirm(proposal):
             return Scheduled(proposal, None)
         return Scheduled(proposal, save_schedule(store, proposal, now=clock.now()))
+
+
+def _with_sign_in(config: Config, proposal: Proposal, clock: Clock) -> Proposal:
+    """With ``auth = "oauth2"``: the saved sign-in must give a new token now (else nothing is
+    scheduled: exit code 4), and a warning when it lapses unused before the embargo."""
+    smtp = config.smtp if config.transport.kind == "smtp" else None
+    if smtp is None or smtp.auth != "oauth2":
+        return proposal
+    health = sign_in_health(config, clock, refresh=True)
+    health.raise_problem()
+    warning = health.lapse_warning(proposal.embargo.moment, config.zone)
+    if not warning:
+        return proposal
+    return replace(proposal, warnings=(*proposal.warnings, warning))
 
 
 def read_status(config: Config, *, now: dt.datetime) -> ReleaseStatus:

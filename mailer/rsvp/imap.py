@@ -127,13 +127,15 @@ def probe(cfg: ImapConfig, *, password: str) -> str:
         _select(conn, cfg, readonly=True)
         _typ, exists = conn.response("EXISTS")
         version = conn.sock.version() if isinstance(conn.sock, ssl.SSLSocket) else None
+        mechanism = _bearer_mechanism(conn) if cfg.auth == "oauth2" else ""
     counts = [int(v) for v in exists or [] if isinstance(v, bytes) and v.strip().isdigit()]
     count = counts[-1] if counts else 0
     mode = _SECURITY_NAME[cfg.security]
     security = f"{mode} {version}" if version else ("plain (no TLS)" if mode == "plain" else mode)
     messages = "1 message" if count == 1 else f"{count} messages"
+    method = f" with {mechanism}" if mechanism else ""
     return (
-        f"{cfg.host}:{cfg.port} {security}, logged in as {cfg.username}, "
+        f"{cfg.host}:{cfg.port} {security}, logged in as {cfg.username}{method}, "
         f"folder {cfg.folder} ({messages})"
     )
 
@@ -186,7 +188,10 @@ def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
                         hint='use security = "tls" (port 993) if the server expects TLS '
                         "from the start",
                     ) from None
-        _login(conn, cfg.username, password)
+        if cfg.auth == "oauth2":
+            _authenticate_bearer(conn, cfg.username, password)
+        else:
+            _login(conn, cfg.username, password)
         return conn
     except ssl.SSLCertVerificationError as exc:
         _drop(conn)
@@ -196,6 +201,12 @@ def _connect(cfg: ImapConfig, password: str) -> imaplib.IMAP4:
         ) from None
     except imaplib.IMAP4.error as exc:
         _drop(conn)
+        if cfg.auth == "oauth2":
+            raise InboxError(
+                f"{where}: {_text(exc)}",
+                hint="the server refused the access token: check [imap] username, that the "
+                "app may use IMAP (IMAP.AccessAsUser.All), or sign in again: mailer login",
+            ) from None
         raise InboxError(
             f"{where}: {_text(exc)}", hint="check [imap] username and the password"
         ) from None
@@ -211,6 +222,25 @@ def _login(conn: imaplib.IMAP4, username: str, password: str) -> None:
     else:  # LOGIN cannot carry UTF-8; SASL PLAIN can
         secret = f"\0{username}\0{password}".encode()
         conn.authenticate("PLAIN", lambda _challenge: secret)
+
+
+def _authenticate_bearer(conn: imaplib.IMAP4, username: str, token: str) -> None:
+    """SASL XOAUTH2 (Microsoft, Google), or OAUTHBEARER (RFC 7628) where only that is offered.
+    On failure the server sends an error challenge; it is answered with an empty response
+    (XOAUTH2) or ^A (OAUTHBEARER), and the server then says NO."""
+    if _bearer_mechanism(conn) == "OAUTHBEARER":
+        first = f"n,a={username},\x01auth=Bearer {token}\x01\x01".encode()
+        conn.authenticate("OAUTHBEARER", lambda challenge: b"\x01" if challenge else first)
+        return
+    initial = f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
+    conn.authenticate("XOAUTH2", lambda challenge: b"" if challenge else initial)
+
+
+def _bearer_mechanism(conn: imaplib.IMAP4) -> str:
+    offered = {c.upper() for c in conn.capabilities}
+    if "AUTH=XOAUTH2" not in offered and "AUTH=OAUTHBEARER" in offered:
+        return "OAUTHBEARER"
+    return "XOAUTH2"
 
 
 def _drop(conn: imaplib.IMAP4 | None) -> None:

@@ -11,9 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailer.clock import SystemClock
 from mailer.config import Config, imap_password_for
 from mailer.contacts import open_store, project_for
 from mailer.errors import ConfigError
+from mailer.oauth import token_source
 from mailer.rsvp.apply import IngestReport, Progress
 from mailer.rsvp.decisions import ManualAnswer, set_answer, suppress, unsuppress
 from mailer.rsvp.export import write_export
@@ -50,7 +52,12 @@ def fetch_replies(
             hint="add [imap] host, username and password_env (README: 'Reading the "
             "answers'), or save the replies as files and use 'mailer rsvp import'",
         )
-    password = imap_password_for(config, interactive=interactive)
+    if imap.auth == "oauth2":
+        if not imap.username:
+            raise ConfigError(f"{config.path.name}: [imap] username is empty")
+        password: str | None = token_source(config, SystemClock()).access_token()
+    else:
+        password = imap_password_for(config, interactive=interactive)
     if password is None:
         raise ConfigError(f"{config.path.name}: [imap] username is empty")
     with open_store(config) as store:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mailer.clock import Clock
 from mailer.config import Config
 from mailer.models import Outgoing
+from mailer.oauth import token_source
 from mailer.sending.context import RunContext
 from mailer.sending.outbox import write_private
 from mailer.sending.plan import delivery_plan
@@ -45,12 +46,20 @@ def send_batch(
     not_before: dt.datetime | None = None,
     password: str | None = None,
     journal: Journal | None = None,
+    access_token: Callable[[], str] | None = None,
 ) -> SendReport:
     """Transmit *items* with the configured transport; return what happened to each.
 
     Each message's transitions go to *journal*, the store's own journal unless given (a release
-    run passes ``store.release_journal(...)``).
+    run passes ``store.release_journal(...)``). With ``auth = "oauth2"``, *access_token* gives
+    a token for each connection (a release run obtains it early); else one is made here.
     """
+    smtp = config.smtp if config.transport.kind == "smtp" else None
+    if smtp is not None and smtp.auth == "oauth2" and access_token is None:
+        # Before anything is claimed: a lapsed sign-in stops here, everything stays queued.
+        source = token_source(config, clock)
+        source.access_token()
+        access_token = source.access_token
     ctx = RunContext(
         config=config,
         journal=store.journal if journal is None else journal,
@@ -60,6 +69,7 @@ def send_batch(
         progress=progress or NoProgress(),
         not_before=not_before,
         password=password,
+        access_token=access_token,
     )
     started = clock.now()
     ctx.progress.started(len(items))
@@ -81,6 +91,7 @@ def send_batch(
         deliveries=tuple(ctx.deliveries),
         not_claimed=ctx.not_claimed,
         stopped=ctx.stopped,
+        sign_in_lapsed=ctx.sign_in_lapsed,
         started=started,
         finished=clock.now(),
     )

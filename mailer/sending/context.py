@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailer.clock import Clock
@@ -33,9 +33,11 @@ class RunContext:
     progress: Progress
     not_before: dt.datetime | None
     password: str | None
+    access_token: Callable[[], str] | None = None  # auth = "oauth2": a fresh token per call
     deliveries: list[Delivery] = field(default_factory=list)
     not_claimed: int = 0
     stopped: str = ""
+    sign_in_lapsed: bool = False  # stopped because the OAuth 2.0 sign-in lapsed (exit code 4)
     outcomes: list[Outcome] = field(default_factory=list)  # not yet in the journal
     submissions: list[Submission] = field(default_factory=list)  # for the daily cap's log
     embargo_passed: bool = False

@@ -12,7 +12,7 @@ import contextlib
 import enum
 import re
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -31,7 +31,7 @@ from aiosmtplib import (
 )
 
 from mailer.config import SmtpConfig
-from mailer.errors import TransportError
+from mailer.errors import SignInRequired, TransportError
 from mailer.models import Outgoing
 from mailer.sending.wire import mail_from, rcpt_to, send_data, wire_facts
 
@@ -137,9 +137,23 @@ def new_client(
     context: ssl.SSLContext | None,
     local_hostname: str | None = None,
     timeout: float | None = None,
+    token: Callable[[], Awaitable[str]] | None = None,
 ) -> aiosmtplib.SMTP:
-    """An unconnected client; ``connect()`` does the greeting, STARTTLS and the login."""
+    """An unconnected client; ``connect()`` does the greeting, STARTTLS and the login (with
+    ``auth = "oauth2"``: SASL XOAUTH2 with a token from *token*, asked at every connect)."""
     login = bool(smtp.username)
+    if smtp.auth == "oauth2":
+        return aiosmtplib.SMTP(
+            hostname=smtp.host,
+            port=smtp.port,
+            username=smtp.username,
+            oauth_token_generator=token or _fixed(password or ""),
+            local_hostname=local_hostname,
+            timeout=smtp.timeout_seconds if timeout is None else timeout,
+            use_tls=smtp.security == "tls",
+            start_tls=smtp.security == "starttls",
+            tls_context=context,
+        )
     return aiosmtplib.SMTP(
         hostname=smtp.host,
         port=smtp.port,
@@ -151,6 +165,22 @@ def new_client(
         start_tls=smtp.security == "starttls",
         tls_context=context,
     )
+
+
+def _fixed(token: str) -> Callable[[], Awaitable[str]]:
+    async def give() -> str:
+        return token
+
+    return give
+
+
+def auth_hint(smtp: SmtpConfig) -> str:
+    if smtp.auth == "oauth2":
+        return (
+            "the server refused the access token: check [smtp] username, that SMTP AUTH is "
+            "enabled for the mailbox, or sign in again: mailer login"
+        )
+    return AUTH_HINT
 
 
 def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
@@ -216,12 +246,16 @@ def describe_connect_error(
             "('tls' for port 465, 'starttls' for 587)",
             False,
         )
+    if isinstance(exc, SignInRequired):
+        return ConnectFailure(exc.message, False)
     if isinstance(exc, SMTPAuthenticationError):
-        return ConnectFailure(f"{at}: {reply_text(exc.code, exc.message)}: {AUTH_HINT}", False)
+        return ConnectFailure(
+            f"{at}: {reply_text(exc.code, exc.message)}: {auth_hint(smtp)}", False
+        )
     if isinstance(exc, SMTPConnectResponseError | SMTPResponseException):
         text = f"{at}: {reply_text(exc.code, exc.message)}"
         if exc.code in (530, 534, 535, 538):
-            return ConnectFailure(f"{text}: {AUTH_HINT}", False)
+            return ConnectFailure(f"{text}: {auth_hint(smtp)}", False)
         if exc.code == 432 or "4.3.2" in exc.message:
             return ConnectFailure(
                 f"{text}: too many connections; lower [smtp] connections "
@@ -275,6 +309,8 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
     try:
         try:
             await client.connect()
+        except SignInRequired:
+            raise
         except (SMTPException, OSError) as exc:
             offered = None
             if smtp.security == "none" and "AUTH" in str(exc):
@@ -290,6 +326,8 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
     mode = _SECURITY_NAME[smtp.security]
     security = f"{mode} {version}" if version else ("plain (no TLS)" if mode == "plain" else mode)
     login = f"logged in as {smtp.username}" if smtp.username else "no login configured"
+    if smtp.auth == "oauth2":
+        login = f"logged in as {smtp.username} with XOAUTH2"
     return f"{where(smtp)} {security}, {login}"
 
 

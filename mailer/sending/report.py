@@ -27,6 +27,7 @@ class SendReport:
     stopped: str  # why the run stopped early ("" when it finished)
     started: dt.datetime
     finished: dt.datetime
+    sign_in_lapsed: bool = False  # the run stopped because the OAuth 2.0 sign-in lapsed
 
     def count(self, state: State) -> int:
         return sum(1 for d in self.deliveries if d.state is state)

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Sequence
 from aiosmtplib import SMTPException
 
 from mailer.config import SmtpConfig
-from mailer.errors import EmbargoGuardError, TransportError
+from mailer.errors import EmbargoGuardError, SignInRequired, TransportError
 from mailer.models import Outgoing, State
 from mailer.sending.connection import Connection, Work, backoff
 from mailer.sending.context import RunContext
@@ -255,6 +255,13 @@ class _Run:
                 return
             await self.unless_stopped(self.ctx.clock.sleep(min(ahead, 1.0)))
 
+    async def fresh_token(self) -> str:
+        """An access token for a connection that opens now (renewed when under 5 minutes
+        are left; the renewal's HTTPS request runs in a thread, not in the event loop)."""
+        if self.ctx.access_token is None:
+            return self.ctx.password or ""
+        return await asyncio.to_thread(self.ctx.access_token)
+
     async def connect(self, conn: Connection) -> bool:
         """Make sure *conn* is connected and logged in; False if this connection gives up."""
         if conn.connected:
@@ -267,9 +274,16 @@ class _Run:
                 self.ctx.password,
                 context=self.context,
                 local_hostname=self.local_hostname,
+                token=self.fresh_token,
             )
             try:
                 await client.connect()
+            except SignInRequired as exc:  # the sign-in lapsed mid-run: stop, keep the rest
+                client.close()
+                if not self.ctx.stopped:
+                    self.ctx.sign_in_lapsed = True
+                self.stop(exc.message)
+                return False
             except (SMTPException, OSError) as exc:
                 client.close()
                 failure = describe_connect_error(self.smtp, exc)

@@ -239,6 +239,16 @@ def test_templates_made_of_tokens_render_or_fail_in_one_line(
         except TemplateError as exc:
             assert str(exc).startswith("templates/t/fi/")
             assert "\n" not in str(exc)
+            # mailer check finds every problem, the one a send stops at among them
+            problems = renderer.compile_problems("t", {"fi"}) or renderer.problems(
+                "t", "fi", context
+            )
+            keys = [(p.file, p.line, p.problem) for p in problems]
+            assert (exc.file, exc.line, exc.problem) in keys
+            assert all(str(p).startswith("templates/t/fi/") for p in problems)
+            assert all("\n" not in str(p) for p in problems)
+        else:
+            assert renderer.problems("t", "fi", context) == ()
 
 
 # --- replies ------------------------------------------------------------------------------------
