@@ -66,6 +66,11 @@ class FakeClock:
         self._now += dt.timedelta(seconds=seconds)
         self._mono += seconds
 
+    def step(self, seconds: float) -> None:
+        """Step the wall clock by *seconds* (negative: backwards) without moving the monotonic
+        clock, as an NTP correction does."""
+        self._now += dt.timedelta(seconds=seconds)
+
     async def sleep(self, seconds: float) -> None:
         """Advance by *seconds*, then let the other tasks run once."""
         self.advance(max(seconds, 0.0))

@@ -7,6 +7,7 @@ it and exits with :attr:`MailerError.exit_code`, never with a traceback.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 
 
@@ -115,6 +116,25 @@ class ScheduleError(MailerError):
 
 class ReleaseCancelled(ScheduleError):
     """The schedule was cancelled while a run was about to send (nothing more is sent)."""
+
+
+class EmbargoGuardError(ScheduleError):
+    """The embargo guard refused a transmission: the clock reads a time before the embargo.
+
+    After the run had seen the embargo pass this is a step of the clock backwards (an NTP
+    correction); *went_back* is then how far, in seconds (measured against the monotonic
+    clock), else None. The run stops cleanly: nothing more is sent until the clock is past the
+    embargo again, and nothing is sent twice.
+    """
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(
+        self, message: str, *, now: dt.datetime, went_back: float | None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.now = now
+        self.went_back = went_back
 
 
 class InboxError(MailerError):

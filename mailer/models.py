@@ -255,12 +255,15 @@ class StateCounts:
 class ScheduleState(enum.StrEnum):
     SCHEDULED = "scheduled"
     SENDING = "sending"  # a run started sending (and may have been stopped halfway)
+    # The clock went back before the embargo after part of the release went out: the rest
+    # goes out once the clock is past the embargo again (the schedule's note says more).
+    PAUSED = "paused"
     DONE = "done"
     MISSED = "missed"
     CANCELLED = "cancelled"
 
 
-ACTIVE_STATES = frozenset({ScheduleState.SCHEDULED, ScheduleState.SENDING})
+ACTIVE_STATES = frozenset({ScheduleState.SCHEDULED, ScheduleState.SENDING, ScheduleState.PAUSED})
 
 
 @dataclass(frozen=True)

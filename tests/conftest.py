@@ -6,7 +6,8 @@ The everyday loop, ``pytest``, runs the fast tests only (a few minutes on a 2-co
 marked ``slow`` are deselected, and the run ends with a line saying how many and how to run them.
 ``pytest --all`` runs everything, and so do ``bash scripts/test.sh`` (the README's test command)
 and CI (``.ci/run`` calls it). An explicit ``-m`` expression also replaces the default filter:
-``pytest -m slow`` runs only the slow tests, ``pytest -m imap`` every Dovecot test.
+``pytest -m slow`` runs only the slow tests, ``pytest -m imap`` every Dovecot test,
+``pytest -m postfix`` the Postfix submission tests.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures_imap",
     "tests.fixtures_oauth",
     "tests.fixtures_oauth_imap",
+    "tests.fixtures_postfix",
 ]
 
 RUN_ALL = "--all"

@@ -149,36 +149,51 @@ def _prepare(directory: Path, server: AuthServer, user: str) -> Path:
     return directory / "ca.crt"
 
 
+def start_oauth_dovecot(
+    directory: Path, server: AuthServer, *, extra_conf: str = ""
+) -> OAuthDovecot:
+    """Start the instance in *directory* (mode 0755, short path); *extra_conf* is appended to
+    dovecot.conf (``fixtures_postfix`` adds the SASL socket for Postfix). The caller stops
+    ``master_pid`` with ``_stop``; on failure this stops what it started."""
+    binary = require_dovecot()
+    ca_file = _prepare(directory, server, USER)
+    imap_port = _free_port()
+    conf = _CONF.replace("@DIR@", str(directory)).replace("@IMAP_PORT@", str(imap_port))
+    (directory / "dovecot.conf").write_text(conf + extra_conf)
+    with (directory / "startup.log").open("wb") as out:
+        code = subprocess.call(
+            [binary, "-c", str(directory / "dovecot.conf")],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            timeout=30,
+        )
+    if code != 0:
+        raise RuntimeError(
+            f"dovecot did not start ({code}): {(directory / 'startup.log').read_text()}"
+        )
+    pid = _master_pid(directory, wait=5.0)
+    if not pid:
+        raise RuntimeError(f"dovecot started but wrote no master.pid: {directory}")
+    try:
+        _wait_ready(imap_port)
+    except BaseException:
+        _stop(pid)
+        raise
+    return OAuthDovecot(directory, imap_port, ca_file, pid)
+
+
 @pytest.fixture
 def oauth_dovecot(auth_server: AuthServer) -> Iterator[OAuthDovecot]:
     """Dovecot IMAP (STARTTLS offered) whose logins are checked at ``auth_server``."""
-    binary = require_dovecot()
+    require_dovecot()
     directory = Path(tempfile.mkdtemp(prefix="dc-oauth.", dir="/tmp"))
     os.chmod(directory, 0o755)
-    pid = 0
     try:
-        ca_file = _prepare(directory, auth_server, USER)
-        imap_port = _free_port()
-        conf = _CONF.replace("@DIR@", str(directory)).replace("@IMAP_PORT@", str(imap_port))
-        (directory / "dovecot.conf").write_text(conf)
-        with (directory / "startup.log").open("wb") as out:
-            code = subprocess.call(
-                [binary, "-c", str(directory / "dovecot.conf")],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                timeout=30,
-            )
-        if code != 0:
-            raise RuntimeError(
-                f"dovecot did not start ({code}): {(directory / 'startup.log').read_text()}"
-            )
-        pid = _master_pid(directory, wait=5.0)
-        if not pid:
-            raise RuntimeError(f"dovecot started but wrote no master.pid: {directory}")
-        _wait_ready(imap_port)
-        yield OAuthDovecot(directory, imap_port, ca_file, pid)
+        dovecot = start_oauth_dovecot(directory, auth_server)
+        try:
+            yield dovecot
+        finally:
+            _stop(dovecot.master_pid)
     finally:
-        if pid:
-            _stop(pid)
         shutil.rmtree(directory, ignore_errors=True)

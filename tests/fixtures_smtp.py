@@ -8,6 +8,7 @@ Fixture ``smtp_server`` is a factory; every server it starts is stopped after th
         server = smtp_server(security="tls")       # implicit TLS
         server = smtp_server(security="starttls", auth=True)   # AUTH PLAIN/LOGIN required
         server = smtp_server(idle_timeout=0.3)     # closes connections idle for 0.3 s
+        server = smtp_server(auth=True, login_needs_tls=True)  # plain, AUTH only after STARTTLS
         server.host, server.port, server.ca_file  # ca_file: the trustme CA (PEM) for [smtp] ca_file
         SmtpTestServer.USERNAME, SmtpTestServer.PASSWORD   # the one account that may log in
         server.smtp_section(**overrides)          # a ready [smtp] table for parse_config
@@ -171,8 +172,13 @@ class SmtpTestServer:
         cert: trustme.LeafCert | None = None,
         ca_file: Path | None = None,
         idle_timeout: float = 300.0,
+        login_needs_tls: bool | None = None,
     ) -> None:
         self.security = security
+        # aiosmtpd offers AUTH only after STARTTLS when True (default: with security starttls)
+        self.login_needs_tls = (
+            security == "starttls" if login_needs_tls is None else login_needs_tls
+        )
         self.idle_timeout = idle_timeout
         self.auth = auth
         self.host = "127.0.0.1"
@@ -365,7 +371,7 @@ class SmtpTestServer:
                 require_starttls=starttls is not None,
                 auth_required=self.auth,
                 # aiosmtpd only knows about STARTTLS; implicit TLS is encrypted from the first byte
-                auth_require_tls=self.security == "starttls",
+                auth_require_tls=self.login_needs_tls,
                 authenticator=self._authenticate if self.auth else None,
                 loop=self._loop,
             )
@@ -446,7 +452,11 @@ def smtp_server(
     started: list[SmtpTestServer] = []
 
     def start(
-        *, security: str = "none", auth: bool = False, idle_timeout: float = 300.0
+        *,
+        security: str = "none",
+        auth: bool = False,
+        idle_timeout: float = 300.0,
+        login_needs_tls: bool | None = None,
     ) -> SmtpTestServer:
         _, cert, ca_path = smtp_ca
         tls = security != "none"
@@ -454,6 +464,7 @@ def smtp_server(
             security=security,
             auth=auth,
             idle_timeout=idle_timeout,
+            login_needs_tls=login_needs_tls,
             cert=cert if tls else None,
             ca_file=ca_path if tls else None,
         )

@@ -304,7 +304,7 @@ def test_without_contacts_the_templates_are_rendered_for_a_blank_one(project: Pa
     assert result.exit_code == 1
     stand_in = "3 messages render (fi, sv, en: no contacts, rendered for a stand-in)"
     assert result.stdout.splitlines()[1:] == [
-        "ok    contacts    0 contacts, 1 warnings",  # (the warning: no contacts)
+        "ok    contacts    0 contacts, 1 warning",  # (the warning: no contacts)
         f"ok    invitation  {stand_in}",
         f"ok    reminder    {stand_in}",
         f"ok    update      {stand_in}",

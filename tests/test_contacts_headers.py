@@ -282,7 +282,7 @@ def test_contacts_check_marks_the_columns_chosen_by_hand(tmp_path: Path) -> None
         "  outlet, tags: not in the file; empty",
         "Other columns, in templates as contact.<name>:",
         "  Kieli -> contact.kieli",
-        "contacts.csv: 1 valid contacts, 0 errors, 0 warnings (delimiter ';', encoding utf-8)",
+        "contacts.csv: 1 valid contact, 0 errors, 0 warnings (delimiter ';', encoding utf-8)",
     ]
 
 
@@ -295,7 +295,7 @@ def test_contacts_check_lists_an_unknown_language_as_an_error(tmp_path: Path) ->
     assert result.exit_code == 1
     assert "unknown language 'saksa'; use fi, sv or en, or leave the cell" in result.stdout
     assert result.stdout.splitlines()[-1] == (
-        "contacts.csv: 1 valid contacts, 1 errors, 0 warnings (delimiter ';', encoding utf-8)"
+        "contacts.csv: 1 valid contact, 1 error, 0 warnings (delimiter ';', encoding utf-8)"
     )
     sent = cli(project, "invite", "send", "--yes")
     assert sent.exit_code == 1

@@ -209,7 +209,7 @@ SHAPES: dict[str, Shape] = {
             ("asa@vbl.example", "Åsa Sjöholm", "Åsa", "Sjöholm", "Vasabladet", "sv", ()),
             ("sarah@bi.example", "Sarah Okafor", "Sarah", "Okafor", "Battery Insider", "en", ()),
         ],
-        "contacts.csv: 3 valid contacts, 0 errors, 1 warnings (delimiter ';', encoding cp1252)",
+        "contacts.csv: 3 valid contacts, 0 errors, 1 warning (delimiter ';', encoding cp1252)",
     ),
     "Finnish first and last names": Shape(
         csv_bytes(
@@ -261,7 +261,7 @@ SHAPES: dict[str, Shape] = {
             ),
             ("toimitus@kp.example", "", "", "", "Keskipohjanmaa", "fi", ("paikallinen",)),
         ],
-        "contacts.csv: 3 valid contacts, 0 errors, 1 warnings (delimiter ';', encoding cp1252)",
+        "contacts.csv: 3 valid contacts, 0 errors, 1 warning (delimiter ';', encoding cp1252)",
     ),
     "Swedish headers": Shape(
         csv_bytes(
@@ -365,7 +365,7 @@ SHAPES: dict[str, Shape] = {
             ("sarah@bi.example", "Sarah Okafor", "Sarah", "Okafor", "Battery Insider", "en", ()),
             ("asa@vbl.example", "Åsa Sjöholm", "Åsa", "Sjöholm", "Vasabladet", "sv", ("media",)),
         ],
-        "contacts.csv: 3 valid contacts, 0 errors, 1 warnings (delimiter ',', encoding cp1252)",
+        "contacts.csv: 3 valid contacts, 0 errors, 1 warning (delimiter ',', encoding cp1252)",
     ),
     "Google export": Shape(
         csv_bytes(

@@ -25,7 +25,14 @@ from mailer.cli import app
 from mailer.clock import FakeClock, SystemClock
 from mailer.config.load import Config, load_config
 from mailer.contacts import load_project, project_for
-from mailer.errors import ExitCode, ReleaseCancelled, ScheduleError, TemplateError, UsageError
+from mailer.errors import (
+    EmbargoGuardError,
+    ExitCode,
+    ReleaseCancelled,
+    ScheduleError,
+    TemplateError,
+    UsageError,
+)
 from mailer.messages.plan import new_message_id
 from mailer.models import Campaign, Outgoing, Schedule, ScheduleState, State
 from mailer.release.audience import release_spec
@@ -232,7 +239,8 @@ def test_send_due_not_yet_logs_one_line(project: Path, clock: FakeClock) -> None
     assert result.decision == "not-yet"
     assert result.exit_code == ExitCode.OK
     assert result.outcome == (
-        "not yet: the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC) is in 1 min 01 s"
+        "not yet: the embargo 2027-06-25 13:00:00 EEST (10:00:00 UTC) is in 1 min 01 s; "
+        "pre-flight ok"
     )
     assert (project / "mailer.log").read_text().splitlines() == [result.line]
     assert outbox(project) == []
@@ -276,8 +284,12 @@ def test_never_early_the_guard_before_each_transmission(project: Path, clock: Fa
         )
         at(clock, -0.001)
         item = Outgoing(Campaign.RELEASE, None, "<x@y>", None, 0, "a@b", ("c@d",), "", b"")  # type: ignore[arg-type]
-        with pytest.raises(AssertionError, match="embargo guard"):
+        with pytest.raises(EmbargoGuardError) as caught:
             ctx.transmitting(item)
+    assert str(caught.value) == (
+        "embargo guard: a message was about to be transmitted at 09:59:59 UTC, before the "
+        "embargo 10:00:00 UTC; it was not sent"
+    )
 
 
 def test_never_early_even_when_a_transport_does_not_wait(
@@ -289,16 +301,20 @@ def test_never_early_even_when_a_transport_does_not_wait(
     monkeypatch.setattr(RunContext, "wait_for_embargo", no_wait)
     schedule(project, clock)
     at(clock, -30)
-    with pytest.raises(AssertionError, match="embargo guard"):
-        run(project, clock)
+    result = run(project, clock)
+    assert (result.decision, result.exit_code) == ("paused", ExitCode.FAILED)
+    assert result.outcome.startswith(
+        "PAUSED: the embargo guard refused a message at 12:59:30 EEST, before the embargo "
+    )
     assert outbox(project) == []
     assert {r.state for r in journal(project).values()} == {State.PENDING}  # claim released
+    assert result.schedule is not None and result.schedule.state is ScheduleState.SCHEDULED
 
 
 def test_release_journal_guard(project: Path, clock: FakeClock) -> None:
     with Store(config_of(project).store_path) as store:
         guarded = store.release_journal(schedule_id=None, embargo=EMBARGO, batches={})
-        with pytest.raises(AssertionError, match="embargo guard"):
+        with pytest.raises(EmbargoGuardError, match=r"^embargo guard: "):
             guarded.mark_transmitting("<x@y>", EMBARGO - dt.timedelta(microseconds=1))
 
 
@@ -807,7 +823,7 @@ def test_cli_cron_line(cli: Callable[..., Any], project: Path) -> None:
     res = cli("release", "cron")
     assert res.exit_code == 0
     job = [line for line in res.stdout.splitlines() if line.startswith("* * * * * ")]
-    assert len(job) == 1
+    assert len(job) == 2  # logged; and logged with the failures mailed (MAILTO)
     assert f"--config {project / 'config.toml'} release send-due" in job[0]
     assert f">> {project / 'release-cron.log'} 2>&1" in job[0]
     assert "PATH=" in job[0]

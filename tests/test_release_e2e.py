@@ -197,7 +197,7 @@ def test_the_printed_cron_line_works_under_crons_minimal_environment(
     printed = mailer(project, "release", "cron", cwd=tmp_path)
     assert printed.returncode == 0, printed.stderr
     jobs = [line for line in printed.stdout.splitlines() if line.startswith("* * * * * ")]
-    assert len(jobs) == 1
+    assert len(jobs) == 2  # logged; logged and the failures mailed (MAILTO)
     command = jobs[0].removeprefix("* * * * * ").replace("\\%", "%")  # what cron hands to sh
     assert command.startswith("PATH=")
     assert f"{MAILER} --config {project / 'config.toml'} release send-due" in command
@@ -206,6 +206,8 @@ def test_the_printed_cron_line_works_under_crons_minimal_environment(
     home = tmp_path / "cron-home"
     home.mkdir()
     env = {"HOME": str(home), "LOGNAME": "officer", "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}
+    if "PYTHONPATH" in os.environ:  # a development checkout: the code under test, not the installed
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     ran = subprocess.run(
         ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items()), "/bin/sh", "-c", command],
         cwd="/",
@@ -225,3 +227,54 @@ def test_the_printed_cron_line_works_under_crons_minimal_environment(
     with Store(load_config(project / "config.toml").store_path) as store:
         rows = store.journal.existing(Campaign.RELEASE, 0)
     assert all(r.sent_at is not None and r.sent_at >= embargo for r in rows.values())
+
+
+def test_the_mailed_cron_line_mails_a_failing_pre_flight_once(
+    project: Path, tmp_path: Path
+) -> None:
+    """The second printed form: cron mails what the job prints, which is send-due's stderr;
+    a pre-flight that fails is printed once, every run still goes to the log."""
+    set_keys(project, "release", prebrief_tag="")
+    set_keys(project, "transport", kind="smtp")
+    set_keys(
+        project,
+        "smtp",
+        host="127.0.0.1",
+        port=1,
+        security="none",
+        username="viestinta@kokkola.example",
+        password_env="MAILER_CRON_PASSWORD",
+    )
+    printed = mailer(project, "release", "cron", cwd=tmp_path)
+    lines = printed.stdout.splitlines()
+    jobs = [line for line in lines if line.startswith("* * * * * ")]
+    assert lines[lines.index(jobs[1]) - 1] == "MAILTO=viestinta@kokkola.example"
+    command = jobs[1].removeprefix("* * * * * ").replace("\\%", "%")
+    schedule_soon(project, 3 * 3600)
+    home = tmp_path / "cron-home"
+    home.mkdir()
+    env = {"HOME": str(home), "LOGNAME": "officer", "PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}
+    if "PYTHONPATH" in os.environ:  # a development checkout: the code under test, not the installed
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+
+    def cron() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items()), "/bin/sh", "-c", command],
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    first, second = cron(), cron()
+    failing = (
+        "pre-flight FAIL: MAILER_CRON_PASSWORD is not set in cron's environment "
+        "([smtp] password_env)"
+    )
+    assert first.stderr == second.stderr == ""
+    assert first.stdout.endswith(f"; {failing}\n")  # what cron mails
+    assert " mailer release send-due: not yet: the embargo " in first.stdout
+    assert second.stdout == ""  # the same failure: logged, not mailed again
+    log = (project / "release-cron.log").read_text().splitlines()
+    assert len(log) == 2 and all(line.endswith(failing) for line in log)

@@ -77,7 +77,9 @@ def schedule(
             prebrief=not no_prebrief,
             clock=clock,
             show=show.proposal,
-            confirm=lambda proposal: require_confirmation(yes, show.schedule_question(proposal)),
+            confirm=lambda proposal: require_confirmation(
+                yes, show.schedule_question(proposal), action="schedule"
+            ),
         )
         if result.schedule is None:
             console.info("Not scheduled.")
@@ -161,7 +163,7 @@ def send_due(
     from mailer.console import release as show
     from mailer.release import Command, run_release
 
-    with handled():
+    with handled(log_as="mailer release send-due"):
         config = load_config(config_path())
         result = run_release(
             config, command=Command.SEND_DUE, clock=SystemClock(), use_lock=not no_lock
@@ -301,7 +303,7 @@ def cancel(yes: YesOpt = False) -> None:
 
     with handled():
         config = load_config(config_path())
-        if not require_confirmation(yes, "Cancel the scheduled release?"):
+        if not require_confirmation(yes, "Cancel the scheduled release?", action="cancel"):
             console.info("Not cancelled.")
             raise typer.Exit(int(ExitCode.ERROR))
         show.cancelled(cancel_release(config, now=SystemClock().now()))

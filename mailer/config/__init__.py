@@ -11,6 +11,7 @@ from mailer.config.credentials import (
     get_password,
     imap_password_for,
     password_for,
+    password_problem,
     secret_from_keyring,
 )
 from mailer.config.load import (
@@ -46,5 +47,6 @@ __all__ = [
     "load_config",
     "parse_config",
     "password_for",
+    "password_problem",
     "secret_from_keyring",
 ]

@@ -177,6 +177,41 @@ def password_for(config: Config, *, interactive: bool) -> str | None:
     return _server_password(config.smtp, "smtp", interactive=interactive)
 
 
+def password_problem(config: Config, *, where: str = "this environment") -> str:
+    """'' when the SMTP password resolves here without asking anyone (the pre-flight of a cron
+    run: the variable is set, the keyring answers, or the command runs); else one line saying
+    which source failed, *where* naming the environment (``cron's environment``).
+
+    The password itself is never returned nor shown.
+    """
+    smtp = config.smtp
+    if config.transport.kind != "smtp" or smtp is None or not smtp.username:
+        return ""
+    if smtp.auth == "oauth2":
+        return ""  # signed in instead: the pre-flight asks mailer.oauth (sign_in_problem)
+    try:
+        _server_password(smtp, "smtp", interactive=False)
+    except TransportError as exc:
+        sources = [smtp.password_env, smtp.keyring_service, smtp.password_command]
+        if smtp.password_command:
+            return exc.message  # the command's own failure, which names [smtp] password_command
+        if smtp.password_env and not smtp.keyring_service:
+            return f"{smtp.password_env} is not set in {where} ([smtp] password_env)"
+        if smtp.keyring_service and not smtp.password_env:
+            return (
+                f"the keyring gave no password for {smtp.username} in {where} ([smtp] "
+                f"keyring_service = {smtp.keyring_service!r}: no entry, locked, or no keyring "
+                "reachable without a desktop session)"
+            )
+        if any(sources):
+            return (
+                f"{smtp.password_env} is not set in {where} ([smtp] password_env), and the "
+                f"keyring gave no password for {smtp.username} ([smtp] keyring_service)"
+            )
+        return exc.message
+    return ""
+
+
 def imap_password_for(config: Config, *, interactive: bool) -> str | None:
     """The IMAP password, from the same sources as SMTP's but with the [imap] keys."""
     if config.imap is None or not config.imap.username or config.imap.auth == "oauth2":

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -53,8 +54,8 @@ def email_column(table: Table, header: str = "email") -> None:
     table.add_column(header, no_wrap=True, overflow="fold")
 
 
-def error(exc: MailerError) -> None:
-    err.print(f"error: {exc.message}", markup=False)
+def error(exc: MailerError, *, prefix: str = "") -> None:
+    err.print(f"{prefix}error: {exc.message}", markup=False)
     if exc.next_step:
         err.print(f"hint: {exc.next_step}", markup=False)
 
@@ -470,9 +471,11 @@ def status(s: Status) -> None:
         "Invitations",
         s.invitations.as_dict(),
     )
+    _followups(s.extra)
     for name, section in s.extra.items():
         if isinstance(section, dict) and all(isinstance(v, int) for v in section.values()):
             counts(name.upper() if name == "rsvp" else name.capitalize(), section)
+    _release_schedule(s.extra.get("release_schedule"))
     from mailer.project import PROBLEMS_SHOWN
 
     for e in s.problems[:PROBLEMS_SHOWN]:
@@ -480,6 +483,35 @@ def status(s: Status) -> None:
     shown = min(len(s.problems), PROBLEMS_SHOWN)
     if s.problems_total > shown:
         info(f"  ... and {s.problems_total - shown} more (mailer status --json lists all)")
+
+
+def _followups(extra: dict[str, Any]) -> None:
+    """The reminder, update and cancel rounds of ``mailer status``, and whether an update is
+    due."""
+    for campaign, rounds in extra.get("followups", {}).items():
+        for r in rounds:
+            title = "Cancel" if campaign == "cancel" else f"{campaign.capitalize()} {r['round']}"
+            counts(title, {k: v for k, v in r.items() if k != "round"})
+    due = extra.get("update_due")
+    if isinstance(due, dict) and due.get("due"):
+        info(f"{'Update due:':<13}{due['reason']}")
+
+
+def _release_schedule(schedule: Any) -> None:
+    """The release's schedule in ``mailer status``: the embargo, the state (its note says why
+    it is paused), and send-due's last pre-flight check."""
+    if not isinstance(schedule, dict):
+        return
+    embargo = dt.datetime.fromisoformat(schedule["embargo"]).astimezone(
+        ZoneInfo(schedule["timezone"])
+    )
+    note = f" ({schedule['note']})" if schedule["note"] else ""
+    info(
+        f"{'Embargo:':<13}{embargo:%Y-%m-%d %H:%M:%S} {embargo.tzname()}: {schedule['state']}{note}"
+    )
+    check = schedule.get("last_check")
+    if isinstance(check, dict):
+        info(f"{'Pre-flight:':<13}{check['summary']}")
 
 
 def counts(title: str, values: dict[str, int]) -> None:

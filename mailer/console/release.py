@@ -25,7 +25,7 @@ from mailer.console import (
     warning,
 )
 from mailer.models import Schedule, State
-from mailer.release import describe, in_words, relative
+from mailer.release import check_summary, describe, in_words, overdue_summary, relative
 from mailer.sending import Delivery, Notice
 
 if TYPE_CHECKING:
@@ -104,8 +104,9 @@ def prebrief(count: int, report: SendReport | None, *, dry_run: bool) -> None:
 
 
 def run_line(result: RunResult) -> None:
-    """The one line for cron mail and the cron log: stdout when fine, stderr when not."""
-    if result.ok:
+    """The one line for cron mail and the cron log: stdout when fine, stderr when not (a
+    failure reported in the same words by the previous run: stdout, so cron mails it once)."""
+    if result.ok or result.repeated:
         out.print(result.line, markup=False, soft_wrap=True)
     else:
         err.print(result.line, markup=False, soft_wrap=True)
@@ -135,6 +136,7 @@ def cron(setup: CronSetup, *, systemd: bool) -> None:
             "systemctl --user enable --now mailer-release.timer"
         )
         info("(and 'loginctl enable-linger $USER' so that it runs while you are logged out)")
+        info("Its output, with every failure: journalctl --user -u mailer-release.service")
         return
     for line in setup.lines:
         info(line)
@@ -142,6 +144,13 @@ def cron(setup: CronSetup, *, systemd: bool) -> None:
     info("Install: run 'crontab -e' and paste the lines above at the end of the file.")
     for note in setup.notes:
         info(f"Note: {note}")
+    info("")
+    info("To have cron mail you the failures too (every run is still logged), paste these instead:")
+    for line in setup.mail_lines:
+        info(line)
+    for note in setup.mail_notes:
+        info(f"Note: {note}")
+    info("")
     info("A systemd timer instead: mailer release cron --systemd")
 
 
@@ -168,6 +177,12 @@ def status(s: ReleaseStatus) -> None:
             f"Mode:      {sch.mode} ({who}); grace {sch.grace_minutes} min; "
             f"{plural(sch.checked, 'message')} checked when scheduled"
         )
+        zone = schedule_zone(sch)
+        checked = check_summary(s.last_check, zone, now=s.now)
+        if checked:
+            info(f"Pre-flight: {checked}")
+        if s.check_overdue:
+            warning(overdue_summary(s.last_check, zone, now=s.now))
     counts = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.release.as_dict().items())
     info(f"Release:   {counts}")
     if s.prebrief.total:
@@ -177,10 +192,10 @@ def status(s: ReleaseStatus) -> None:
         info(f"Delivered: first {relative(s.first)}, last {relative(s.last)} after the embargo")
     if s.running:
         info(f"Running:   {s.running}")
-    if s.inputs_changed:
+    for change in s.inputs_changed:
         warning(
-            "templates, contacts, attachments or config changed since scheduling: run "
-            "'mailer release schedule' again to check them now rather than at the embargo"
+            f"{change}: run 'mailer release schedule' again to check the messages now rather "
+            "than at the embargo"
         )
     if s.recipients:
         shown: dt.tzinfo = schedule_zone(sch) if sch is not None else dt.UTC
@@ -190,7 +205,8 @@ def status(s: ReleaseStatus) -> None:
             table.add_column(col, overflow="fold")
         for p in s.recipients:
             at = "" if p.at is None else f"{p.at.astimezone(shown):%Y-%m-%d %H:%M:%S.%f}"[:-3]
-            note = p.detail if p.state is not State.SENT else ("Bcc" if p.batch else "")
+            earlier = p.state is State.SENT and p.at is not None and p.after_embargo is None
+            note = p.detail if p.state is not State.SENT or earlier else ("Bcc" if p.batch else "")
             table.add_row(
                 p.email, p.round, p.state.value.replace("_", " "), at, _after(p.after_embargo), note
             )

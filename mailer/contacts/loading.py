@@ -80,8 +80,10 @@ def _label(config: Config, path: Path) -> str:
         return str(path)
 
 
-def open_store(config: Config) -> Store:
-    return Store(config.store_path)
+def open_store(config: Config, *, read_only: bool = False) -> Store:
+    """The project's journal; *read_only* for a command that only reads it (it then works
+    when the journal's folder cannot be written)."""
+    return Store(config.store_path, read_only=read_only)
 
 
 def recipients(project: Project, *, tag: str | None, only: str | None) -> tuple[Contact, ...]:

@@ -11,9 +11,11 @@ from mailer.invitations.followups import (
     check_specs,
     choose_round,
     followup_spec,
+    followups_section,
     invitation_sequence,
     record_round,
     reminder_contacts,
+    update_due_section,
 )
 from mailer.invitations.rounds import (
     Prepared,
@@ -49,6 +51,7 @@ __all__ = [
     "commit",
     "delivery_forecast",
     "followup_spec",
+    "followups_section",
     "invitation_sequence",
     "prepare",
     "preview_invitation",
@@ -59,4 +62,5 @@ __all__ = [
     "send",
     "summarize",
     "suppressed",
+    "update_due_section",
 ]

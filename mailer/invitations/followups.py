@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailer.config import Config, EventConfig, EventText
@@ -357,3 +358,38 @@ def choose_round(
         return cancel_spec(config, store), invited_contacts(book, store, config)
     spec = update_spec(config, store)
     return None if spec is None else (spec, invited_contacts(book, store, config))
+
+
+# --- mailer status -----------------------------------------------------------------------------
+
+FOLLOWUPS = (Campaign.REMINDER, Campaign.UPDATE, Campaign.CANCEL)
+
+
+def followups_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
+    """``"followups"``: each reminder, update and cancel round with its rows by state (from the
+    journal by campaign and round); nothing when no follow-up was sent."""
+    found: dict[str, Any] = {}
+    for campaign in FOLLOWUPS:
+        rounds = store.journal.round_counts(campaign)
+        if rounds:
+            found[campaign.value] = [{"round": r, **c.as_dict()} for r, c in rounds.items()]
+    return ("followups", found) if found else None
+
+
+def update_due_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
+    """``"update_due"``: whether ``mailer invite update`` has something to send, because
+    ``[event]`` changed since the invitations (or the last update) went out, or an update round
+    is unfinished; nothing before the first invitation."""
+    if not store.journal.has_rows(Campaign.INVITATION):
+        return None
+    state = calendar_state(store)
+    since = "the last update" if store.journal.has_rows(Campaign.UPDATE) else "the invitations"
+    if state.cancelled:
+        due, reason = False, "the event was cancelled (mailer invite cancel)"
+    elif _open_round(store, Campaign.UPDATE) is not None:
+        due, reason = True, "an update round is unfinished (mailer invite update resumes it)"
+    elif state.fingerprint is not None and state.fingerprint != fingerprint(config):
+        due, reason = True, f"[event] changed since {since} went out (mailer invite update)"
+    else:
+        due, reason = False, ""
+    return "update_due", {"due": due, "reason": reason}

@@ -84,10 +84,11 @@ def run_check(
     book = project.book
     if book.errors:
         ok = False
-        lines.append(f"FAIL  contacts    {book.errors[0]} ({len(book.errors)} errors)")
+        lines.append(f"FAIL  contacts    {book.errors[0]} ({_count(len(book.errors), 'error')})")
     else:
         lines.append(
-            f"ok    contacts    {len(book.contacts)} contacts, {len(book.warnings)} warnings"
+            f"ok    contacts    {_count(len(book.contacts), 'contact')}, "
+            f"{_count(len(book.warnings), 'warning')}"
         )
     blank = Contact(
         email=config.organizer.email,
@@ -214,3 +215,8 @@ def _label(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 warning``, ``2 warnings`` (the check's lines are built here, not in the console)."""
+    return f"{n} {noun if n == 1 else noun + 's'}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from mailer.config import Config
 from mailer.contacts import ContactCounts, count_project_contacts, open_store
+from mailer.invitations import followups_section, update_due_section
 from mailer.models import Campaign, JournalEntry, State, StateCounts
 from mailer.release import release_section, schedule_section
 from mailer.rsvp import rsvp_section
@@ -40,7 +41,13 @@ PROBLEMS_SHOWN = 50  # failed / in-doubt invitations `mailer status` prints (--j
 # The other areas' parts of the status, in the order `mailer status` shows them. Each returns its
 # key and its numbers, or None when it has nothing to say yet.
 StatusSection = Callable[[Config, Store], tuple[str, dict[str, Any]] | None]
-SECTIONS: tuple[StatusSection, ...] = (rsvp_section, release_section, schedule_section)
+SECTIONS: tuple[StatusSection, ...] = (
+    followups_section,
+    update_due_section,
+    rsvp_section,
+    release_section,
+    schedule_section,
+)
 
 
 def collect_status(
@@ -106,5 +113,5 @@ def status_json(status: Status) -> dict[str, Any]:
 def project_status(config: Config, *, all_problems: bool = False) -> Status:
     """``mailer status``: contacts.csv counted, and every round's counts from the journal."""
     contacts = count_project_contacts(config)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return collect_status(config, contacts, store, all_problems=all_problems)

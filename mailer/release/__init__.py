@@ -10,6 +10,7 @@ reports; :mod:`.cron` writes the crontab line and the systemd timer. :mod:`.usec
 
 from mailer.release.audience import check_rounds, release_spec
 from mailer.release.cron import CronSetup, cron_setup
+from mailer.release.lock import stamp
 from mailer.release.plan import (
     Cancelled,
     Proposal,
@@ -23,6 +24,8 @@ from mailer.release.runner import run_release
 from mailer.release.schedule import describe, in_words, relative
 from mailer.release.status import (
     ReleaseStatus,
+    check_summary,
+    overdue_summary,
     release_section,
     release_status,
     schedule_section,
@@ -41,9 +44,11 @@ __all__ = [
     "cancel",
     "cancel_release",
     "check_rounds",
+    "check_summary",
     "cron_setup",
     "describe",
     "in_words",
+    "overdue_summary",
     "plan_schedule",
     "read_status",
     "relative",
@@ -55,5 +60,6 @@ __all__ = [
     "schedule_release",
     "schedule_section",
     "send_prebrief",
+    "stamp",
     "status_json",
 ]

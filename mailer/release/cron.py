@@ -22,6 +22,7 @@ EVERY_MINUTE = "* * * * *"
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 CRON_LOG = "release-cron.log"
 UNIT = "mailer-release"
+SENDMAIL = ("/usr/sbin/sendmail", "/usr/lib/sendmail")  # what cron mails with
 
 
 def delivery_text(
@@ -82,6 +83,8 @@ class CronSetup:
     job: str  # the crontab line
     lines: tuple[str, ...]  # what to paste with `crontab -e`: comments, then the job line
     notes: tuple[str, ...]  # about the password and the log
+    mail_lines: tuple[str, ...]  # the same job with its failures mailed (MAILTO) and logged
+    mail_notes: tuple[str, ...]  # what cron mails, and whether this machine can
     log: Path
     service: str  # systemd alternative: the .service unit
     timer: str  # and its .timer unit
@@ -133,6 +136,24 @@ def cron_setup(config: Config, *, program: Sequence[str]) -> CronSetup:
     if env_line:
         lines.append(f"# {env_line}")
     lines.append(job)
+    # Mailed as well: stdout (one line a minute) goes to the log only, stderr (a failure, a
+    # pre-flight that starts failing) to the log and to cron's mail.
+    mail_to = config.organizer.email
+    mail_job = f"{EVERY_MINUTE} {_cron_escape(f'PATH={shlex.quote(path)} {run}')} " + (
+        f"2>&1 >> {_cron_escape(shlex.quote(str(log)))} | tee -a "
+        f"{_cron_escape(shlex.quote(str(log)))}"
+    )
+    mail_lines = (*lines[:-1], f"MAILTO={mail_to}", mail_job)
+    mail_notes = [
+        f"cron mails to {mail_to} what send-due writes to stderr: an error, a missed or "
+        "paused release, and a failing pre-flight check once when it starts failing (not "
+        "every minute); every run still appends its line to the log",
+    ]
+    if not any(Path(p).exists() for p in SENDMAIL):
+        mail_notes.append(
+            "this machine has no sendmail, so cron cannot mail here: install a mail transfer "
+            "agent (for example msmtp-mta or postfix), or read the log"
+        )
     exec_start = " ".join(_systemd_quote(a) for a in argv)
     service = "\n".join(
         [
@@ -168,7 +189,17 @@ def cron_setup(config: Config, *, program: Sequence[str]) -> CronSetup:
             "",
         ]
     )
-    return CronSetup(command, job, tuple(lines), tuple(notes), log, service, timer)
+    return CronSetup(
+        command,
+        job,
+        tuple(lines),
+        tuple(notes),
+        mail_lines,
+        tuple(mail_notes),
+        log,
+        service,
+        timer,
+    )
 
 
 def _systemd_quote(arg: str) -> str:

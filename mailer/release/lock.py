@@ -43,7 +43,13 @@ class ReleaseLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise StoreError(f"{self.path}: cannot open the release lock: {exc.strerror}") from None
+            folder = self.path.parent
+            why = (
+                f"its folder {folder} is read-only"
+                if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK)
+                else exc.strerror
+            )
+            raise StoreError(f"{self.path}: cannot open the release lock: {why}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -92,10 +98,13 @@ def held_by(config: Config) -> str:
     return text if owner and is_alive(owner) else ""
 
 
-def log_line(config: Config, line: str) -> None:
-    """Append *line* to ``[log] file`` when one is configured (created private)."""
+def log_line(config: Config, text: str, *, now: dt.datetime) -> str:
+    """The log line of *text*: its time stamp (ISO 8601, UTC with its ``Z``), then *text*;
+    appended to ``[log] file`` when one is configured (created private). Every line of the log
+    carries the time it was written."""
+    line = f"{stamp(now)} {text}"
     if config.log_file is None:
-        return
+        return line
     try:
         config.log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(config.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -105,6 +114,7 @@ def log_line(config: Config, line: str) -> None:
             os.close(fd)
     except OSError as exc:
         raise StoreError(f"{config.log_file}: cannot write the log: {exc.strerror}") from None
+    return line
 
 
 def stamp(moment: dt.datetime) -> str:

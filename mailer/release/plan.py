@@ -74,11 +74,20 @@ def plan_schedule(
     pre-brief, unless *prebrief* is false)."""
     config = project.config
     current = store.releases.current()
-    if current is not None and current.state is ScheduleState.SENDING:
+    if current is not None and current.state in (ScheduleState.SENDING, ScheduleState.PAUSED):
         raise ScheduleError(
             f"the release of {describe(current.embargo, config.zone)} has started sending "
-            "(state: sending)",
+            f"(state: {current.state})",
             hint="to stop it: mailer release cancel; then schedule it again",
+        )
+    if current is not None and current.state is ScheduleState.DONE:
+        counts = store.journal.counts(Campaign.RELEASE, ROUND)
+        raise ScheduleError(
+            f"the release of {describe(current.embargo, config.zone)} was sent "
+            f"({counts.sent} sent, {counts.failed} failed, {counts.in_doubt} in doubt); a "
+            "finished release is never scheduled again",
+            hint="'mailer release status' shows who got it when; a new press release needs a "
+            "project folder of its own ('mailer init')",
         )
     embargo = requested_embargo(
         at=at, tz=tz, configured=config.release.embargo, default_zone=config.zone, now=now
@@ -140,6 +149,12 @@ def plan_schedule(
         raise ScheduleError(exc.message, hint=exc.hint) from None
     if not todo and not sent:
         raise ScheduleError("no contact would get the release (all excluded)")
+    if not todo:
+        raise ScheduleError(
+            f"every contact already has the release ({sent} sent or in doubt): there is "
+            "nothing left to schedule",
+            hint="'mailer release status' shows who got it when",
+        )
     if mode == "bcc" and config.transport.kind == "outbox":
         warnings.append(
             "Bcc mode with the outbox: an .eml file has no envelope, so opening it in a mail "
@@ -309,5 +324,5 @@ def send_prebrief(
         releases.finish_run(
             run_id, now=clock.now(), decision="prebrief", outcome=text, ok=report.ok
         )
-    log_line(config, f"{stamp(clock.now())} mailer release prebrief: {text}")
+    log_line(config, f"mailer release prebrief: {text}", now=clock.now())
     return len(plan.items), report

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from mailer.clock import Clock
 from mailer.config import Config, password_for
 from mailer.contacts import project_for
-from mailer.errors import ExitCode, ScheduleError, UsageError
+from mailer.errors import EmbargoGuardError, ExitCode, ScheduleError, UsageError
 from mailer.invitations import suppressed
 from mailer.messages import build_plan, new_message_id
 from mailer.models import (
@@ -30,7 +30,7 @@ from mailer.oauth import token_source
 from mailer.release.audience import (
     ROUND,
     audience,
-    input_fingerprint,
+    changed_inputs,
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
@@ -59,6 +59,9 @@ class RunResult:
     last: float | None
     report: SendReport | None
     line: str  # the log line: time stamp, command, decision, outcome
+    # A failure the last run already reported in the same words (a pre-flight that keeps
+    # failing): printed to stdout, not to stderr, so that cron mails it once, not every minute.
+    repeated: bool = False
 
     @property
     def ok(self) -> bool:
@@ -103,6 +106,7 @@ class Run:
         command: Command,
         progress: Progress | None,
         interactive: bool,
+        on_pause: Callable[[RunResult], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -114,6 +118,7 @@ class Run:
         self.interactive = interactive
         self._password: str | None = None
         self._password_known = False
+        self.on_pause = on_pause  # `wait`: a send the clock stopped (it goes on waiting)
 
     def password(self) -> str | None:
         """Asked for once (``wait`` asks before its countdown, not in the middle of it)."""
@@ -160,7 +165,7 @@ class Run:
                     retry_failed=retry_failed,
                     resend_in_doubt=resend_in_doubt,
                 )
-            if decision is Decision.NOT_YET and self.command is Command.WAIT:
+            if decision in (Decision.NOT_YET, Decision.PAUSED) and self.command is Command.WAIT:
                 assert schedule is not None
                 left = (schedule.embargo - now).total_seconds()
                 if on_wait is not None:
@@ -173,7 +178,12 @@ class Run:
                 and decision in (Decision.ARM, Decision.SEND_LATE)
             ):
                 on_wait(schedule, (schedule.embargo - now).total_seconds())
-            return self.decided(schedule, decision, now)
+            result = self.decided(schedule, decision, now)
+            if result.decision == Decision.PAUSED and self.command is Command.WAIT:
+                if self.on_pause is not None:
+                    self.on_pause(result)
+                continue  # wait for the embargo again
+            return result
 
     def decided(self, schedule: Schedule | None, decision: Decision, now: dt.datetime) -> RunResult:
         c = self.command
@@ -186,6 +196,18 @@ class Run:
             left = in_words((schedule.embargo - now).total_seconds())
             return finish(
                 c, decision, schedule, None, f"not yet: the embargo {when} is {left}", ExitCode.OK
+            )
+        if decision is Decision.PAUSED:
+            left = in_words((schedule.embargo - now).total_seconds())
+            counts = self.store.journal.counts(Campaign.RELEASE, ROUND)
+            return finish(
+                c,
+                decision,
+                schedule,
+                self.store,
+                f"paused ({schedule.note}): {counts.sent} of {counts.total} sent; the other "
+                f"{counts.pending} go out when the clock is past the embargo {when} again, {left}",
+                ExitCode.OK,
             )
         if decision is Decision.CANCELLED:
             return finish(
@@ -261,9 +283,7 @@ class Run:
         config, store, clock = self.config, self.store, self.clock
         now = clock.now()
         store.journal.recover_stale(now, is_alive)
-        warnings = []
-        if schedule.fingerprint and schedule.fingerprint != input_fingerprint(config):
-            warnings.append("templates, contacts, attachments or config changed since scheduling")
+        warnings = list(changed_inputs(config, schedule.fingerprint))
         project = project_for(config)
         who = audience(project, store, schedule.tag)
         blocked = suppressed(store)
@@ -307,6 +327,10 @@ class Run:
             schedule_id=schedule.id, embargo=schedule.embargo, batches=batches
         )
         started = clock.now()
+        # Who had it before this run: "sent N now" counts the others, whatever the clock did.
+        had = frozenset(
+            e for e, row in store.journal.existing(Campaign.RELEASE, ROUND).items() if row.sent_at
+        )
         try:
             report = send_batch(
                 items,
@@ -320,6 +344,8 @@ class Run:
                 password=password,
                 access_token=access_token,
             )
+        except EmbargoGuardError as exc:
+            return self.paused(schedule, exc, who.release, had)
         except BaseException:
             # Stopped (Ctrl-C, cancel, an error) before anything went out: back to how it was,
             # so that it can still be rescheduled.
@@ -336,7 +362,64 @@ class Run:
                     from_states=(ScheduleState.SENDING,),
                 )
             raise
-        return self.summarize(schedule, decision, who.release, started, report, warnings)
+        return self.summarize(schedule, decision, who.release, started, report, warnings, had)
+
+    def paused(
+        self,
+        schedule: Schedule,
+        exc: EmbargoGuardError,
+        contacts: tuple[Contact, ...],
+        had: frozenset[str],
+    ) -> RunResult:
+        """The embargo guard stopped the send: the clock reads a time before the embargo again.
+
+        The transports sent nothing more and gave back their claims (pending again); what went
+        out stays sent. With part of the release out, the schedule is ``paused`` with a note
+        saying when the clock went back and how far; else it is as it was before the run. The
+        next run (or ``wait``) sends the rest once the clock is past the embargo again.
+        """
+        now = self.clock.now()
+        self.releases.release_claims(self.owner, now)
+        zone = ZoneInfo(schedule.zone)
+        local = now.astimezone(zone)
+        step = (
+            f"clock went back {exc.went_back:.0f} s at {local:%H:%M:%S} {local.tzname()}"
+            if exc.went_back is not None
+            else f"the embargo guard refused a message at {local:%H:%M:%S} {local.tzname()}"
+        )
+        counts = self.store.journal.counts(Campaign.RELEASE, ROUND)
+        out = counts.sent + counts.in_doubt
+        note = f"{step}; {counts.sent} of {counts.total} sent"
+        self.releases.set_state(
+            schedule.id,
+            ScheduleState.PAUSED if out else schedule.state,
+            now,
+            note=note,
+            from_states=(ScheduleState.SENDING,),
+        )
+        rows = self.store.journal.existing(Campaign.RELEASE, ROUND)
+        sent_now = sum(
+            1
+            for c in contacts
+            if c.email in rows and rows[c.email].sent_at is not None and c.email not in had
+        )
+        outcome = (
+            f"PAUSED: {step}, before the embargo {self.when(schedule)}: nothing more is sent "
+            f"until the clock is past it again; sent {sent_now} now ({counts.sent} of "
+            f"{counts.total} in all); {counts.pending} still queued"
+        )
+        return RunResult(
+            self.command.value,
+            Decision.PAUSED.value,
+            self.releases.get(schedule.id),
+            outcome,
+            ExitCode.FAILED,
+            counts,
+            None,
+            None,
+            None,
+            "",
+        )
 
     def reserve(
         self, contacts: tuple[Contact, ...], blocked: tuple[str, ...], now: dt.datetime
@@ -362,13 +445,14 @@ class Run:
         started: dt.datetime,
         report: SendReport,
         warnings: list[str],
+        had: frozenset[str] = frozenset(),
     ) -> RunResult:
         rows = self.store.journal.existing(Campaign.RELEASE, ROUND)
         mine = [rows[c.email] for c in contacts if c.email in rows]
         times = sorted(
             (e.sent_at - schedule.embargo).total_seconds()
             for e in mine
-            if e.sent_at is not None and e.sent_at >= started
+            if e.sent_at is not None and e.email not in had
         )
         waiting = sum(1 for e in mine if e.state not in DONE_STATES)
         if not waiting:

@@ -31,7 +31,7 @@ from mailer.clock import Clock
 from mailer.config import Config
 from mailer.contacts import open_store
 from mailer.errors import ExitCode, MailerError, ReleaseCancelled
-from mailer.models import Campaign
+from mailer.models import ACTIVE_STATES, Campaign
 from mailer.release.audience import ROUND
 from mailer.release.lock import ReleaseLock, lock_path, log_line, stamp
 from mailer.release.plan import (
@@ -42,10 +42,11 @@ from mailer.release.plan import (
     save_schedule,
     send_prebrief,
 )
+from mailer.release.preflight import preflight
 from mailer.release.run import Command, Run, RunResult, Waiting, finish, locked
-from mailer.release.schedule import Decision
+from mailer.release.schedule import Decision, decide
 from mailer.sending import Progress
-from mailer.store import process_owner
+from mailer.store import Store, process_owner
 
 
 def run_release(
@@ -78,6 +79,26 @@ def run_release(
             if use_lock and not lock.acquired:
                 result = locked(command, lock.holder(), releases.current())
             else:
+
+                def paused(pause: RunResult) -> None:
+                    """`wait` goes on waiting after the clock went back: the pause is a run of
+                    its own in the run log and the log file."""
+                    nonlocal run_id
+                    releases.finish_run(
+                        run_id,
+                        now=clock.now(),
+                        decision=pause.decision,
+                        outcome=pause.outcome,
+                        ok=False,
+                        schedule_id=pause.schedule.id if pause.schedule else None,
+                    )
+                    log_line(
+                        config, f"mailer release {command.value}: {pause.outcome}", now=clock.now()
+                    )
+                    run_id = releases.start_run(
+                        schedule_id=None, command=command.value, owner=owner, now=clock.now()
+                    )
+
                 run = Run(
                     config,
                     store,
@@ -87,6 +108,7 @@ def run_release(
                     command=command,
                     progress=progress,
                     interactive=interactive,
+                    on_pause=paused,
                 )
                 result = run.go(
                     late_ok=late_ok,
@@ -126,11 +148,20 @@ def run_release(
                 schedule_id=current.id if current else None,
             )
             log_line(
-                config, f"{stamp(clock.now())} mailer release {command.value}: error: {what}{tail}"
+                config, f"mailer release {command.value}: error: {what}{tail}", now=clock.now()
             )
             raise
-        line = f"{stamp(clock.now())} mailer release {command.value}: {result.outcome}"
-        result = replace(result, line=line)
+        if command is Command.SEND_DUE:
+            result = _with_preflight(
+                config,
+                store,
+                result,
+                clock=clock,
+                holder="" if lock.acquired else lock.holder(),
+            )
+        ended = clock.now()
+        text = f"mailer release {command.value}: {result.outcome}"
+        result = replace(result, line=f"{stamp(ended)} {text}")
         releases.finish_run(
             run_id,
             now=clock.now(),
@@ -139,8 +170,37 @@ def run_release(
             ok=result.ok,
             schedule_id=result.schedule.id if result.schedule else None,
         )
-    log_line(config, line)
+    log_line(config, text, now=ended)
     return result
+
+
+def _with_preflight(
+    config: Config, store: Store, result: RunResult, *, clock: Clock, holder: str
+) -> RunResult:
+    """A send-due run before the embargo (not yet, paused, or locked by a waiting run) checks
+    what the release needs (:func:`~mailer.release.preflight.preflight`), keeps the result as
+    the schedule's last check, and ends its line with it. A failed check exits 1; it goes to
+    stderr (cron's mail) when it is new or differs from the last check, else to stdout."""
+    schedule = result.schedule
+    now = clock.now()
+    if schedule is None or schedule.state not in ACTIVE_STATES:
+        return result
+    if decide(schedule, now) not in (Decision.NOT_YET, Decision.PAUSED):
+        return result
+    check = preflight(
+        config, schedule, now=now, lock_holder=holder, where="cron's environment", clock=clock
+    )
+    before = store.releases.record_check(
+        schedule.id, now=now, command=Command.SEND_DUE.value, ok=check.ok, result=check.text
+    )
+    if check.ok:
+        return replace(result, outcome=f"{result.outcome}; pre-flight {check.text}")
+    return replace(
+        result,
+        outcome=f"{result.outcome}; pre-flight {check.text}",
+        exit_code=ExitCode.ERROR,
+        repeated=before is not None and before.result == check.text,
+    )
 
 
 __all__ = [

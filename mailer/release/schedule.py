@@ -8,6 +8,8 @@ datetimes, so a machine on UTC, on Helsinki time or on Auckland time decides the
 ==================  ======================================================================
 NOTHING_SCHEDULED   no release is scheduled
 NOT_YET             the embargo is more than :data:`ARM_WINDOW` away: exit, the next run will
+PAUSED              as NOT_YET, for a release of which part went out before the clock went
+                    back (a step of the clock before the embargo); the rest goes out as above
 ARM                 the embargo is within the next :data:`ARM_WINDOW` (or is exactly now):
                     prepare everything, wait until the embargo second, send
 SEND_LATE           past the embargo, within ``grace_minutes``: send at once, warn it is late
@@ -37,6 +39,7 @@ FAR_AHEAD = dt.timedelta(days=60)
 class Decision(enum.StrEnum):
     NOTHING_SCHEDULED = "nothing-scheduled"
     NOT_YET = "not-yet"
+    PAUSED = "paused"
     ARM = "arm"
     SEND_LATE = "send-late"
     MISSED = "missed"
@@ -63,7 +66,7 @@ def decide(schedule: Schedule | None, now: dt.datetime) -> Decision:
         return Decision.MISSED
     ahead = schedule.embargo - now
     if ahead > ARM_WINDOW:
-        return Decision.NOT_YET
+        return Decision.PAUSED if schedule.state is ScheduleState.PAUSED else Decision.NOT_YET
     if ahead >= dt.timedelta(0):
         return Decision.ARM
     if -ahead <= schedule.grace:

@@ -9,13 +9,25 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mailer.config import Config
-from mailer.models import Campaign, JournalEntry, Schedule, State, StateCounts
+from mailer.models import (
+    ACTIVE_STATES,
+    Campaign,
+    JournalEntry,
+    Schedule,
+    State,
+    StateCounts,
+)
+from mailer.release.audience import changed_inputs
 from mailer.release.schedule import Decision, decide
-from mailer.store import RunRecord, Store
+from mailer.store import ReleaseCheck, RunRecord, Store
 
 ROUND = 0
+# Cron runs send-due every minute: a last check older than this, before the embargo, means no
+# run is checking (cron not installed, or every run fails before it reaches the journal).
+CHECK_OVERDUE = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -41,17 +53,25 @@ class ReleaseStatus:
     first: float | None  # first and last release delivery, seconds after the embargo
     last: float | None
     runs: tuple[RunRecord, ...]
-    inputs_changed: bool
+    inputs_changed: tuple[str, ...]  # what changed since scheduling, in the officer's terms
     running: str  # the run holding the lock ('' if none)
     now: dt.datetime
+    last_check: ReleaseCheck | None = None  # send-due's pre-flight before the embargo
+    check_overdue: bool = False  # before the embargo, and no check for CHECK_OVERDUE
 
 
 def _outcome(
     entry: JournalEntry, round_: str, embargo: dt.datetime | None, batch: str
 ) -> RecipientOutcome:
     after = None
+    detail = entry.last_error
     if entry.sent_at is not None and embargo is not None:
         after = (entry.sent_at - embargo).total_seconds()
+        if round_ == "release" and after < 0:
+            # Sent under an earlier schedule (cancelled during its run, then scheduled again):
+            # not "-1 min 59 s after the embargo" of this one.
+            after = None
+            detail = "sent for an earlier embargo"
     return RecipientOutcome(
         email=entry.email,
         name=entry.name,
@@ -59,7 +79,7 @@ def _outcome(
         state=entry.state,
         at=entry.sent_at,
         after_embargo=after,
-        detail=entry.last_error,
+        detail=detail,
         batch=batch,
     )
 
@@ -67,7 +87,6 @@ def _outcome(
 def release_status(
     config: Config, store: Store, *, now: dt.datetime, runs: int = 10
 ) -> ReleaseStatus:
-    from mailer.release.audience import input_fingerprint
     from mailer.release.lock import held_by
 
     releases = store.releases
@@ -93,15 +112,19 @@ def release_status(
         for p in people
         if p.round == "release" and p.state is State.SENT and p.after_embargo is not None
     )
-    changed = bool(
-        schedule
-        and schedule.fingerprint
-        and schedule.state.value in ("scheduled", "sending")
-        and schedule.fingerprint != input_fingerprint(config)
+    changed = (
+        changed_inputs(config, schedule.fingerprint)
+        if schedule is not None and schedule.state in ACTIVE_STATES
+        else ()
+    )
+    decision = decide(schedule, now)
+    last_check = releases.last_check(schedule.id) if schedule is not None else None
+    overdue = decision in (Decision.NOT_YET, Decision.PAUSED) and (
+        last_check is None or now - last_check.at > CHECK_OVERDUE
     )
     return ReleaseStatus(
         schedule=schedule,
-        decision=decide(schedule, now),
+        decision=decision,
         seconds_to_embargo=(embargo - now).total_seconds() if embargo else None,
         release=store.journal.counts(Campaign.RELEASE, ROUND),
         prebrief=store.journal.counts(Campaign.PREBRIEF, ROUND),
@@ -112,7 +135,13 @@ def release_status(
         inputs_changed=changed,
         running=held_by(config),
         now=now,
+        last_check=last_check,
+        check_overdue=overdue,
     )
+
+
+def _zone(status: ReleaseStatus) -> ZoneInfo:
+    return ZoneInfo(status.schedule.zone) if status.schedule is not None else ZoneInfo("UTC")
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -137,16 +166,59 @@ def schedule_json(schedule: Schedule | None) -> dict[str, Any] | None:
     }
 
 
+def _clock_time(moment: dt.datetime, zone: ZoneInfo, now: dt.datetime | None) -> str:
+    local = moment.astimezone(zone)
+    same_day = now is not None and now.astimezone(zone).date() == local.date()
+    return f"{local:%H:%M:%S} {local.tzname()}" if same_day else f"{local:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def check_summary(check: ReleaseCheck | None, zone: ZoneInfo, *, now: dt.datetime | None) -> str:
+    """``last check 12:58:00 EEST: FAIL: ... (failing since 09:12:00 EEST)``, or ''."""
+    if check is None:
+        return ""
+    text = f"last check {_clock_time(check.at, zone, now)}: {check.result}"
+    if check.failing_since is not None and check.failing_since < check.at:
+        text += f" (failing since {_clock_time(check.failing_since, zone, now)})"
+    return text
+
+
+def overdue_summary(check: ReleaseCheck | None, zone: ZoneInfo, *, now: dt.datetime) -> str:
+    """What to say when no send-due run has checked the release lately, before the embargo."""
+    since = "yet" if check is None else f"since {_clock_time(check.at, zone, now)}"
+    return (
+        f"no send-due run has checked the release {since}: is the cron job installed "
+        "('mailer release cron'), or 'mailer release wait' running?"
+    )
+
+
+def check_json(
+    check: ReleaseCheck | None, zone: ZoneInfo, *, now: dt.datetime | None = None
+) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {
+        "at": check.at.isoformat(),
+        "command": check.command,
+        "ok": check.ok,
+        "result": check.result,
+        "failing_since": _iso(check.failing_since),
+        "summary": check_summary(check, zone, now=now),
+    }
+
+
 def status_json(status: ReleaseStatus) -> dict[str, Any]:
     return {
         "schedule": schedule_json(status.schedule),
+        "last_check": check_json(status.last_check, _zone(status), now=status.now),
+        "check_overdue": status.check_overdue,
         "decision_now": status.decision.value,
         "seconds_to_embargo": status.seconds_to_embargo,
         "release": status.release.as_dict(),
         "prebrief": status.prebrief.as_dict(),
         "first_delivery_after_embargo_s": status.first,
         "last_delivery_after_embargo_s": status.last,
-        "inputs_changed_since_scheduling": status.inputs_changed,
+        "inputs_changed_since_scheduling": bool(status.inputs_changed),
+        "changed_inputs": list(status.inputs_changed),
         "running": status.running or None,
         "recipients": [
             {
@@ -191,4 +263,7 @@ def release_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] 
 def schedule_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
     schedule = store.releases.current()
     found = schedule_json(schedule)
-    return None if found is None else ("release_schedule", found)
+    if schedule is None or found is None:
+        return None
+    check = check_json(store.releases.last_check(schedule.id), ZoneInfo(schedule.zone))
+    return "release_schedule", found | {"last_check": check}

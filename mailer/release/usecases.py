@@ -67,7 +67,7 @@ def _with_sign_in(config: Config, proposal: Proposal, clock: Clock) -> Proposal:
 
 def read_status(config: Config, *, now: dt.datetime) -> ReleaseStatus:
     """``release status``: the schedule, who got the release when, the run log."""
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return release_status(config, store, now=now)
 
 

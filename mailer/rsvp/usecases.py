@@ -91,7 +91,7 @@ def list_answers(config: Config, *, status: str | None = None) -> tuple[RsvpRow,
 
 def answer_summary(config: Config) -> RsvpSummary:
     project = project_for(config)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return load_summary(store, project.book.contacts, config)
 
 
@@ -139,7 +139,7 @@ def export_answers(config: Config, path: Path, *, delimiter: str = ";") -> Expor
 def _rows(config: Config) -> tuple[RsvpRow, ...]:
     """The rows of the list and the export, interview wishes named as the summary names them."""
     project = project_for(config)
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return with_speakers(load_rows(store, project.book.contacts), speakers_of(config))
 
 
@@ -166,5 +166,5 @@ def unsuppress_address(config: Config, email: str) -> str:
 
 
 def suppression_list(config: Config) -> tuple[Suppression, ...]:
-    with open_store(config) as store:
+    with open_store(config, read_only=True) as store:
         return tuple(store.rsvps.suppressions())

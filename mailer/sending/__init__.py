@@ -87,6 +87,8 @@ def send_batch(
             asyncio.run(run_smtp(items, ctx))
     finally:
         ctx.flush()  # also on Ctrl-C or an error: what the server answered is kept
+    if ctx.guard is not None:
+        raise ctx.guard  # the journal is consistent: the refused messages are pending again
     return SendReport(
         deliveries=tuple(ctx.deliveries),
         not_claimed=ctx.not_claimed,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from mailer.clock import Clock
 from mailer.config import Config
+from mailer.errors import EmbargoGuardError
 from mailer.models import Outgoing, State
 from mailer.sending.report import Delivery, Notice, Progress
 from mailer.store import Journal, Outcome, SmtpLog, Submission
@@ -41,6 +42,10 @@ class RunContext:
     outcomes: list[Outcome] = field(default_factory=list)  # not yet in the journal
     submissions: list[Submission] = field(default_factory=list)  # for the daily cap's log
     embargo_passed: bool = False
+    # The wall and the monotonic clock at the last transmission after the embargo: how far the
+    # clock went back, when the guard refuses one.
+    passed_at: tuple[dt.datetime, float] | None = None
+    guard: EmbargoGuardError | None = None  # the guard stopped the run (the transport stops)
 
     def claim(self, item: Outgoing) -> bool:
         won = self.journal.claim(item.message_id, self.owner, self.clock.now())
@@ -79,8 +84,10 @@ class RunContext:
     def transmitting(self, item: Outgoing) -> None:
         """Durable before the data goes out; writes the queued outcomes in the same transaction."""
         now = self.clock.now()
-        if self.not_before is not None and now < self.not_before:
-            raise AssertionError("embargo guard: transmission attempted before the embargo")
+        if self.not_before is not None:
+            if now < self.not_before:
+                raise self._refused(now)
+            self.passed_at = (now, self.clock.monotonic())
         self.journal.commit_marks(
             transmitting=(item.message_id, now),
             outcomes=self.outcomes,
@@ -88,6 +95,32 @@ class RunContext:
         )
         self.outcomes.clear()
         self.submissions.clear()
+
+    def _refused(self, now: dt.datetime) -> EmbargoGuardError:
+        assert self.not_before is not None
+        embargo = f"{self.not_before.astimezone(dt.UTC):%H:%M:%S} UTC"
+        shown = f"{now.astimezone(dt.UTC):%H:%M:%S} UTC"
+        if self.passed_at is None:
+            return EmbargoGuardError(
+                f"embargo guard: a message was about to be transmitted at {shown}, before the "
+                f"embargo {embargo}; it was not sent",
+                now=now,
+                went_back=None,
+            )
+        wall, mono = self.passed_at
+        expected = wall + dt.timedelta(seconds=self.clock.monotonic() - mono)
+        back = max(0.0, (expected - now).total_seconds())
+        return EmbargoGuardError(
+            f"embargo guard: the clock went back {back:.0f} s (to {shown}, before the embargo "
+            f"{embargo}); nothing more is sent until the clock is past the embargo again",
+            now=now,
+            went_back=back,
+        )
+
+    def stop_for_guard(self, exc: EmbargoGuardError) -> None:
+        """The transports' way to end the run when the guard refused a message."""
+        self.guard = exc
+        self.stopped = exc.message
 
     def flush(self) -> None:
         """Write the queued outcomes and log rows now."""

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from mailer.errors import EmbargoGuardError
 from mailer.models import Outgoing
 from mailer.sending.context import RunContext
 
@@ -99,7 +100,8 @@ async def run_outbox(items: Sequence[Outgoing], ctx: RunContext) -> None:
     for item in items:
         if not ctx.claim(item):
             continue
-        await ctx.wait_for_embargo()
+        if ctx.embargo_ahead():  # once it has passed, a clock that goes back meets the guard
+            await ctx.wait_for_embargo()
         target = folder / eml_name(item)
         try:
             # Here, not before the loop: a folder that cannot be made stops the run with one
@@ -112,6 +114,12 @@ async def run_outbox(items: Sequence[Outgoing], ctx: RunContext) -> None:
         try:
             ctx.transmitting(item)
             move_into_place(tmp, target)
+        except EmbargoGuardError as exc:  # the clock went back: stop, send nothing more
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            ctx.unclaim(item)
+            ctx.stop_for_guard(exc)
+            break
         except OSError as exc:
             _stop(ctx, item, exc, target, root)
             return

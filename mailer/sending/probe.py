@@ -199,8 +199,36 @@ def reply_text(code: int, message: str) -> str:
     return one_line(f"{code} {message}")
 
 
-def describe_connect_error(smtp: SmtpConfig, exc: BaseException) -> ConnectFailure:
-    """Turn what ``connect()`` raised into one line for the officer (never the password)."""
+def _no_auth(smtp: SmtpConfig, starttls_offered: bool | None) -> str:
+    """The server did not offer login (AUTH) although [smtp] username is set: advice that fits
+    [smtp] security (and what the server offered, when known)."""
+    at = where(smtp)
+    if smtp.security != "none":
+        return (
+            f"{at}: the server does not offer login (AUTH); leave [smtp] username empty if it "
+            "needs none"
+        )
+    if starttls_offered:
+        return (
+            f"{at}: the server offers login (AUTH) only after STARTTLS, and [smtp] security is "
+            "'none': set security = 'starttls'"
+        )
+    offered = "nor STARTTLS " if starttls_offered is False else ""
+    return (
+        f"{at}: the server offers no login (AUTH) {offered}on this unencrypted connection "
+        "(security = 'none'): leave [smtp] username empty if it lets this machine send "
+        "without one; otherwise use its submission port: 587 with security = 'starttls', or "
+        "465 with security = 'tls'"
+    )
+
+
+def describe_connect_error(
+    smtp: SmtpConfig, exc: BaseException, *, starttls_offered: bool | None = None
+) -> ConnectFailure:
+    """Turn what ``connect()`` raised into one line for the officer (never the password).
+
+    *starttls_offered*: whether the server's EHLO listed STARTTLS, when the caller knows.
+    """
     at = where(smtp)
     verify = _in_chain(exc, ssl.SSLCertVerificationError)
     if isinstance(verify, ssl.SSLCertVerificationError):
@@ -252,16 +280,12 @@ def describe_connect_error(smtp: SmtpConfig, exc: BaseException) -> ConnectFailu
         return ConnectFailure(f"{at}: cannot connect: {one_line(reason)}", True)
     if isinstance(exc, SMTPException):
         text = one_line(exc.message)
+        if "AUTH" in text:
+            return ConnectFailure(_no_auth(smtp, starttls_offered), False)
         if "STARTTLS" in text:
             return ConnectFailure(
-                f"{at}: the server does not offer STARTTLS; use security = 'tls' if it "
-                "expects TLS from the start (port 465)",
-                False,
-            )
-        if "AUTH" in text:
-            return ConnectFailure(
-                f"{at}: the server does not offer login (AUTH); leave [smtp] username empty "
-                "if it needs none",
+                f"{at}: the server does not offer STARTTLS (security = 'starttls'); if it "
+                "expects TLS from the first byte (usually port 465), set [smtp] security = 'tls'",
                 False,
             )
         return ConnectFailure(f"{at}: {text}", True)
@@ -296,7 +320,12 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
         except SignInRequired:
             raise
         except (SMTPException, OSError) as exc:
-            raise TransportError(describe_connect_error(smtp, exc).message) from None
+            offered = None
+            if smtp.security == "none" and "AUTH" in str(exc):
+                offered = await _offers_starttls(smtp, timeout=timeout)
+            raise TransportError(
+                describe_connect_error(smtp, exc, starttls_offered=offered).message
+            ) from None
         version = tls_version(client)
         with contextlib.suppress(SMTPException, OSError):  # logged in is what counts
             await client.quit()
@@ -308,6 +337,25 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
     if smtp.auth == "oauth2":
         login = f"logged in as {smtp.username} with XOAUTH2"
     return f"{where(smtp)} {security}, {login}"
+
+
+async def _offers_starttls(smtp: SmtpConfig, *, timeout: float) -> bool | None:
+    """Whether the server's EHLO lists STARTTLS (a second connection, without login); None
+    when it cannot be told."""
+    client = aiosmtplib.SMTP(
+        hostname=smtp.host, port=smtp.port, timeout=timeout, use_tls=False, start_tls=False
+    )
+    try:
+        await client.connect()
+        await client.ehlo()
+        offered = client.supports_extension("starttls")
+        with contextlib.suppress(SMTPException, OSError):
+            await client.quit()
+        return offered
+    except (SMTPException, OSError):
+        return None
+    finally:
+        client.close()
 
 
 def run_probe(smtp: SmtpConfig, password: str | None, *, timeout: float) -> str:

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Sequence
 from aiosmtplib import SMTPException
 
 from mailer.config import SmtpConfig
-from mailer.errors import SignInRequired, TransportError
+from mailer.errors import EmbargoGuardError, SignInRequired, TransportError
 from mailer.models import Outgoing, State
 from mailer.sending.connection import Connection, Work, backoff
 from mailer.sending.context import RunContext
@@ -360,6 +360,15 @@ class _Run:
             reserved = False
             self.outcome(conn, work, result)
             return True
+        except EmbargoGuardError as exc:
+            # The clock went back before the embargo: this message was not sent (its DATA
+            # never started); the others finish the message they are sending, then stop.
+            if reserved:
+                self.cap.release(size)
+            ctx.unclaim(item)
+            ctx.stop_for_guard(exc)
+            self.stop(exc.message)
+            return False
         except BaseException:
             # Ctrl-C or a bug: leave the journal consistent, then let it propagate.
             if reserved:

@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from mailer.store.db import connect, translate_error
+from mailer.store.db import connect, connect_reader, translate_error
 from mailer.store.journal import Journal, Recovery, Reservation
 from mailer.store.marks import Outcome, Submission
-from mailer.store.release import BatchRequest, Releases, RunRecord
+from mailer.store.release import BatchRequest, ReleaseCheck, Releases, RunRecord
 from mailer.store.release_journal import ReleaseJournal
 from mailer.store.rsvp import (
     AnswerUpdate,
@@ -42,6 +42,7 @@ __all__ = [
     "MessageOutcome",
     "Outcome",
     "Recovery",
+    "ReleaseCheck",
     "ReleaseJournal",
     "Releases",
     "Reservation",
@@ -69,9 +70,11 @@ class Store:
     release run, :meth:`release_journal`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """*read_only*: the command only reads (``status`` and the like): a journal that cannot
+        be written is opened read-only instead of refused (:func:`~.db.connect_reader`)."""
         self.path = path
-        self._conn: sqlite3.Connection = connect(path)
+        self._conn: sqlite3.Connection = connect_reader(path) if read_only else connect(path)
         self.journal = Journal(self._conn)
         self.rsvps = Rsvps(self._conn)
         self.releases = Releases(self._conn)

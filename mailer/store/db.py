@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import sqlite3
 import time
@@ -35,13 +36,50 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _writable(path: Path) -> bool:
+    """Whether the journal at *path* can be written: the file (if it exists) and its folder,
+    where SQLite keeps the -wal and -shm files next to it."""
+    folder = path.parent if path.parent.exists() else _existing_parent(path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    return not path.exists() or os.access(path, os.W_OK)
+
+
+def _existing_parent(path: Path) -> Path:
+    for parent in path.parents:
+        if parent.exists():
+            return parent
+    return Path("/")
+
+
+def _not_writable(path: Path, exc: OSError | None = None) -> StoreError:
+    """One line for a journal that exists (or would be made) where it cannot be written."""
+    folder = path.parent if path.parent.exists() else _existing_parent(path)
+    if exc is not None and exc.errno == errno.EROFS:
+        why = f"its folder {folder} is on a read-only file system"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"its folder {folder} is read-only (SQLite writes its -wal and -shm files there)"
+    elif path.exists() and not os.access(path, os.W_OK):
+        why = "the file is read-only"
+    else:
+        why = exc.strerror if exc is not None and exc.strerror else "permission denied"
+    what = "cannot write the journal" if path.is_file() else "cannot create the journal"
+    return StoreError(
+        f"{path}: {what}: {why}",
+        hint="this command records what it does there; 'mailer status', 'mailer release status', "
+        "'mailer rsvp list' and 'mailer rsvp summary' only read it and work as they are",
+    )
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the journal at *path* and bring its schema up to date."""
     label = str(path)
+    if not _writable(path):
+        raise _not_writable(path)
     try:
         _create_private(path)
     except OSError as exc:
-        raise StoreError(f"{label}: cannot create the journal: {exc.strerror}") from None
+        raise _not_writable(path, exc) from None
     old_umask = os.umask(0o077)  # the -wal and -shm files are private too
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -59,6 +97,65 @@ def connect(path: Path) -> sqlite3.Connection:
         if side.exists():
             with contextlib.suppress(OSError):
                 os.chmod(side, 0o600)
+    return conn
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """The journal for a command that only reads it (``status``, ``release status``,
+    ``rsvp list`` / ``summary``): as :func:`connect` opens it when it can be written; read-only
+    when its folder or the file cannot be; an empty journal (in memory) when there is none and
+    none can be made there.
+
+    A journal in WAL mode needs its -shm file to be read: in a read-only folder without one,
+    the file is opened as immutable, which is exact once the last writer has closed it (SQLite
+    then folds the -wal file back into the journal and deletes it). A -wal file that still holds
+    changes cannot be read from a read-only folder: that is refused, not shown stale.
+    """
+    if _writable(path):
+        return connect(path)
+    label = str(path)
+    if not path.exists():
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        migrate(conn)
+        return conn
+    wal = Path(f"{path}-wal")
+    try:
+        unread_log = wal.exists() and wal.stat().st_size > 0
+        uri = path.resolve().as_uri()
+        try:
+            conn = _read_only(f"{uri}?mode=ro")
+        except sqlite3.OperationalError:
+            if unread_log:
+                raise StoreError(
+                    f"{label}: the journal's folder is read-only and {wal.name} holds changes "
+                    "not yet written into the journal; they cannot be read without write access",
+                    hint=f"make {path.parent} writable once (any mailer command folds them in)",
+                ) from None
+            conn = _read_only(f"{uri}?immutable=1")
+    except OSError as exc:
+        raise StoreError(f"{label}: cannot read the journal: {exc.strerror}") from None
+    except sqlite3.DatabaseError as exc:
+        raise translate_error(label, exc) from None
+    done = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+    missing = [m.number for m in MIGRATIONS if m.number not in done]
+    if missing:
+        conn.close()
+        raise StoreError(
+            f"{label}: the journal is read-only and was written by an earlier mailer (it lacks "
+            f"schema {', '.join(map(str, missing))})",
+            hint=f"make {path.parent} writable once, so that any mailer command can upgrade it",
+        )
+    return conn
+
+
+def _read_only(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise
     return conn
 
 

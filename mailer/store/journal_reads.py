@@ -210,6 +210,26 @@ class JournalReads:
             skipped=tally.get("skipped", 0),
         )
 
+    def round_counts(self, campaign: Campaign) -> dict[int, StateCounts]:
+        """Every round of *campaign* that has rows, with its rows by state, in round order."""
+        tally: dict[int, dict[str, int]] = {}
+        for round_, state, n in self._conn.execute(
+            "SELECT round, state, COUNT(*) FROM messages WHERE campaign = ?"
+            " GROUP BY round, state ORDER BY round",
+            (campaign.value,),
+        ):
+            tally.setdefault(int(round_), {})[str(state)] = int(n)
+        return {
+            r: StateCounts(
+                sent=t.get("sent", 0),
+                failed=t.get("failed", 0),
+                in_doubt=t.get("in_doubt", 0),
+                pending=sum(t.get(s, 0) for s in ("pending", "claimed", "transmitting")),
+                skipped=t.get("skipped", 0),
+            )
+            for r, t in tally.items()
+        }
+
     # --- meta ------------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:

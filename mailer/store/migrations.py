@@ -2,7 +2,7 @@
 
 :func:`mailer.store.db.migrate` applies the ones a journal lacks, in list order, and records each
 number in ``schema_migrations``. A migration is never edited once released: a change is a new
-entry at the end of the list, numbered after the last one (the next is 31).
+entry at the end of the list, numbered after the last one (the next is 32).
 
 The numbers are those the journals in use already record. They were given per area (journal 1-9,
 release 10-19, rsvp 20-29, smtp 30-39) when the four areas kept their own migrations; the list
@@ -155,6 +155,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         at TEXT NOT NULL
     );
     CREATE INDEX smtp_submissions_at ON smtp_submissions (at);
+    """,
+    ),
+    Migration(
+        31,
+        "the release's pre-flight: each schedule's last check (send-due before the embargo)",
+        """
+    CREATE TABLE release_checks (
+        schedule_id INTEGER PRIMARY KEY,
+        checked_at TEXT NOT NULL,
+        command TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        result TEXT NOT NULL,
+        failing_since TEXT
+    );
     """,
     ),
 )

@@ -67,6 +67,18 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class ReleaseCheck:
+    """The last pre-flight check of a schedule (``send-due`` before the embargo)."""
+
+    schedule_id: int
+    at: dt.datetime
+    command: str
+    ok: bool
+    result: str  # "ok", or the problems found, one line
+    failing_since: dt.datetime | None  # when this failure was first seen (None when ok)
+
+
+@dataclass(frozen=True)
 class BatchMember:
     email: str
     row_message_id: str  # the contact's journal row
@@ -228,6 +240,62 @@ class Releases:
             for r in rows
         ]
         return list(reversed(out))
+
+    # --- the pre-flight checks ----------------------------------------------------------------
+
+    def record_check(
+        self, schedule_id: int, *, now: dt.datetime, command: str, ok: bool, result: str
+    ) -> ReleaseCheck | None:
+        """Keep *result* as the schedule's last check; return the check it replaces.
+
+        A failure that goes on keeps the time it was first seen (``failing_since``).
+        """
+        with transaction(self._conn) as conn:
+            before = self._check(conn, schedule_id)
+            since = None
+            if not ok:
+                since = (
+                    before.failing_since
+                    if before is not None and not before.ok and before.failing_since is not None
+                    else now
+                )
+            conn.execute(
+                "INSERT INTO release_checks (schedule_id, checked_at, command, ok, result,"
+                " failing_since) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id) DO UPDATE"
+                " SET checked_at = excluded.checked_at, command = excluded.command,"
+                " ok = excluded.ok, result = excluded.result,"
+                " failing_since = excluded.failing_since",
+                (
+                    schedule_id,
+                    timestamp(now),
+                    command,
+                    int(ok),
+                    result,
+                    None if since is None else timestamp(since),
+                ),
+            )
+        return before
+
+    def last_check(self, schedule_id: int) -> ReleaseCheck | None:
+        return self._check(self._conn, schedule_id)
+
+    @staticmethod
+    def _check(conn: sqlite3.Connection, schedule_id: int) -> ReleaseCheck | None:
+        row = conn.execute(
+            "SELECT schedule_id, checked_at, command, ok, result, failing_since"
+            " FROM release_checks WHERE schedule_id = ?",
+            (schedule_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ReleaseCheck(
+            schedule_id=int(row[0]),
+            at=_parse(row[1]),
+            command=str(row[2]),
+            ok=bool(row[3]),
+            result=str(row[4]),
+            failing_since=None if row[5] is None else _parse(row[5]),
+        )
 
     # --- Bcc batches ---------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Mapping, Sequence
 
-from mailer.errors import ReleaseCancelled
+from mailer.errors import EmbargoGuardError, ReleaseCancelled
 from mailer.models import JournalEntry, ScheduleState, State
 from mailer.store.db import transaction
 from mailer.store.journal import Journal
@@ -69,9 +69,18 @@ class ReleaseJournal(Journal):
             claim_in(conn, rows, owner, now)
             return True
 
-    def mark_transmitting(self, message_id: str, now: dt.datetime) -> None:
+    def _guard(self, now: dt.datetime) -> None:
         if now < self._embargo:
-            raise AssertionError("embargo guard: transmission attempted before the embargo")
+            raise EmbargoGuardError(
+                f"embargo guard: a message was about to be marked transmitting at "
+                f"{now.astimezone(dt.UTC):%H:%M:%S} UTC, before the embargo "
+                f"{self._embargo.astimezone(dt.UTC):%H:%M:%S} UTC; it was not sent",
+                now=now,
+                went_back=None,
+            )
+
+    def mark_transmitting(self, message_id: str, now: dt.datetime) -> None:
+        self._guard(now)
         if self._cancelled():
             raise ReleaseCancelled("the release was cancelled; nothing more is sent")
         rows = self._batches.get(message_id)
@@ -121,8 +130,7 @@ class ReleaseJournal(Journal):
         submissions: Sequence[Submission] = (),
     ) -> None:
         if transmitting is not None:
-            if transmitting[1] < self._embargo:
-                raise AssertionError("embargo guard: transmission attempted before the embargo")
+            self._guard(transmitting[1])
             if self._cancelled():  # nothing written: the caller keeps its queue and flushes it
                 raise ReleaseCancelled("the release was cancelled; nothing more is sent")
         super().commit_marks(transmitting=transmitting, outcomes=outcomes, submissions=submissions)
