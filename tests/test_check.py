@@ -164,8 +164,8 @@ def test_only_the_cancellation_is_broken(project: Path) -> None:
         "FAIL  cancel      templates/cancel/sv/body.txt:1: undefined variable contact.phone — "
         f"contacts.csv has no column 'phone' (columns: {COLUMN_LIST})",
         "FAIL  cancel      templates/cancel/sv/body.txt:3: undefined variable event.titel — did "
-        "you mean event.title? event has title, location, description, start, end, timezone, url "
-        "(from [event] in config.toml)",
+        "you mean event.title? event has title, location, description, start, end, timezone, "
+        "zone_name, url (from [event] in config.toml)",
     ]
 
 

@@ -25,7 +25,7 @@ from mailer.models import Campaign, State
 from mailer.store import Store
 from tests.fixtures_imap import DovecotServer
 from tests.fixtures_smtp import SmtpTestServer
-from tests.helpers import make_project, set_keys, write_contacts
+from tests.helpers import edit_config, make_project, set_keys, write_contacts
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SUBJECT_FI = "Kutsu medialle: Akkukemian vetovastuuhankkeen loppuseminaari 25. kesäkuuta 2027"
@@ -220,7 +220,8 @@ def test_template_error_stops_the_batch(project: Path) -> None:
     assert result.stdout == ""
     assert lines(result.stderr) == [
         "error: templates/invitation/en/body.txt:3: undefined variable event.venue — event has"
-        " title, location, description, start, end, timezone, url (from [event] in config.toml);"
+        " title, location, description, start, end, timezone, zone_name, url (from [event] in"
+        " config.toml);"
         " for a value of your own, add venue = ... under [vars] in config.toml and write"
         " vars.venue"
     ]
@@ -399,16 +400,15 @@ def test_preview_warns_when_the_parts_disagree(project: Path) -> None:
     """The officer rewrote body.txt; body.html still tells the sample's story."""
     body = project / "templates" / "invitation" / "en" / "body.txt"
     text = body.read_text(encoding="utf-8")
-    text = text.replace(
-        ", among them {{ vars.speaker }}, a consultant specialising in the battery industry", ""
-    )
-    body.write_text(text + "\nSee you at {{ event.title }}!\n", encoding="utf-8")
+    assert ", among them {{ vars.speaker }}." in text
+    text = text.replace(", among them {{ vars.speaker }}.", ".")
+    body.write_text(text + "\nAsk for {{ vars.guide }} at the door.\n", encoding="utf-8")
+    edit_config(project, lambda data: data["vars"].update(guide="Maria Lindqvist"))
     result = mailer("invite", "preview", "--to", SARAH)
     assert result.exit_code == 0, result.output
     assert lines(result.stderr) == [
-        "warning: the text part names the event's title (Akkukemian vetovastuuhankkeen "
-        "loppuseminaari), the HTML part does not",
         "warning: the HTML part names vars.speaker (Jarkko Vesa), the text part does not",
+        "warning: the text part names vars.guide (Maria Lindqvist), the HTML part does not",
     ]
     assert (project / "preview-en.html").exists()
 

@@ -310,7 +310,7 @@ def test_starter_invitation_renders_in_every_language(tmp_path: Path) -> None:
     base = event_context(config)
     seen = {}
     for language in ("fi", "sv", "en"):
-        contact = Contact("p@x.example", "P", "Lehti", language, (), 2, {"first_name": "Päivi"})
+        contact = Contact("p@x.example", "P", "Lehti", language, (), 2, first_name="Päivi")
         out = r.render("invitation", language, {**base, "contact": contact_context(contact)})
         assert out.language == language
         assert "\n" not in out.subject
