@@ -16,9 +16,9 @@ def register(app: typer.Typer) -> None:
 def login() -> None:
     """Sign in once with OAuth 2.0 (Microsoft 365, Google).
 
-    Run it at a terminal. Microsoft: open the address shown and enter the code; Google: a browser opens. The sign-in
-    is kept (a 0600 file next to config.toml, or the keyring) so that sending, reading and cron
-    renew the access token by themselves.
+    Run it at a terminal. Microsoft: open the address shown and enter the code; Google: a
+    browser opens. The sign-in is kept (a 0600 file next to config.toml, or the keyring) so that
+    sending, reading and cron renew the access token by themselves.
     """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
