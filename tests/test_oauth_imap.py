@@ -64,7 +64,7 @@ def test_rsvp_fetch_with_xoauth2(
     assert result.exit_code == 0, result.output + oauth_dovecot.log()
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        f"{USER}@127.0.0.1 INBOX: 1 messages (the whole folder was read: first fetch, or the "
+        f"{USER}@127.0.0.1 INBOX: 1 message (the whole folder was read: first fetch, or the "
         "server renumbered it)"
     )
     assert [line.split()[:5] for line in lines if line.startswith("imap:")] == [

@@ -135,7 +135,8 @@ def test_a_token_postfix_refuses_stops_the_round_with_what_to_do(
     assert result.stderr.splitlines() == [
         f"stopped: 127.0.0.1:{oauth_postfix.smtp_port}: 535 5.7.8 Error: authentication failed: "
         "(reason unavailable): the server refused the access token: check [smtp] username, "
-        "that SMTP AUTH is enabled for the mailbox, or sign in again: mailer login"
+        "that SMTP AUTH is enabled for the mailbox, or sign in again: mailer login: "
+        "7 messages left queued; run 'mailer invite send' again"
     ]
     assert f"SASL XOAUTH2 authentication failed: (reason unavailable), sasl_username={USER}" in (
         oauth_postfix.log()

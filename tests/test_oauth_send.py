@@ -105,8 +105,10 @@ def test_a_sign_in_revoked_mid_run_stops_with_exit_4_and_keeps_the_rest_queued(
     xoauth2_smtp.after_messages = auth_server.revoke_user
     result = runner.invoke(app, ["-c", str(path), "invite", "send", "--yes"])
     assert result.exit_code == 4, result.output
+    left = len(read_contacts(path.parent)) - 1
     assert (
-        f"stopped: {USER}: the sign-in has expired or was revoked; sign in again: mailer login"
+        f"stopped: {USER}: the sign-in has expired or was revoked; sign in again: mailer login: "
+        f"{left} messages left queued; then run 'mailer invite send' again"
     ) in result.output.splitlines()
     assert len(xoauth2_smtp.messages) == 1  # nothing more was sent
     status = runner.invoke(app, ["-c", str(path), "status", "--json"])

@@ -16,7 +16,7 @@ app = typer.Typer(
 
 @app.command("check", cls=Command)
 def check() -> None:
-    """Show which column became which field, and every problem in contacts.csv.
+    """Show the column mapping and every problem in contacts.csv.
 
     The other columns are listed with their template names (contact.<name>); problems as a
     table with the line of each; exit 1 when there are errors.

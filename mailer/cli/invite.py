@@ -40,6 +40,7 @@ def preview(
         Path | None,
         typer.Option(
             "--html",
+            metavar="FILE",
             help="Write the HTML part to this file (default: preview-<language>.html next to "
             "config.toml).",
         ),

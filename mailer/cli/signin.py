@@ -5,19 +5,20 @@ from __future__ import annotations
 import typer
 
 from mailer.cli.common import config_path, handled
+from mailer.cli.usage import Command
 
 
 def register(app: typer.Typer) -> None:
-    app.command("login")(login)
-    app.command("logout")(logout)
+    app.command("login", cls=Command)(login)
+    app.command("logout", cls=Command)(logout)
 
 
 def login() -> None:
-    """Sign in to the mailbox with OAuth 2.0 (Microsoft 365, Google), once, at a terminal.
+    """Sign in once with OAuth 2.0 (Microsoft 365, Google).
 
-    Microsoft: open the address shown and enter the code; Google: a browser opens. The sign-in
-    is kept (a 0600 file next to config.toml, or the keyring) so that sending, reading and cron
-    renew the access token by themselves.
+    Run it at a terminal. Microsoft: open the address shown and enter the code; Google: a
+    browser opens. The sign-in is kept (a 0600 file next to config.toml, or the keyring) so that
+    sending, reading and cron renew the access token by themselves.
     """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
@@ -29,7 +30,10 @@ def login() -> None:
 
 
 def logout() -> None:
-    """Forget the saved OAuth 2.0 sign-in on this machine (run 'mailer login' to sign in again)."""
+    """Forget the saved OAuth 2.0 sign-in on this machine.
+
+    Run 'mailer login' to sign in again.
+    """
     # lazy: keeps --help fast
     from mailer.console import oauth as show
     from mailer.oauth import logout_project

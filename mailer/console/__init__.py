@@ -351,6 +351,8 @@ def stop_line(report: SendReport, rerun: str = "") -> str:
     if not left:
         return text
     text += f": {plural(left, 'message')} left queued"
+    if report.sign_in_lapsed:  # the stop's reason already says "sign in again: mailer login"
+        return text + (f"; then run '{rerun}' again" if rerun else "")
     if rerun:
         todo = f"{report.remedy} and run" if report.remedy else "run"
         text += f"; {todo} '{rerun}' again"
