@@ -579,3 +579,17 @@ def test_invitations_render_for_every_contact(project: Path, shape: str) -> None
         assert "Virtanen, Matti" not in body  # the comma form never reaches a greeting
         if first:
             assert first in body.splitlines()[0]
+
+
+@pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
+def test_every_round_renders_in_every_language_for_the_shape(project: Path, shape: str) -> None:
+    """The starter with the officer's own file: `mailer check` renders the invitation, the
+    reminder, the update, the cancellation, the release and the pre-brief for every contact."""
+    (project / "contacts.csv").write_bytes(SHAPES[shape].data)
+
+    result = mailer("check", "--no-connect")
+
+    assert result.exit_code == 0, result.output
+    rounds = [line.split()[1] for line in result.output.splitlines()[2:]]
+    assert rounds == ["invitation", "reminder", "update", "cancel", "release", "pre-brief"]
+    assert all(line.startswith("ok ") for line in result.output.splitlines())
