@@ -31,7 +31,11 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant
 from flask import Flask, jsonify, redirect, request
+from typer.testing import CliRunner
 from werkzeug.serving import make_server
+
+from mailer.cli import app
+from tests.helpers import set_keys
 
 PUBLIC_CLIENT = "mailer-test-client"  # like an Entra ID public client (no secret)
 DESKTOP_CLIENT = "mailer-desktop.apps.example"  # like Google's Desktop app (has a secret)
@@ -615,3 +619,45 @@ def xoauth2_smtp(auth_server: AuthServer) -> Iterator[XOAuth2Smtp]:
         yield record
     finally:
         controller.stop()
+
+
+# --- a project that signs in at the local authorization server ---------------------------------
+
+
+def use_oauth(project: Path, server: AuthServer, **extra: object) -> None:
+    """``[oauth2]`` for the local authorization server: Microsoft's shape, a public client."""
+    set_keys(
+        project,
+        "oauth2",
+        provider="microsoft",
+        client_id=PUBLIC_CLIENT,
+        authority_url=server.authority,
+        scopes=["mail.send", "mail.read"],
+        **extra,
+    )
+
+
+def send_with_oauth(
+    project: Path, host: str, port: int, *, security: str = "none", **extra: object
+) -> None:
+    """The organizer is the signed-in user, and ``[smtp]`` sends with ``auth = "oauth2"``."""
+    set_keys(project, "organizer", email=USER)
+    set_keys(project, "transport", kind="smtp")
+    settings: dict[str, object] = {"timeout_seconds": 5.0, **extra}
+    set_keys(
+        project,
+        "smtp",
+        host=host,
+        port=port,
+        security=security,
+        username=USER,
+        auth="oauth2",
+        **settings,
+    )
+
+
+def sign_in(server: AuthServer, path: Path) -> None:
+    """``mailer login``, with the device code approved as the user would."""
+    threading.Thread(target=server.approve_pending, daemon=True).start()
+    login = CliRunner().invoke(app, ["-c", str(path), "login"])
+    assert login.exit_code == 0, login.output

@@ -6,45 +6,32 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from mailer.cli import app
 from mailer.config import load_config
-from tests.fixtures_oauth import PUBLIC_CLIENT, USER, AuthServer, NetworkGuard, XOAuth2Smtp
-from tests.helpers import config_path, make_project, set_keys
+from tests.fixtures_oauth import (
+    USER,
+    AuthServer,
+    NetworkGuard,
+    XOAuth2Smtp,
+    send_with_oauth,
+    sign_in,
+    use_oauth,
+)
+from tests.helpers import config_path, make_project
 
 runner = CliRunner()
 
 
 def signed_in(tmp_path: Path, server: AuthServer, smtp_port: int) -> Path:
     project = make_project(tmp_path / "project")
-    set_keys(project, "organizer", email=USER)
-    set_keys(project, "transport", kind="smtp")
-    set_keys(
-        project,
-        "smtp",
-        host="127.0.0.1",
-        port=smtp_port,
-        security="none",
-        username=USER,
-        auth="oauth2",
-        timeout_seconds=5.0,
-    )
-    set_keys(
-        project,
-        "oauth2",
-        provider="microsoft",
-        client_id=PUBLIC_CLIENT,
-        authority_url=server.authority,
-        scopes=["mail.send", "mail.read"],
-    )
+    send_with_oauth(project, "127.0.0.1", smtp_port)
+    use_oauth(project, server)
     path = config_path(project)
-    threading.Thread(target=server.approve_pending, daemon=True).start()
-    login = runner.invoke(app, ["-c", str(path), "login"])
-    assert login.exit_code == 0, login.output
+    sign_in(server, path)
     return path
 
 

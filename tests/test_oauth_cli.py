@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from tests.fixtures_oauth import PUBLIC_CLIENT, USER, AuthServer, NetworkGuard
+from tests.fixtures_oauth import USER, AuthServer, NetworkGuard, use_oauth
 from tests.helpers import config_path, make_project, set_keys
 
 runner = CliRunner()
@@ -18,14 +18,7 @@ def oauth_project(tmp_path: Path, server: AuthServer) -> Path:
     project = make_project(tmp_path / "project")
     set_keys(project, "organizer", email=USER)
     set_keys(project, "smtp", host="127.0.0.1", port=2525, security="none", username=USER)
-    set_keys(
-        project,
-        "oauth2",
-        provider="microsoft",
-        client_id=PUBLIC_CLIENT,
-        authority_url=server.authority,
-        scopes=["mail.send", "mail.read"],
-    )
+    use_oauth(project, server)
     return config_path(project)
 
 

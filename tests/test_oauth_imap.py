@@ -4,14 +4,20 @@ a revoked sign-in is exit code 4 with one line, and nothing is read."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from tests.fixtures_oauth import PUBLIC_CLIENT, USER, AuthServer, NetworkGuard, XOAuth2Smtp
+from tests.fixtures_oauth import (
+    USER,
+    AuthServer,
+    NetworkGuard,
+    XOAuth2Smtp,
+    sign_in,
+    use_oauth,
+)
 from tests.fixtures_oauth_imap import OAuthDovecot
 from tests.helpers import config_path, make_project, set_keys
 from tests.test_cli_rsvp import RIIKKA, RIIKKA_TEXT, invited, text_reply
@@ -37,17 +43,8 @@ def reading_project(tmp_path: Path, server: AuthServer, dovecot: OAuthDovecot) -
         auth="oauth2",
         ca_file=str(dovecot.ca_file),
     )
-    set_keys(
-        project,
-        "oauth2",
-        provider="microsoft",
-        client_id=PUBLIC_CLIENT,
-        authority_url=server.authority,
-        scopes=["mail.send", "mail.read"],
-    )
-    threading.Thread(target=server.approve_pending, daemon=True).start()
-    login = runner.invoke(app, ["-c", str(path), "login"])
-    assert login.exit_code == 0, login.output
+    use_oauth(project, server)
+    sign_in(server, path)
     return path
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import threading
 from pathlib import Path
 
 import aiosmtplib
@@ -16,9 +15,16 @@ import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from tests.fixtures_oauth import PUBLIC_CLIENT, USER, AuthServer, NetworkGuard
+from tests.fixtures_oauth import (
+    USER,
+    AuthServer,
+    NetworkGuard,
+    send_with_oauth,
+    sign_in,
+    use_oauth,
+)
 from tests.fixtures_postfix import OAuthPostfix
-from tests.helpers import config_path, make_project, read_contacts, set_keys, write_contacts
+from tests.helpers import config_path, make_project, read_contacts, write_contacts
 
 runner = CliRunner()
 pytestmark = pytest.mark.postfix
@@ -36,36 +42,18 @@ def delivered_to(log: str) -> list[str]:
     )
 
 
-def sign_in(server: AuthServer, path: Path) -> None:
-    threading.Thread(target=server.approve_pending, daemon=True).start()
-    login = runner.invoke(app, ["-c", str(path), "login"])
-    assert login.exit_code == 0, login.output
-
-
 def signed_in_project(tmp_path: Path, server: AuthServer, postfix: OAuthPostfix) -> Path:
     """The starter project, sending through *postfix* with XOAUTH2 over STARTTLS, signed in."""
     project = make_project(tmp_path / "project")
-    set_keys(project, "organizer", email=USER)
-    set_keys(project, "transport", kind="smtp")
-    set_keys(
+    send_with_oauth(
         project,
-        "smtp",
-        host=postfix.host,
-        port=postfix.smtp_port,
+        postfix.host,
+        postfix.smtp_port,
         security="starttls",
         ca_file=str(postfix.ca_file),
-        username=USER,
-        auth="oauth2",
         timeout_seconds=10.0,
     )
-    set_keys(
-        project,
-        "oauth2",
-        provider="microsoft",
-        client_id=PUBLIC_CLIENT,
-        authority_url=server.authority,
-        scopes=["mail.send", "mail.read"],
-    )
+    use_oauth(project, server)
     path = config_path(project)
     sign_in(server, path)
     return path

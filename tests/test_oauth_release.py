@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,7 +19,15 @@ from mailer.cli import app
 from mailer.config import load_config
 from mailer.models import Campaign
 from mailer.store import Store
-from tests.fixtures_oauth import PUBLIC_CLIENT, USER, AuthServer, NetworkGuard, XOAuth2Smtp
+from tests.fixtures_oauth import (
+    USER,
+    AuthServer,
+    NetworkGuard,
+    XOAuth2Smtp,
+    send_with_oauth,
+    sign_in,
+    use_oauth,
+)
 from tests.helpers import config_path, make_project, set_keys
 from tests.test_release_e2e import MAILER, schedule_soon
 
@@ -30,32 +37,11 @@ HEL = ZoneInfo("Europe/Helsinki")
 
 def releasing_project(tmp_path: Path, server: AuthServer, smtp: XOAuth2Smtp) -> Path:
     project = make_project(tmp_path / "press")
-    set_keys(project, "organizer", email=USER)
-    set_keys(project, "transport", kind="smtp")
+    send_with_oauth(project, "127.0.0.1", smtp.port)
     set_keys(project, "release", prebrief_tag="")
-    set_keys(
-        project,
-        "smtp",
-        host="127.0.0.1",
-        port=smtp.port,
-        security="none",
-        username=USER,
-        auth="oauth2",
-        timeout_seconds=5.0,
-    )
-    set_keys(
-        project,
-        "oauth2",
-        provider="microsoft",
-        client_id=PUBLIC_CLIENT,
-        authority_url=server.authority,
-        scopes=["mail.send", "mail.read"],
-        ca_file=str(server.ca_file),  # cron has no REQUESTS_CA_BUNDLE
-    )
+    use_oauth(project, server, ca_file=str(server.ca_file))  # cron has no REQUESTS_CA_BUNDLE
     path = config_path(project)
-    threading.Thread(target=server.approve_pending, daemon=True).start()
-    login = runner.invoke(app, ["-c", str(path), "login"])
-    assert login.exit_code == 0, login.output
+    sign_in(server, path)
     return path
 
 

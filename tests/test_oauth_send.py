@@ -11,7 +11,15 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from tests.fixtures_oauth import PUBLIC_CLIENT, USER, AuthServer, NetworkGuard, XOAuth2Smtp
+from tests.fixtures_oauth import (
+    USER,
+    AuthServer,
+    NetworkGuard,
+    XOAuth2Smtp,
+    send_with_oauth,
+    sign_in,
+    use_oauth,
+)
 from tests.helpers import config_path, make_project, read_contacts, set_keys
 
 runner = CliRunner()
@@ -19,30 +27,10 @@ runner = CliRunner()
 
 def signed_in_project(tmp_path: Path, server: AuthServer, smtp: XOAuth2Smtp) -> Path:
     project = make_project(tmp_path / "project")
-    set_keys(project, "organizer", email=USER)
-    set_keys(project, "transport", kind="smtp")
-    set_keys(
-        project,
-        "smtp",
-        host="127.0.0.1",
-        port=smtp.port,
-        security="none",
-        username=USER,
-        auth="oauth2",
-        timeout_seconds=5.0,
-    )
-    set_keys(
-        project,
-        "oauth2",
-        provider="microsoft",
-        client_id=PUBLIC_CLIENT,
-        authority_url=server.authority,
-        scopes=["mail.send", "mail.read"],
-    )
+    send_with_oauth(project, "127.0.0.1", smtp.port)
+    use_oauth(project, server)
     path = config_path(project)
-    threading.Thread(target=server.approve_pending, daemon=True).start()
-    login = runner.invoke(app, ["-c", str(path), "login"])
-    assert login.exit_code == 0, login.output
+    sign_in(server, path)
     return path
 
 
