@@ -45,7 +45,7 @@ ssl = yes
 ssl_cert = <@DIR@/server.crt
 ssl_key = <@DIR@/server.key
 
-auth_mechanisms = xoauth2 oauthbearer
+auth_mechanisms = @MECHANISMS@
 auth_failure_delay = 0
 auth_verbose = yes
 
@@ -55,7 +55,7 @@ mail_location = maildir:~/Maildir
 
 passdb {
   driver = oauth2
-  mechanisms = xoauth2 oauthbearer
+  mechanisms = @MECHANISMS@
   args = @DIR@/dovecot-oauth2.conf.ext
 }
 userdb {
@@ -150,7 +150,11 @@ def _prepare(directory: Path, server: AuthServer, user: str) -> Path:
 
 
 def start_oauth_dovecot(
-    directory: Path, server: AuthServer, *, extra_conf: str = ""
+    directory: Path,
+    server: AuthServer,
+    *,
+    extra_conf: str = "",
+    mechanisms: str = "xoauth2 oauthbearer",
 ) -> OAuthDovecot:
     """Start the instance in *directory* (mode 0755, short path); *extra_conf* is appended to
     dovecot.conf (``fixtures_postfix`` adds the SASL socket for Postfix). The caller stops
@@ -159,6 +163,7 @@ def start_oauth_dovecot(
     ca_file = _prepare(directory, server, USER)
     imap_port = _free_port()
     conf = _CONF.replace("@DIR@", str(directory)).replace("@IMAP_PORT@", str(imap_port))
+    conf = conf.replace("@MECHANISMS@", mechanisms)
     (directory / "dovecot.conf").write_text(conf + extra_conf)
     with (directory / "startup.log").open("wb") as out:
         code = subprocess.call(

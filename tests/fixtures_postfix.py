@@ -251,14 +251,21 @@ def _start_postfix(binary: str, directory: Path, mailbox: str) -> tuple[int, int
 
 
 @pytest.fixture
-def oauth_postfix(auth_server: AuthServer) -> Iterator[OAuthPostfix]:
-    """Postfix submission (STARTTLS offered) whose logins Dovecot checks at ``auth_server``."""
+def oauth_postfix(
+    auth_server: AuthServer, request: pytest.FixtureRequest
+) -> Iterator[OAuthPostfix]:
+    """Postfix submission (STARTTLS offered) whose logins Dovecot checks at ``auth_server``;
+    the SASL mechanisms offered are ``xoauth2 oauthbearer`` unless the test parametrizes the
+    fixture indirectly with others."""
+    mechanisms = str(getattr(request, "param", "xoauth2 oauthbearer"))
     binary = require_postfix()
     require_dovecot()
     directory = Path(tempfile.mkdtemp(prefix="pf-oauth.", dir="/tmp"))
     os.chmod(directory, 0o755)
     try:
-        dovecot = start_oauth_dovecot(directory, auth_server, extra_conf=_DOVECOT_SASL)
+        dovecot = start_oauth_dovecot(
+            directory, auth_server, extra_conf=_DOVECOT_SASL, mechanisms=mechanisms
+        )
         try:
             mailbox = dovecot.user.lower()
             assert re.fullmatch(r"[\w.@-]+", mailbox)

@@ -161,3 +161,26 @@ def test_postfix_refuses_mail_without_a_login(oauth_postfix: OAuthPostfix) -> No
         (554, f"5.7.1 <{LATE}>: Recipient address rejected: Access denied")
     ]
     assert oauth_postfix.delivered() == []
+
+
+@pytest.mark.parametrize("oauth_postfix", ["oauthbearer"], indirect=True)
+def test_a_server_that_offers_only_oauthbearer_gets_oauthbearer(
+    tmp_path: Path,
+    auth_server: AuthServer,
+    oauth_postfix: OAuthPostfix,
+    network_guard: NetworkGuard,
+) -> None:
+    """RFC 7628 where XOAUTH2 is not offered: every invitation delivered, signed in with
+    OAUTHBEARER (aiosmtplib alone would refuse: "server does not support XOAUTH2")."""
+    path = signed_in_project(tmp_path, auth_server, oauth_postfix)
+    total = len(read_contacts(path.parent))
+
+    checked = runner.invoke(app, ["-c", str(path), "check"])
+    assert checked.exit_code == 0, checked.output
+    assert f"logged in as {USER} with OAUTHBEARER" in checked.output
+
+    result = runner.invoke(app, ["-c", str(path), "invite", "send", "--yes"])
+    assert result.exit_code == 0, result.output + oauth_postfix.log()
+    assert len(oauth_postfix.wait_delivered(total)) == total
+    assert f"sasl_method=OAUTHBEARER, sasl_username={USER}" in oauth_postfix.log()
+    assert "sasl_method=XOAUTH2" not in oauth_postfix.log()

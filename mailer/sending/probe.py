@@ -34,6 +34,7 @@ from aiosmtplib import (
 from mailer.config import SmtpConfig
 from mailer.errors import SignInRequired, TransportError
 from mailer.models import Outgoing
+from mailer.sending.bearer import BearerSMTP
 from mailer.sending.wire import mail_from, rcpt_to, send_data, wire_facts
 
 AUTH_HINT = "check [smtp] username and the password"
@@ -141,10 +142,11 @@ def new_client(
     token: Callable[[], Awaitable[str]] | None = None,
 ) -> aiosmtplib.SMTP:
     """An unconnected client; ``connect()`` does the greeting, STARTTLS and the login (with
-    ``auth = "oauth2"``: SASL XOAUTH2 with a token from *token*, asked at every connect)."""
+    ``auth = "oauth2"``: SASL XOAUTH2, or OAUTHBEARER where only that is offered, with a token
+    from *token*, asked at every connect)."""
     login = bool(smtp.username)
     if smtp.auth == "oauth2":
-        return aiosmtplib.SMTP(
+        return BearerSMTP(
             hostname=smtp.host,
             port=smtp.port,
             username=smtp.username,
@@ -327,6 +329,7 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
                 describe_connect_error(smtp, exc, starttls_offered=offered).message
             ) from None
         version = tls_version(client)
+        mechanism = client.mechanism if isinstance(client, BearerSMTP) else ""
         with contextlib.suppress(SMTPException, OSError):  # logged in is what counts
             await client.quit()
     finally:
@@ -335,7 +338,7 @@ async def probe_smtp(smtp: SmtpConfig, password: str | None, *, timeout: float) 
     security = f"{mode} {version}" if version else ("plain (no TLS)" if mode == "plain" else mode)
     login = f"logged in as {smtp.username}" if smtp.username else "no login configured"
     if smtp.auth == "oauth2":
-        login = f"logged in as {smtp.username} with XOAUTH2"
+        login = f"logged in as {smtp.username} with {mechanism or 'XOAUTH2'}"
     return f"{where(smtp)} {security}, {login}"
 
 
