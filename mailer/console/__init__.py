@@ -37,6 +37,7 @@ from mailer.models import Outgoing, Problem, Severity, State
 from mailer.project import StarterResult, Status
 from mailer.project import status_json as status_dict
 from mailer.sending import Delivery, Notice, SendReport
+from mailer.wording import plural
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -172,11 +173,6 @@ def send_summary(summary: Summary) -> None:
         info(f"Busy:         {summary.busy} being sent by another mailer process right now")
     for email, reason in summary.excluded:
         info(f"Not sent:     {email}: {reason}")
-
-
-def plural(n: int, noun: str, many: str | None = None) -> str:
-    """``1 message``, ``2 messages``; *many* for irregular plurals (``1 reply``, ``2 replies``)."""
-    return f"{n} {noun if n == 1 else many or noun + 's'}"
 
 
 def duration(seconds: float) -> str:

@@ -9,13 +9,13 @@ from mailer.console import (
     duration,
     err,
     info,
-    plural,
     preview,
     send_report,
     send_summary,
     warning,
 )
 from mailer.invitations import Preview, RoundOutcome, RoundPlan, RoundResult
+from mailer.wording import plural
 
 
 def round_plan(plan: RoundPlan, progress: SendProgress | None = None) -> None:

@@ -18,7 +18,6 @@ from mailer.console import (
     info,
     notice_text,
     out,
-    plural,
     print_json,
     send_report,
     show_table,
@@ -27,6 +26,7 @@ from mailer.console import (
 from mailer.models import Schedule, State
 from mailer.release import check_summary, describe, in_words, overdue_summary, relative
 from mailer.sending import Delivery, Notice
+from mailer.wording import plural
 
 if TYPE_CHECKING:
     from mailer.release import Cancelled, CronSetup, Proposal, ReleaseStatus, RunResult

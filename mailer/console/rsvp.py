@@ -12,7 +12,8 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from mailer.console import error, info, out, plural, print_json, show_table, warning
+from mailer.console import error, info, out, print_json, show_table, warning
+from mailer.wording import plural
 
 if TYPE_CHECKING:
     from mailer.config import Config

@@ -24,6 +24,7 @@ from mailer.models import Campaign, Contact
 from mailer.oauth import token_source
 from mailer.release import check_rounds
 from mailer.rsvp import probe_imap
+from mailer.wording import plural
 
 _LABELS = {Campaign.PREBRIEF: "pre-brief"}
 
@@ -84,11 +85,11 @@ def run_check(
     book = project.book
     if book.errors:
         ok = False
-        lines.append(f"FAIL  contacts    {book.errors[0]} ({_count(len(book.errors), 'error')})")
+        lines.append(f"FAIL  contacts    {book.errors[0]} ({plural(len(book.errors), 'error')})")
     else:
         lines.append(
-            f"ok    contacts    {_count(len(book.contacts), 'contact')}, "
-            f"{_count(len(book.warnings), 'warning')}"
+            f"ok    contacts    {plural(len(book.contacts), 'contact')}, "
+            f"{plural(len(book.warnings), 'warning')}"
         )
     blank = Contact(
         email=config.organizer.email,
@@ -215,8 +216,3 @@ def _label(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 warning``, ``2 warnings`` (the check's lines are built here, not in the console)."""
-    return f"{n} {noun if n == 1 else noun + 's'}"

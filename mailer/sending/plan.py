@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from mailer.addresses import is_loopback
 from mailer.config import SmtpConfig
 from mailer.store import SendRate
+from mailer.wording import plural
 
 SECONDS_PER_MESSAGE = 0.5  # one SMTP transaction on one connection to a remote submission server
 LOCAL_SECONDS_PER_MESSAGE = 0.02  # a server on this machine (a relay, a test server)
@@ -40,10 +41,6 @@ class DeliveryPlan:
     daily_cap_exceeded: bool
     text: str
     basis: str = "estimate"  # what the times rest on: "limit", "measured", "estimate" or "outbox"
-
-
-def _count(n: int) -> str:
-    return f"{n} message" if n == 1 else f"{n} messages"
 
 
 def _clock(moment: dt.datetime, start: dt.datetime) -> str:
@@ -85,7 +82,7 @@ def delivery_plan(
     if smtp is None:
         seconds = n * OUTBOX_SECONDS_PER_MESSAGE
         finish = start + dt.timedelta(seconds=seconds)
-        text = f"{_count(n)} to the outbox: {_span(start, finish, '')}"
+        text = f"{plural(n, 'message')} to the outbox: {_span(start, finish, '')}"
         return DeliveryPlan(n, 0, 1, finish, seconds, False, text, "outbox")
 
     conns = max(1, min(smtp.connections, n)) if n else max(1, smtp.connections)
@@ -104,7 +101,7 @@ def delivery_plan(
     over = f" over {conns} connection{'s' if conns != 1 else ''}"
     limit = f" at {rate}/min" if rate else ""
     about = "" if basis == "limit" else "about "
-    text = f"{_count(n)}{limit}{over}: {_span(start, finish, about)}"
+    text = f"{plural(n, 'message')}{limit}{over}: {_span(start, finish, about)}"
     if not rate:
         note = " (no rate limit" + (f"; {note[2:]}" if note else ")")
     text += note
