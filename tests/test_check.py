@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 from tests.helpers import (
+    config_path,
     edit_config,
     make_project,
     read_config,
@@ -312,4 +313,28 @@ def test_without_contacts_the_templates_are_rendered_for_a_blank_one(project: Pa
         f" — contacts.csv has no column 'phone' (columns: {COLUMN_LIST})",
         f"ok    release     {stand_in}",
         f"ok    pre-brief   {stand_in}",
+    ]
+
+
+def test_language_tables_left_from_the_starter_are_named_when_the_event_changed(
+    tmp_path: Path,
+) -> None:
+    """The officer edits [event] for her own event; [event.sv] and [event.en] still describe
+    the sample seminar, so their journalists would be invited to it: check says so."""
+    project = make_project(tmp_path / "p")
+    path = config_path(project)
+    untouched = runner.invoke(app, ["-c", str(path), "check", "--no-connect"])
+    assert not [line for line in untouched.output.splitlines() if line.startswith("warn")]
+
+    set_keys(project, "event", title="Satamafestivaalin avajaiset", location="Satamatori, Vaasa")
+    result = runner.invoke(app, ["-c", str(path), "check", "--no-connect"])
+
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("warn")] == [
+        "warn  event       [event.en] title and location still the starter's ('Final seminar "
+        "of the battery chemistry project') though [event] was changed: edit or remove "
+        "[event.en] in config.toml",
+        "warn  event       [event.sv] title and location still the starter's ('Slutseminarium "
+        "för batterikemiprojektet') though [event] was changed: edit or remove [event.sv] in "
+        "config.toml",
     ]

@@ -22,6 +22,7 @@ from mailer.invitations import check_specs
 from mailer.messages import Finding, RoundCheck, RoundSpec, check_round, invitation_spec
 from mailer.models import Campaign, Contact
 from mailer.oauth import token_source
+from mailer.project.starter import starter_config
 from mailer.release import check_rounds
 from mailer.rsvp import probe_imap
 from mailer.wording import plural
@@ -82,6 +83,7 @@ def run_check(
     project = load_project(config_path)
     config = project.config
     lines.append(f"ok    config      {config_path}")
+    lines.extend(starter_leftovers(config))
     book = project.book
     if book.errors:
         ok = False
@@ -216,3 +218,25 @@ def _label(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def starter_leftovers(config: Config) -> list[str]:
+    """A warning for each ``[event.<language>]`` that still has the starter's title or place
+    while ``[event]`` was changed: its journalists would be invited to the sample seminar."""
+    sample = starter_config(config.event.start.date())["event"]
+    if (config.event.title, config.event.location) == (sample["title"], sample["location"]):
+        return []  # the starter's own event: its language tables belong to it
+    found = []
+    for language, text in sorted(config.event.languages.items()):
+        theirs = sample.get(language)
+        if not isinstance(theirs, dict):
+            continue
+        kept = [key for key in ("title", "location") if getattr(text, key) == theirs[key]]
+        if kept:
+            what = " and ".join(kept)
+            found.append(
+                f"warn  event       [event.{language}] {what} still the starter's "
+                f"({getattr(text, kept[0])!r}) though [event] was changed: "
+                f"edit or remove [event.{language}] in config.toml"
+            )
+    return found
