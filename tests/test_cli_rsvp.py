@@ -159,7 +159,10 @@ Content-Transfer-Encoding: base64
 """.encode()
 
 
-def google_accept(inv: Invited, *, sender: str, guests: int, minutes_ago: int = 40) -> bytes:
+def google_accept(
+    inv: Invited, *, sender: str, guests: int, minutes_ago: int = 40, attendee: str = ""
+) -> bytes:
+    attendee = attendee or sender
     cal = "\r\n".join(
         [
             "BEGIN:VCALENDAR",
@@ -174,7 +177,7 @@ def google_accept(inv: Invited, *, sender: str, guests: int, minutes_ago: int = 
             f"ORGANIZER;CN=Kokkolan kaupunki / Viestintä:mailto:{ORGANIZER}",
             f"UID:{inv.uid}",
             "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;CN="
-            f"{inv.name};X-NUM-GUESTS={guests}:mailto:{sender}",
+            f"{inv.name};X-NUM-GUESTS={guests}:mailto:{attendee}",
             "SEQUENCE:0",
             "STATUS:CONFIRMED",
             f"SUMMARY:{TITLE}",
@@ -189,7 +192,7 @@ MIME-Version: 1.0
 Date: {_date(minutes_ago)}
 Sender: Google Calendar <calendar-notification@google.com>
 Message-ID: <0000000000{_tag(inv.uid)}@google.com>
-Subject: Accepted: {TITLE} @ Fri 25 Jun 2027 12:00 - 16:00 (EEST) ({sender})
+Subject: Accepted: {TITLE} @ Fri 25 Jun 2027 12:00 - 16:00 (EEST) ({attendee})
 From: {inv.name} <{sender}>
 To: {ORGANIZER}
 Content-Type: multipart/mixed; boundary="000000000000c0ffee01"
@@ -332,7 +335,9 @@ def write_replies(project: Path) -> Path:
     folder.mkdir()
     files = {
         "01-outlook-accept.eml": outlook_accept(inv[PAIVI], comment="Tulen, lounaalle myös."),
-        "02-google-accept.eml": google_accept(inv[JYRKI], sender=JYRKI_GMAIL, guests=1),
+        "02-google-accept.eml": google_accept(
+            inv[JYRKI], sender=JYRKI, attendee=JYRKI_GMAIL, guests=1
+        ),
         "03-text-fi.eml": text_reply(inv[RIIKKA], RIIKKA_TEXT, quote="Tervetuloa!"),
         "04-decline-sv.eml": text_reply(
             inv[ASA], ASA_TEXT, subject="SV: Inbjudan", in_reply_to=False
@@ -454,7 +459,7 @@ def test_list_json_has_every_answer_and_delivery(answered: Path) -> None:
         SARAH: ("none", 0, None, "", "", "sent"),
     }
     assert rows[PAIVI]["note"] == "Tulen, lounaalle myös."
-    assert rows[JYRKI]["answered_from"] == JYRKI_GMAIL
+    assert rows[JYRKI]["answered_from"] == JYRKI
     assert rows[RIIKKA]["note"].endswith(
         "Tulen kuvaajan kanssa, haastattelu Vesan kanssa kiinnostaisi."
     )
@@ -611,7 +616,7 @@ def test_export_for_excel(answered: Path) -> None:
         "guests": "1",
         "lunch": "",
         "source": "calendar",
-        "answered_from": JYRKI_GMAIL,
+        "answered_from": JYRKI,
         "delivery": "sent",
     }
     assert (rows[0]["lunch"], rows[2]["interview"]) == ("yes", "Jarkko Vesa")

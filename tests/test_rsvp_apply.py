@@ -139,7 +139,9 @@ def test_processed_messages_keep_their_classification(store: Store) -> None:
 # --- the answer rules -------------------------------------------------------------------------
 
 
-def _reply(n: int, partstat: str, stamp: str, sequence: int = 0, attendee: str = "") -> bytes:
+def _reply(
+    n: int, partstat: str, stamp: str, sequence: int = 0, attendee: str = "", sender: str = ""
+) -> bytes:
     who = attendee or DATA["contact"][n - 1]["email"]
     ics = (
         f"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{uid(n)}\r\n"
@@ -147,7 +149,7 @@ def _reply(n: int, partstat: str, stamp: str, sequence: int = 0, attendee: str =
         f"ATTENDEE;PARTSTAT={partstat}:mailto:{who}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
     return (
-        f"From: {who}\r\nSubject: x\r\nMessage-ID: <{partstat}{stamp}{sequence}@t>\r\n"
+        f"From: {sender or who}\r\nSubject: x\r\nMessage-ID: <{partstat}{stamp}{sequence}@t>\r\n"
         f"Content-Type: text/calendar; method=REPLY\r\n\r\n{ics}"
     ).encode()
 
@@ -234,14 +236,43 @@ def test_extras_are_kept_when_a_later_answer_does_not_mention_them(store: Store)
     )
 
 
-def test_reply_from_another_address_keeps_that_address(store: Store) -> None:
+def test_attendee_of_another_address_from_the_contact_is_applied_with_the_sender(
+    store: Store,
+) -> None:
     ingest(
-        [("g", _reply(9, "ACCEPTED", "20270301T100000Z", attendee="private@gmail.example"))],
+        [
+            (
+                "g",
+                _reply(
+                    9,
+                    "ACCEPTED",
+                    "20270301T100000Z",
+                    attendee="private@gmail.example",
+                    sender="Ingrid Berg <ingrid.berg@vasabladet.example>",
+                ),
+            )
+        ],
         store=store,
         now=NOW,
     )
     answer = store.rsvps.answer("ingrid.berg@vasabladet.example")
-    assert answer is not None and answer.from_address == "private@gmail.example"
+    assert answer is not None and answer.from_address == "ingrid.berg@vasabladet.example"
+
+
+def test_calendar_reply_sent_from_another_address_waits_for_review(store: Store) -> None:
+    raw = _reply(9, "ACCEPTED", "20270301T100000Z", sender="Ingrid <private@gmail.example>")
+    report = ingest([("g", raw)], store=store, now=NOW)
+    assert store.rsvps.answer("ingrid.berg@vasabladet.example") is None
+    (review,) = report.reviews
+    assert (review.kind, review.email, review.sender) == (
+        ReviewKind.OTHER_SENDER,
+        "ingrid.berg@vasabladet.example",
+        "private@gmail.example",
+    )
+    assert review.reason == (
+        "sent from private@gmail.example, not from ingrid.berg@vasabladet.example; "
+        "it says accepted (ingrid.berg@vasabladet.example)"
+    )
 
 
 def test_delegated_goes_to_review(store: Store) -> None:
@@ -331,11 +362,11 @@ def test_report_counts_and_progress(store: Store) -> None:
         "unsubscribe": 3,
     }
     assert report.outcomes == {
-        "applied": 13,
+        "applied": 11,
         "superseded": 1,
         "bounced": 3,
         "noted": 8,
-        "review": 9,
+        "review": 11,
     }
 
 

@@ -66,7 +66,7 @@ def test_copies_in_one_batch_count_once(
     store: Store, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
     monkeypatch.setattr(apply, "BATCH_MESSAGES", batch)
-    raw = (CORPUS / "google_accept_other_address_guests.eml").read_bytes()
+    raw = (CORPUS / "google_decline_later.eml").read_bytes()
     report = ingest([("a", raw), ("b", raw), ("c", raw)], store=store, now=NOW)
     assert [i.outcome for i in report.items] == [
         Outcome.APPLIED,

@@ -1,13 +1,17 @@
 """Ingest classified replies into the store: match them to invitations, apply, or send to review.
 
-Matching rules:
+Matching rules (:mod:`.match`):
 
 - a calendar reply is matched by its UID only (per-recipient UIDs identify the contact); a UID
   that matches no invitation goes to review and is never applied to anyone, even when the sender
-  is a contact; a matching UID answered from another address is applied, and that address kept;
+  is a contact;
 - a text reply, auto-reply or unsubscribe request is matched by In-Reply-To / References to an
   invitation's Message-ID, else by the sender's address;
-- a bounce is matched by the returned Message-ID, else by the failed address.
+- an answer is applied only when the sender's real address (read from the raw ``From:``) is the
+  matched contact's own; otherwise it goes to review ("sent from x, not from y"), and an
+  unsubscribe request from another address only ever offers to suppress that address;
+- a bounce marks only an address it reports, that an invitation went to, and only when it comes
+  from a mail server or returns that very invitation's Message-ID.
 
 Each message is recorded once (by key), so importing the same mail again changes nothing.
 """
@@ -22,8 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 
-from mailer.models import Campaign
 from mailer.rsvp.classify import classify
+from mailer.rsvp.match import Matcher, bounce_doubt, sender_mismatch
 from mailer.rsvp.results import CalendarAnswer, Classification, Kind
 from mailer.rsvp.text import read_text_answer
 from mailer.store import (
@@ -50,6 +54,8 @@ class ReviewKind(enum.StrEnum):
     SUPPRESS = "suppress"  # a permanent address failure (5.1.x): offer suppression
     UNMATCHED_BOUNCE = "unmatched_bounce"  # a failure that names no invitation or contact
     UNREADABLE = "unreadable"  # mail that could not be read (broken MIME or iCalendar, TNEF)
+    OTHER_SENDER = "other_sender"  # an answer about a contact, not sent from the contact's address
+    SUSPECT_BOUNCE = "suspect_bounce"  # a failure report that does not come from a mail server
 
 
 class Outcome(enum.StrEnum):
@@ -128,7 +134,7 @@ def ingest(
     before an input error is still recorded before the error goes up.
     """
     rsvps = store.rsvps
-    matcher = _Matcher(store)
+    matcher = Matcher(store)
     items: list[IngestItem] = []
     total = len(raw_messages) if isinstance(raw_messages, Sized) else 0
     pending: list[tuple[str, Classification]] = []
@@ -155,7 +161,7 @@ def ingest(
 
 
 def _one(
-    source: str, c: Classification, rsvps: Rsvps, matcher: _Matcher, now: dt.datetime
+    source: str, c: Classification, rsvps: Rsvps, matcher: Matcher, now: dt.datetime
 ) -> IngestItem:
     env = c.envelope
     before = rsvps.processed(env.key)
@@ -195,33 +201,37 @@ def _one(
     return IngestItem(source, env.key, c.kind, outcome, plan.email or "", plan.detail)
 
 
-def _plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _Plan:
+def _plan(c: Classification, matcher: Matcher, now: dt.datetime) -> _Plan:
     env = c.envelope
     if c.kind is Kind.CALENDAR_REPLY:
         return _calendar_plan(c, matcher, now)
     if c.kind is Kind.BOUNCE:
         return _bounce_plan(c, matcher)
     contact = matcher.by_ids(c.message_ids) or matcher.by_address(env.sender)
+    doubt = sender_mismatch(contact, env) if contact else ""
     if c.kind is Kind.TEXT_REPLY and c.text is not None:
-        return _text_plan(c, contact, now)
+        return _text_plan(c, contact, doubt, now)
     if c.kind is Kind.AUTO_REPLY:
         return _Plan(contact, Outcome.NOTED, f"auto-reply ({c.reason})")
     if c.kind is Kind.UNSUBSCRIBE:
+        reason = f"asks to be removed: {c.reason}"
+        if doubt:  # only ever the sender's own address can be suppressed from here
+            target = env.sender or "an address you type"
+            reason = f"{reason}; {doubt}: suppressing acts on {target} only"
         draft = ReviewDraft(
-            ReviewKind.UNSUBSCRIBE,
-            contact or "",
-            env.sender,
-            f"asks to be removed: {c.reason}",
-            c.lines,
+            ReviewKind.UNSUBSCRIBE, "" if doubt else contact or "", env.sender, reason, c.lines
         )
         return _Plan(contact, Outcome.REVIEW, "unsubscribe request", reviews=[draft])
     if c.kind is Kind.UNREADABLE:
-        draft = ReviewDraft(ReviewKind.UNREADABLE, contact or "", env.sender, c.reason, c.lines)
+        reason = f"{c.reason}; {doubt}" if doubt else c.reason
+        draft = ReviewDraft(
+            ReviewKind.UNREADABLE, "" if doubt else contact or "", env.sender, reason, c.lines
+        )
         return _Plan(contact, Outcome.REVIEW, f"unreadable: {c.reason}", reviews=[draft])
     return _Plan(contact, Outcome.NOTED, c.reason or "not related to the invitation")
 
 
-def _calendar_plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _Plan:
+def _calendar_plan(c: Classification, matcher: Matcher, now: dt.datetime) -> _Plan:
     env = c.envelope
     plan = _Plan()
     for reply in c.calendar:
@@ -238,6 +248,15 @@ def _calendar_plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _P
             )
             continue
         plan.email = plan.email or contact
+        doubt = sender_mismatch(contact, env)
+        if doubt:
+            said = _describe_calendar(reply)
+            plan.reviews.append(
+                ReviewDraft(
+                    ReviewKind.OTHER_SENDER, contact, env.sender, f"{doubt}; it says {said}", lines
+                )
+            )
+            continue
         status = reply.answer
         if status is None:
             plan.reviews.append(
@@ -261,7 +280,6 @@ def _calendar_plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _P
                     lines,
                 )
             )
-        other = reply.attendee if reply.attendee and reply.attendee != contact.lower() else ""
         guests = reply.guests if reply.guests is not None else (extras.guests if extras else None)
         plan.answers.append(
             AnswerUpdate(
@@ -274,7 +292,7 @@ def _calendar_plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _P
                 interview=", ".join(extras.interview) if extras else "",
                 note=reply.comment[:500],
                 sequence=reply.sequence,
-                from_address=other or (env.sender if env.sender != contact.lower() else ""),
+                from_address=env.sender,
                 message_key=env.key,
             )
         )
@@ -287,7 +305,7 @@ def _calendar_plan(c: Classification, matcher: _Matcher, now: dt.datetime) -> _P
     return plan
 
 
-def _text_plan(c: Classification, contact: str | None, now: dt.datetime) -> _Plan:
+def _text_plan(c: Classification, contact: str | None, doubt: str, now: dt.datetime) -> _Plan:
     assert c.text is not None
     env, text = c.envelope, c.text
     if contact is None:
@@ -301,6 +319,11 @@ def _text_plan(c: Classification, contact: str | None, now: dt.datetime) -> _Pla
             text.lines,
         )
         return _Plan(None, Outcome.REVIEW, draft.reason, reviews=[draft])
+    if doubt:
+        said = f"it says {_describe_text(c)}" if text.answer is not None else text.reason
+        reason = f"{doubt}; {said}" if said else doubt
+        draft = ReviewDraft(ReviewKind.OTHER_SENDER, contact, env.sender, reason, text.lines)
+        return _Plan(contact, Outcome.REVIEW, reason, reviews=[draft])
     if text.answer is None:
         draft = ReviewDraft(ReviewKind.UNCLEAR_TEXT, contact, env.sender, text.reason, text.lines)
         return _Plan(contact, Outcome.REVIEW, text.reason, reviews=[draft])
@@ -315,7 +338,7 @@ def _text_plan(c: Classification, contact: str | None, now: dt.datetime) -> _Pla
             lunch=text.lunch,
             interview=", ".join(text.interview),
             note=" ".join(text.lines)[:500],
-            from_address=env.sender if env.sender != contact.lower() else "",
+            from_address=env.sender,
             message_key=env.key,
         )
     )
@@ -330,28 +353,35 @@ def _text_plan(c: Classification, contact: str | None, now: dt.datetime) -> _Pla
     return plan
 
 
-def _bounce_plan(c: Classification, matcher: _Matcher) -> _Plan:
+def _bounce_plan(c: Classification, matcher: Matcher) -> _Plan:
     assert c.bounce is not None
     env, report = c.envelope, c.bounce
     by_id = matcher.by_ids((report.original_message_id,) if report.original_message_id else ())
     plan = _Plan(by_id)
     recipients = report.recipients
     for r in recipients:
-        contact = by_id or matcher.by_address(r.address)
+        reported = [a for a in (r.address, r.original) if a]
+        contact = next((m for m in map(matcher.by_address, reported) if m), None)
         if not r.failed:
             plan.detail = plan.detail or f"{r.action or 'notice'} {r.status} for {r.address}"
             plan.email = plan.email or contact
             continue
         if contact is None:
+            reason = (
+                f"the report about the invitation to {by_id} names {r.address}, to which no "
+                "invitation went: nothing was marked"
+                if by_id
+                else f"delivery to {r.address} failed ({r.status or 'no status'}), "
+                "no invitation found"
+            )
             plan.reviews.append(
-                ReviewDraft(
-                    ReviewKind.UNMATCHED_BOUNCE,
-                    "",
-                    env.sender,
-                    f"delivery to {r.address} failed ({r.status or 'no status'}), "
-                    "no invitation found",
-                    c.lines,
-                )
+                ReviewDraft(ReviewKind.UNMATCHED_BOUNCE, "", env.sender, reason, c.lines)
+            )
+            continue
+        doubt = bounce_doubt(report, r, by_id == contact, env)
+        if doubt:
+            plan.reviews.append(
+                ReviewDraft(ReviewKind.SUSPECT_BOUNCE, contact, env.sender, doubt, c.lines)
             )
             continue
         plan.email = plan.email or contact
@@ -370,7 +400,7 @@ def _bounce_plan(c: Classification, matcher: _Matcher) -> _Plan:
                     (r.diagnostic,),
                 )
             )
-    if not recipients and by_id:
+    if not recipients and by_id and report.from_server:
         plan.bounces.append(
             BounceRecord(by_id, by_id, "", "failed", "no recipient in report", False)
         )
@@ -443,44 +473,3 @@ def _json_default(value: object) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat()
     return str(value)
-
-
-class _Matcher:
-    """Look-ups in the journal, with the address index built once per run."""
-
-    def __init__(self, store: Store) -> None:
-        self._journal = store.journal
-        self._emails: dict[str, str] | None = None
-
-    def by_ids(self, ids: Iterable[str]) -> str | None:
-        for mid in ids:
-            entry = self._journal.by_message_id(mid)
-            if entry is not None:
-                return entry.email
-        return None
-
-    def by_address(self, address: str) -> str | None:
-        if not address:
-            return None
-        if self._emails is None:
-            self._emails = {}
-            for campaign in Campaign:
-                for entry in self._journal.entries(campaign):
-                    self._emails.setdefault(entry.email.lower(), entry.email)
-        return self._emails.get(address.lower())
-
-    def by_uid(self, uid: str, attendee: str, sender: str) -> tuple[str | None, str]:
-        """(contact, "") or (None, why not)."""
-        emails: list[str] = []
-        for entry in self._journal.by_uid(uid):
-            if entry.email not in emails:
-                emails.append(entry.email)
-        if not emails:
-            return None, f"the calendar UID {uid[:80]} matches no invitation"
-        if len(emails) == 1:
-            return emails[0], ""
-        for wanted in (attendee, sender):
-            for email in emails:
-                if wanted and email.lower() == wanted:
-                    return email, ""
-        return None, f"the calendar UID {uid[:80]} belongs to several contacts"

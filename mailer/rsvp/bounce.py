@@ -9,6 +9,7 @@ failed address found in the text. Status 5.1.x is a permanent address failure.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from mailer.rsvp.parse import ParsedMessage
@@ -50,23 +51,38 @@ _DELAYED = re.compile(
 def read_bounce(msg: ParsedMessage) -> BounceReport | None:
     """A bounce report for *msg*, or None when it is not a delivery notification."""
     if msg.report_type in ("delivery-status", "global-delivery-status") or msg.delivery_status:
-        return _rfc3464(msg)
-    if not _looks_like_text_bounce(msg):
+        report = _rfc3464(msg)
+    elif _looks_like_text_bounce(msg):
+        report = _text_bounce(msg)
+    else:
         return None
-    return _text_bounce(msg)
+    return dataclasses.replace(report, from_server=from_mail_server(msg))
+
+
+def from_mail_server(msg: ParsedMessage) -> bool:
+    """True when the report comes from where delivery reports come from: a From of
+    MAILER-DAEMON, postmaster or Exchange's NDR mailbox (one plain mailbox), or the null
+    Return-Path ``<>`` that RFC 5321 requires of them."""
+    env = msg.envelope
+    local = env.sender.rpartition("@")[0]
+    daemon = local in _DAEMONS or local.startswith("microsoftexchange")
+    return (daemon and not env.sender_doubt) or msg.header("return-path").strip() == "<>"
 
 
 def _rfc3464(msg: ParsedMessage) -> BounceReport:
     recipients: list[BounceRecipient] = []
     for block in msg.delivery_status:
         fields = dict(block)
-        address = _typed_address(fields.get("final-recipient") or fields.get("original-recipient"))
+        final = _typed_address(fields.get("final-recipient"))
+        original = _typed_address(fields.get("original-recipient"))
+        address = final or original
         if not address:
             continue
         diagnostic = fields.get("diagnostic-code", "")
         status = _status(fields.get("status", "")) or _status(diagnostic)
         action = fields.get("action", "").strip().lower()[:20]
-        recipients.append(BounceRecipient(address, action, status, _diagnostic(diagnostic)))
+        other = original if original != address else ""
+        recipients.append(BounceRecipient(address, action, status, _diagnostic(diagnostic), other))
     if not recipients and msg.text:  # a report without usable fields: read its text
         return _text_bounce(msg, fmt="rfc3464")
     return BounceReport(tuple(recipients[:50]), _original_id(msg), "rfc3464")

@@ -34,9 +34,15 @@ class Decision(enum.StrEnum):
 
 ANSWERS = (Decision.YES, Decision.NO, Decision.MAYBE)
 # Review items that wait for an answer: a manual answer for the contact closes them.
-ANSWER_KINDS = frozenset({ReviewKind.UNCLEAR_TEXT, ReviewKind.CONFLICT, ReviewKind.DELEGATED})
+ANSWER_KINDS = frozenset(
+    {ReviewKind.UNCLEAR_TEXT, ReviewKind.CONFLICT, ReviewKind.DELEGATED, ReviewKind.OTHER_SENDER}
+)
 # Items whose sender is a mail server, not the person: never suppress or answer for the sender.
-_SERVER_KINDS = frozenset({ReviewKind.UNMATCHED_BOUNCE, ReviewKind.SUPPRESS})
+_SERVER_KINDS = frozenset(
+    {ReviewKind.UNMATCHED_BOUNCE, ReviewKind.SUPPRESS, ReviewKind.SUSPECT_BOUNCE}
+)
+# Items about a contact sent from another address: suppressing acts on that sender only.
+_SENDER_KINDS = frozenset({ReviewKind.OTHER_SENDER})
 _TEXT_KINDS = frozenset({ReviewKind.UNCLEAR_TEXT, ReviewKind.UNMATCHED_TEXT})
 _SUPPRESS_REASON: dict[str, tuple[str, str]] = {
     ReviewKind.UNSUBSCRIBE: ("asked to be removed", "unsubscribe"),
@@ -139,7 +145,13 @@ def review_contact(item: ReviewItem, known: Mapping[str, str]) -> str:
 
 
 def suppress_target(item: ReviewItem) -> str:
-    """The address a suppress decision adds to the list ("" when the item names none)."""
+    """The address a suppress decision adds to the list ("" when the item names none).
+
+    An answer sent from another address than the contact's suppresses that sender, never the
+    contact it claims to speak for.
+    """
+    if item.kind in _SENDER_KINDS:
+        return item.sender
     if item.email:
         return item.email
     return "" if item.kind in _SERVER_KINDS else item.sender

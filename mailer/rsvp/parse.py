@@ -20,13 +20,13 @@ import hashlib
 from dataclasses import dataclass, field
 
 from mailer.rsvp.results import Envelope
+from mailer.rsvp.senders import Sender, mailboxes, read_sender
 from mailer.rsvp.textutil import (
     MAX_TEXT_CHARS,
     decode_bytes,
     decode_header,
     html_to_text,
     message_ids,
-    parse_address,
     parse_date,
     tidy,
 )
@@ -141,13 +141,13 @@ def _parse(raw: bytes) -> ParsedMessage:
         return ParsedMessage(env, headers, "", "", "", unreadable="no mail headers found")
     top = _Headers(msg, headers, complete=len(items) <= len(headers))
     defects = _defects(msg)
-    sender_name, sender = parse_address(top.first("from"))
+    sender = read_sender(raw_headers(msg, "from"))
     ctype = _content_type(msg)
     report = ctype == "multipart/report"
-    _walk(msg, state, depth=0, forwarded=False, carrier=sender, top_report=report)
+    _walk(msg, state, depth=0, forwarded=False, carrier=sender.address, top_report=report)
     if defects & _STRUCTURE_DEFECTS:
         state.note("the MIME structure is damaged (" + ", ".join(sorted(defects)) + ")")
-    envelope = _envelope(raw, top, sender, sender_name, tuple(state.notes))
+    envelope = _envelope(raw, top, sender, tuple(state.notes))
     plain = "\n".join(state.plain).strip()
     text = plain or "\n".join(html_to_text(h) for h in state.html).strip()
     return ParsedMessage(
@@ -192,9 +192,7 @@ class _Headers:
         return values[0] if values else ""
 
 
-def _envelope(
-    raw: bytes, top: _Headers, sender: str, sender_name: str, notes: tuple[str, ...]
-) -> Envelope:
+def _envelope(raw: bytes, top: _Headers, sender: Sender, notes: tuple[str, ...]) -> Envelope:
     mid_header = top.first("message-id")
     ids = message_ids(mid_header)
     message_id = ids[0] if ids else tidy(mid_header)[:300]
@@ -202,13 +200,14 @@ def _envelope(
         key=message_key(raw, message_id),
         message_id=message_id,
         subject=top.first("subject")[:500],
-        sender=sender,
-        sender_name=sender_name[:200],
+        sender=sender.address,
+        sender_name=sender.name[:200],
         date=parse_date(top.first("date")),
         in_reply_to=message_ids(top.first("in-reply-to"))[:20],
         references=message_ids(" ".join(top.all("references")))[-50:],
         size=len(raw),
         notes=notes,
+        sender_doubt=sender.doubt,
     )
 
 
@@ -385,9 +384,22 @@ def get_header(msg: email.message.Message, name: str) -> str:
     return values[0] if values else ""
 
 
+def raw_headers(msg: email.message.Message, name: str) -> list[str]:
+    """The values of header *name* as they came (not RFC 2047-decoded), at most 10."""
+    try:
+        return [str(v) for k, v in msg.raw_items() if str(k).lower() == name][:10]
+    except Exception:
+        return []
+
+
 def address_of(msg: email.message.Message) -> tuple[str, str]:
-    """(display name, lower-case address) of the From header; ("", "") when unusable."""
-    return parse_address(get_header(msg, "From"))
+    """(display name, address) of the first mailbox of the raw From header; ("", "") when none.
+
+    The address comes from the raw header; the name is decoded afterwards, for showing only.
+    """
+    values = raw_headers(msg, "from")
+    found = mailboxes(values[0]) if values else []
+    return found[0] if found else ("", "")
 
 
 def _content_type(msg: email.message.Message) -> str:

@@ -89,6 +89,7 @@ class BounceRecipient:
     action: str  # failed / delayed / delivered / relayed / expanded
     status: str  # "5.1.1"; "" when none was found
     diagnostic: str
+    original: str = ""  # Original-Recipient, when the report gives one other than ``address``
 
     @property
     def failed(self) -> bool:
@@ -109,6 +110,7 @@ class BounceReport:
     recipients: tuple[BounceRecipient, ...]
     original_message_id: str  # of the returned message, "" when not found
     format: str  # "rfc3464" or "text"
+    from_server: bool = True  # sent by a mail server: MAILER-DAEMON, postmaster, Return-Path <>
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,14 @@ class Envelope:
     key: str  # idempotency key: "mid:<Message-ID>" or "sha256:<hex of the bytes>"
     message_id: str
     subject: str
-    sender: str  # From address, lower-case ("" when missing or unreadable)
-    sender_name: str
+    sender: str  # the From address from the raw header, lower-case ("" when missing or unreadable)
+    sender_name: str  # its display name, decoded after the address was read (for showing only)
     date: dt.datetime | None
     in_reply_to: tuple[str, ...]  # message ids, "<...>"
     references: tuple[str, ...]
     size: int
     notes: tuple[str, ...]  # what the reader skipped or repaired (huge parts, unknown charsets)
+    sender_doubt: str = ""  # why From does not stand for one person ("" when it does)
 
 
 @dataclass(frozen=True)
