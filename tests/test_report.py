@@ -8,6 +8,8 @@ import datetime as dt
 import io
 import re
 import stat
+import time
+import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -111,13 +113,12 @@ def test_report_open_starts_the_browser(cli: Cli, tmp_path: Path, monkeypatch: A
     browser.write_text(f'#!/bin/sh\necho "$1" > {seen}\n')
     browser.chmod(0o755)
     monkeypatch.setenv("BROWSER", str(browser))
+    monkeypatch.setattr(webbrowser, "_tryorder", None)  # read $BROWSER again, not a cached choice
     res = cli("report", "--output", str(tmp_path / "out.html"), "--open")
     assert res.exit_code == 0, res.output
     for _ in range(100):
         if seen.exists() and seen.read_text():
             break
-        import time
-
         time.sleep(0.05)
     assert seen.read_text().strip() == (tmp_path / "out.html").as_uri()
 

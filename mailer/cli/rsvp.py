@@ -289,10 +289,10 @@ def doorlist(
         ),
     ] = None,
 ) -> None:
-    """Write the door list to print: who is coming, by surname, with a box to tick.
+    """Write the door list to print, with the caterer's count.
 
-    Outlet, party size, photographer, lunch and interview wishes, and the caterer's count; as
-    HTML and PDF for A4, and as CSV for a spreadsheet.
+    Who is coming, by surname, with a box to tick: outlet, party size, photographer, lunch
+    and interview wishes; as HTML and PDF for A4, and as CSV for a spreadsheet.
     """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
