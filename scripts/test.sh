@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || missing+=(postfix)
+# Chromium renders the report and the door list in the browser tests (tests/test_report_browser.py).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     SUDO=()
     if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=(sudo); fi
@@ -35,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         fi
     else
         echo "warning: ${missing[*]} not installed and cannot be installed here;" \
-             "the IMAP and Postfix tests will be skipped (they fail when CI is set)" >&2
+             "the IMAP, Postfix and browser tests will be skipped (they fail when CI is set)" >&2
     fi
 fi
 

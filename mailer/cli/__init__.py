@@ -16,6 +16,7 @@ from mailer.cli.contacts import app as contacts_app
 from mailer.cli.invite import app as invite_app
 from mailer.cli.project import register as register_project
 from mailer.cli.release import app as release_app
+from mailer.cli.report import register as register_report
 from mailer.cli.rsvp import app as rsvp_app
 from mailer.cli.signin import register as register_signin
 from mailer.cli.usage import Group
@@ -61,6 +62,7 @@ def _main(
 
 
 register_project(app)
+register_report(app)
 register_signin(app)
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(invite_app, name="invite")

@@ -257,3 +257,54 @@ def export(
     with handled():
         result = export_answers(load_config(config_path()), file, delimiter=sep)
         show.exported(result.path, result.rows, result.delimiter)
+
+
+class DoorFormatChoice(enum.StrEnum):
+    HTML = "html"
+    PDF = "pdf"
+    CSV = "csv"
+
+
+@app.command("doorlist", cls=Command)
+def doorlist(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Where to write it: FILE.html, FILE.pdf or FILE.csv writes that one "
+            "(default: doorlist.html, .pdf and .csv in the project folder).",
+            show_default=False,
+        ),
+    ] = None,
+    formats: Annotated[
+        list[DoorFormatChoice] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="html|pdf|csv",
+            help="Write only this format (repeat for more), named after --output.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write the door list to print, with the caterer's count.
+
+    Who is coming, by surname, with a box to tick: outlet, party size, photographer, lunch
+    and interview wishes; as HTML and PDF for A4, and as CSV for a spreadsheet.
+    """
+    # lazy: keeps --help fast
+    from mailer.clock import SystemClock
+    from mailer.config import load_config
+    from mailer.console import report as show
+    from mailer.report import DoorFormat, write_doorlist
+
+    with handled():
+        result = write_doorlist(
+            load_config(config_path()),
+            output=output,
+            formats=[DoorFormat(f.value) for f in formats or ()],
+            now=SystemClock().now(),
+        )
+        show.doorlist_written(result)

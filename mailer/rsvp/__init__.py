@@ -12,6 +12,7 @@ from __future__ import annotations
 from mailer.rsvp.apply import IngestItem, IngestReport, Outcome, ReviewKind, ingest
 from mailer.rsvp.classify import classify
 from mailer.rsvp.decisions import Decided, ManualAnswer
+from mailer.rsvp.export import safe_cell
 from mailer.rsvp.fetch import FetchReport, fetch_and_ingest, import_paths
 from mailer.rsvp.imap import FetchResult, MoveResult, account_label, fetch_new, move_processed
 from mailer.rsvp.imap import probe as probe_imap
@@ -28,7 +29,18 @@ from mailer.rsvp.results import (
 )
 from mailer.rsvp.review import QUIT, SKIP, Reviewed, Reviewer, review_replies
 from mailer.rsvp.sources import read_sources
-from mailer.rsvp.summary import RsvpRow, RsvpSummary, row_json, rsvp_section, summary_json
+from mailer.rsvp.summary import (
+    RsvpRow,
+    RsvpSummary,
+    load_rows,
+    load_summary,
+    row_json,
+    rsvp_section,
+    speakers_of,
+    summary_json,
+    with_speakers,
+)
+from mailer.rsvp.text import guest_roles
 from mailer.rsvp.usecases import (
     Exported,
     MailboxRead,
@@ -79,10 +91,13 @@ __all__ = [
     "fetch_and_ingest",
     "fetch_new",
     "fetch_replies",
+    "guest_roles",
     "import_paths",
     "import_replies",
     "ingest",
     "list_answers",
+    "load_rows",
+    "load_summary",
     "move_processed",
     "probe_imap",
     "read_sources",
@@ -90,8 +105,11 @@ __all__ = [
     "review_replies",
     "row_json",
     "rsvp_section",
+    "safe_cell",
+    "speakers_of",
     "summary_json",
     "suppress_address",
     "suppression_list",
     "unsuppress_address",
+    "with_speakers",
 ]

@@ -22,16 +22,15 @@ Format, chosen so that a double-click opens it correctly in Finnish (and Swedish
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from mailer.errors import MailerError
+from mailer.privatefile import write_private
 from mailer.rsvp.summary import RsvpRow
 
 COLUMNS = (
@@ -110,21 +109,7 @@ def write_export(
     path: Path, rows: Sequence[RsvpRow], *, zone: ZoneInfo, delimiter: str = ";"
 ) -> int:
     """Write the export to *path* (mode 0600, atomically); return the number of rows."""
-    data = csv_text(rows, zone=zone, delimiter=delimiter).encode("utf-8")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # a leftover temporary file may have had other modes
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise MailerError(f"{path}: cannot write the export: {exc.strerror}") from None
+    write_private(
+        path, csv_text(rows, zone=zone, delimiter=delimiter).encode("utf-8"), what="the export"
+    )
     return len(rows)

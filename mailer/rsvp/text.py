@@ -312,3 +312,8 @@ def _name(clause: str) -> str:
     if found and found.group(1).split()[-1].lower() not in _STOP:
         return found.group(1).strip()
     return ""
+
+
+def guest_roles(text: str) -> tuple[str, ...]:
+    """Who comes along according to *text* (an answer's note): ``("photographer",)``..."""
+    return _guests([c for c in re.split(r"[.!?;\n]+", text) if c.strip()])[1]
