@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mailer.cli import app
@@ -30,6 +32,7 @@ from mailer.errors import ExitCode
 from mailer.models import Campaign, State
 from mailer.release.runner import Command, run_release
 from mailer.release.status import release_status, status_json
+from mailer.sending.probe import relay_trouble
 from mailer.store import Store
 from tests.fixtures_smtp import SmtpTestServer
 from tests.helpers import edit_config, set_keys
@@ -79,6 +82,13 @@ def use_relays(project: Path, primary: dict[str, Any], fallback: dict[str, Any])
 def refused(server: SmtpTestServer) -> dict[str, Any]:
     """The [smtp] keys of *server* with a port where nothing listens."""
     return server.smtp_section(port=closed_port())
+
+
+def use_port(project: Path) -> int:
+    """The primary's port in config.toml."""
+    smtp = load_config(project / "config.toml").smtp
+    assert smtp is not None
+    return smtp.port
 
 
 def rows(project: Path) -> dict[str, tuple[State, str]]:
@@ -290,3 +300,67 @@ def test_without_a_fallback_the_primary_is_retried_as_before(
     assert result.exit_code == ExitCode.OK, result.outcome
     assert received(server) == Counter(EVERYONE)
     assert rows(project) == {email: (State.SENT, "primary") for email in EVERYONE}
+
+
+def test_a_fallback_without_its_password_cannot_take_over_and_says_why(
+    project: Path,
+    clock: HookedClock,
+    smtp_server: Callable[..., SmtpTestServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server()
+    monkeypatch.delenv("RELAY_PASSWORD", raising=False)
+    fallback = server.smtp_section(username="press", password_env="RELAY_PASSWORD")
+    use_relays(project, refused(server), fallback)
+    result = arm_and_send(project, clock)
+    assert result.exit_code == ExitCode.FAILED
+    assert result.outcome.endswith(
+        f"7 still queued; the fallback 127.0.0.1:{server.port} could not take over: 127.0.0.1: "
+        "no password for press: the environment variable RELAY_PASSWORD ([smtp.fallback] "
+        "password_env) is not set, and neither [smtp.fallback] keyring_service nor "
+        "password_command gave one (mailer never prompts without a terminal); stopped: "
+        f"127.0.0.1:{use_port(project)}: cannot connect: Connection refused (gave up after 3 "
+        "attempts)"  # without a fallback to go on with, the primary is retried as always
+    )
+    assert server.messages == []
+    assert rows(project) == {email: (State.PENDING, "") for email in EVERYONE}
+
+
+# --- which replies are about the relay ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "switch"),
+    [
+        (421, "4.3.2 Service not available, closing transmission channel", True),
+        (421, "Too many concurrent connections", True),
+        (451, "4.7.500 Server busy. Please try again later from [1.2.3.4]", True),
+        (451, "4.7.0 Temporary server error. Please try again later. PRX4", True),
+        (450, "4.7.1 Rate limit exceeded", True),
+        (452, "4.5.3 Too many recipients", True),
+        (452, "4.3.1 Insufficient system storage", True),
+        (451, "Rate limit exceeded, try again later", True),
+        (451, "4.4.5 Server congestion", True),
+        (451, "4.3.0 Try again later", False),  # ambiguous: retried on the primary
+        (450, "4.2.1 Mailbox busy", False),
+        (450, "4.1.2 Recipient address rejected: Domain not found", False),
+        (550, "5.1.1 User unknown", False),
+        (554, "5.7.1 Rate limit exceeded", False),  # permanent: handled as a refusal
+        (250, "2.0.0 OK", False),
+    ],
+)
+def test_which_replies_switch_to_the_fallback(code: int, text: str, switch: bool) -> None:
+    assert relay_trouble(code, text) is switch
+
+
+@settings(max_examples=300, deadline=1000)
+@given(code=st.integers(min_value=0, max_value=999), text=st.text(max_size=300))
+def test_relay_trouble_never_switches_for_a_permanent_or_positive_reply(
+    code: int, text: str
+) -> None:
+    found = relay_trouble(code, text)
+    assert isinstance(found, bool)
+    if not 400 <= code < 500:
+        assert found is False
+    if code in (421, 452):
+        assert found is True

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from mailer.clock import Clock
-from mailer.config import Config, password_for, smtp_password
+from mailer.config import Config, password_for
 from mailer.contacts import project_for
-from mailer.errors import EmbargoGuardError, ExitCode, ScheduleError, TransportError, UsageError
+from mailer.errors import EmbargoGuardError, ExitCode, ScheduleError, UsageError
 from mailer.invitations import suppressed
 from mailer.messages import build_plan, new_message_id
 from mailer.models import (
@@ -34,8 +34,9 @@ from mailer.release.audience import (
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
+from mailer.release.relays import Fallback, prepare_fallback, relay_lines
 from mailer.release.schedule import Decision, brief, decide, in_words, relative
-from mailer.sending import FALLBACK, Progress, Relay, SendReport, send_batch
+from mailer.sending import Progress, SendReport, send_batch
 from mailer.store import Releases, Reservation, Store, is_alive
 
 DONE_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
@@ -118,9 +119,7 @@ class Run:
         self.interactive = interactive
         self._password: str | None = None
         self._password_known = False
-        self._fallback: Relay | None = None
-        self._fallback_known = False
-        self.fallback_problem = ""  # why [smtp.fallback] cannot be used ('' when it can)
+        self._fallback: Fallback | None = None
         self.on_pause = on_pause  # `wait`: a send the clock stopped (it goes on waiting)
 
     def password(self) -> str | None:
@@ -130,28 +129,11 @@ class Run:
             self._password_known = True
         return self._password
 
-    def fallback(self) -> Relay | None:
-        """[smtp.fallback], ready to take over from the primary relay: its own password (asked
-        for once, like the primary's) and, with ``auth = "oauth2"``, the [oauth2] sign-in
-        (asked for a token only when the fallback connects). None without one; a fallback whose
-        password cannot be found is left out, with the reason in ``fallback_problem``, so that
-        it never keeps the primary from sending."""
-        if self._fallback_known:
-            return self._fallback
-        self._fallback_known = True
-        smtp = self.config.smtp if self.config.transport.kind == "smtp" else None
-        if smtp is None or smtp.fallback is None:
-            return None
-        relay = smtp.fallback
-        try:
-            password = smtp_password(relay, interactive=self.interactive)
-        except TransportError as exc:
-            self.fallback_problem = exc.message
-            return None
-        token = (
-            token_source(self.config, self.clock).access_token if relay.auth == "oauth2" else None
-        )
-        self._fallback = Relay(relay, password, token)
+    def fallback(self) -> Fallback:
+        """[smtp.fallback], made ready once (``wait`` asks for its password before the
+        countdown, like the primary's)."""
+        if self._fallback is None:
+            self._fallback = prepare_fallback(self.config, self.clock, interactive=self.interactive)
         return self._fallback
 
     def sign_in(self, *, early: bool) -> Callable[[], str] | None:
@@ -372,7 +354,7 @@ class Run:
                 not_before=schedule.embargo,
                 password=password,
                 access_token=access_token,
-                fallback=fallback,
+                fallback=fallback.relay,
             )
         except EmbargoGuardError as exc:
             return self.paused(schedule, exc, who.release, had)
@@ -467,25 +449,6 @@ class Run:
             now,
         )
 
-    def relays(self, report: SendReport) -> list[str]:
-        """What the summary says of the relays: the switch to [smtp.fallback] and why, or why
-        the fallback could not take over."""
-        smtp = self.config.smtp
-        fallback = smtp.fallback if smtp is not None else None
-        if fallback is None:
-            return []
-        at = f"{fallback.host}:{fallback.port}"
-        if report.switched:
-            took = sum(
-                1
-                for e in self.store.journal.entries(Campaign.RELEASE, ROUND)
-                if e.relay == FALLBACK
-            )
-            return [f"primary relay failed ({report.switched}): the fallback {at} took {took}"]
-        if report.relay_failed and self.fallback_problem:
-            return [f"the fallback {at} could not take over: {self.fallback_problem}"]
-        return []
-
     def summarize(
         self,
         schedule: Schedule,
@@ -531,7 +494,7 @@ class Run:
         ):
             if n:
                 parts.append(f"{n} {name}")
-        parts += self.relays(report)
+        parts += relay_lines(self.config, self.store, report, self.fallback())
         if report.stopped:
             parts.append(f"stopped: {report.stopped}")
         parts += warnings
