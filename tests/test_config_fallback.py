@@ -184,3 +184,19 @@ def test_mailer_check_probes_the_fallback_and_says_it_is_configured(
         f"FAIL  fallback    127.0.0.1:{port}: cannot connect: Connection refused ([smtp.fallback]: "
         "the release goes on through it if the primary fails)"
     ) in res.stdout.splitlines()
+
+
+def test_the_starters_commented_example_is_a_valid_fallback(project: Path) -> None:
+    path = project / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    example = text[text.index("# [smtp]\n") :]
+    lines = example.splitlines()
+    uncommented = "\n".join(line[2:] for line in lines if line.startswith("# [") or " = " in line)
+    path.write_text(text.replace('kind = "outbox"', 'kind = "smtp"') + uncommented + "\n")
+    smtp = load_config(path).smtp
+    assert smtp is not None and smtp.fallback is not None
+    assert (smtp.host, smtp.fallback.host, smtp.fallback.password_env) == (
+        "smtp.office365.com",
+        "relay.example.fi",
+        "MAILER_RELAY_PASSWORD",
+    )
