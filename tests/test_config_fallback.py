@@ -200,3 +200,26 @@ def test_the_starters_commented_example_is_a_valid_fallback(project: Path) -> No
         "relay.example.fi",
         "MAILER_RELAY_PASSWORD",
     )
+
+
+def test_the_cron_block_names_the_fallbacks_password_variable_too(project: Path) -> None:
+    path = with_fallback(
+        project,
+        {"host": "relay.example", "username": "press", "password_env": "RELAY_PASSWORD"},
+        username="press@city.example",
+        password_env="M365_PASSWORD",
+        auth="password",
+    )
+    runner = CliRunner()
+    res = runner.invoke(app, ["--config", str(path), "release", "cron"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert "# M365_PASSWORD=<the password>" in lines
+    assert "# RELAY_PASSWORD=<the password>" in lines
+    assert (
+        "cron does not see your shell's RELAY_PASSWORD: replace the line '# RELAY_PASSWORD=<the "
+        "password>' with the real value (your crontab is readable by you and root only), or set "
+        "[smtp.fallback] password_command instead"
+    ) in " ".join(res.output.split())
+    systemd = runner.invoke(app, ["--config", str(path), "release", "cron", "--systemd"]).stdout
+    assert "(mode 600: M365_PASSWORD=..., RELAY_PASSWORD=...)" in systemd

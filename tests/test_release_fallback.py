@@ -364,3 +364,21 @@ def test_relay_trouble_never_switches_for_a_permanent_or_positive_reply(
         assert found is False
     if code in (421, 452):
         assert found is True
+
+
+def test_three_connections_on_each_relay_still_exactly_once(
+    project: Path, clock: HookedClock, smtp_server: Callable[..., SmtpTestServer]
+) -> None:
+    primary, fallback = smtp_server(), smtp_server()
+    primary.fail_rcpt(ORDER[4], "452 4.3.1 Insufficient system storage", times=None)
+    use_relays(project, primary.smtp_section(connections=3), fallback.smtp_section(connections=3))
+    result = arm_and_send(project, clock)
+    assert result.exit_code == ExitCode.OK, result.outcome
+    got = received(primary) + received(fallback)
+    assert got == Counter(EVERYONE)  # nobody twice, nobody missing
+    assert ORDER[4] in received(fallback)
+    assert {email: relay for email, (_, relay) in rows(project).items()} == {
+        **{e: "primary" for e in received(primary)},
+        **{e: "fallback" for e in received(fallback)},
+    }
+    assert {state for state, _ in rows(project).values()} == {State.SENT}
