@@ -216,6 +216,9 @@ class JournalEntry:
     created_at: dt.datetime
     updated_at: dt.datetime
     sent_at: dt.datetime | None
+    # The relay the data was handed to: 'primary', 'fallback' ([smtp.fallback]) or 'outbox';
+    # '' before any transmission (and for rows transmitted before the relay was recorded).
+    relay: str = ""
 
 
 @dataclass(frozen=True, slots=True)

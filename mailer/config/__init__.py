@@ -13,6 +13,7 @@ from mailer.config.credentials import (
     password_for,
     password_problem,
     secret_from_keyring,
+    smtp_password,
 )
 from mailer.config.load import (
     CONFIG_ENV,
@@ -49,4 +50,5 @@ __all__ = [
     "password_for",
     "password_problem",
     "secret_from_keyring",
+    "smtp_password",
 ]

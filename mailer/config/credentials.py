@@ -170,43 +170,56 @@ def _server_password(
 
 def password_for(config: Config, *, interactive: bool) -> str | None:
     """The SMTP password from the environment, keyring or a command (never from config.toml)."""
-    if config.transport.kind != "smtp" or config.smtp is None or not config.smtp.username:
+    if config.transport.kind != "smtp" or config.smtp is None:
         return None
-    if config.smtp.auth == "oauth2":
-        return None  # signed in instead: mailer.oauth gives the access token
-    return _server_password(config.smtp, "smtp", interactive=interactive)
+    return smtp_password(config.smtp, interactive=interactive)
+
+
+def smtp_password(smtp: SmtpConfig, *, interactive: bool) -> str | None:
+    """The password of [smtp] or [smtp.fallback] (each from its own password_env, keyring or
+    command); None without a login or with ``auth = "oauth2"`` (mailer.oauth gives a token)."""
+    if not smtp.username or smtp.auth == "oauth2":
+        return None
+    return _server_password(smtp, smtp.section, interactive=interactive)
 
 
 def password_problem(config: Config, *, where: str = "this environment") -> str:
-    """'' when the SMTP password resolves here without asking anyone (the pre-flight of a cron
-    run: the variable is set, the keyring answers, or the command runs); else one line saying
-    which source failed, *where* naming the environment (``cron's environment``).
+    """'' when the SMTP password (and the fallback relay's, with [smtp.fallback]) resolves here
+    without asking anyone (the pre-flight of a cron run: the variable is set, the keyring
+    answers, or the command runs); else one line saying which source failed, *where* naming
+    the environment (``cron's environment``).
 
     The password itself is never returned nor shown.
     """
     smtp = config.smtp
-    if config.transport.kind != "smtp" or smtp is None or not smtp.username:
+    if config.transport.kind != "smtp" or smtp is None:
         return ""
-    if smtp.auth == "oauth2":
-        return ""  # signed in instead: the pre-flight asks mailer.oauth (sign_in_problem)
+    relays = (smtp,) if smtp.fallback is None else (smtp, smtp.fallback)
+    return "; ".join(p for p in (_problem(relay, where) for relay in relays) if p)
+
+
+def _problem(smtp: SmtpConfig, where: str) -> str:
+    if not smtp.username or smtp.auth == "oauth2":
+        return ""  # no login, or signed in instead: the pre-flight asks mailer.oauth
+    section = smtp.section
     try:
-        _server_password(smtp, "smtp", interactive=False)
+        _server_password(smtp, section, interactive=False)
     except TransportError as exc:
         sources = [smtp.password_env, smtp.keyring_service, smtp.password_command]
         if smtp.password_command:
             return exc.message  # the command's own failure, which names [smtp] password_command
         if smtp.password_env and not smtp.keyring_service:
-            return f"{smtp.password_env} is not set in {where} ([smtp] password_env)"
+            return f"{smtp.password_env} is not set in {where} ([{section}] password_env)"
         if smtp.keyring_service and not smtp.password_env:
             return (
-                f"the keyring gave no password for {smtp.username} in {where} ([smtp] "
+                f"the keyring gave no password for {smtp.username} in {where} ([{section}] "
                 f"keyring_service = {smtp.keyring_service!r}: no entry, locked, or no keyring "
                 "reachable without a desktop session)"
             )
         if any(sources):
             return (
-                f"{smtp.password_env} is not set in {where} ([smtp] password_env), and the "
-                f"keyring gave no password for {smtp.username} ([smtp] keyring_service)"
+                f"{smtp.password_env} is not set in {where} ([{section}] password_env), and the "
+                f"keyring gave no password for {smtp.username} ([{section}] keyring_service)"
             )
         return exc.message
     return ""

@@ -166,6 +166,11 @@ class SmtpConfig:
     retry_max_seconds: float
     preset: str
     auth: AuthMethod = "password"
+    # Where these keys are written, for the lines that name one: "smtp" or "smtp.fallback".
+    section: str = "smtp"
+    # [smtp.fallback]: the second relay a release switches to when this one fails at the
+    # account or connection level (its own section is "smtp.fallback"; it has no fallback).
+    fallback: SmtpConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -369,15 +374,12 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     )
 
     smtp: SmtpConfig | None = None
-    if "smtp" in data:
-        preset_name = data["smtp"].get("preset", "")
-        preset = PRESETS.get(preset_name, {}) if isinstance(preset_name, str) else {}
-        s = reader.section("smtp", preset)
-        smtp = _server(SmtpConfig, s, root, {"starttls": 587, "tls": 465, "none": 25})
-        _check_security(reader, "smtp", smtp.security, smtp.host, smtp.allow_insecure)
     signin = _oauth2(reader, data, root)
-    if smtp is not None:
-        smtp = _with_auth(reader, "smtp", smtp, smtp.preset, signin)
+    if "smtp" in data:
+        smtp = _smtp(reader, "smtp", root, signin)
+        if "fallback" in data["smtp"]:
+            fallback = _smtp(reader, "smtp.fallback", root, signin)
+            smtp = dataclasses.replace(smtp, fallback=fallback)
     if transport.kind == "smtp" and smtp is None:
         raise reader.fail("[transport] kind", "is 'smtp' but there is no [smtp] section")
 
@@ -387,7 +389,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         imap = _server(ImapConfig, i, root, {"starttls": 143, "tls": 993, "none": 143})
         _check_security(reader, "imap", imap.security, imap.host, imap.allow_insecure)
         imap = _with_auth(reader, "imap", imap, smtp.preset if smtp else "", signin)
-    in_use = any(server is not None and server.auth == "oauth2" for server in (smtp, imap))
+    servers = (smtp, smtp.fallback if smtp else None, imap)
+    in_use = any(server is not None and server.auth == "oauth2" for server in servers)
     oauth2 = signin if in_use or signin.configured else None
 
     st = reader.section("store")
@@ -435,6 +438,17 @@ def _event_languages(
 
 
 _Server = TypeVar("_Server", SmtpConfig, ImapConfig)
+
+
+def _smtp(reader: Reader, section: str, root: Path, signin: OAuth2Config) -> SmtpConfig:
+    """[smtp] or [smtp.fallback]: the same keys, checks, presets and defaults."""
+    preset_name = reader.table(section).get("preset", "")
+    preset = PRESETS.get(preset_name, {}) if isinstance(preset_name, str) else {}
+    values = reader.section(section, preset)
+    smtp = _server(SmtpConfig, values, root, {"starttls": 587, "tls": 465, "none": 25})
+    smtp = dataclasses.replace(smtp, section=section)
+    _check_security(reader, section, smtp.security, smtp.host, smtp.allow_insecure)
+    return _with_auth(reader, section, smtp, smtp.preset, signin)
 
 
 def _server(
@@ -517,7 +531,7 @@ def _with_auth(
 ) -> _Server:
     """The server's ``auth``: as written; else 'oauth2' for a preset that signs in or when an
     [oauth2] table is there; else 'password'."""
-    written = reader.data.get(section, {}).get("auth", "")
+    written = reader.table(section).get("auth", "")
     auth = written or PRESETS.get(preset, {}).get("auth", "")
     if not auth:
         auth = "oauth2" if oauth2.configured else "password"

@@ -161,6 +161,8 @@ SCHEMA: dict[str, dict[str, _Key]] = {
     "log": {"file": _Key("str", "")},
 }
 REQUIRED_SECTIONS = ("event", "organizer")
+# A table inside a section with that section's keys: [smtp.fallback], the release's second relay.
+NESTED = {"smtp": "fallback"}
 # [event.<language>]: the keys whose text may differ by language (the rest is the same for all).
 EVENT_TEXT_KEYS = ("title", "location", "description", "url")
 FREEFORM_SECTIONS = ("vars",)
@@ -229,6 +231,9 @@ class Reader:
                 if section == "event" and key not in SCHEMA[section] and isinstance(value, dict):
                     self._check_language_table(key, value)
                     continue
+                if section in NESTED and key == NESTED[section]:
+                    self._check_nested(f"{section}.{key}", section, value)
+                    continue
                 if section == "event" and key in LANGUAGES:
                     raise self.fail(
                         f"[event] {key}",
@@ -236,22 +241,43 @@ class Reader:
                         f"{_TEXT_KEYS_SHOWN}, got {_type_name(value)}",
                     )
                 if key not in SCHEMA[section]:
-                    if section == "oauth2" and key.lower() in _OAUTH2_SECRET_KEYS:
-                        raise self.fail(
-                            f"[{section}] {key}",
-                            "secrets and tokens do not belong in config.toml; set "
-                            "client_secret_env (an environment variable) or keyring_service",
-                        )
-                    if key.lower() in _SECRET_KEYS:
-                        raise self.fail(
-                            f"[{section}] {key}",
-                            "passwords do not belong in config.toml; set password_env "
-                            "(an environment variable), password_command or keyring_service",
-                        )
-                    raise self.fail(f"[{section}] {key}", "unknown key" + _suggest(key, keys))
+                    raise self._unknown(section, key, keys)
         for section in REQUIRED_SECTIONS:
             if section not in self.data:
                 raise self.fail(f"[{section}]", "missing section")
+
+    def _unknown(self, section: str, key: str, keys: list[str]) -> ConfigError:
+        """The error for *key*, which is not in [*section*]: a secret, or a likely typo."""
+        if section == "oauth2" and key.lower() in _OAUTH2_SECRET_KEYS:
+            return self.fail(
+                f"[{section}] {key}",
+                "secrets and tokens do not belong in config.toml; set "
+                "client_secret_env (an environment variable) or keyring_service",
+            )
+        if key.lower() in _SECRET_KEYS:
+            return self.fail(
+                f"[{section}] {key}",
+                "passwords do not belong in config.toml; set password_env "
+                "(an environment variable), password_command or keyring_service",
+            )
+        return self.fail(f"[{section}] {key}", "unknown key" + _suggest(key, keys))
+
+    def _check_nested(self, name: str, schema: str, table: Any) -> None:
+        """``[smtp.fallback]``: a table with the keys of [*schema*] (and no table of its own)."""
+        if not isinstance(table, dict):
+            raise self.fail(f"[{name}]", f"expected a table, got {_type_name(table)}")
+        keys = list(SCHEMA[schema])
+        for key in table:
+            if key not in SCHEMA[schema]:
+                raise self._unknown(name, key, keys)
+
+    def table(self, name: str) -> dict[str, Any]:
+        """The table *name* as written (``smtp.fallback``: [smtp]'s ``fallback``); {} if absent."""
+        section, _, sub = name.partition(".")
+        found = self.data.get(section, {})
+        if sub:
+            found = found.get(sub, {}) if isinstance(found, dict) else {}
+        return found if isinstance(found, dict) else {}
 
     def _check_language_table(self, language: str, table: dict[str, Any]) -> None:
         if language not in LANGUAGES:
@@ -292,9 +318,10 @@ class Reader:
         return out
 
     def section(self, name: str, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        table = dict(self.data.get(name, {}))
+        """The checked keys of [*name*] (``smtp.fallback`` has the keys of [smtp])."""
+        table = self.table(name)
         out: dict[str, Any] = {}
-        for key, spec in SCHEMA[name].items():
+        for key, spec in SCHEMA[name.partition(".")[0]].items():
             where = f"[{name}] {key}"
             if key in table:
                 out[key] = self._convert(where, table[key], spec)

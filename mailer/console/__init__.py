@@ -472,7 +472,7 @@ def status(s: Status) -> None:
     _followups(s.extra)
     for name, section in s.extra.items():
         if isinstance(section, dict) and all(isinstance(v, int) for v in section.values()):
-            counts(name.upper() if name == "rsvp" else name.capitalize(), section)
+            counts(name.upper() if name == "rsvp" else name.replace("_", " ").capitalize(), section)
     _release_schedule(s.extra.get("release_schedule"))
     from mailer.project import PROBLEMS_SHOWN
 
@@ -514,7 +514,7 @@ def _release_schedule(schedule: Any) -> None:
 
 def counts(title: str, values: dict[str, int]) -> None:
     shown = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in values.items())
-    info(f"{title + ':':<13}{shown}")
+    info(f"{title + ':':<12} {shown}")
 
 
 def lines(items: Iterable[str]) -> None:

@@ -24,7 +24,14 @@ from mailer.console import (
     warning,
 )
 from mailer.models import Schedule, State
-from mailer.release import check_summary, describe, in_words, overdue_summary, relative
+from mailer.release import (
+    check_summary,
+    describe,
+    in_words,
+    overdue_summary,
+    relative,
+    relay_summary,
+)
 from mailer.sending import Delivery, Notice
 from mailer.wording import plural
 
@@ -188,6 +195,9 @@ def status(s: ReleaseStatus) -> None:
     if s.prebrief.total:
         pre = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.prebrief.as_dict().items())
         info(f"Pre-brief: {pre}")
+    by_relay = relay_summary(s)
+    if by_relay:
+        info(f"Relays:    {by_relay}")
     if s.first is not None and s.last is not None:
         info(f"Delivered: first {relative(s.first)}, last {relative(s.last)} after the embargo")
     if s.running:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.clock import Clock, SystemClock
-from mailer.config import Config, imap_password_for, password_for
+from mailer.config import Config, SmtpConfig, imap_password_for, smtp_password
 from mailer.contacts import load_project
 from mailer.errors import ConfigError, MailerError, SignInRequired
 from mailer.invitations import check_specs
@@ -44,9 +44,30 @@ class _SignIn:
     lapsed: bool
 
 
+FALLBACK_NOTE = " ([smtp.fallback]: the release goes on through it if the primary fails)"
+
+
 def _oauth_in_use(config: Config) -> bool:
     smtp = config.smtp if config.transport.kind == "smtp" else None
-    return any(s is not None and s.auth == "oauth2" for s in (smtp, config.imap))
+    fallback = smtp.fallback if smtp is not None else None
+    return any(s is not None and s.auth == "oauth2" for s in (smtp, fallback, config.imap))
+
+
+def _check_relay(smtp: SmtpConfig, sign_in: _SignIn) -> str:
+    """``ok    <what worked>`` or ``FAIL  <why>`` for [smtp] or [smtp.fallback]: connect,
+    (STARTTLS,) sign in with its own password or the [oauth2] token, QUIT."""
+    from mailer.sending import check_smtp  # lazy: aiosmtplib only when a server is probed
+
+    try:
+        if smtp.auth == "oauth2":
+            if sign_in.token is None:
+                raise SignInRequired("not tried: no access token (see sign-in above)")
+            password: str | None = sign_in.token
+        else:
+            password = smtp_password(smtp, interactive=False)
+        return f"ok    {check_smtp(smtp, password, timeout=smtp.timeout_seconds)}"
+    except MailerError as exc:
+        return f"FAIL  {exc.message}"
 
 
 def _sign_in(config: Config, clock: Clock) -> _SignIn:
@@ -111,20 +132,13 @@ def run_check(
         lines.append(sign_in.line)
         ok = ok and sign_in.token is not None
     if connect and config.transport.kind == "smtp" and config.smtp is not None:
-        from mailer.sending import check_smtp
-
-        try:
-            if config.smtp.auth == "oauth2":
-                if sign_in.token is None:
-                    raise SignInRequired("not tried: no access token (see sign-in above)")
-                password: str | None = sign_in.token
-            else:
-                password = password_for(config, interactive=False)
-            found = check_smtp(config.smtp, password, timeout=config.smtp.timeout_seconds)
-            lines.append(f"ok    smtp        {found}")
-        except MailerError as exc:
-            ok = False
-            lines.append(f"FAIL  smtp        {exc.message}")
+        relays = [("smtp", config.smtp, "")]
+        if config.smtp.fallback is not None:
+            relays.append(("fallback", config.smtp.fallback, FALLBACK_NOTE))
+        for label, smtp, note in relays:
+            line = _check_relay(smtp, sign_in)
+            ok = ok and line.startswith("ok")
+            lines.append(f"{line[:6]}{label:<12}{line[6:]}{note}")
     if connect and config.imap is not None:
         try:
             if config.imap.auth == "oauth2":

@@ -33,6 +33,22 @@ REGISTRATION_DAYS_BEFORE = 7
 CONFIG_NAME = "config.toml"
 PROGRAMME_NAME = "programme.pdf"
 CONFIG_HEADER = "# mailer project. Reference: README.md#configuration\n"
+# To send for real (docs/smtp-imap.md), and a second relay for the release (docs/release.md).
+CONFIG_FOOTER = """
+# To send for real: set [transport] kind = "smtp" and uncomment [smtp] (docs/smtp-imap.md).
+# [smtp]
+# preset = "microsoft365"
+# username = "viestinta@example.fi"
+#
+# A second relay for the embargoed release only, used when the one above cannot be reached,
+# refuses the login or throttles at the embargo (docs/release.md#fallback). Its password comes
+# from its own password_env, keyring_service or password_command.
+# [smtp.fallback]
+# host = "relay.example.fi"
+# port = 587
+# username = "tiedotteet"
+# password_env = "MAILER_RELAY_PASSWORD"
+"""
 
 
 @dataclass(frozen=True)
@@ -354,7 +370,10 @@ def starter_files(now: dt.datetime) -> list[tuple[Path, bytes]]:
     """Every file of the starter project as (relative path, content), in the order written."""
     event_date = next_event_date(now)
     config = (
-        CONFIG_HEADER + "\n" + tomli_w.dumps(starter_config(event_date), multiline_strings=True)
+        CONFIG_HEADER
+        + "\n"
+        + tomli_w.dumps(starter_config(event_date), multiline_strings=True)
+        + CONFIG_FOOTER
     )
     generated = [
         (Path(CONFIG_NAME), config.encode("utf-8")),

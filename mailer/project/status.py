@@ -11,7 +11,7 @@ from mailer.config import Config
 from mailer.contacts import ContactCounts, count_project_contacts, open_store
 from mailer.invitations import followups_section, update_due_section
 from mailer.models import Campaign, JournalEntry, State, StateCounts
-from mailer.release import release_section, schedule_section
+from mailer.release import relays_section, release_section, schedule_section
 from mailer.rsvp import rsvp_section
 from mailer.store import Store
 
@@ -46,6 +46,7 @@ SECTIONS: tuple[StatusSection, ...] = (
     update_due_section,
     rsvp_section,
     release_section,
+    relays_section,
     schedule_section,
 )
 

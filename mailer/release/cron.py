@@ -107,25 +107,30 @@ def cron_setup(config: Config, *, program: Sequence[str]) -> CronSetup:
     command = f"PATH={shlex.quote(path)} {run} >> {shlex.quote(str(log))} 2>&1"
     job = f"{EVERY_MINUTE} {_cron_escape(command)}"
     notes: list[str] = []
-    env_line = ""
-    smtp = config.smtp
-    if config.transport.kind == "smtp" and smtp is not None and smtp.username:
-        if smtp.password_env:
-            env_line = f"{smtp.password_env}=<the password>"
+    env_lines: list[str] = []  # the password variables, [smtp]'s and [smtp.fallback]'s
+    smtp = config.smtp if config.transport.kind == "smtp" else None
+    relays = [] if smtp is None else [smtp] if smtp.fallback is None else [smtp, smtp.fallback]
+    for relay in relays:
+        if not relay.username or relay.auth == "oauth2":
+            continue
+        section = relay.section
+        if relay.password_env:
+            env_line = f"{relay.password_env}=<the password>"
+            env_lines.append(env_line)
             notes.append(
-                f"cron does not see your shell's {smtp.password_env}: replace the line "
+                f"cron does not see your shell's {relay.password_env}: replace the line "
                 f"'# {env_line}' with the real value (your crontab is readable by you and root "
-                "only), or set [smtp] password_command instead"
+                f"only), or set [{section}] password_command instead"
             )
-        elif smtp.password_command:
+        elif relay.password_command:
             notes.append(
-                f"[smtp] password_command runs with PATH={path}; give it an absolute path if "
-                "the command lives elsewhere"
+                f"[{section}] password_command runs with PATH={path}; give it an absolute path "
+                "if the command lives elsewhere"
             )
         else:
             notes.append(
-                "the system keyring is usually locked for cron jobs: set [smtp] password_env "
-                "or password_command"
+                f"the system keyring is usually locked for cron jobs: set [{section}] "
+                "password_env or password_command"
             )
     notes.append(f"each run appends one line to {log}")
     lines = [
@@ -133,8 +138,7 @@ def cron_setup(config: Config, *, program: Sequence[str]) -> CronSetup:
         "# Runs every minute; mailer compares the embargo with the clock in "
         f"{config.zone.key}, so the machine's time zone does not matter. Remove after the release.",
     ]
-    if env_line:
-        lines.append(f"# {env_line}")
+    lines += [f"# {env_line}" for env_line in env_lines]
     lines.append(job)
     # Mailed as well: stdout (one line a minute) goes to the log only, stderr (a failure, a
     # pre-flight that starts failing) to the log and to cron's mail.
@@ -166,9 +170,10 @@ def cron_setup(config: Config, *, program: Sequence[str]) -> CronSetup:
             *(
                 [
                     f"# EnvironmentFile=%h/.config/mailer/{UNIT}.env   (mode 600: "
-                    f"{smtp.password_env}=...)"
+                    + ", ".join(f"{line.split('=')[0]}=..." for line in env_lines)
+                    + ")"
                 ]
-                if env_line and smtp
+                if env_lines
                 else []
             ),
             f"ExecStart={exec_start}",

@@ -34,6 +34,7 @@ from mailer.release.audience import (
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
+from mailer.release.relays import Fallback, prepare_fallback, relay_lines
 from mailer.release.schedule import Decision, brief, decide, in_words, relative
 from mailer.sending import Progress, SendReport, send_batch
 from mailer.store import Releases, Reservation, Store, is_alive
@@ -118,6 +119,7 @@ class Run:
         self.interactive = interactive
         self._password: str | None = None
         self._password_known = False
+        self._fallback: Fallback | None = None
         self.on_pause = on_pause  # `wait`: a send the clock stopped (it goes on waiting)
 
     def password(self) -> str | None:
@@ -126,6 +128,13 @@ class Run:
             self._password = password_for(self.config, interactive=self.interactive)
             self._password_known = True
         return self._password
+
+    def fallback(self) -> Fallback:
+        """[smtp.fallback], made ready once (``wait`` asks for its password before the
+        countdown, like the primary's)."""
+        if self._fallback is None:
+            self._fallback = prepare_fallback(self.config, self.clock, interactive=self.interactive)
+        return self._fallback
 
     def sign_in(self, *, early: bool) -> Callable[[], str] | None:
         """With ``auth = "oauth2"``: an access token now, before anything is claimed (a lapsed
@@ -153,6 +162,7 @@ class Run:
         first = self.releases.current()
         if self.command is Command.WAIT and first is not None and first.state in ACTIVE_STATES:
             self.password()
+            self.fallback()
         while True:
             schedule = self.releases.current()
             now = self.clock.now()
@@ -289,6 +299,7 @@ class Run:
         blocked = suppressed(store)
         password = self.password()
         access_token = self.sign_in(early=decision is Decision.ARM)
+        fallback = self.fallback()
         render_now = max(now, schedule.embargo)  # the Date header: never before the embargo
         spec = release_spec(config, schedule.embargo)
         batches: dict[str, tuple[str, ...]] = {}
@@ -343,6 +354,7 @@ class Run:
                 not_before=schedule.embargo,
                 password=password,
                 access_token=access_token,
+                fallback=fallback.relay,
             )
         except EmbargoGuardError as exc:
             return self.paused(schedule, exc, who.release, had)
@@ -482,6 +494,7 @@ class Run:
         ):
             if n:
                 parts.append(f"{n} {name}")
+        parts += relay_lines(self.config, self.store, report, self.fallback())
         if report.stopped:
             parts.append(f"stopped: {report.stopped}")
         parts += warnings

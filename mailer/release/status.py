@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ class RecipientOutcome:
     after_embargo: float | None  # seconds after the embargo (negative: before, the pre-brief)
     detail: str  # the server's answer or the reason
     batch: str  # Message-ID of the Bcc message that carried it ('' for a personal message)
+    relay: str = ""  # the relay its data went to: 'primary', 'fallback', 'outbox' ('' not yet)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class ReleaseStatus:
     now: dt.datetime
     last_check: ReleaseCheck | None = None  # send-due's pre-flight before the embargo
     check_overdue: bool = False  # before the embargo, and no check for CHECK_OVERDUE
+    # The release's messages that went out (sent or in doubt) by relay, and where each relay
+    # of config.toml is ('primary' -> 'smtp.example.org:587'; 'fallback' with [smtp.fallback])
+    relays: dict[str, int] = field(default_factory=dict)
+    relay_hosts: dict[str, str] = field(default_factory=dict)
 
 
 def _outcome(
@@ -81,6 +86,7 @@ def _outcome(
         after_embargo=after,
         detail=detail,
         batch=batch,
+        relay=entry.relay,
     )
 
 
@@ -137,7 +143,34 @@ def release_status(
         now=now,
         last_check=last_check,
         check_overdue=overdue,
+        relays=store.journal.relay_counts(Campaign.RELEASE, ROUND),
+        relay_hosts=relay_hosts(config),
     )
+
+
+def relay_hosts(config: Config) -> dict[str, str]:
+    """Where the release's relays are: 'primary' ([smtp]) and 'fallback' ([smtp.fallback])."""
+    smtp = config.smtp if config.transport.kind == "smtp" else None
+    if smtp is None:
+        return {}
+    hosts = {"primary": f"{smtp.host}:{smtp.port}"}
+    if smtp.fallback is not None:
+        hosts["fallback"] = f"{smtp.fallback.host}:{smtp.fallback.port}"
+    return hosts
+
+
+def relay_summary(status: ReleaseStatus) -> str:
+    """``primary 2 (smtp.example.org:587), fallback 5 (relay.example.org:25)``: the release's
+    messages by relay, when it has a fallback or used one; else ''."""
+    if "fallback" not in status.relay_hosts and "fallback" not in status.relays:
+        return ""
+    names = [*status.relay_hosts, *(r for r in status.relays if r not in status.relay_hosts)]
+    shown = []
+    for name in names:
+        host = status.relay_hosts.get(name, "")
+        label = name or "not recorded"
+        shown.append(f"{label} {status.relays.get(name, 0)}" + (f" ({host})" if host else ""))
+    return ", ".join(shown)
 
 
 def _zone(status: ReleaseStatus) -> ZoneInfo:
@@ -215,6 +248,7 @@ def status_json(status: ReleaseStatus) -> dict[str, Any]:
         "seconds_to_embargo": status.seconds_to_embargo,
         "release": status.release.as_dict(),
         "prebrief": status.prebrief.as_dict(),
+        "relays": dict(status.relays),
         "first_delivery_after_embargo_s": status.first,
         "last_delivery_after_embargo_s": status.last,
         "inputs_changed_since_scheduling": bool(status.inputs_changed),
@@ -229,6 +263,7 @@ def status_json(status: ReleaseStatus) -> dict[str, Any]:
                 "after_embargo_s": p.after_embargo,
                 "detail": p.detail,
                 "bcc_message_id": p.batch or None,
+                "relay": p.relay or None,
             }
             for p in status.recipients
         ],
@@ -258,6 +293,15 @@ def release_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] 
         return None
     both = {k: v + pre.as_dict()[k] for k, v in release.as_dict().items()}
     return "release", both
+
+
+def relays_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
+    """``"release_relays"``: the release's messages that went out through SMTP (sent or in
+    doubt) by relay, ``{"primary": 2, "fallback": 5}``; nothing before any did."""
+    found = store.journal.relay_counts(Campaign.RELEASE, ROUND)
+    if not any(relay in ("primary", "fallback") for relay in found):
+        return None
+    return "release_relays", found
 
 
 def schedule_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:

@@ -15,7 +15,7 @@ from mailer.clock import Clock
 from mailer.config import Config
 from mailer.models import Outgoing
 from mailer.oauth import token_source
-from mailer.sending.context import RunContext
+from mailer.sending.context import FALLBACK, PRIMARY, Relay, RunContext
 from mailer.sending.outbox import write_private
 from mailer.sending.plan import DeliveryPlan, delivery_plan
 from mailer.sending.preflight import check_smtp
@@ -23,11 +23,14 @@ from mailer.sending.report import Delivery, NoProgress, Notice, Progress, SendRe
 from mailer.store import Journal, Store
 
 __all__ = [
+    "FALLBACK",
+    "PRIMARY",
     "Delivery",
     "DeliveryPlan",
     "NoProgress",
     "Notice",
     "Progress",
+    "Relay",
     "RunContext",
     "SendReport",
     "check_smtp",
@@ -49,12 +52,16 @@ def send_batch(
     password: str | None = None,
     journal: Journal | None = None,
     access_token: Callable[[], str] | None = None,
+    fallback: Relay | None = None,
 ) -> SendReport:
     """Transmit *items* with the configured transport; return what happened to each.
 
     Each message's transitions go to *journal*, the store's own journal unless given (a release
     run passes ``store.release_journal(...)``). With ``auth = "oauth2"``, *access_token* gives
-    a token for each connection (a release run obtains it early); else one is made here.
+    a token for each connection (a release run obtains it early); else one is made here. With
+    *fallback* (the release's [smtp.fallback]), the messages the primary relay could not take
+    because it failed at the connection or account level go through it
+    (:mod:`mailer.sending.relays`).
     """
     smtp = config.smtp if config.transport.kind == "smtp" else None
     if smtp is not None and smtp.auth == "oauth2" and access_token is None:
@@ -72,8 +79,10 @@ def send_batch(
         not_before=not_before,
         password=password,
         access_token=access_token,
+        relay="outbox" if config.transport.kind == "outbox" else PRIMARY,
     )
     started = clock.now()
+    switched = ""
     ctx.progress.started(len(items))
     try:
         if config.transport.kind == "outbox":
@@ -82,9 +91,9 @@ def send_batch(
 
             asyncio.run(run_outbox(items, ctx))
         else:
-            from mailer.sending.smtp import run_smtp
+            from mailer.sending.relays import run_relays
 
-            asyncio.run(run_smtp(items, ctx))
+            switched = asyncio.run(run_relays(items, ctx, fallback))
     finally:
         ctx.flush()  # also on Ctrl-C or an error: what the server answered is kept
     if ctx.guard is not None:
@@ -98,4 +107,6 @@ def send_batch(
         finished=clock.now(),
         planned=len(items),
         remedy=ctx.remedy,
+        switched=switched,
+        relay_failed=ctx.relay_failed,
     )

@@ -7,11 +7,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailer.clock import Clock
-from mailer.config import Config
+from mailer.config import Config, SmtpConfig
 from mailer.errors import EmbargoGuardError
 from mailer.models import Outgoing, State
 from mailer.sending.report import Delivery, Notice, Progress
 from mailer.store import Journal, Outcome, SmtpLog, Submission
+
+PRIMARY = "primary"  # the relay names a journal row records: [smtp]
+FALLBACK = "fallback"  # [smtp.fallback]
+
+
+@dataclass(frozen=True)
+class Relay:
+    """The fallback relay of a send: its keys and how it signs in (each its own secret)."""
+
+    smtp: SmtpConfig  # [smtp.fallback]
+    password: str | None = None
+    access_token: Callable[[], str] | None = None  # auth = "oauth2": a token per connection
 
 
 @dataclass
@@ -46,6 +58,13 @@ class RunContext:
     # clock went back, when the guard refuses one.
     passed_at: tuple[dt.datetime, float] | None = None
     guard: EmbargoGuardError | None = None  # the guard stopped the run (the transport stops)
+    # The relay this run hands messages to, recorded in each message's journal row when its
+    # data goes out: 'primary' ([smtp]), 'fallback' ([smtp.fallback]) or 'outbox'.
+    relay: str = PRIMARY
+    # A fallback relay is waiting: give this relay up at its first connection- or account-level
+    # failure (mailer.sending.probe.relay_trouble) instead of retrying it.
+    switch_relay: bool = False
+    relay_failed: bool = False  # stopped because the relay failed (a reason to switch)
 
     def claim(self, item: Outgoing) -> bool:
         won = self.journal.claim(item.message_id, self.owner, self.clock.now())
@@ -92,6 +111,7 @@ class RunContext:
             transmitting=(item.message_id, now),
             outcomes=self.outcomes,
             submissions=self.submissions,
+            relay=self.relay,
         )
         self.outcomes.clear()
         self.submissions.clear()
@@ -116,6 +136,13 @@ class RunContext:
             now=now,
             went_back=back,
         )
+
+    def relay_down(self, message: str) -> None:
+        """The transport's relay failed at the connection or account level: the run stops
+        with *message*, and a waiting fallback relay may take the rest."""
+        if not self.stopped:
+            self.stopped = message
+            self.relay_failed = True
 
     def stop_for_guard(self, exc: EmbargoGuardError) -> None:
         """The transports' way to end the run when the guard refused a message."""

@@ -76,6 +76,26 @@ def classify(stage: str, code: int, message: str) -> Kind:
     return Kind.PERMANENT
 
 
+def relay_trouble(code: int, message: str) -> bool:
+    """Whether a temporary (4xx) reply says the relay cannot take mail now, whatever the
+    message: a release with ``[smtp.fallback]`` switches to it instead of waiting.
+
+    421 (service not available, closing); 452 (too many messages or recipients, insufficient
+    storage); any 4.7.x (throttling and temporary policy, e.g. Microsoft's 4.7.500 "server
+    busy", 4.7.0 temporary authentication failure); 4.3.1 (the relay's storage), 4.3.2 (too
+    many connections), 4.4.5 (congestion); a 451 that speaks of a rate, a limit, throttling or
+    being busy. Not a reason: any other 4xx (a mailbox or greylisting answer about one
+    recipient, retried as before) and every 5xx refusal of a recipient or a message.
+    """
+    if not 400 <= code < 500:
+        return False
+    status = enhanced_status(message)
+    if code in (421, 452) or status.startswith("4.7.") or status in ("4.3.1", "4.3.2", "4.4.5"):
+        return True
+    text = message.lower()
+    return code == 451 and any(w in text for w in ("rate", "limit", "throttl", "busy"))
+
+
 def account_message(host: str, code: int, message: str, sender: str) -> str:
     """The one line that stops the run, with what to do next."""
     status = enhanced_status(message)
@@ -107,6 +127,9 @@ class ConnectFailure:
 class Result:
     kind: Kind
     detail: str
+    # A temporary refusal that is about the relay, not this message (relay_trouble): a release
+    # with [smtp.fallback] switches relays on it instead of retrying
+    relay: bool = False
 
 
 def one_line(text: str) -> str:
@@ -125,10 +148,10 @@ def tls_context(smtp: SmtpConfig) -> ssl.SSLContext | None:
     try:
         return ssl.create_default_context(cafile=cafile)
     except FileNotFoundError:
-        raise TransportError(f"[smtp] ca_file: no such file: {smtp.ca_file}") from None
+        raise TransportError(f"[{smtp.section}] ca_file: no such file: {smtp.ca_file}") from None
     except (OSError, ssl.SSLError) as exc:
         raise TransportError(
-            f"[smtp] ca_file: cannot load {smtp.ca_file} as PEM certificates: {exc}"
+            f"[{smtp.section}] ca_file: cannot load {smtp.ca_file} as PEM certificates: {exc}"
         ) from None
 
 
@@ -180,10 +203,10 @@ def _fixed(token: str) -> Callable[[], Awaitable[str]]:
 def auth_hint(smtp: SmtpConfig) -> str:
     if smtp.auth == "oauth2":
         return (
-            "the server refused the access token: check [smtp] username, that SMTP AUTH is "
-            "enabled for the mailbox, or sign in again: mailer login"
+            f"the server refused the access token: check [{smtp.section}] username, that SMTP "
+            "AUTH is enabled for the mailbox, or sign in again: mailer login"
         )
-    return AUTH_HINT
+    return f"check [{smtp.section}] username and the password"
 
 
 def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
@@ -207,18 +230,18 @@ def _no_auth(smtp: SmtpConfig, starttls_offered: bool | None) -> str:
     at = where(smtp)
     if smtp.security != "none":
         return (
-            f"{at}: the server does not offer login (AUTH); leave [smtp] username empty if it "
-            "needs none"
+            f"{at}: the server does not offer login (AUTH); leave [{smtp.section}] username "
+            "empty if it needs none"
         )
     if starttls_offered:
         return (
-            f"{at}: the server offers login (AUTH) only after STARTTLS, and [smtp] security is "
-            "'none': set security = 'starttls'"
+            f"{at}: the server offers login (AUTH) only after STARTTLS, and [{smtp.section}] "
+            "security is 'none': set security = 'starttls'"
         )
     offered = "nor STARTTLS " if starttls_offered is False else ""
     return (
         f"{at}: the server offers no login (AUTH) {offered}on this unencrypted connection "
-        "(security = 'none'): leave [smtp] username empty if it lets this machine send "
+        f"(security = 'none'): leave [{smtp.section}] username empty if it lets this machine send "
         "without one; otherwise use its submission port: 587 with security = 'starttls', or "
         "465 with security = 'tls'"
     )
@@ -236,17 +259,17 @@ def describe_connect_error(
     if isinstance(verify, ssl.SSLCertVerificationError):
         reason = verify.verify_message or verify.reason or "untrusted certificate"
         hint = (
-            "the CA in [smtp] ca_file does not vouch for it"
+            f"the CA in [{smtp.section}] ca_file does not vouch for it"
             if smtp.ca_file is not None
-            else "if the server uses a private or self-signed CA, set [smtp] ca_file to its CA "
-            "certificate"
+            else "if the server uses a private or self-signed CA, set "
+            f"[{smtp.section}] ca_file to its CA certificate"
         )
         return ConnectFailure(f"{at}: certificate verify failed ({reason}); {hint}", False)
     tls_error = _in_chain(exc, ssl.SSLError)
     if isinstance(tls_error, ssl.SSLError):
         return ConnectFailure(
-            f"{at}: TLS handshake failed ({tls_error.reason or tls_error}); check [smtp] security "
-            "('tls' for port 465, 'starttls' for 587)",
+            f"{at}: TLS handshake failed ({tls_error.reason or tls_error}); check "
+            f"[{smtp.section}] security ('tls' for port 465, 'starttls' for 587)",
             False,
         )
     if isinstance(exc, SignInRequired):
@@ -261,15 +284,15 @@ def describe_connect_error(
             return ConnectFailure(f"{text}: {auth_hint(smtp)}", False)
         if exc.code == 432 or "4.3.2" in exc.message:
             return ConnectFailure(
-                f"{text}: too many connections; lower [smtp] connections "
+                f"{text}: too many connections; lower [{smtp.section}] connections "
                 "(Microsoft 365 allows 3 per mailbox)",
                 False,
             )
         return ConnectFailure(text, 400 <= exc.code < 500)
     if isinstance(exc, SMTPConnectTimeoutError):
         return ConnectFailure(
-            f"{at}: no greeting within {smtp.timeout_seconds:g} s (is [smtp] security right? "
-            "port 465 needs 'tls', 587 'starttls')",
+            f"{at}: no greeting within {smtp.timeout_seconds:g} s (is [{smtp.section}] security "
+            "right? port 465 needs 'tls', 587 'starttls')",
             True,
         )
     if isinstance(exc, SMTPTimeoutError):
@@ -287,7 +310,8 @@ def describe_connect_error(
         if "STARTTLS" in text:
             return ConnectFailure(
                 f"{at}: the server does not offer STARTTLS (security = 'starttls'); if it "
-                "expects TLS from the first byte (usually port 465), set [smtp] security = 'tls'",
+                "expects TLS from the first byte (usually port 465), set "
+                f"[{smtp.section}] security = 'tls'",
                 False,
             )
         return ConnectFailure(f"{at}: {text}", True)
@@ -376,7 +400,8 @@ def _refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> 
     kind = classify(stage, exc.code, exc.message)
     if kind is Kind.ACCOUNT:
         return Result(kind, account_message(host, exc.code, exc.message, sender))
-    return Result(kind, one_line(f"{exc.code} {exc.message}"))
+    relay = kind is Kind.TEMPORARY and relay_trouble(exc.code, exc.message)
+    return Result(kind, one_line(f"{exc.code} {exc.message}"), relay)
 
 
 def _refused(host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]) -> Result:
@@ -386,6 +411,9 @@ def _refused(host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]
         if result.kind is Kind.ACCOUNT:
             return result
     permanent = any(r.kind is Kind.PERMANENT for r in results.values())
+    throttled = [r for r in results.values() if r.relay]
+    if throttled and not permanent:
+        return throttled[0]  # the relay's trouble, not the recipients'
     kind = Kind.PERMANENT if permanent else Kind.TEMPORARY
     if len(item.recipients) == 1:
         return Result(kind, next(iter(results.values())).detail)
@@ -421,7 +449,8 @@ async def transact(
         return _refusal("mail", host, exc, item.sender)
     except (SMTPException, OSError) as exc:
         kind = Kind.RECONNECT if reused else Kind.TEMPORARY
-        return Result(kind, f"{host}: connection lost before the data was sent ({exc})")
+        text = f"{host}: connection lost before the data was sent ({exc})"
+        return Result(kind, text, relay=True)  # a fresh connection dropped: the relay's trouble
     except ValueError as exc:  # an address the protocol cannot carry (validated earlier)
         await _rset(client)
         return Result(Kind.PERMANENT, f"cannot use the address: {exc}")

@@ -52,6 +52,9 @@ class SendReport:
     sign_in_lapsed: bool = False  # the run stopped because the OAuth 2.0 sign-in lapsed
     planned: int = -1  # the messages the run was given (-1: as many as it reported on)
     remedy: str = ""  # what the officer does before running again, when the cause is local
+    # Why the primary relay was given up for [smtp.fallback], which took the rest ('' if not)
+    switched: str = ""
+    relay_failed: bool = False  # stopped because the (last) relay failed, not for a local cause
 
     def count(self, state: State) -> int:
         return sum(1 for d in self.deliveries if d.state is state)

@@ -79,8 +79,12 @@ class _Run:
     def stopping(self) -> bool:
         return self.stop_event.is_set()
 
-    def stop(self, message: str) -> None:
-        if not self.ctx.stopped:
+    def stop(self, message: str, *, relay_down: bool = False) -> None:
+        """End the run with *message*; *relay_down*: because this relay failed at the
+        connection or account level (a waiting fallback relay takes the rest)."""
+        if relay_down:
+            self.ctx.relay_down(message)
+        elif not self.ctx.stopped:
             self.ctx.stopped = message
         self.stop_event.set()
         for _ in range(self.workers):
@@ -287,19 +291,23 @@ class _Run:
                 client.close()
                 if not self.ctx.stopped:
                     self.ctx.sign_in_lapsed = True
-                self.stop(exc.message)
+                self.stop(exc.message, relay_down=True)
                 return False
             except (SMTPException, OSError) as exc:
                 client.close()
                 failure = describe_connect_error(self.smtp, exc)
-                if not failure.temporary:
-                    self.stop(failure.message)
+                if not failure.temporary or self.ctx.switch_relay:
+                    # With a fallback relay waiting, it is the retry: no back-off here.
+                    self.stop(failure.message, relay_down=True)
                     return False
                 failures += 1
                 if failures >= self.smtp.max_attempts:
                     self.live_workers -= 1
                     if self.live_workers == 0:
-                        self.stop(f"{failure.message} (gave up after {failures} attempts)")
+                        self.stop(
+                            f"{failure.message} (gave up after {failures} attempts)",
+                            relay_down=True,
+                        )
                     else:
                         self.ctx.notice(
                             f"{failure.message}: one connection gave up after {failures} "
@@ -399,10 +407,14 @@ class _Run:
             ctx.failed(item, result.detail)
             self.flush_soon()
             self.done()
-        elif result.kind is Kind.ACCOUNT:
+        elif result.kind is Kind.ACCOUNT or (
+            result.relay and result.kind is Kind.TEMPORARY and ctx.switch_relay
+        ):
+            # Every message would fail, or the relay throttles: stop (the fallback relay, if
+            # one waits, takes this message and the rest)
             self.cap.release(size)
             ctx.left_queued(item, result.detail)
-            self.stop(result.detail)
+            self.stop(result.detail, relay_down=True)
         elif result.kind is Kind.RECONNECT and work.free_retries == 0:
             self.cap.release(size)
             work.free_retries += 1

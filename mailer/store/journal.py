@@ -176,8 +176,10 @@ class Journal(JournalReads):
         transmitting: tuple[str, dt.datetime] | None = None,
         outcomes: Sequence[Outcome] = (),
         submissions: Sequence[Submission] = (),
+        relay: str = "",
     ) -> None:
-        """Queued outcomes and daily-cap rows, then ``mark_transmitting``, in one transaction."""
+        """Queued outcomes and daily-cap rows, then ``mark_transmitting`` (recording the *relay*
+        the message is handed to), in one transaction."""
         write_marks(
             self._conn,
             transmitting=transmitting,
@@ -185,6 +187,7 @@ class Journal(JournalReads):
             submissions=submissions,
             rows_of=self._rows_of,
             note=self._note,
+            relay=relay,
         )
 
     def _rows_of(self, message_id: str) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from mailer.models import Campaign, Invited, JournalEntry, State, StateCounts
 
 _COLUMNS = (
     "id, campaign, round, email, name, message_id, ics_uid, sequence, state, attempts,"
-    " last_error, created_at, updated_at, sent_at"
+    " last_error, created_at, updated_at, sent_at, relay"
 )
 
 
@@ -53,6 +53,7 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
         created,
         updated,
         sent,
+        relay,
     ) = row
     return JournalEntry(
         id=id_,
@@ -68,6 +69,7 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
         created_at=_FROM_ISO(created),
         updated_at=_FROM_ISO(updated),
         sent_at=None if sent is None else _FROM_ISO(sent),
+        relay=relay,
     )
 
 
@@ -229,6 +231,17 @@ class JournalReads:
             )
             for r, t in tally.items()
         }
+
+    def relay_counts(self, campaign: Campaign, round_: int) -> dict[str, int]:
+        """The messages of a round that went out (sent or in doubt) by the relay that took
+        them ('primary', 'fallback', 'outbox'; '' for those sent before the relay was
+        recorded), largest first."""
+        rows = self._conn.execute(
+            "SELECT relay, COUNT(*) FROM messages WHERE campaign = ? AND round = ?"
+            " AND state IN ('sent', 'in_doubt') GROUP BY relay ORDER BY COUNT(*) DESC, relay",
+            (campaign.value, round_),
+        )
+        return {str(relay): int(n) for relay, n in rows}
 
     # --- meta ------------------------------------------------------------------------------------
 

@@ -96,8 +96,10 @@ def write_marks(
     submissions: Sequence[Submission],
     rows_of: Rows,
     note: Note,
+    relay: str = "",
 ) -> None:
-    """The queued outcomes and log rows, then *transmitting*, in one transaction."""
+    """The queued outcomes and log rows, then *transmitting* (with the *relay* it is handed
+    to: 'primary', 'fallback' or 'outbox'), in one transaction."""
     with transaction(conn) as tx:
         for o in outcomes:
             if o.state not in _OUTCOMES:
@@ -125,7 +127,8 @@ def write_marks(
             message_id, at = transmitting
             rows = rows_of(message_id)
             tx.execute(
-                "UPDATE messages SET state = 'transmitting', last_error = '', updated_at = ?"
-                f" WHERE message_id IN ({','.join('?' * len(rows))}) AND state = 'claimed'",
-                (timestamp(at), *rows),
+                "UPDATE messages SET state = 'transmitting', last_error = '', updated_at = ?,"
+                f" relay = ? WHERE message_id IN ({','.join('?' * len(rows))})"
+                " AND state = 'claimed'",
+                (timestamp(at), relay, *rows),
             )

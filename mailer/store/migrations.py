@@ -171,4 +171,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     """,
     ),
+    Migration(
+        45,
+        "the relay that took each message (primary or fallback; outbox), for [smtp.fallback]",
+        """
+    ALTER TABLE messages ADD COLUMN relay TEXT NOT NULL DEFAULT ''
+    """,
+    ),
 )

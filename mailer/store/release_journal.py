@@ -128,12 +128,15 @@ class ReleaseJournal(Journal):
         transmitting: tuple[str, dt.datetime] | None = None,
         outcomes: Sequence[Outcome] = (),
         submissions: Sequence[Submission] = (),
+        relay: str = "",
     ) -> None:
         if transmitting is not None:
             self._guard(transmitting[1])
             if self._cancelled():  # nothing written: the caller keeps its queue and flushes it
                 raise ReleaseCancelled("the release was cancelled; nothing more is sent")
-        super().commit_marks(transmitting=transmitting, outcomes=outcomes, submissions=submissions)
+        super().commit_marks(
+            transmitting=transmitting, outcomes=outcomes, submissions=submissions, relay=relay
+        )
 
     def _rows_of(self, message_id: str) -> tuple[str, ...]:
         return self._batches.get(message_id, (message_id,))
