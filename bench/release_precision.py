@@ -110,6 +110,38 @@ def make_project(
     return cfg
 
 
+def schedule_release(cfg: Path, lead: float) -> float:
+    """Schedule the project's release for the whole second about *lead* seconds ahead (as
+    ``mailer release schedule --at`` does it); return the embargo as a POSIX timestamp."""
+    embargo = (
+        (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lead + 1))
+        .astimezone(HEL)
+        .replace(microsecond=0)
+    )
+    at = f"{embargo:%Y-%m-%d %H:%M:%S}"
+    subprocess.run(
+        [MAILER, "-c", str(cfg), "release", "schedule", "--yes", "--at", at],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    left = embargo.timestamp() - time.time()
+    if left < 1.5:
+        raise RuntimeError(f"scheduling took too long: only {left:.2f} s left")
+    return embargo.timestamp()
+
+
+def send_due(cfg: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``mailer release send-due`` as cron starts it; returns when it has finished."""
+    return subprocess.run(
+        [MAILER, "-c", str(cfg), "release", "send-due"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 class _AiosmtpdSink:
     """The aiosmtpd recorder behind the same interface as :class:`StampSink`."""
 
@@ -158,39 +190,10 @@ def _release(
 ) -> dict[str, Any]:
     assert port > 0
     cfg = make_project(work, setting, port, smtp_extra)
-    embargo = (
-        (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=LEAD_SECONDS + 1))
-        .astimezone(HEL)
-        .replace(microsecond=0)
-    )
-    subprocess.run(
-        [
-            MAILER,
-            "-c",
-            str(cfg),
-            "release",
-            "schedule",
-            "--yes",
-            "--at",
-            f"{embargo:%Y-%m-%d %H:%M:%S}",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    left = embargo.timestamp() - time.time()
-    if left < 1.5:
-        raise RuntimeError(f"scheduling took too long: only {left:.2f} s left")
-    done = subprocess.run(
-        [MAILER, "-c", str(cfg), "release", "send-due"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    target = schedule_release(cfg, LEAD_SECONDS)
+    done = send_due(cfg)
     with sink.lock:
         accepted = list(sink.accepted)
-    target = embargo.timestamp()
     delays = sorted(stamp - target for stamp, _ in accepted)
     delivered = sum(len(rcpts) for _, rcpts in accepted)
     return {
