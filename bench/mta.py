@@ -1,7 +1,7 @@
 """The path beyond one machine: a release handed to a real MTA (Postfix) that delivers it.
 
     bash bench/setup.sh                               # once: Debian's postfix, bench/.venv
-    bench/.venv/bin/python bench/mta.py               # 10,000 recipients; about 3 minutes
+    bench/.venv/bin/python bench/mta.py               # 10,000 recipients; about 4 minutes
     bench/.venv/bin/python bench/mta.py --write-docs  # also replace its block in
                                                       # docs/benchmarks.md
 
@@ -11,10 +11,10 @@ has no such key) a starter project with N contacts (10,000) releases personal in
 
 * **via Postfix**: mailer -> a private Postfix (``bench/postfix_relay.py``: its own master,
   config and queue in a temporary folder, 127.0.0.1 only, Debian's defaults) -> ``smtp-sink``.
-  Measured from the embargo second: *handover*, when ``send-due`` returns (every message has
-  Postfix's 250 and is journaled), and *delivered*, when the sink counted the last of the N
-  messages Postfix relayed to it. Postfix's log must show N ``status=sent`` and its queue must
-  be empty at the end.
+  Measured from the embargo second: the *handover*, from the first to the last 250 in mailer's
+  journal (``sent_at``), and the *delivery*, when the sink counted the first and the last of
+  the N messages Postfix relayed to it. Postfix's log must show N ``status=sent`` and its queue
+  must be empty at the end.
 * **direct**: the same release straight to ``smtp-sink``, in the same run, for comparison.
 
 Everything it starts (sink, Postfix master and its children, mailer) is stopped on the way out,
@@ -77,14 +77,16 @@ def release_through(
             work / f"{path}-{sender}", Setting(n, args.connections, "personal"), port, keys
         )
         embargo = schedule_release(cfg, args.lead)
+        row["ready_left_s"] = embargo - time.time()  # left for send-due to prepare
         done = send_due(cfg, timeout=args.timeout)
-        handed = time.time()
+        returned = time.time()
         row.update(exit=done.returncode, line=(done.stdout or done.stderr).strip()[-300:])
         complete = sink.wait_for(n, timeout=args.timeout)
-        last_sent = last_sent_at(cfg)
+        first_sent, last_sent = sent_span(cfg)
         row.update(
-            returned_s=handed - embargo,
-            handover_s=(last_sent or handed) - embargo,
+            returned_s=returned - embargo,
+            first_250_s=None if first_sent is None else first_sent - embargo,
+            last_250_s=None if last_sent is None else last_sent - embargo,
             delivered=sink.count,
             complete=complete,
             first_s=None if sink.first_at is None else sink.first_at - embargo,
@@ -93,24 +95,33 @@ def release_through(
         if relay is not None:
             row["postfix"] = relay.outcomes()
             row["queued_after"] = relay.queued()
-    row["handover_rate"] = n / row["handover_s"] if row["handover_s"] > 0 else None
-    row["delivered_rate"] = n / row["last_s"] if row.get("last_s") else None
+    span = (row["last_250_s"] or 0) - (row["first_250_s"] or 0)
+    row["handover_rate"] = n / span if span > 0 else None
+    row["lag_s"] = (
+        row["last_s"] - row["last_250_s"]
+        if None not in (row["last_s"], row["last_250_s"])
+        else None
+    )
     log(
-        f"[mta] {path:<8} {LABELS[sender]:<18} handover {row['handover_s']:.2f} s, "
-        f"delivered {row['delivered']:,}/{n:,} at {row['last_s'] or 0:.2f} s"
-        + (f", postfix {row['postfix']}" if "postfix" in row else "")
+        f"[mta] {path:<8} {LABELS[sender]:<18} 250s from {row['first_250_s'] or 0:.2f} to "
+        f"{row['last_250_s'] or 0:.2f} s, delivered {row['delivered']:,}/{n:,} by "
+        f"{row['last_s'] or 0:.2f} s" + (f", postfix {row['postfix']}" if "postfix" in row else "")
     )
     return row
 
 
-def last_sent_at(cfg: Path) -> float | None:
-    """When mailer journaled its last 250 (``sent_at``, microseconds), as a POSIX timestamp."""
+def sent_span(cfg: Path) -> tuple[float | None, float | None]:
+    """When mailer journaled its first and its last 250 (``sent_at``, in microseconds), as POSIX
+    timestamps."""
     from mailer.config.load import load_config
 
     path = load_config(cfg).store_path
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        (text,) = conn.execute("SELECT max(sent_at) FROM messages").fetchone()
-    return None if text is None else dt.datetime.fromisoformat(text).timestamp()
+        first, last = conn.execute("SELECT min(sent_at), max(sent_at) FROM messages").fetchone()
+    return (
+        None if first is None else dt.datetime.fromisoformat(first).timestamp(),
+        None if last is None else dt.datetime.fromisoformat(last).timestamp(),
+    )
 
 
 def fmt(value: float | None, spec: str) -> str:
@@ -134,12 +145,14 @@ def tables(result: dict[str, Any]) -> str:
         ]
     lines += [
         f"Release of {result['n']:,} personal invitations by `mailer release send-due` over "
-        f"{result['connections']} connections; seconds from the embargo second. *Handed over*: "
-        "the last 250 in mailer's journal (`sent_at`); *returned*: `send-due` exited; "
-        "*delivered*: the sink counted the last message",
+        f"{result['connections']} connections; seconds after the embargo second. *250s*: the "
+        "first and the last `sent_at` in mailer's journal (when it read the server's 250); "
+        "*handover* = messages / (last − first 250); *at the sink*: when `smtp-sink` counted the "
+        "first and the last message; *lag*: last at the sink − last 250; *ready*: seconds left "
+        "before the embargo when the release was scheduled (`send-due` prepares in them)",
         "",
-        "| path | mailer | handed over (s) | handover msg/s | returned (s) | first at sink (s) "
-        "| delivered (s) | delivered msg/s | at sink | Postfix log | queue after |",
+        "| path | mailer | ready (s) | 250s (s) | handover msg/s | at the sink (s) | lag (s) "
+        "| `send-due` returned (s) | sink count | Postfix log | queue after |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in result["runs"]:
@@ -150,11 +163,12 @@ def tables(result: dict[str, Any]) -> str:
         pf = r.get("postfix")
         outcome = ", ".join(f"{v:,} {k}" for k, v in pf.items() if v) if pf else "-"
         lines.append(
-            f"| {label} | {LABELS[r['sender']]} | {r['handover_s']:.2f} "
-            f"| {fmt(r['handover_rate'], ',.0f')} | {r['returned_s']:.2f} "
-            f"| {fmt(r['first_s'], '.2f')} "
-            f"| {fmt(r['last_s'], '.2f')} | {fmt(r['delivered_rate'], ',.0f')} "
-            f"| {r['delivered']:,} | {outcome} | {r.get('queued_after', '-')} |"
+            f"| {label} | {LABELS[r['sender']]} | {r['ready_left_s']:.1f} "
+            f"| {fmt(r['first_250_s'], '.2f')} – {fmt(r['last_250_s'], '.2f')} "
+            f"| {fmt(r['handover_rate'], ',.0f')} "
+            f"| {fmt(r['first_s'], '.2f')} – {fmt(r['last_s'], '.2f')} | {fmt(r['lag_s'], '.2f')} "
+            f"| {r['returned_s']:.2f} | {r['delivered']:,} | {outcome} "
+            f"| {r.get('queued_after', '-')} |"
         )
     return "\n".join(lines)
 
@@ -166,16 +180,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=10_000, help="recipients of the release")
     parser.add_argument("--connections", type=int, default=3, help="mailer's connections (3)")
     parser.add_argument(
-        "--lead", type=float, help="seconds from scheduling to the embargo (8 + 1.5 per 1,000)"
+        "--lead", type=float, help="seconds from scheduling to the embargo (8 + 4 per 1,000)"
     )
     parser.add_argument("--timeout", type=float, default=600, help="per step, seconds")
     parser.add_argument("--paths", default="postfix,direct", help="postfix,direct")
     parser.add_argument("--out", type=Path, default=RESULTS / "mta.json")
     parser.add_argument(
+        "--from-json", type=Path, help="no run: print (and --write-docs) the tables of a saved run"
+    )
+    parser.add_argument(
         "--write-docs", action="store_true", help="replace the mta block of docs/benchmarks.md"
     )
     args = parser.parse_args(argv)
-    args.lead = args.lead or 8 + 1.5 * args.n / 1000
+    if args.from_json:
+        text = tables(json.loads(args.from_json.read_text(encoding="utf-8")))
+        print(text)
+        if args.write_docs:
+            write_docs_block("bench/mta.py", text)
+        return 0
+    args.lead = args.lead or 8 + 4 * args.n / 1000
     given = list(argv if argv is not None else sys.argv[1:])
     started = time.perf_counter()
     result: dict[str, Any] = {
