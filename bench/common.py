@@ -310,8 +310,8 @@ def write_docs_block(name: str, markdown: str, page: Path = DOCS_PAGE) -> None:
     (the generated tables of one bench script) with *markdown*."""
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     text = page.read_text(encoding="utf-8")
-    head, found, rest = text.partition(begin)
-    if not found or end not in rest:
-        raise RuntimeError(f"{page}: no {begin} ... {end} block to replace")
+    head, _, rest = text.partition(begin)
+    if text.count(begin) != 1 or text.count(end) != 1 or end not in rest:
+        raise RuntimeError(f"{page}: not exactly one {begin} ... {end} block to replace")
     _, _, tail = rest.partition(end)
     page.write_text(f"{head}{begin}\n{markdown.strip()}\n{end}{tail}", encoding="utf-8")
