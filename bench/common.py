@@ -286,3 +286,32 @@ def timer() -> Iterator[list[float]]:
         yield box
     finally:
         box.append(time.perf_counter() - start)
+
+
+def machine_line(m: dict[str, str]) -> str:
+    """One Markdown line naming the machine of a run (from :func:`machine`)."""
+    return (
+        f"{m.get('cpu') or 'unknown CPU'}, `nproc` {m.get('nproc')}, Python {m.get('python')}, "
+        f"Postfix {m.get('postfix') or '-'}, aiosmtplib {m.get('aiosmtplib')}, "
+        f"mailmerge {m.get('mailmerge')}; commit {m.get('commit')}"
+        + (
+            f" with uncommitted `mailer/` files ({m['uncommitted_in_mailer']})"
+            if m.get("uncommitted_in_mailer")
+            else ""
+        )
+    )
+
+
+DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
+
+
+def write_docs_block(name: str, markdown: str, page: Path = DOCS_PAGE) -> None:
+    """Replace what stands between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in *page*
+    (the generated tables of one bench script) with *markdown*."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = page.read_text(encoding="utf-8")
+    head, _, rest = text.partition(begin)
+    if text.count(begin) != 1 or text.count(end) != 1 or end not in rest:
+        raise RuntimeError(f"{page}: not exactly one {begin} ... {end} block to replace")
+    _, _, tail = rest.partition(end)
+    page.write_text(f"{head}{begin}\n{markdown.strip()}\n{end}{tail}", encoding="utf-8")

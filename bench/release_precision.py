@@ -23,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,9 @@ class Setting:
     mode: str  # personal | bcc
 
 
-def make_project(root: Path, setting: Setting, port: int) -> Path:
+def make_project(
+    root: Path, setting: Setting, port: int, smtp_extra: Mapping[str, object] | None = None
+) -> Path:
     write_starter(root, now=dt.datetime.now(dt.UTC))
     with (root / "contacts.csv").open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
@@ -100,9 +104,42 @@ def make_project(root: Path, setting: Setting, port: int) -> Path:
         "connections": setting.connections,
         "rate_per_minute": 0,
         "recipients_per_message": 100,
+        **(smtp_extra or {}),
     }
     cfg.write_text(tomli_w.dumps(data), encoding="utf-8")
     return cfg
+
+
+def schedule_release(cfg: Path, lead: float) -> float:
+    """Schedule the project's release for the whole second about *lead* seconds ahead (as
+    ``mailer release schedule --at`` does it); return the embargo as a POSIX timestamp."""
+    embargo = (
+        (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lead + 1))
+        .astimezone(HEL)
+        .replace(microsecond=0)
+    )
+    at = f"{embargo:%Y-%m-%d %H:%M:%S}"
+    subprocess.run(
+        [MAILER, "-c", str(cfg), "release", "schedule", "--yes", "--at", at],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    left = embargo.timestamp() - time.time()
+    if left < 1.5:
+        raise RuntimeError(f"scheduling took too long: only {left:.2f} s left")
+    return embargo.timestamp()
+
+
+def send_due(cfg: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``mailer release send-due`` as cron starts it; returns when it has finished."""
+    return subprocess.run(
+        [MAILER, "-c", str(cfg), "release", "send-due"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class _AiosmtpdSink:
@@ -123,47 +160,40 @@ class _AiosmtpdSink:
         self.controller.stop()
 
 
-def run_once(setting: Setting, work: Path, sink_kind: str = "stamp") -> dict[str, Any]:
+def run_once(
+    setting: Setting,
+    work: Path,
+    sink_kind: str = "stamp",
+    *,
+    route: Callable[[int], AbstractContextManager[int]] | None = None,
+    smtp_extra: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    """One release; *route* puts something between mailer and the sink (it is given the sink's
+    port and yields the port mailer connects to: the latency bench's delay proxy);
+    *smtp_extra* adds ``[smtp]`` keys."""
     sink: StampSink | _AiosmtpdSink = StampSink() if sink_kind == "stamp" else _AiosmtpdSink()
     port = sink.start()
     try:
-        assert port > 0
-        cfg = make_project(work, setting, port)
-        embargo = (
-            (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=LEAD_SECONDS + 1))
-            .astimezone(HEL)
-            .replace(microsecond=0)
-        )
-        subprocess.run(
-            [
-                MAILER,
-                "-c",
-                str(cfg),
-                "release",
-                "schedule",
-                "--yes",
-                "--at",
-                f"{embargo:%Y-%m-%d %H:%M:%S}",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        left = embargo.timestamp() - time.time()
-        if left < 1.5:
-            raise RuntimeError(f"scheduling took too long: only {left:.2f} s left")
-        done = subprocess.run(
-            [MAILER, "-c", str(cfg), "release", "send-due"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        with sink.lock:
-            accepted = list(sink.accepted)
+        with route(port) if route is not None else nullcontext(port) as mailer_port:
+            return _release(setting, work, sink, sink_kind, mailer_port, smtp_extra)
     finally:
         sink.stop()
-    target = embargo.timestamp()
+
+
+def _release(
+    setting: Setting,
+    work: Path,
+    sink: StampSink | _AiosmtpdSink,
+    sink_kind: str,
+    port: int,
+    smtp_extra: Mapping[str, object] | None,
+) -> dict[str, Any]:
+    assert port > 0
+    cfg = make_project(work, setting, port, smtp_extra)
+    target = schedule_release(cfg, LEAD_SECONDS)
+    done = send_due(cfg)
+    with sink.lock:
+        accepted = list(sink.accepted)
     delays = sorted(stamp - target for stamp, _ in accepted)
     delivered = sum(len(rcpts) for _, rcpts in accepted)
     return {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the benchmark suite needs on a fresh Debian machine (run as root or with sudo):
-#   * Postfix's smtp-sink and smtp-source (Debian package "postfix"), installed so that NO Postfix
-#     daemon is configured or started;
+#   * Debian's package "postfix", installed so that NO Postfix daemon is configured or started:
+#     its smtp-sink and smtp-source, and the postfix binaries that bench/mta.py runs as a private
+#     instance (own config and queue in a temporary folder, started and stopped by the bench);
 #   * a separate venv bench/.venv with mailmerge (the peer, from PyPI), this project, aiosmtpd,
 #     icalendar, psutil and pyinstrument.
 # Idempotent: running it again only checks.
@@ -17,8 +18,9 @@ if [ "$(id -u)" -ne 0 ]; then
     sudo_="sudo"
 fi
 
-# --- Postfix's test tools, without Postfix ------------------------------------------------------
-if ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then
+# --- Debian's postfix package, with no daemon configured or started -------------------------
+if ! { command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ]; } \
+    || ! { command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ]; }; then
     # "No configuration": postinst writes no main.cf and starts nothing.
     echo "postfix postfix/main_mailer_type select No configuration" | $sudo_ debconf-set-selections
     # policy-rc.d exit 101 forbids invoke-rc.d from starting any service during the install.
@@ -47,6 +49,7 @@ if [ -e /etc/postfix/main.cf ]; then
 fi
 echo "ok    smtp-sink    $(command -v smtp-sink || echo /usr/sbin/smtp-sink)"
 echo "ok    smtp-source  $(command -v smtp-source || echo /usr/sbin/smtp-source)"
+echo "ok    postfix      $(command -v postfix || echo /usr/sbin/postfix) (bench/mta.py runs a private instance)"
 echo "ok    no Postfix master process running"
 
 # --- the bench venv --------------------------------------------------------------------------

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +80,61 @@ def start_smtp_sink() -> Sink | None:
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         raise RuntimeError(f"smtp-sink did not start: {err.strip()}") from None
     return Sink(proc, port, "smtp-sink")
+
+
+class CountingSink(Sink):
+    """``smtp-sink -c``: it prints ``sess=S quit=Q mesg=M`` each time a message's data ends; a
+    thread reads it and stamps ``time.time()`` at every new count (first and last message)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int) -> None:
+        super().__init__(proc, port, "smtp-sink -c")
+        self.count = 0
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        pending = b""
+        while chunk := os.read(stream.fileno(), 65536):
+            stamp = time.time()
+            pending += chunk
+            *records, pending = pending.split(b"\r")
+            if not records:
+                continue
+            count = int(records[-1].rpartition(b"mesg=")[2] or 0)
+            with self._changed:
+                if count > self.count:
+                    self.first_at = self.first_at or stamp
+                    self.count, self.last_at = count, stamp
+                    self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Wait until the sink has *count* messages; False if *timeout* passes first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.count >= count, timeout)
+
+
+def start_counting_sink() -> CountingSink:
+    """smtp-sink counting messages on a free loopback port (needs Postfix's smtp-sink)."""
+    tool = find_tool(SMTP_SINK_CANDIDATES)
+    if tool is None:
+        raise RuntimeError("smtp-sink is not installed: run bash bench/setup.sh")
+    port = free_port()
+    proc = subprocess.Popen(
+        [tool, "-c", "-u", "nobody", "-4", "-m", "512", f"{LOOPBACK}:{port}", "512"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+    except RuntimeError:
+        proc.kill()
+        raise RuntimeError("smtp-sink did not start") from None
+    return CountingSink(proc, port)
 
 
 def start_aiosmtpd_sink(*, delay: float = 0.0, record: Path | None = None) -> Sink:
