@@ -166,6 +166,8 @@ class SmtpConfig:
     retry_max_seconds: float
     preset: str
     auth: AuthMethod = "password"
+    pipelining: bool = True  # RFC 2920 where the server offers it; False: lock-step
+    chunking: bool = True  # RFC 3030 BDAT where the server offers it (with pipelining)
 
 
 @dataclass(frozen=True)

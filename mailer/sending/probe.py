@@ -35,7 +35,7 @@ from mailer.config import SmtpConfig
 from mailer.errors import SignInRequired, TransportError
 from mailer.models import Outgoing
 from mailer.sending.bearer import BearerSMTP
-from mailer.sending.wire import mail_from, rcpt_to, send_data, wire_facts
+from mailer.sending.wire import finish_data, mail_from, rcpt_to, wire_facts
 
 AUTH_HINT = "check [smtp] username and the password"
 UPLOAD_BYTES_PER_SECOND = 50_000  # the slowest uplink assumed for DATA timeouts
@@ -372,16 +372,18 @@ def data_timeout(client: aiosmtplib.SMTP, size: int) -> float:
     return round((client.timeout or 60.0) + size / UPLOAD_BYTES_PER_SECOND, 1)
 
 
-def _refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> Result:
+def refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> Result:
     kind = classify(stage, exc.code, exc.message)
     if kind is Kind.ACCOUNT:
         return Result(kind, account_message(host, exc.code, exc.message, sender))
     return Result(kind, one_line(f"{exc.code} {exc.message}"))
 
 
-def _refused(host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]) -> Result:
+def recipients_refused(
+    host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]
+) -> Result:
     """Some or all recipients refused: the message is not sent to anyone."""
-    results = {r: _refusal("rcpt", host, e, item.sender) for r, e in refused.items()}
+    results = {r: refusal("rcpt", host, e, item.sender) for r, e in refused.items()}
     for result in results.values():
         if result.kind is Kind.ACCOUNT:
             return result
@@ -418,7 +420,7 @@ async def transact(
     except SMTPSenderRefused as exc:
         if reused and exc.code == 421:  # the server closes a connection it has used enough
             return Result(Kind.RECONNECT, f"{host}: {one_line(f'{exc.code} {exc.message}')}")
-        return _refusal("mail", host, exc, item.sender)
+        return refusal("mail", host, exc, item.sender)
     except (SMTPException, OSError) as exc:
         kind = Kind.RECONNECT if reused else Kind.TEMPORARY
         return Result(kind, f"{host}: connection lost before the data was sent ({exc})")
@@ -427,14 +429,26 @@ async def transact(
         return Result(Kind.PERMANENT, f"cannot use the address: {exc}")
     if refused:
         await _rset(client)
-        return _refused(host, item, refused)
-    transmitting()
+        return recipients_refused(host, item, refused)
+    try:
+        start = await client.execute_command(b"DATA")
+    except (SMTPException, OSError) as exc:  # the message did not go out: not in doubt
+        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
+        return Result(kind, f"{host}: connection lost before the data was sent ({exc})")
+    if start.code != 354:
+        await _rset(client)
+        return refusal("data", host, SMTPDataError(start.code, start.message), item.sender)
+    try:
+        transmitting()
+    except BaseException:
+        client.close()  # without the end of data the server discards the transaction
+        raise
     waited = data_timeout(client, item.size)
     try:
-        reply = await send_data(client, item, ready=ready, timeout=waited)
+        reply = await finish_data(client, item, ready=ready, timeout=waited)
     except SMTPDataError as exc:
         await _rset(client)
-        return _refusal("data", host, exc, item.sender)
+        return refusal("data", host, exc, item.sender)
     except SMTPTimeoutError:
         return Result(
             Kind.IN_DOUBT,
