@@ -22,11 +22,9 @@ from aiosmtplib import (
     SMTPConnectError,
     SMTPConnectResponseError,
     SMTPConnectTimeoutError,
-    SMTPDataError,
     SMTPException,
     SMTPRecipientRefused,
     SMTPResponseException,
-    SMTPSenderRefused,
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
@@ -35,7 +33,6 @@ from mailer.config import SmtpConfig
 from mailer.errors import SignInRequired, TransportError
 from mailer.models import Outgoing
 from mailer.sending.bearer import BearerSMTP
-from mailer.sending.wire import finish_data, mail_from, rcpt_to, wire_facts
 
 AUTH_HINT = "check [smtp] username and the password"
 UPLOAD_BYTES_PER_SECOND = 50_000  # the slowest uplink assumed for DATA timeouts
@@ -394,76 +391,3 @@ def recipients_refused(
     listed = "; ".join(f"{r}: {result.detail}" for r, result in results.items())
     total = len(item.recipients)
     return Result(kind, f"{len(refused)} of {total} recipients refused, nothing sent: {listed}")
-
-
-async def transact(
-    client: aiosmtplib.SMTP,
-    item: Outgoing,
-    *,
-    host: str,
-    reused: bool,
-    transmitting: Callable[[], None],
-) -> Result:
-    """One SMTP transaction: MAIL FROM, RCPT TO each recipient, then (all accepted) DATA."""
-    refused: dict[str, SMTPRecipientRefused] = {}
-    ready, is_ascii = wire_facts(item)
-    options = [f"SIZE={item.size}"] if client.supports_extension("size") else []
-    if not is_ascii and client.supports_extension("8bitmime"):
-        options.append("BODY=8BITMIME")
-    try:
-        await mail_from(client, item.sender, options)
-        for rcpt in item.recipients:
-            try:
-                await rcpt_to(client, rcpt)
-            except SMTPRecipientRefused as exc:
-                refused[rcpt] = exc
-    except SMTPSenderRefused as exc:
-        if reused and exc.code == 421:  # the server closes a connection it has used enough
-            return Result(Kind.RECONNECT, f"{host}: {one_line(f'{exc.code} {exc.message}')}")
-        return refusal("mail", host, exc, item.sender)
-    except (SMTPException, OSError) as exc:
-        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
-        return Result(kind, f"{host}: connection lost before the data was sent ({exc})")
-    except ValueError as exc:  # an address the protocol cannot carry (validated earlier)
-        await _rset(client)
-        return Result(Kind.PERMANENT, f"cannot use the address: {exc}")
-    if refused:
-        await _rset(client)
-        return recipients_refused(host, item, refused)
-    try:
-        start = await client.execute_command(b"DATA")
-    except (SMTPException, OSError) as exc:  # the message did not go out: not in doubt
-        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
-        return Result(kind, f"{host}: connection lost before the data was sent ({exc})")
-    if start.code != 354:
-        await _rset(client)
-        return refusal("data", host, SMTPDataError(start.code, start.message), item.sender)
-    try:
-        transmitting()
-    except BaseException:
-        client.close()  # without the end of data the server discards the transaction
-        raise
-    waited = data_timeout(client, item.size)
-    try:
-        reply = await finish_data(client, item, ready=ready, timeout=waited)
-    except SMTPDataError as exc:
-        await _rset(client)
-        return refusal("data", host, exc, item.sender)
-    except SMTPTimeoutError:
-        return Result(
-            Kind.IN_DOUBT,
-            f"{host}: no answer within {waited:g} s after the data was "
-            "sent; the server may have the message",
-        )
-    except (SMTPException, OSError) as exc:
-        return Result(
-            Kind.IN_DOUBT,
-            f"{host}: connection lost after the data was sent ({exc}); "
-            "the server may have the message",
-        )
-    return Result(Kind.SENT, one_line(f"{reply.code} {reply.message}"))
-
-
-async def _rset(client: aiosmtplib.SMTP) -> None:
-    with contextlib.suppress(SMTPException, OSError):
-        await client.rset()

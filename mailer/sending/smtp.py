@@ -44,6 +44,7 @@ from mailer.models import Outgoing, State
 from mailer.sending.connection import Connection, Work, backoff
 from mailer.sending.context import RunContext
 from mailer.sending.limiter import DailyCap, RateLimiter
+from mailer.sending.lockstep import transact
 from mailer.sending.pipeline import Pipeline
 from mailer.sending.probe import (
     Kind,
@@ -51,7 +52,6 @@ from mailer.sending.probe import (
     describe_connect_error,
     new_client,
     tls_context,
-    transact,
     where,
 )
 
