@@ -9,6 +9,7 @@ Fixture ``smtp_server`` is a factory; every server it starts is stopped after th
         server = smtp_server(security="starttls", auth=True)   # AUTH PLAIN/LOGIN required
         server = smtp_server(idle_timeout=0.3)     # closes connections idle for 0.3 s
         server = smtp_server(auth=True, login_needs_tls=True)  # plain, AUTH only after STARTTLS
+        server = smtp_server(pipelining=False)     # no PIPELINING in EHLO (default: offered)
         server.host, server.port, server.ca_file  # ca_file: the trustme CA (PEM) for [smtp] ca_file
         SmtpTestServer.USERNAME, SmtpTestServer.PASSWORD   # the one account that may log in
         server.smtp_section(**overrides)          # a ready [smtp] table for parse_config
@@ -31,7 +32,10 @@ What arrived: ``server.messages`` (list of :class:`Received`: mail_from, rcpt_to
 data, at = time.time(), mono = time.monotonic(), answered = False when the server dropped the
 connection or answered too late, i.e. the client could not know), ``server.by_message_id()``,
 ``server.received_by(address)`` (Message-IDs), ``server.connections`` (opened),
-``server.max_concurrent``, ``server.logins``. All of it is thread-safe to read.
+``server.max_concurrent``, ``server.logins``, ``server.early`` (commands that arrived before
+the previous one was answered: ``early["mail"]``, MAIL with its RCPT TO already there,
+``early["data"]``, the end of data with the next MAIL already there). All of it is
+thread-safe to read.
 
 Helpers for building what a send needs without the rest of the pipeline:
 ``smtp_config(tmp_path, server, **smtp_overrides)`` (a Config with transport smtp) and
@@ -119,9 +123,18 @@ class _Handler:
     def __init__(self, server: SmtpTestServer) -> None:
         self.server = server
 
+    async def handle_EHLO(
+        self, smtp: SMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # the new-style hook must set it itself
+        if self.server.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(  # aiosmtpd's hook names
         self, smtp: SMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        self.server._arrived("mail", smtp)
         action = self.server._fault("mail", None)
         count = self.server._per_connection[id(smtp)]
         if action is None and self.server.close_after and count >= self.server.close_after:
@@ -143,6 +156,7 @@ class _Handler:
 
     async def handle_DATA(self, smtp: SMTP, session: Any, envelope: Any) -> str:
         server = self.server
+        server._arrived("data", smtp)
         fault = server._data_fault(envelope.rcpt_tos)
         if fault is not None and fault.action.startswith(("4", "5")):
             return fault.action
@@ -161,6 +175,7 @@ class _Handler:
 
 
 class SmtpTestServer:
+    PIPELINING = True
     USERNAME = "officer@city.example"
     PASSWORD = "correct horse battery staple"  # the fixture's one test account
 
@@ -173,8 +188,12 @@ class SmtpTestServer:
         ca_file: Path | None = None,
         idle_timeout: float = 300.0,
         login_needs_tls: bool | None = None,
+        pipelining: bool | None = None,
     ) -> None:
         self.security = security
+        # EHLO lists PIPELINING (as Postfix, Exchange Online and Gmail do) unless False; the
+        # class default is what the reliability suite switches to run both modes.
+        self.pipelining = self.PIPELINING if pipelining is None else pipelining
         # aiosmtpd offers AUTH only after STARTTLS when True (default: with security starttls)
         self.login_needs_tls = (
             security == "starttls" if login_needs_tls is None else login_needs_tls
@@ -195,6 +214,10 @@ class SmtpTestServer:
         self.max_connections = 0
         self.close_after = 0
         self.logins: list[str] = []
+        # What arrived before the server had answered the command before it (RFC 2920): MAIL
+        # with its RCPT already waiting, the next MAIL already there when the end of data is
+        # answered. All zero from a client in lock-step.
+        self.early: Counter[str] = Counter()
         self._per_connection: Counter[int] = Counter()
         self._live: set[SMTP] = set()
         self._loop = asyncio.new_event_loop()
@@ -271,6 +294,13 @@ class SmtpTestServer:
         return action
 
     # --- what arrived --------------------------------------------------------------------
+
+    def _arrived(self, stage: str, smtp: SMTP) -> None:
+        """Count a command handled while the client's next command was already waiting."""
+        waiting = bytes(getattr(smtp._reader, "_buffer", b""))
+        if waiting:
+            with self._lock:
+                self.early[stage] += 1
 
     def _record(self, envelope: Any, *, answered: bool, connection: int) -> None:
         data = bytes(envelope.original_content or b"")
@@ -457,6 +487,7 @@ def smtp_server(
         auth: bool = False,
         idle_timeout: float = 300.0,
         login_needs_tls: bool | None = None,
+        pipelining: bool | None = None,
     ) -> SmtpTestServer:
         _, cert, ca_path = smtp_ca
         tls = security != "none"
@@ -465,6 +496,7 @@ def smtp_server(
             auth=auth,
             idle_timeout=idle_timeout,
             login_needs_tls=login_needs_tls,
+            pipelining=pipelining,
             cert=cert if tls else None,
             ca_file=ca_path if tls else None,
         )
@@ -474,6 +506,22 @@ def smtp_server(
     yield start
     for server in started:
         server.stop()
+
+
+SMTP_MODES = ("pipelined", "lock-step")
+
+
+def use_smtp_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Test servers started from now on offer PIPELINING ("pipelined") or not ("lock-step")."""
+    monkeypatch.setattr(SmtpTestServer, "PIPELINING", mode == "pipelined")
+    return mode
+
+
+@pytest.fixture(params=SMTP_MODES)
+def smtp_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test in both modes of the wire: servers that offer PIPELINING, and servers that
+    do not (so the client talks in lock-step); ``pipelining = false`` in [smtp] is the same."""
+    return use_smtp_mode(str(request.param), monkeypatch)
 
 
 def smtp_config(tmp_path: Path, server: SmtpTestServer | None, **smtp: Any) -> Config:

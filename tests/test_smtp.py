@@ -28,6 +28,7 @@ from mailer.store import Store
 from tests.fixtures_smtp import SENDER, SmtpTestServer, outgoing, smtp_config
 
 Server = Callable[..., SmtpTestServer]
+pytestmark = pytest.mark.usefixtures("smtp_mode")  # every test pipelined and in lock-step
 EMAILS = [f"journalist{i}@news{i % 3}.example" for i in range(6)]
 
 

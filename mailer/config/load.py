@@ -166,6 +166,8 @@ class SmtpConfig:
     retry_max_seconds: float
     preset: str
     auth: AuthMethod = "password"
+    pipelining: bool = True  # RFC 2920 where the server offers it; False: lock-step
+    chunking: bool = True  # RFC 3030 BDAT where the server offers it (with pipelining)
     # Where these keys are written, for the lines that name one: "smtp" or "smtp.fallback".
     section: str = "smtp"
     # [smtp.fallback]: the second relay a release switches to when this one fails at the

@@ -125,6 +125,8 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "max_attempts": _Key("int", 5, minimum=1),
         "retry_initial_seconds": _Key("float", 10.0, minimum=0.0),
         "retry_max_seconds": _Key("float", 120.0, minimum=0.0),
+        "pipelining": _Key("bool", True),
+        "chunking": _Key("bool", True),
     },
     "imap": {
         "host": _Key("str"),

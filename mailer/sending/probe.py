@@ -22,11 +22,9 @@ from aiosmtplib import (
     SMTPConnectError,
     SMTPConnectResponseError,
     SMTPConnectTimeoutError,
-    SMTPDataError,
     SMTPException,
     SMTPRecipientRefused,
     SMTPResponseException,
-    SMTPSenderRefused,
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
@@ -35,7 +33,6 @@ from mailer.config import SmtpConfig
 from mailer.errors import SignInRequired, TransportError
 from mailer.models import Outgoing
 from mailer.sending.bearer import BearerSMTP
-from mailer.sending.wire import mail_from, rcpt_to, send_data, wire_facts
 
 AUTH_HINT = "check [smtp] username and the password"
 UPLOAD_BYTES_PER_SECOND = 50_000  # the slowest uplink assumed for DATA timeouts
@@ -396,7 +393,7 @@ def data_timeout(client: aiosmtplib.SMTP, size: int) -> float:
     return round((client.timeout or 60.0) + size / UPLOAD_BYTES_PER_SECOND, 1)
 
 
-def _refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> Result:
+def refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> Result:
     kind = classify(stage, exc.code, exc.message)
     if kind is Kind.ACCOUNT:
         return Result(kind, account_message(host, exc.code, exc.message, sender))
@@ -404,9 +401,11 @@ def _refusal(stage: str, host: str, exc: SMTPResponseException, sender: str) -> 
     return Result(kind, one_line(f"{exc.code} {exc.message}"), relay)
 
 
-def _refused(host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]) -> Result:
+def recipients_refused(
+    host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]
+) -> Result:
     """Some or all recipients refused: the message is not sent to anyone."""
-    results = {r: _refusal("rcpt", host, e, item.sender) for r, e in refused.items()}
+    results = {r: refusal("rcpt", host, e, item.sender) for r, e in refused.items()}
     for result in results.values():
         if result.kind is Kind.ACCOUNT:
             return result
@@ -420,65 +419,3 @@ def _refused(host: str, item: Outgoing, refused: dict[str, SMTPRecipientRefused]
     listed = "; ".join(f"{r}: {result.detail}" for r, result in results.items())
     total = len(item.recipients)
     return Result(kind, f"{len(refused)} of {total} recipients refused, nothing sent: {listed}")
-
-
-async def transact(
-    client: aiosmtplib.SMTP,
-    item: Outgoing,
-    *,
-    host: str,
-    reused: bool,
-    transmitting: Callable[[], None],
-) -> Result:
-    """One SMTP transaction: MAIL FROM, RCPT TO each recipient, then (all accepted) DATA."""
-    refused: dict[str, SMTPRecipientRefused] = {}
-    ready, is_ascii = wire_facts(item)
-    options = [f"SIZE={item.size}"] if client.supports_extension("size") else []
-    if not is_ascii and client.supports_extension("8bitmime"):
-        options.append("BODY=8BITMIME")
-    try:
-        await mail_from(client, item.sender, options)
-        for rcpt in item.recipients:
-            try:
-                await rcpt_to(client, rcpt)
-            except SMTPRecipientRefused as exc:
-                refused[rcpt] = exc
-    except SMTPSenderRefused as exc:
-        if reused and exc.code == 421:  # the server closes a connection it has used enough
-            return Result(Kind.RECONNECT, f"{host}: {one_line(f'{exc.code} {exc.message}')}")
-        return _refusal("mail", host, exc, item.sender)
-    except (SMTPException, OSError) as exc:
-        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
-        text = f"{host}: connection lost before the data was sent ({exc})"
-        return Result(kind, text, relay=True)  # a fresh connection dropped: the relay's trouble
-    except ValueError as exc:  # an address the protocol cannot carry (validated earlier)
-        await _rset(client)
-        return Result(Kind.PERMANENT, f"cannot use the address: {exc}")
-    if refused:
-        await _rset(client)
-        return _refused(host, item, refused)
-    transmitting()
-    waited = data_timeout(client, item.size)
-    try:
-        reply = await send_data(client, item, ready=ready, timeout=waited)
-    except SMTPDataError as exc:
-        await _rset(client)
-        return _refusal("data", host, exc, item.sender)
-    except SMTPTimeoutError:
-        return Result(
-            Kind.IN_DOUBT,
-            f"{host}: no answer within {waited:g} s after the data was "
-            "sent; the server may have the message",
-        )
-    except (SMTPException, OSError) as exc:
-        return Result(
-            Kind.IN_DOUBT,
-            f"{host}: connection lost after the data was sent ({exc}); "
-            "the server may have the message",
-        )
-    return Result(Kind.SENT, one_line(f"{reply.code} {reply.message}"))
-
-
-async def _rset(client: aiosmtplib.SMTP) -> None:
-    with contextlib.suppress(SMTPException, OSError):
-        await client.rset()

@@ -10,8 +10,14 @@ RCPT TO -> ``transmitting`` -> DATA -> outcome. Outcomes, from the server's repl
   server answered, so it does not have the message.
 * 5xx on a recipient or on DATA: failed, with the server's code and text. A partly refused
   recipient list (a Bcc batch) is a failure: nothing is sent to the accepted part.
-* Connection lost or timed out *after* DATA started: in doubt (the server may have it); resent
-  only on request.
+* Connection lost or timed out after the end of data was written, before its answer was read:
+  in doubt (the server may have it); resent only on request. Never otherwise: before the end of
+  data (even after 354) the server discards the message, so it is retried.
+
+Where the server offers PIPELINING (and ``[smtp] pipelining`` is true) a connection is taken
+over after the login by :class:`~mailer.sending.pipeline.Pipeline`: the envelope and DATA go in
+one write and the next message follows the end of data before its answer is read (read by the
+next transaction, or by ``Connection.settle`` before the worker waits for anything).
 * Account errors (authentication, quota 5.4.5 / 5.2.0, 432 4.3.2 too many connections, 5.7.233,
   a refused sender, a bad certificate, or no connection after ``max_attempts`` tries): the run
   stops cleanly with one line in ``ctx.stopped``; messages in flight finish, claimed ones are
@@ -38,13 +44,14 @@ from mailer.models import Outgoing, State
 from mailer.sending.connection import Connection, Work, backoff
 from mailer.sending.context import RunContext
 from mailer.sending.limiter import DailyCap, RateLimiter
+from mailer.sending.lockstep import transact
+from mailer.sending.pipeline import Pipeline
 from mailer.sending.probe import (
     Kind,
     Result,
     describe_connect_error,
     new_client,
     tls_context,
-    transact,
     where,
 )
 
@@ -191,6 +198,8 @@ class _Run:
             await self.prewarm_pause()
             while not self.stopping:
                 if not claimed:
+                    if self.queue.empty():
+                        await conn.settle()  # nothing follows yet: read the last answer now
                     work = await self.queue.get()
                     if work is None or self.stopping:
                         break
@@ -287,6 +296,8 @@ class _Run:
             )
             try:
                 await client.connect()
+                if self.smtp.pipelining and client.is_ehlo_or_helo_needed:
+                    await client.ehlo()  # no login or STARTTLS asked for it: its extensions
             except SignInRequired as exc:  # the sign-in lapsed mid-run: stop, keep the rest
                 client.close()
                 if not self.ctx.stopped:
@@ -323,7 +334,9 @@ class _Run:
                 )
                 await self.pause(delay)
                 continue
-            conn.client, conn.sent = client, 0
+            conn.client, conn.sent, conn.last_end = client, 0, None
+            if self.smtp.pipelining and client.supports_extension("pipelining"):
+                conn.pipe = Pipeline(client, host=self.smtp.host)
             if failures:
                 self.ctx.notice(
                     f"connected again to {where(self.smtp)} after {failures + 1} attempts"
@@ -339,7 +352,7 @@ class _Run:
         size = len(item.recipients)
         reserved = False
         try:
-            if ctx.embargo_ahead() and not await self.unless_stopped(ctx.wait_for_embargo()):
+            if ctx.embargo_ahead() and not await self.unless_stopped(self.embargo(conn)):
                 ctx.unclaim(item)
                 return False
             if not self.cap.reserve(size):
@@ -347,7 +360,7 @@ class _Run:
                 self.stop(f"{self.smtp.host}: {self.cap.full_message(size)}")
                 return False
             reserved = True
-            ready = self.limiter.unlimited or await self.unless_stopped(self.limiter.acquire())
+            ready = self.limiter.unlimited or await self.unless_stopped(self.spaced(conn))
             if not ready or not await self.connect(conn):
                 reserved = False
                 self.cap.release(size)
@@ -357,16 +370,25 @@ class _Run:
                 return False
             assert conn.client is not None
             began = ctx.clock.monotonic()
-            result = await transact(
-                conn.client,
-                item,
-                host=self.smtp.host,
-                reused=conn.sent > 0,
-                transmitting=lambda: ctx.transmitting(item),
-            )
-            conn.last_seconds = ctx.clock.monotonic() - began
+            if conn.pipe is not None:
+                found = await conn.pipe.transact(
+                    item,
+                    transmitting=lambda: ctx.transmitting(item),
+                    answered=lambda answer: self.outcome(conn, work, answer),
+                    stopped=lambda: (ctx.stopped or "the run stopped") if self.stopping else "",
+                )
+            else:
+                found = await transact(
+                    conn.client,
+                    item,
+                    host=self.smtp.host,
+                    reused=conn.sent > 0,
+                    transmitting=lambda: ctx.transmitting(item),
+                )
+            conn.timed(began, ctx.clock.monotonic())
             reserved = False
-            self.outcome(conn, work, result)
+            if found is not None:  # else the end of data is out: its answer comes later
+                self.outcome(conn, work, found)
             return True
         except EmbargoGuardError as exc:
             # The clock went back before the embargo: this message was not sent (its DATA
@@ -387,6 +409,14 @@ class _Run:
             elif entry is not None and entry.state is State.CLAIMED:
                 ctx.unclaim(item)
             raise
+
+    async def embargo(self, conn: Connection) -> None:
+        await conn.settle()  # a pipelined answer is not left unread while waiting
+        await self.ctx.wait_for_embargo()
+
+    async def spaced(self, conn: Connection) -> None:
+        await conn.settle()
+        await self.limiter.acquire()
 
     def outcome(self, conn: Connection, work: Work, result: Result) -> None:
         ctx, item, size = self.ctx, work.item, len(work.item.recipients)

@@ -6,8 +6,8 @@ whole transaction costs on the loopback). ``mailer``'s messages are built with C
 and no line that starts with a dot (headers never do, quoted-printable encodes a leading dot,
 base64 has no dots), so those passes change nothing. :func:`wire_ready` verifies that with a few
 byte counts (C speed; cached for the large parts every recipient shares), and only then
-:func:`send_data` writes the pieces after the server's 354 as they are, followed by ``.``; any
-message that is not provably in wire form goes through ``client.data()`` unchanged.
+:func:`body_parts` gives the pieces to write after the server's 354 as they are, followed by
+``.``; any message that is not provably in wire form is normalised and dot-stuffed first.
 
 The envelope commands take the same shortcut: for a plain ASCII ``local@domain`` address,
 ``MAIL FROM:<a>`` / ``RCPT TO:<a>`` are sent as they are instead of through ``client.mail()`` /
@@ -31,6 +31,7 @@ from aiosmtplib import (
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
+from aiosmtplib.email import quote_address
 
 from mailer.models import Outgoing
 
@@ -83,20 +84,32 @@ def wire_facts(item: Outgoing) -> tuple[bool, bool]:
     return ready, ascii_
 
 
-async def send_data(
+_LINE_ENDS = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def body_parts(item: Outgoing, *, ready: bool) -> tuple[bytes, ...]:
+    """The message as it goes after the server's 354, ended by ``.``: its segments as they are
+    when :func:`wire_facts` found them ready, else with CRLF line endings and dot-stuffed."""
+    if ready:
+        return (*item.segments, b".\r\n")
+    data = _LINE_ENDS.sub(b"\r\n", item.data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return (_LEADING_DOT.sub(b"..", data), b".\r\n")
+
+
+async def finish_data(
     client: aiosmtplib.SMTP, item: Outgoing, *, ready: bool, timeout: float
 ) -> aiosmtplib.SMTPResponse:
-    """DATA for *item*; raises like ``client.data()``."""
+    """After the server's 354 to DATA: the message and the end of data, then the answer; raises
+    like ``client.data()``."""
     protocol = client.protocol
-    if not ready or protocol is None:
-        return await client.data(item.data, timeout=timeout)
-    start = await client.execute_command(b"DATA", timeout=timeout)
-    if start.code != 354:
-        raise SMTPDataError(start.code, start.message)
+    if protocol is None:
+        raise SMTPServerDisconnected("Connection lost")
     try:
-        for part in item.segments:
+        for part in body_parts(item, ready=ready):
             protocol.write(part)
-        protocol.write(b".\r\n")
         response = await protocol.read_response(timeout=timeout)
     except (SMTPServerDisconnected, SMTPTimeoutError):
         client.close()  # as client.data() does: the conversation is out of step
@@ -107,6 +120,7 @@ async def send_data(
 
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\Z")
 
 
@@ -115,6 +129,16 @@ def _path(client: aiosmtplib.SMTP, address: str) -> bytes | None:
     if client.is_ehlo_or_helo_needed or not _PLAIN_ADDRESS.match(address):
         return None
     return b"<" + address.encode("ascii") + b">"
+
+
+def plain_path(address: str) -> bytes:
+    """``<address>`` for a command of the pipeline; ValueError when SMTP cannot carry it."""
+    if _PLAIN_ADDRESS.match(address):
+        return b"<" + address.encode("ascii") + b">"
+    path = quote_address(address)
+    if _CONTROL.search(path):
+        raise ValueError(f"{address!r} contains a control character")
+    return path.encode("ascii")  # UnicodeEncodeError is a ValueError
 
 
 async def mail_from(

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures_smtp import use_smtp_mode
+
 FIGURES_ENV = "MAILER_RELIABILITY_FIGURES"
 
 
@@ -50,6 +52,13 @@ _FIGURES = Figures()
 @pytest.fixture(scope="session")
 def figures() -> Figures:
     return _FIGURES
+
+
+@pytest.fixture(params=["pipelined", pytest.param("lock-step", marks=pytest.mark.slow)])
+def both_modes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The SMTP tests of the suite run pipelined (servers offer PIPELINING, as real ones do) in
+    the everyday run, and in lock-step too with ``pytest --all``."""
+    return use_smtp_mode(str(request.param), monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -52,6 +52,8 @@ from tests.reliability.harness import (
 )
 from tests.reliability.test_faults import entries, rerun_until_done
 
+pytestmark = pytest.mark.usefixtures("both_modes")  # pipelined, and lock-step with --all
+
 SEED = 62025
 HEL = ZoneInfo("Europe/Helsinki")
 SMTP = {"connections": 3, "timeout_seconds": 5.0, "max_attempts": 3}

@@ -40,6 +40,8 @@ from tests.reliability.harness import (
     status_json,
 )
 
+pytestmark = pytest.mark.usefixtures("both_modes")  # pipelined, and lock-step with --all
+
 SEED = 20270625
 RATE = 0.10
 MAX_RUNS = 15  # the officer gives up after this many reruns (never reached in practice)

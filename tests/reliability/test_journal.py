@@ -350,6 +350,7 @@ def test_a_locked_journal_through_the_real_cli_waits_10_s_then_says_so(locked: P
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("both_modes")
 def test_a_journal_locked_in_the_middle_of_a_send(tmp_path: Path, figures: Figures) -> None:
     """Another process takes the journal for 11 s while a send runs: the send stops with one
     line (exit 1); the rerun lists what was in flight as in doubt; nobody gets two copies."""
