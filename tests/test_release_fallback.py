@@ -164,6 +164,7 @@ def test_the_primary_failing_at_the_embargo_sends_all_through_the_fallback_exact
     assert result.outcome.endswith(f"): the fallback 127.0.0.1:{fallback.port} took 7")
 
 
+@pytest.mark.usefixtures("smtp_mode")
 def test_the_primary_failing_midway_the_rest_goes_through_the_fallback_the_in_doubt_stays(
     project: Path, clock: HookedClock, smtp_server: Callable[..., SmtpTestServer]
 ) -> None:
@@ -173,18 +174,22 @@ def test_the_primary_failing_midway_the_rest_goes_through_the_fallback_the_in_do
     use_relays(project, primary.smtp_section(), fallback.smtp_section())
     result = arm_and_send(project, clock)
     assert result.exit_code == ExitCode.FAILED  # one in doubt
-    assert received(primary) == Counter(ORDER[:3])
-    assert [m.answered for m in primary.messages] == [True, False, True]
-    assert received(fallback) == Counter(ORDER[3:])
+    # Lock-step, ORDER[2] goes out on the primary's new connection before ORDER[3] is refused;
+    # pipelined, its commands were on the wire that dropped, so it is tried again after
+    # ORDER[3], on the fallback. Either way: every journalist exactly once, never both relays.
+    on_primary, on_fallback = received(primary), received(fallback)
+    assert on_primary + on_fallback == Counter(ORDER)
+    assert set(ORDER[:2]) <= set(on_primary) and ORDER[3] in on_fallback
+    assert [m.answered for m in primary.messages][:2] == [True, False]
     assert rows(project) == {
-        ORDER[0]: (State.SENT, "primary"),
         ORDER[1]: (State.IN_DOUBT, "primary"),
-        ORDER[2]: (State.SENT, "primary"),
-        **{email: (State.SENT, "fallback") for email in ORDER[3:]},
+        **{e: (State.SENT, "primary") for e in on_primary if e != ORDER[1]},
+        **{e: (State.SENT, "fallback") for e in on_fallback},
     }
     assert result.outcome.endswith(
         f"; 1 in doubt; primary relay failed (127.0.0.1:{primary.port}: 451 4.7.500 Server busy. "
-        f"Please try again later): the fallback 127.0.0.1:{fallback.port} took 4"
+        f"Please try again later): the fallback 127.0.0.1:{fallback.port} took "
+        f"{sum(on_fallback.values())}"
     )
     # Later runs do not resend it, through either relay.
     at(clock, 30)
@@ -193,7 +198,7 @@ def test_the_primary_failing_midway_the_rest_goes_through_the_fallback_the_in_do
     primary.stop()  # the primary is down now: only the fallback can take it
     late = run_release(config_of(project), command=Command.SEND_NOW, clock=clock, late_ok=True)
     assert late.report is not None and late.report.sent == 0
-    assert received(fallback) == Counter(ORDER[3:])
+    assert received(fallback) == on_fallback
     # Asked to: sent again, through the fallback since the primary is down.
     asked = run_release(
         config_of(project),
@@ -203,7 +208,7 @@ def test_the_primary_failing_midway_the_rest_goes_through_the_fallback_the_in_do
         resend_in_doubt=True,
     )
     assert asked.exit_code == ExitCode.OK, asked.outcome
-    assert received(fallback) == Counter(ORDER[1:2] + ORDER[3:])
+    assert received(fallback) == on_fallback + Counter(ORDER[1:2])
     assert rows(project)[ORDER[1]] == (State.SENT, "fallback")
 
 
