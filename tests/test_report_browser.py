@@ -7,12 +7,15 @@ when ``CI`` is set, so that CI cannot pass by skipping them.
 
 from __future__ import annotations
 
+import html as html_module
 import io
+import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pypdf
 import pytest
@@ -101,6 +104,104 @@ def test_the_dom_holds_the_journals_numbers(
     assert [r for r in refs if not r.startswith(("#", "data:"))] == []
 
 
+# Test-only: measures, after layout, every element whose right edge passes the window or the
+# page's text column (body less its padding), and every box that has to scroll sideways; it
+# posts the result to the page holding the frame.
+MEASURE = """<script>
+(function () {
+  var width = document.documentElement.clientWidth, over = [], scrolls = [];
+  var body = document.body, padding = parseFloat(getComputedStyle(body).paddingRight);
+  var limit = Math.min(width, body.getBoundingClientRect().right - padding);  // the text column
+  function name(e) {
+    var at = "";
+    for (var a = e; !at && a; a = a.parentElement) { if (a.id) at = "#" + a.id; }
+    return (at + " " + e.tagName.toLowerCase() + (e.className ? "." + e.className : "") + " "
+            + (e.textContent || "").trim().slice(0, 20)).trim();
+  }
+  function clipped(e) {  // inside a box that scrolls sideways (and so holds it)
+    for (var a = e.parentElement; a; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== "visible") return true;
+    }
+    return false;
+  }
+  document.querySelectorAll("body *").forEach(function (e) {
+    var box = e.getBoundingClientRect();
+    if (box.width > 0 && box.right > limit + 0.5 && !clipped(e))
+      over.push(name(e) + " @" + Math.round(box.right));
+    if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== "visible")
+      scrolls.push(name(e));
+  });
+  parent.postMessage(JSON.stringify({width: width, page: document.documentElement.scrollWidth,
+                                     over: over, scrolls: scrolls}), "*");
+})();
+</script>"""
+# Headless Chromium will not make its window narrower than 500 px, so the page is laid out in
+# a frame of the wanted size; the frame's message lands in the outer page's DOM.
+FRAME = """<!DOCTYPE html><html><body style="margin: 0">
+<iframe src="{src}" width="{width}" height="{height}" style="border: 0"></iframe>
+<script>addEventListener("message", function (event) {{
+  var out = document.createElement("pre"); out.id = "measured"; out.textContent = event.data;
+  document.body.appendChild(out); }});</script></body></html>"""
+
+
+def measure(chromium: str, page: Path, tmp_path: Path, size: str) -> dict[str, Any]:
+    """Lay *page* out at *size* in Chromium and return what :data:`MEASURE` found."""
+    html = page.read_text(encoding="utf-8")
+    html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)  # lets it run
+    probe = tmp_path / f"measure-{page.name}"
+    probe.write_text(html.replace("</body>", MEASURE + "\n</body>"), encoding="utf-8")
+    width, height = size.split(",")
+    frame = tmp_path / "frame.html"
+    frame.write_text(FRAME.format(src=probe.name, width=width, height=height), encoding="utf-8")
+    dom = run(
+        chromium,
+        tmp_path,
+        "--dump-dom",
+        "--hide-scrollbars",
+        "--virtual-time-budget=5000",
+        "--window-size=1400,1000",
+        frame.as_uri(),
+    ).stdout
+    found = re.search(r'<pre id="measured">([^<]*)</pre>', dom)
+    assert found, dom[-2000:]
+    result: dict[str, Any] = json.loads(html_module.unescape(found.group(1)))
+    return result
+
+
+@pytest.mark.parametrize("which", ["report", "door"])
+@pytest.mark.parametrize("size", ["1280,900", "1100,900", "390,844"])
+def test_nothing_overflows_the_window(
+    chromium: str, files: dict[str, Path], tmp_path: Path, which: str, size: str
+) -> None:
+    found = measure(chromium, files[which], tmp_path, size)
+    width = int(size.split(",")[0])
+    assert width - 20 <= found["width"] <= width  # laid out at that width (less a scroll bar)
+    assert found["over"] == []
+    assert found["page"] == found["width"]
+    if which == "door" and width < 500:  # a list for paper: on a phone, its tables scroll
+        assert found["scrolls"] == [
+            "div.wide surnamefirst nameout",
+            "div.wide surnamefirst nameout",
+        ]
+    else:
+        assert found["scrolls"] == []
+
+
+def right_edges(reader: pypdf.PdfReader) -> list[tuple[float, str]]:
+    """Where each piece of text ends on its page (points from the left; half an em a letter,
+    a generous guess for DejaVu and Liberation), the furthest first."""
+    found: list[tuple[float, str]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], _font: object, size: float) -> None:
+        if text.strip():
+            left = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            found.append((left + len(text.strip()) * size * tm[0] * cm[0] * 0.5, text.strip()))
+
+    for page in reader.pages:
+        page.extract_text(visitor_text=visit)
+    return sorted(found, reverse=True)
+
+
 def test_the_report_prints_on_a4(chromium: str, files: dict[str, Path], tmp_path: Path) -> None:
     pdf = tmp_path / "report.pdf"
     run(
@@ -117,6 +218,8 @@ def test_the_report_prints_on_a4(chromium: str, files: dict[str, Path], tmp_path
     text = " ".join(page.extract_text() for page in reader.pages)
     for words in ("The invitation round", "Headcounts", "Waiting for review: 2", "Jarkko Vesa"):
         assert words in text
+    assert re.search(r"answered\s+so\s+far", text)  # the last column of the day table
+    assert right_edges(reader)[0][0] < A4_POINTS[0] - 28  # nothing runs off the paper's right
 
 
 def test_the_door_list_prints_on_one_a4_page(
@@ -132,6 +235,7 @@ def test_the_door_list_prints_on_one_a4_page(
     )
     reader = pypdf.PdfReader(pdf)
     assert len(reader.pages) == 1
-    text = reader.pages[0].extract_text()
+    text = " ".join(reader.pages[0].extract_text().split())  # lines wrap where the paper says
     assert "For the caterer: lunch for 8 people (and 2 more who did not say); 14 people" in text
     assert re.search(r"Ahonen.*Björklund.*Byström", text, re.S)
+    assert right_edges(reader)[0][0] < A4_POINTS[0] - 28

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mailer.rsvp.classify import classify
 from mailer.rsvp.quotes import own_lines
 from mailer.rsvp.results import Answer, Kind, PartStat
-from mailer.rsvp.text import read_text_answer
+from mailer.rsvp.text import guest_roles, read_text_answer, reply_language
 
 CORPUS = Path(__file__).parent / "data" / "replies"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads(
@@ -169,6 +169,65 @@ def test_lunch(text: str, lunch: bool | None) -> None:
 )
 def test_interview_wishes(text: str, interview: tuple[str, ...]) -> None:
     assert read_text_answer([text]).interview == interview
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "answer", "guests", "roles", "lunch", "interview"),
+    [
+        # Swedish "en" is "a": not the Finnish "I don't"
+        ("Jag kommer med en fotograf.", "sv", Answer.YES, 1, ("photographer",), None, ()),
+        ("Ja, med en fotograf.", "sv", Answer.YES, 1, ("photographer",), None, ()),
+        ("Jag kommer och tar gärna en lunch.", "sv", Answer.YES, None, (), True, ()),
+        (
+            "Jag kommer, en intervju med Vesa vore fint.",
+            "sv",
+            Answer.YES,
+            None,
+            (),
+            None,
+            ("Vesa",),
+        ),
+        ("I'll be there with en photographer.", "en", Answer.YES, 1, ("photographer",), None, ()),
+        # Finnish "en" is still a negation
+        ("En pääse.", "fi", Answer.NO, None, (), None, ()),
+        ("Tulen, mutta en ehdi lounaalle.", "fi", Answer.YES, None, (), False, ()),
+        ("Tulen, mutta en tarvitse haastattelua.", "fi", Answer.YES, None, (), None, ()),
+        ("Tulen, en tuo kuvaajaa.", "fi", Answer.YES, None, (), None, ()),
+    ],
+)
+def test_en_is_a_negation_only_in_finnish(
+    text: str,
+    language: str,
+    answer: Answer,
+    guests: int | None,
+    roles: tuple[str, ...],
+    lunch: bool | None,
+    interview: tuple[str, ...],
+) -> None:
+    assert reply_language([text]) == language
+    result = read_text_answer([text])
+    assert (result.answer, result.guests, result.guest_roles) == (answer, guests, roles)
+    assert (result.lunch, result.interview) == (lunch, interview)
+
+
+def test_the_contacts_language_decides_over_the_replys_words() -> None:
+    # too short to tell by its words: read as Finnish unless the contact is Swedish
+    assert reply_language(["En fotograf."]) == ""
+    assert read_text_answer(["En fotograf."]).guest_roles == ()
+    assert read_text_answer(["En fotograf."], language="sv").guest_roles == ("photographer",)
+    assert guest_roles("med en fotograf") == ("photographer",)
+    assert guest_roles("en fotograf", language="sv") == ("photographer",)
+    assert guest_roles("en kuvaajaa", language="fi") == ()
+
+
+def test_a_swedish_reply_with_a_photographer_is_a_yes_with_a_photographer() -> None:
+    c = classify(_mail("Subject: Sv: Inbjudan", "Hej!\n\nJag kommer med en fotograf.\n\nAnna"))
+    assert c.kind is Kind.TEXT_REPLY and c.text is not None
+    assert (c.text.answer, c.text.guests, c.text.guest_roles) == (
+        Answer.YES,
+        1,
+        ("photographer",),
+    )
 
 
 def test_interview_matched_to_known_speakers() -> None:

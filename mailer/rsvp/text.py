@@ -5,6 +5,10 @@ The answer is yes / no / maybe only when the phrases found all point the same wa
 Extras are read where they are stated: people coming along ("kuvaajan kanssa", "med
 fotograf", "with a photographer", "kahdestaan", "+1"), lunch, interview wishes ("haastattelu
 Vesan kanssa kiinnostaisi" -> "Vesa") and food restrictions.
+
+"en" is Finnish for "I don't" ("en pääse") but Swedish for "a" ("med en fotograf"): it counts
+as a negation only when the reply is not Swedish or English, by the contact's language when the
+caller knows it, otherwise by the words of the reply (``reply_language``).
 """
 
 from __future__ import annotations
@@ -72,10 +76,31 @@ _PATTERNS = (
 
 _LUNCH = re.compile(r"\b(louna\w*|ruokailu\w*|lunch\w*)\b", _F)
 _NEGATION = re.compile(
-    r"\b(en|ei|emme|ilman|not|no|won't|can't|cannot|without|skip|inte|ingen|utan|"
+    r"\b(ei|emme|ilman|not|no|won't|can't|cannot|without|skip|inte|ingen|utan|"
     r"skippa|jätän|jättää)\b",
     _F,
 )
+_FINNISH_EN = re.compile(r"\ben\b", _F)  # "I don't" in Finnish; "a" / "one" in Swedish
+_WORD = re.compile(r"[\w']+")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text))
+
+
+_MARKERS = {  # short common words; ones two languages share ("en", "ja", "on") are left out
+    "fi": _words(
+        "ei emme olen olemme tulen tulemme kanssa kiitos mukana myös mutta pääse pääsen "
+        "ehdi ole tai että se kuvaajan lounaalle"
+    ),
+    "sv": _words(
+        "jag vi och med kommer är inte till på gärna tack att det för vill har kan men "
+        "också hinner tyvärr ett"
+    ),
+    "en": _words(
+        "i we the and with will be there a an not thanks i'll can't won't but also to of for my our"
+    ),
+}
 _ROLES = [
     (
         "photographer",
@@ -133,8 +158,12 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 MAX_REVIEW_LINES = 30
 
 
-def read_text_answer(lines: Sequence[str], *, speakers: Sequence[str] = ()) -> TextAnswer:
-    """Read the sender's own *lines* (quotes already removed)."""
+def read_text_answer(
+    lines: Sequence[str], *, speakers: Sequence[str] = (), language: str = ""
+) -> TextAnswer:
+    """Read the sender's own *lines* (quotes already removed); *language* is the contact's
+    (``fi``, ``sv``, ``en``) when known, else the reply's own words decide."""
+    language = language or reply_language(lines)
     shown = tuple(line.strip()[:300] for line in lines if line.strip())[:MAX_REVIEW_LINES]
     sentences = [s.strip() for s in _SENTENCE.split("\n".join(lines)[:20_000]) if s.strip()]
     questions = tuple(s[:300] for s in sentences if s.endswith("?"))[:10]
@@ -143,13 +172,13 @@ def read_text_answer(lines: Sequence[str], *, speakers: Sequence[str] = ()) -> T
     answer, reason = _answer(clauses)
     if answer is None and questions and not reason.startswith("both"):
         reason = "asks a question and gives no clear answer"
-    guests, roles = _guests(clauses)
+    guests, roles = _guests(clauses, language)
     return TextAnswer(
         answer=answer,
         guests=guests,
         guest_roles=roles,
-        lunch=_lunch(clauses),
-        interview=_interviews(sentences, speakers),
+        lunch=_lunch(clauses, language),
+        interview=_interviews(sentences, speakers, language),
         diet=next((s[:300] for s in statements if _DIET.search(s)), ""),
         questions=questions,
         lines=shown,
@@ -182,7 +211,24 @@ def _answer(clauses: list[str]) -> tuple[Answer | None, str]:
     return found.pop(), ""
 
 
-def _guests(clauses: list[str]) -> tuple[int | None, tuple[str, ...]]:
+def reply_language(lines: Sequence[str]) -> str:
+    """``fi``, ``sv`` or ``en`` by the most common short words of *lines*; ``""`` on a tie."""
+    counts = dict.fromkeys(_MARKERS, 0)
+    for word in _WORD.findall("\n".join(lines)[:20_000].lower()):
+        for language, words in _MARKERS.items():
+            counts[language] += word in words
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    return ranked[0][0] if ranked[0][1] > ranked[1][1] else ""
+
+
+def _negated(text: str, language: str) -> bool:
+    """Whether *text* holds a negation word ("en" only when the reply may be Finnish)."""
+    return bool(_NEGATION.search(text)) or (
+        language not in ("sv", "en") and bool(_FINNISH_EN.search(text))
+    )
+
+
+def _guests(clauses: list[str], language: str) -> tuple[int | None, tuple[str, ...]]:
     roles: list[str] = []
     total: int | None = None
     plus: int | None = None
@@ -191,7 +237,7 @@ def _guests(clauses: list[str]) -> tuple[int | None, tuple[str, ...]]:
             m = pattern.search(clause)
             if (
                 m
-                and not _NEGATION.search(clause[: m.start()])
+                and not _negated(clause[: m.start()], language)
                 and not re.search(r"\b(ilman|without|utan)\b", clause, _F)
             ):
                 roles.append(role)
@@ -220,8 +266,8 @@ def _number(text: str) -> int:
     return int(text) if text.isdigit() else _NUMBERS[text.lower()]
 
 
-def _lunch(clauses: list[str]) -> bool | None:
-    values = {not bool(_NEGATION.search(c)) for c in clauses if _LUNCH.search(c)}
+def _lunch(clauses: list[str], language: str) -> bool | None:
+    values = {not _negated(c, language) for c in clauses if _LUNCH.search(c)}
     return values.pop() if len(values) == 1 else None
 
 
@@ -272,14 +318,17 @@ _STOP = frozenset(
 )
 
 
-def _interviews(sentences: list[str], speakers: Sequence[str]) -> tuple[str, ...]:
+def _interviews(sentences: list[str], speakers: Sequence[str], language: str) -> tuple[str, ...]:
     wishes: list[str] = []
     clauses = [c for s in sentences for c in _CLAUSE.split(s) if c and c.strip()]
     for clause in clauses:
         if not _INTERVIEW.search(clause):
             continue
-        if re.search(r"\b(ei|en|not|no|inte|ingen)\b.*\b(haastat|interview|intervju)", clause, _F):
-            continue
+        before = clause[: [m.start() for m in _INTERVIEW.finditer(clause)][-1]]
+        if re.search(r"\b(ei|not|no|inte|ingen)\b", before, _F) or (
+            language not in ("sv", "en") and _FINNISH_EN.search(before)
+        ):
+            continue  # "en tarvitse haastattelua", "no interview needed"
         name = _speaker(clause, speakers) or _name(clause)
         wish = name or clause.strip().rstrip("?.!")[:200]
         if wish not in wishes:
@@ -314,6 +363,7 @@ def _name(clause: str) -> str:
     return ""
 
 
-def guest_roles(text: str) -> tuple[str, ...]:
+def guest_roles(text: str, *, language: str = "") -> tuple[str, ...]:
     """Who comes along according to *text* (an answer's note): ``("photographer",)``..."""
-    return _guests([c for c in re.split(r"[.!?;\n]+", text) if c.strip()])[1]
+    language = language or reply_language([text])
+    return _guests([c for c in re.split(r"[.!?;\n]+", text) if c.strip()], language)[1]
