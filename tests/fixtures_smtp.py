@@ -26,6 +26,9 @@ Faults are scripted per stage, for the next *times* matching events (``times=Non
     server.max_connections = 3      # the 4th concurrent connection gets 432 4.3.2 and is closed
     server.close_after = 5          # after 5 messages on one connection, 421 to the next MAIL
     server.random_faults(rate=0.1, seed=7)   # 451/452/550/421/drops at random (seeded)
+    server.greeting_date = lambda: some_aware_datetime   # the greeting states this time, as
+        # Exchange does: "220 mail.test ESMTP mailer-test-smtpd Sat, 05 Dec 2026 02:10:00 +0000"
+        # (None, the default: aiosmtpd's greeting, without a date)
 
 What arrived: ``server.messages`` (list of :class:`Received`: mail_from, rcpt_tos, message_id,
 data, at = time.time(), mono = time.monotonic(), answered = False when the server dropped the
@@ -52,6 +55,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +198,8 @@ class SmtpTestServer:
         self.max_concurrent = 0
         self.max_connections = 0
         self.close_after = 0
+        self.greeting_date: Callable[[], dt.datetime] | None = None
+        self.greetings = 0  # connections that got the greeting
         self.logins: list[str] = []
         self._per_connection: Counter[int] = Counter()
         self._live: set[SMTP] = set()
@@ -354,6 +360,12 @@ class SmtpTestServer:
                         assert self.transport is not None
                         self.transport.close()
                         return
+                    dated = owner.greeting_date
+                    if dated is not None:  # aiosmtpd greets with "220 {hostname} {__ident__}"
+                        stamp = format_datetime(dated())
+                        self.__ident__ = f"ESMTP mailer-test-smtpd {stamp}"
+                    with owner._lock:
+                        owner.greetings += 1
                     await super()._handle_client()
                 finally:
                     with owner._lock:
