@@ -535,3 +535,23 @@ def test_real_clock_cli_refuses_a_contradicted_clock_then_sends_on_a_confirmed_o
         check = store.clock_checks.last(store.releases.current().id)  # type: ignore[union-attr]
     assert check is not None and check.verdict == "trusted"
     assert check.uncertainty is not None and check.uncertainty < 0.6
+
+
+@pytest.mark.postfix
+def test_a_real_postfix_greeting_states_no_time(tmp_path: Path, oauth_postfix: Any) -> None:
+    # smtpd_banner expands only main.cf parameters: Postfix cannot state the date, so a
+    # release through Postfix needs [release] clock_url for a second source.
+    config = smtp_config(
+        tmp_path,
+        None,
+        host="127.0.0.1",
+        port=oauth_postfix.smtp_port,
+        security="starttls",
+        ca_file=str(oauth_postfix.ca_file),
+    )
+    assert config.smtp is not None
+    got = ask_smtp(config.smtp, FakeClock(EMBARGO), timeout=5)
+    assert (got.stated, got.offset) == (None, None)
+    assert got.text == "its greeting states no time: 220 mail.example.test ESMTP"
+    check = judge(UNKNOWN, (got,), max_skew=2.0)
+    assert check.verdict is Verdict.UNVERIFIED and not check.refused
