@@ -36,6 +36,10 @@ connection or answered too late, i.e. the client could not know), ``server.by_me
 ``server.received_by(address)`` (Message-IDs), ``server.connections`` (opened),
 ``server.max_concurrent``, ``server.logins``. All of it is thread-safe to read.
 
+Fixture ``date_server``: ``http.server`` on 127.0.0.1 whose ``Date:`` header states
+``date_server.now()`` (the real time unless a test sets it), for ``[release] clock_url``
+(``date_server.url``).
+
 Helpers for building what a send needs without the rest of the pipeline:
 ``smtp_config(tmp_path, server, **smtp_overrides)`` (a Config with transport smtp) and
 ``outgoing(store, emails, now=..., campaign=..., bcc=False)`` (journal rows reserved, minimal
@@ -46,6 +50,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import http.server
 import random
 import ssl
 import threading
@@ -574,3 +579,40 @@ def outgoing(
             )
         )
     return items
+
+
+class DateServer:
+    """http.server on 127.0.0.1 whose Date header states ``now()`` (the real time unless set)."""
+
+    def __init__(self) -> None:
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return format_datetime(outer.now(), usegmt=True)
+
+            def do_HEAD(self) -> None:
+                outer.requests += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def date_server() -> Iterator[DateServer]:
+    server = DateServer()
+    yield server
+    server.stop()

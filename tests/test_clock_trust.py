@@ -12,11 +12,9 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
-import http.server
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,7 +44,7 @@ from mailer.timesync import (
     parse_chronyc,
     parse_timedatectl,
 )
-from tests.fixtures_smtp import SmtpTestServer, smtp_config
+from tests.fixtures_smtp import DateServer, SmtpTestServer, smtp_config
 from tests.helpers import make_project, set_keys
 
 HEL = ZoneInfo("Europe/Helsinki")
@@ -260,43 +258,6 @@ def test_the_verdicts() -> None:
 
 
 # --- the second source, for real -------------------------------------------------------------
-
-
-class DateServer:
-    """http.server on 127.0.0.1 whose Date header states ``now()`` (the real time unless set)."""
-
-    def __init__(self) -> None:
-        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
-        self.requests = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def date_time_string(self, timestamp: float | None = None) -> str:
-                return email.utils.format_datetime(outer.now(), usegmt=True)
-
-            def do_HEAD(self) -> None:
-                outer.requests += 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def date_server() -> Iterator[DateServer]:
-    server = DateServer()
-    yield server
-    server.stop()
 
 
 def test_a_real_smtp_greeting_and_a_real_date_header(
