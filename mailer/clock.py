@@ -1,6 +1,7 @@
 """The clock as an argument: core code never reads the time, or waits for it, by itself.
 
-A clock tells the time and waits: :meth:`Clock.sleep` inside the event loop (the sending code's
+A clock tells the time, says whether the machine keeps it synchronised (:meth:`Clock.sync_status`,
+:mod:`mailer.timesync`) and waits: :meth:`Clock.sleep` inside the event loop (the sending code's
 only way to wait for time to pass), :meth:`Clock.sleep_blocking` outside it (the release ``wait``
 countdown). :class:`FakeClock` moves its own time instead of waiting, so tests take no real time.
 """
@@ -11,6 +12,8 @@ import asyncio
 import datetime as dt
 import time
 from typing import Protocol
+
+from mailer.timesync import UNKNOWN, SyncStatus, machine_sync
 
 
 class Clock(Protocol):
@@ -30,6 +33,10 @@ class Clock(Protocol):
         """Wait *seconds*, blocking the thread (code outside the event loop)."""
         ...
 
+    def sync_status(self) -> SyncStatus:
+        """Whether the machine says this clock is synchronised (:mod:`mailer.timesync`)."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -46,6 +53,9 @@ class SystemClock:
     def sleep_blocking(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    def sync_status(self) -> SyncStatus:
+        return machine_sync()
+
 
 class FakeClock:
     """A clock that tests move by hand; sleeping moves it too (and takes no real time)."""
@@ -55,6 +65,10 @@ class FakeClock:
             raise ValueError("FakeClock needs an aware datetime")
         self._now = start
         self._mono = 1000.0
+        self.sync = UNKNOWN  # what sync_status() says; tests set it
+
+    def sync_status(self) -> SyncStatus:
+        return self.sync
 
     def now(self) -> dt.datetime:
         return self._now

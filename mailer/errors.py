@@ -19,6 +19,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # wrong command-line usage (Typer/Click use 2 as well)
     FAILED = 3  # the command ran, but some messages failed or are in doubt
     SIGN_IN = 4  # the OAuth 2.0 sign-in has lapsed or was refused: run 'mailer login'
+    CLOCK = 5  # the release was not sent: a second source contradicts the clock (or, with
+    # [release] require_clock_check, nothing could verify it); set the clock right
     INTERRUPTED = 130  # Ctrl-C; the journal is consistent, rerun to resume
 
 

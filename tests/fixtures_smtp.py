@@ -27,6 +27,9 @@ Faults are scripted per stage, for the next *times* matching events (``times=Non
     server.max_connections = 3      # the 4th concurrent connection gets 432 4.3.2 and is closed
     server.close_after = 5          # after 5 messages on one connection, 421 to the next MAIL
     server.random_faults(rate=0.1, seed=7)   # 451/452/550/421/drops at random (seeded)
+    server.greeting_date = lambda: some_aware_datetime   # the greeting states this time, as
+        # Exchange does: "220 mail.test ESMTP mailer-test-smtpd Sat, 05 Dec 2026 02:10:00 +0000"
+        # (None, the default: aiosmtpd's greeting, without a date)
 
 What arrived: ``server.messages`` (list of :class:`Received`: mail_from, rcpt_tos, message_id,
 data, at = time.time(), mono = time.monotonic(), answered = False when the server dropped the
@@ -36,6 +39,10 @@ connection or answered too late, i.e. the client could not know), ``server.by_me
 the previous one was answered: ``early["mail"]``, MAIL with its RCPT TO already there,
 ``early["data"]``, the end of data with the next MAIL already there). All of it is
 thread-safe to read.
+
+Fixture ``date_server``: ``http.server`` on 127.0.0.1 whose ``Date:`` header states
+``date_server.now()`` (the real time unless a test sets it), for ``[release] clock_url``
+(``date_server.url``).
 
 Helpers for building what a send needs without the rest of the pipeline:
 ``smtp_config(tmp_path, server, **smtp_overrides)`` (a Config with transport smtp) and
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import http.server
 import random
 import ssl
 import threading
@@ -56,6 +64,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +222,8 @@ class SmtpTestServer:
         self.max_concurrent = 0
         self.max_connections = 0
         self.close_after = 0
+        self.greeting_date: Callable[[], dt.datetime] | None = None
+        self.greetings = 0  # connections that got the greeting
         self.logins: list[str] = []
         # What arrived before the server had answered the command before it (RFC 2920): MAIL
         # with its RCPT already waiting, the next MAIL already there when the end of data is
@@ -384,6 +395,12 @@ class SmtpTestServer:
                         assert self.transport is not None
                         self.transport.close()
                         return
+                    dated = owner.greeting_date
+                    if dated is not None:  # aiosmtpd greets with "220 {hostname} {__ident__}"
+                        stamp = format_datetime(dated())
+                        self.__ident__ = f"ESMTP mailer-test-smtpd {stamp}"
+                    with owner._lock:
+                        owner.greetings += 1
                     await super()._handle_client()
                 finally:
                     with owner._lock:
@@ -610,3 +627,40 @@ def outgoing(
             )
         )
     return items
+
+
+class DateServer:
+    """http.server on 127.0.0.1 whose Date header states ``now()`` (the real time unless set)."""
+
+    def __init__(self) -> None:
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return format_datetime(outer.now(), usegmt=True)
+
+            def do_HEAD(self) -> None:
+                outer.requests += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def date_server() -> Iterator[DateServer]:
+    server = DateServer()
+    yield server
+    server.stop()

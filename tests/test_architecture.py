@@ -233,7 +233,8 @@ def test_only_the_console_and_the_cli_print() -> None:
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset("mailer" if name == "mailer" else f"mailer.{name}" for name in layer.split())
     for layer in (
-        "mailer models errors clock timeutil addresses wording privatefile",  # the shared modules
+        # the shared modules
+        "mailer models errors clock timesync timeutil addresses wording privatefile",
         "config",
         "oauth",
         "store",

@@ -22,6 +22,13 @@ app = typer.Typer(
 )
 
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+TrustClockOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-clock",
+        help="Send even if a second source contradicts the clock (the check is still recorded).",
+    ),
+]
 
 
 @app.command("schedule", cls=Command)
@@ -150,12 +157,14 @@ def send_due(
         bool,
         typer.Option("--no-lock", hidden=True, help="Tests: rely on the journal's claims alone."),
     ] = False,
+    trust_clock: TrustClockOpt = False,
 ) -> None:
     """Send the release when it is due (run by cron).
 
     The cron entry point, every minute; never early.
     Not due: one log line, exit 0. Due within a minute: prepare, wait for the embargo second,
     send. Late but within [release] grace_minutes: send now. Later: marked missed, not sent.
+    Before sending it checks the clock against a second source; exit 5 when they disagree.
     """
     # lazy: keeps --help fast
     from mailer.clock import SystemClock
@@ -166,14 +175,18 @@ def send_due(
     with handled(log_as="mailer release send-due"):
         config = load_config(config_path())
         result = run_release(
-            config, command=Command.SEND_DUE, clock=SystemClock(), use_lock=not no_lock
+            config,
+            command=Command.SEND_DUE,
+            clock=SystemClock(),
+            use_lock=not no_lock,
+            trust_clock=trust_clock,
         )
         show.run_line(result)
         raise typer.Exit(int(result.exit_code))
 
 
 @app.command("wait", cls=Command)
-def wait() -> None:
+def wait(trust_clock: TrustClockOpt = False) -> None:
     """Wait with a countdown and send on the second.
 
     In the foreground, without cron: sends on the embargo second.
@@ -198,6 +211,7 @@ def wait() -> None:
                 progress=progress,
                 on_wait=progress.waiting,
                 interactive=console.is_interactive(),
+                trust_clock=trust_clock,
             )
         finally:
             progress.stop()
@@ -220,6 +234,7 @@ def send_now(
             help="Also send again messages whose delivery is unknown (they may arrive twice).",
         ),
     ] = False,
+    trust_clock: TrustClockOpt = False,
     yes: YesOpt = False,
 ) -> None:
     """Send the release now, deliberately late.
@@ -257,6 +272,7 @@ def send_now(
                 retry_failed=retry_failed,
                 resend_in_doubt=resend_in_doubt,
                 interactive=console.is_interactive(),
+                trust_clock=trust_clock,
             )
         finally:
             progress.stop()

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,11 @@ class ReleaseConfig:
     mode: ReleaseMode
     prebrief_tag: str
     attachments: tuple[Path, ...]
+    # The clock check before the release goes out: a web address whose Date header states the
+    # time ('' = none), how far the clock may be off, and whether an unverified clock stops it.
+    clock_url: str = ""
+    max_clock_skew_seconds: float = 2.0
+    require_clock_check: bool = False
 
 
 @dataclass(frozen=True)
@@ -368,6 +374,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         mode=cast(ReleaseMode, rel["mode"]),
         prebrief_tag=rel["prebrief_tag"].strip().lower(),
         attachments=tuple(_resolve(root, p) for p in rel["attachments"]),
+        clock_url=_clock_url(reader, rel["clock_url"].strip()),
+        max_clock_skew_seconds=rel["max_clock_skew_seconds"],
+        require_clock_check=rel["require_clock_check"],
     )
 
     tr = reader.section("transport")
@@ -462,6 +471,20 @@ def _server(
     plain["port"] = values["port"] or ports[values["security"]]
     plain["ca_file"] = _resolve(root, values["ca_file"]) if values["ca_file"] else None
     return kind(**plain)
+
+
+def _clock_url(reader: Reader, url: str) -> str:
+    """``[release] clock_url``: https://, or http:// to this machine (the tests' server)."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    plain_ok = parts.scheme == "http" and is_loopback(parts.hostname or "")
+    if (parts.scheme != "https" and not plain_ok) or not parts.hostname:
+        raise reader.fail(
+            "[release] clock_url",
+            f"must be an https:// address whose Date header states the time, got {url!r}",
+        )
+    return url
 
 
 def _check_security(reader: Reader, section: str, security: str, host: str, allow: bool) -> None:

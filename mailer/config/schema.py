@@ -100,6 +100,10 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "mode": _Key("str", "personal", choices=("personal", "bcc")),
         "prebrief_tag": _Key("str", ""),
         "attachments": _Key("strlist", []),
+        # The clock check before the release goes out (release/clocktrust.py).
+        "clock_url": _Key("str", ""),
+        "max_clock_skew_seconds": _Key("float", 2.0, minimum=0.5),
+        "require_clock_check": _Key("bool", False),
     },
     "transport": {
         "kind": _Key("str", "outbox", choices=("outbox", "smtp")),

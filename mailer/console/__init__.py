@@ -510,6 +510,12 @@ def _release_schedule(schedule: Any) -> None:
     check = schedule.get("last_check")
     if isinstance(check, dict):
         info(f"{'Pre-flight:':<13}{check['summary']}")
+    clock = schedule.get("clock_check")
+    if isinstance(clock, dict):
+        if clock["refused"] or clock["verdict"] != "trusted":
+            warning(f"clock check: {clock['summary']}")
+        else:
+            info(f"{'Clock:':<13}{clock['summary']}")
 
 
 def counts(title: str, values: dict[str, int]) -> None:

@@ -117,6 +117,11 @@ def run_line(result: RunResult) -> None:
         out.print(result.line, markup=False, soft_wrap=True)
     else:
         err.print(result.line, markup=False, soft_wrap=True)
+    check = result.clock
+    if check is not None and not check.refused and check.verdict != "trusted":
+        # Sent on a clock nothing could confirm (or against the check, --trust-clock): cron
+        # mails stderr, so the officer hears of it.
+        warning(check.line)
 
 
 def run_result(result: RunResult) -> None:
@@ -190,6 +195,14 @@ def status(s: ReleaseStatus) -> None:
             info(f"Pre-flight: {checked}")
         if s.check_overdue:
             warning(overdue_summary(s.last_check, zone, now=s.now))
+        if s.clock_check is not None:
+            clock = s.clock_check
+            at = f"{clock.at.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}"
+            text = f"Clock:     {at} ({clock.command}): {clock.line}"
+            if clock.refused or clock.verdict != "trusted":
+                warning(text.replace("Clock:     ", "clock check ", 1))
+            else:
+                info(text)
     counts = "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.release.as_dict().items())
     info(f"Release:   {counts}")
     if s.prebrief.total:
@@ -198,8 +211,14 @@ def status(s: ReleaseStatus) -> None:
     by_relay = relay_summary(s)
     if by_relay:
         info(f"Relays:    {by_relay}")
+    if s.clock_warning:
+        warning(s.clock_warning)
     if s.first is not None and s.last is not None:
-        info(f"Delivered: first {relative(s.first)}, last {relative(s.last)} after the embargo")
+        doubt = " (by the clock of then: see the CLOCK warning)" if s.clock_warning else ""
+        info(
+            f"Delivered: first {relative(s.first)}, last {relative(s.last)} after the embargo"
+            f"{doubt}"
+        )
     if s.running:
         info(f"Running:   {s.running}")
     for change in s.inputs_changed:

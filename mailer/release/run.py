@@ -34,10 +34,11 @@ from mailer.release.audience import (
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
+from mailer.release.clocktrust import ClockCheck, Verdict, check_clock, needs_check
 from mailer.release.relays import Fallback, prepare_fallback, relay_lines
 from mailer.release.schedule import Decision, brief, decide, in_words, relative
 from mailer.sending import Progress, SendReport, send_batch
-from mailer.store import Releases, Reservation, Store, is_alive
+from mailer.store import ClockRecord, Releases, Reservation, Store, is_alive
 
 DONE_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
 
@@ -63,6 +64,7 @@ class RunResult:
     # A failure the last run already reported in the same words (a pre-flight that keeps
     # failing): printed to stdout, not to stderr, so that cron mails it once, not every minute.
     repeated: bool = False
+    clock: ClockCheck | None = None  # the clock check of this run, when it made one
 
     @property
     def ok(self) -> bool:
@@ -108,6 +110,7 @@ class Run:
         progress: Progress | None,
         interactive: bool,
         on_pause: Callable[[RunResult], None] | None = None,
+        trust_clock: bool = False,
     ) -> None:
         self.config = config
         self.store = store
@@ -121,6 +124,8 @@ class Run:
         self._password_known = False
         self._fallback: Fallback | None = None
         self.on_pause = on_pause  # `wait`: a send the clock stopped (it goes on waiting)
+        self.trust_clock = trust_clock  # --trust-clock: send whatever the clock check finds
+        self.clock_check: ClockCheck | None = None
 
     def password(self) -> str | None:
         """Asked for once (``wait`` asks before its countdown, not in the middle of it)."""
@@ -232,6 +237,11 @@ class Run:
                 f"done: the release of {when} was sent",
                 ExitCode.OK,
             )
+        if decision is Decision.MISSED and schedule.state in ACTIVE_STATES:
+            # A clock far ahead must not mark a release missed that is not yet due.
+            refused = self.refused_by_clock(schedule, decision)
+            if refused is not None:
+                return refused
         if decision is Decision.MISSED:
             after = relative((now - schedule.embargo).total_seconds())
             marked = self.releases.set_state(
@@ -250,7 +260,49 @@ class Run:
             return finish(
                 c, decision, schedule, self.store, text, ExitCode.FAILED if marked else ExitCode.OK
             )
+        refused = self.refused_by_clock(schedule, decision)
+        if refused is not None:
+            return refused
         return self.send(schedule, decision)
+
+    def refused_by_clock(self, schedule: Schedule, decision: Decision) -> RunResult | None:
+        """Check the clock (:mod:`.clocktrust`) and record it; a refusal ends the run, exit
+        code 5, nothing claimed and the schedule as it was (the next run checks again)."""
+        if not needs_check(self.config):
+            return None
+        check = check_clock(self.config, self.clock, trust=self.trust_clock)
+        self.clock_check = check
+        self.store.clock_checks.record(
+            ClockRecord(
+                schedule_id=schedule.id,
+                at=self.clock.now(),
+                command=self.command.value,
+                verdict=check.verdict.value,
+                refused=check.refused,
+                overridden=check.overridden,
+                offset=check.offset,
+                uncertainty=check.uncertainty,
+                source=check.source,
+                sync=check.sync.detail,
+                line=check.line,
+            )
+        )
+        if not check.refused:
+            return None
+        counts = self.store.journal.counts(Campaign.RELEASE, ROUND)
+        return RunResult(
+            self.command.value,
+            "clock",
+            schedule,
+            f"{check.line} (the embargo {self.when(schedule)}, {decision.value})",
+            ExitCode.CLOCK,
+            counts,
+            None,
+            None,
+            None,
+            "",
+            clock=check,
+        )
 
     def send_now(
         self,
@@ -285,6 +337,9 @@ class Run:
         again = [
             s for s, on in ((State.FAILED, retry_failed), (State.IN_DOUBT, resend_in_doubt)) if on
         ]
+        refused = self.refused_by_clock(schedule, Decision.SEND_LATE)
+        if refused is not None:
+            return refused
         if again:
             self.store.journal.requeue(Campaign.RELEASE, ROUND, again, now)
         return self.send(schedule, Decision.SEND_LATE)
@@ -498,6 +553,9 @@ class Run:
         if report.stopped:
             parts.append(f"stopped: {report.stopped}")
         parts += warnings
+        check = self.clock_check
+        if check is not None and (check.verdict is not Verdict.TRUSTED or check.overridden):
+            parts.append(check.line)
         bad = counts.failed or counts.in_doubt or (waiting and not cancelled) or report.stopped
         return RunResult(
             self.command.value,
@@ -512,4 +570,5 @@ class Run:
             times[-1] if times else None,
             report,
             "",
+            clock=check,
         )

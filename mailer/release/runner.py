@@ -61,11 +61,14 @@ def run_release(
     interactive: bool = False,
     use_lock: bool = True,
     on_wait: Waiting | None = None,
+    trust_clock: bool = False,
 ) -> RunResult:
     """One run of ``send-due``, ``wait`` or ``send-now``; logged in the run log and the log file.
 
-    Never raises for "nothing to do"; raises :class:`MailerError` (after logging it) when the run
-    cannot work, and re-raises Ctrl-C after releasing what it had claimed.
+    Before it sends (or marks the release missed) it checks that it can trust the clock
+    (:mod:`~mailer.release.clocktrust`); *trust_clock* (``--trust-clock``) sends whatever the
+    check finds. Never raises for "nothing to do"; raises :class:`MailerError` (after logging
+    it) when the run cannot work, and re-raises Ctrl-C after releasing what it had claimed.
     """
     owner = process_owner()
     about = f"{owner} {command.value} since {stamp(clock.now())}"
@@ -109,6 +112,7 @@ def run_release(
                     progress=progress,
                     interactive=interactive,
                     on_pause=paused,
+                    trust_clock=trust_clock,
                 )
                 result = run.go(
                     late_ok=late_ok,

@@ -21,8 +21,8 @@ from mailer.models import (
     StateCounts,
 )
 from mailer.release.audience import changed_inputs
-from mailer.release.schedule import Decision, decide
-from mailer.store import ReleaseCheck, RunRecord, Store
+from mailer.release.schedule import Decision, decide, in_words, relative
+from mailer.store import ClockRecord, ReleaseCheck, RunRecord, Store
 
 ROUND = 0
 # Cron runs send-due every minute: a last check older than this, before the embargo, means no
@@ -63,6 +63,10 @@ class ReleaseStatus:
     # of config.toml is ('primary' -> 'smtp.example.org:587'; 'fallback' with [smtp.fallback])
     relays: dict[str, int] = field(default_factory=dict)
     relay_hosts: dict[str, str] = field(default_factory=dict)
+    clock_check: ClockRecord | None = None  # the last clock check of a run that would send
+    # Deliveries the journal dates after the embargo while this clock says it is still ahead:
+    # one clock or the other is wrong, and the release may have gone out early ('' if not).
+    clock_warning: str = ""
 
 
 def _outcome(
@@ -129,6 +133,8 @@ def release_status(
         last_check is None or now - last_check.at > CHECK_OVERDUE
     )
     return ReleaseStatus(
+        clock_check=store.clock_checks.last(schedule.id) if schedule is not None else None,
+        clock_warning=early_warning(people, embargo, now),
         schedule=schedule,
         decision=decision,
         seconds_to_embargo=(embargo - now).total_seconds() if embargo else None,
@@ -171,6 +177,31 @@ def relay_summary(status: ReleaseStatus) -> str:
         label = name or "not recorded"
         shown.append(f"{label} {status.relays.get(name, 0)}" + (f" ({host})" if host else ""))
     return ", ".join(shown)
+
+
+def early_warning(
+    people: tuple[RecipientOutcome, ...], embargo: dt.datetime | None, now: dt.datetime
+) -> str:
+    """Release messages that the journal dates at or after the embargo while the clock now
+    reads a time before it: they went out on a clock that was ahead (up to how early), or the
+    clock is behind now. Either way 'after the embargo' cannot be taken on trust."""
+    if embargo is None or now >= embargo:
+        return ""
+    sent = sorted(
+        p.at
+        for p in people
+        if p.round == "release" and p.state is State.SENT and p.at is not None and p.at >= embargo
+    )
+    if not sent:
+        return ""
+    early = relative((embargo - now).total_seconds() + (sent[-1] - embargo).total_seconds())[1:]
+    many = "1 release message is" if len(sent) == 1 else f"{len(sent)} release messages are"
+    return (
+        f"CLOCK: {many} recorded as sent after the embargo, yet this clock says the embargo is "
+        f"{in_words((embargo - now).total_seconds())}: the clock was ahead when they went out "
+        f"(they may have left up to {early} early), or it is behind now. Check the clock "
+        "('timedatectl'), and the Received: times of a delivered copy"
+    )
 
 
 def _zone(status: ReleaseStatus) -> ZoneInfo:
@@ -239,11 +270,30 @@ def check_json(
     }
 
 
+def clock_json(check: ClockRecord | None) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {
+        "at": check.at.isoformat(),
+        "command": check.command,
+        "verdict": check.verdict,
+        "refused": check.refused,
+        "trust_clock": check.overridden,
+        "offset_s": check.offset,
+        "uncertainty_s": check.uncertainty,
+        "source": check.source,
+        "sync": check.sync,
+        "summary": check.line,
+    }
+
+
 def status_json(status: ReleaseStatus) -> dict[str, Any]:
     return {
         "schedule": schedule_json(status.schedule),
         "last_check": check_json(status.last_check, _zone(status), now=status.now),
         "check_overdue": status.check_overdue,
+        "clock_check": clock_json(status.clock_check),
+        "clock_warning": status.clock_warning or None,
         "decision_now": status.decision.value,
         "seconds_to_embargo": status.seconds_to_embargo,
         "release": status.release.as_dict(),
@@ -310,4 +360,5 @@ def schedule_section(config: Config, store: Store) -> tuple[str, dict[str, Any]]
     if schedule is None or found is None:
         return None
     check = check_json(store.releases.last_check(schedule.id), ZoneInfo(schedule.zone))
-    return "release_schedule", found | {"last_check": check}
+    clock = clock_json(store.clock_checks.last(schedule.id))
+    return "release_schedule", found | {"last_check": check, "clock_check": clock}

@@ -20,6 +20,7 @@ from mailer.sending.outbox import write_private
 from mailer.sending.plan import DeliveryPlan, delivery_plan
 from mailer.sending.preflight import check_smtp
 from mailer.sending.report import Delivery, NoProgress, Notice, Progress, SendReport
+from mailer.sending.timesource import StatedTime, date_in_text, stated_times
 from mailer.store import Journal, Store
 
 __all__ = [
@@ -33,9 +34,12 @@ __all__ = [
     "Relay",
     "RunContext",
     "SendReport",
+    "StatedTime",
     "check_smtp",
+    "date_in_text",
     "delivery_plan",
     "send_batch",
+    "stated_times",
     "write_private",
 ]
 

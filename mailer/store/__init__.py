@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from mailer.store.clock_checks import ClockChecks, ClockRecord
 from mailer.store.db import connect, connect_reader, translate_error
 from mailer.store.journal import Journal, Recovery, Reservation
 from mailer.store.marks import Outcome, Submission
@@ -37,6 +38,8 @@ __all__ = [
     "AnswerUpdate",
     "BatchRequest",
     "BounceRecord",
+    "ClockChecks",
+    "ClockRecord",
     "ImapState",
     "Journal",
     "MessageOutcome",
@@ -66,7 +69,8 @@ class Store:
 
     Its areas, all on the one connection: :attr:`journal` (the messages and their states),
     :attr:`rsvps` (replies, answers, bounces, suppressions), :attr:`releases` (schedules, the
-    run log, Bcc batches) and :attr:`smtp_log` (submissions, for the daily cap); and, for a
+    run log, Bcc batches), :attr:`smtp_log` (submissions, for the daily cap) and
+    :attr:`clock_checks` (what each release run found about the clock); and, for a
     release run, :meth:`release_journal`.
     """
 
@@ -79,6 +83,7 @@ class Store:
         self.rsvps = Rsvps(self._conn)
         self.releases = Releases(self._conn)
         self.smtp_log = SmtpLog(self._conn)
+        self.clock_checks = ClockChecks(self._conn)
 
     def release_journal(
         self,

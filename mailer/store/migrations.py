@@ -172,6 +172,27 @@ MIGRATIONS: tuple[Migration, ...] = (
     """,
     ),
     Migration(
+        42,
+        "the release's clock checks: what the machine and a second source said before sending",
+        """
+    CREATE TABLE release_clock_checks (
+        id INTEGER PRIMARY KEY,
+        schedule_id INTEGER,
+        checked_at TEXT NOT NULL,
+        command TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        refused INTEGER NOT NULL,
+        overridden INTEGER NOT NULL,
+        offset_s REAL,
+        uncertainty_s REAL,
+        source TEXT NOT NULL,
+        sync TEXT NOT NULL,
+        line TEXT NOT NULL
+    );
+    CREATE INDEX release_clock_checks_schedule ON release_clock_checks (schedule_id, id);
+    """,
+    ),
+    Migration(
         45,
         "the relay that took each message (primary or fallback; outbox), for [smtp.fallback]",
         """
