@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 MAX_ITEMS = 100_000  # numbers range() may give
+TICKS_PER_READ = 32  # steps (loop steps, calls, operators, pieces written) per clock reading
 _WORK_FACTOR = 10  # all the text one part may build, in multiples of its limit
 _POWER_BITS = 100_000  # the largest integer ** may make, in bits
 _LOOP = "_budget_loop"
@@ -87,6 +88,7 @@ class _Meter:
         self.monotonic = monotonic
         self.deadline = monotonic() + budget.seconds
         self.built = 0
+        self.ticks = 0
 
     def too_long(self) -> BudgetExceeded:
         """The error of a part that writes more than its limit."""
@@ -121,7 +123,9 @@ class _Meter:
         self.tick()
 
     def tick(self) -> None:
-        if self.monotonic() > self.deadline:
+        """A step of the render: every :data:`TICKS_PER_READ` th step reads the clock."""
+        self.ticks += 1
+        if self.ticks % TICKS_PER_READ == 0 and self.monotonic() > self.deadline:
             raise BudgetExceeded(
                 f"rendering took longer than {self.seconds:g} s, the limit of one message part "
                 "(a loop that never ends, or loops inside loops?)"
@@ -333,7 +337,7 @@ def stream(template: jinja2.Template, values: Mapping[str, Any], meter: _Meter) 
     try:
         for chunk in chunks:
             written += len(chunk)
-            if written > meter.limit:
+            if written > meter.limit:  # checked at each piece: the generator is at its line
                 raise _at_position(meter.too_long(), chunks)
             meter.tick()
             pieces.append(chunk)
