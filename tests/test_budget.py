@@ -76,6 +76,10 @@ def render_error(tmp_path: Path, *, subject: str = "S", body: str = "B") -> str:
         '{{ ("x" * 100)|replace("", "y" * 100000) }}',
         '{% set ns = namespace(s="x") %}{% for i in range(60) %}'
         "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+        '{{ ["x" * 1000000] * 1000 }}',
+        '{{ (["x" * 1000000] * 1000)|string }}',
+        '{{ {"a": ["x" * 600000] * 2} }}',
+        "{{ lipsum(10**6) }}",
     ],
 )
 def test_a_template_that_builds_a_huge_text_is_stopped(tmp_path: Path, subject: str) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum
 from jinja2.visitor import NodeTransformer
 
 __all__ = [
@@ -159,6 +160,46 @@ def _made(value: Any) -> Any:
     return value
 
 
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def _text_size(value: Any) -> int:
+    """About how many characters the text of *value* has (for a list, dict or set: its repr,
+    which ``{{ value }}`` and the ``string`` filter make), counted only up to just past the
+    limit: a list of a thousand references to one long text is a long text."""
+    meter = _METER.get()
+    if meter is None or not isinstance(value, _CONTAINERS):
+        return 0
+    total = 0
+    stack = [value]
+    while stack and total <= meter.value_limit:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item) + 2
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+            total += 2
+        elif isinstance(item, _CONTAINERS):
+            stack.extend(item)
+            total += 2
+        else:
+            total += 8
+    return total
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ value }}`` before it is made text: a container's repr is checked first."""
+    _allow(_text_size(value))
+    return value
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    """Jinja2's ``lipsum()``, its size checked first (about eight characters a word)."""
+    _allow(n * max * 8)
+    return str(generate_lorem_ipsum(n=n, html=html, min=min, max=max))
+
+
 def _widths(fmt: str) -> int:
     """The largest width or precision written in format string *fmt* (0 when none)."""
     found = [n for spec in _PERCENT_SPEC.findall(fmt) for n in spec if n]
@@ -235,6 +276,8 @@ def _budget_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any
                 args = (*args[: len(args) - len(rest)], listed, *extra)
             elif isinstance(value, str):
                 _check_growth(name, value, extra, kwargs)
+            else:
+                _allow(_text_size(value))
         return _made(function(*args, **kwargs))
 
     return checked
@@ -259,11 +302,12 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+        super().__init__(finalize=_finalize, **options)
         self.filters = {name: _budget_filter(name, f) for name, f in self.filters.items()}
         self.filters[_LOOP] = _loop
         self.filters[_TEXT] = _made
         self.globals["range"] = _range
+        self.globals["lipsum"] = _lipsum
 
     def add_filters(self, **filters: Callable[..., Any]) -> None:
         """Add filters of our own, checked like the built-in ones."""
