@@ -67,15 +67,20 @@ def test_contacts_check_reads_the_whole_file_and_warns_of_the_limit(project: Pat
     set_keys(project, "contacts", max_contacts=4)
     result = runner.invoke(app, ["contacts", "check"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert lines[-1] == (
+    assert result.stdout.splitlines()[-1] == (
         "contacts.csv: 6 valid contacts, 0 errors, 1 warning (delimiter ',', encoding utf-8)"
     )
-    assert any(
-        "6 rows, more than [contacts] max_contacts (4) in config.toml allows: the rounds refuse "
-        "this file" in line
-        for line in lines
+    report = check_contacts(
+        project / "contacts.csv", default_language="fi", label="contacts.csv", max_rows=4
     )
+    assert report.valid == 6
+    assert [(p.line, p.message) for p in report.problems] == [
+        (
+            0,
+            "6 rows, more than [contacts] max_contacts (4) in config.toml allows: the rounds "
+            "refuse this file",
+        )
+    ]
 
 
 def test_a_bad_limit_is_one_line(project: Path) -> None:
