@@ -23,10 +23,11 @@ def check() -> None:
     """
     # lazy: keeps --help fast
     from mailer import console
-    from mailer.contacts import load_project
+    from mailer.config import load_config
+    from mailer.contacts import check_project_contacts
 
     with handled():
-        book = load_project(config_path()).book
+        book = check_project_contacts(load_config(config_path()))
         console.contacts_check(book)
         if book.errors:
             raise typer.Exit(1)

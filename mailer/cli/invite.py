@@ -137,6 +137,7 @@ def _round(
     with handled():
         config = load_config(config_path())
         progress = console.SendProgress(f"Sending {kind.noun}", clock=clock, zone=config.zone)
+        rendering = show.RenderProgress("Rendering and checking", clock=clock)
         try:
             result = run_round(
                 config,
@@ -145,6 +146,7 @@ def _round(
                 show=lambda plan: show.round_plan(plan, progress),
                 confirm=lambda plan: require_confirmation(yes, show.send_question(plan)),
                 progress=progress,
+                rendering=rendering,
                 interactive=console.is_interactive(),
                 tag=tag,
                 only=only,
@@ -154,6 +156,7 @@ def _round(
                 resend_in_doubt=resend_in_doubt,
             )
         finally:
+            rendering.stop()
             progress.stop()
         show.round_result(result)
         if result.exit_code:

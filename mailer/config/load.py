@@ -119,6 +119,7 @@ class ContactsConfig:
     default_language: str
     # [contacts.columns]: field -> the header cell of its column ("": no column)
     columns: Mapping[str, str] = field(default_factory=dict)
+    max_contacts: int = 100_000  # rows a round may read; more is refused (contacts check reads all)
 
 
 @dataclass(frozen=True)
@@ -355,6 +356,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         file=_resolve(root, co["file"]),
         default_language=co["default_language"],
         columns=dict(co["columns"]),
+        max_contacts=co["max_contacts"],
     )
 
     inv = reader.section("invitation")

@@ -85,6 +85,7 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "file": _Key("str", "contacts.csv"),
         "default_language": _Key("str", "fi", choices=LANGUAGES),
         "columns": _Key("columns", {}),
+        "max_contacts": _Key("int", 100_000, minimum=1),
     },
     "invitation": {
         "template": _Key("str", "invitation"),

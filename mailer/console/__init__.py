@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mailer.clock import Clock, SystemClock
-from mailer.contacts import ContactBook, ContactList
+from mailer.contacts import ContactList, ContactsReport
 from mailer.errors import MailerError
 from mailer.invitations import Summary
 from mailer.models import Outgoing, Problem, Severity, State
@@ -102,11 +102,12 @@ def problems(items: Sequence[Problem]) -> None:
     for p in items:
         where = f"{p.file}:{p.line}" if p.line else p.file
         style = "red" if p.severity is Severity.ERROR else "yellow"
-        table.add_row(where, f"[{style}]{p.severity.value}[/]", p.message)
+        # Text: a problem may quote the file's own brackets or name [contacts] (not markup)
+        table.add_row(Text(where), f"[{style}]{p.severity.value}[/]", Text(p.message))
     show_table(table)
 
 
-def contacts_check(book: ContactBook) -> None:
+def contacts_check(book: ContactsReport) -> None:
     name = book.path.name
     info(f"Columns of {name}:")
     for column in book.mapping:
@@ -124,7 +125,7 @@ def contacts_check(book: ContactBook) -> None:
         info("Other columns: none")
     problems(book.problems)
     info(
-        f"{book.path.name}: {plural(len(book.contacts), 'valid contact')}, "
+        f"{book.path.name}: {plural(book.valid, 'valid contact')}, "
         f"{plural(len(book.errors), 'error')}, {plural(len(book.warnings), 'warning')} "
         f"(delimiter {book.delimiter!r}, encoding {book.encoding})"
     )

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from mailer.clock import Clock, SystemClock
 from mailer.console import (
     SendProgress,
     duration,
     err,
     info,
+    out,
     preview,
     send_report,
     send_summary,
@@ -117,3 +122,58 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
         return str(path)
+
+
+class RenderProgress:
+    """What a large round shows while it is rendered and checked, before its plan: on a
+    terminal a bar with the count; without one (cron, a log) a line on stderr when it starts,
+    at least every :data:`HEARTBEAT_SECONDS` and when it is done. Rounds of fewer than
+    :data:`SHOW_FROM` messages render in a moment and show nothing."""
+
+    SHOW_FROM = 1_000
+    HEARTBEAT_SECONDS = 10.0
+
+    def __init__(self, label: str, *, clock: Clock | None = None) -> None:
+        self._label = label
+        self._clock: Clock = clock or SystemClock()
+        self._bar: Progress | None = None
+        self._task: Any = None
+        self._last = 0.0
+        self._began = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.SHOW_FROM:
+            return
+        now = self._clock.monotonic()
+        if done == 0:
+            self._began = self._last = now
+            if out.is_terminal:
+                self._bar = Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    console=out,
+                    transient=True,
+                )
+                self._bar.start()
+                self._task = self._bar.add_task(self._label, total=total)
+            else:
+                self._line(f"{self._label}: {total:,} messages")
+        elif self._bar is not None:
+            self._bar.update(self._task, completed=done)
+        elif done == total:
+            self._line(f"{self._label}: {done:,} of {total:,}, done")
+        elif now - self._last >= self.HEARTBEAT_SECONDS:
+            self._last = now
+            self._line(f"{self._label}: {done:,} of {total:,} ({now - self._began:.0f} s)")
+        if done == total:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    @staticmethod
+    def _line(text: str) -> None:
+        err.print(text, markup=False, soft_wrap=True)

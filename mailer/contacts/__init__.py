@@ -3,7 +3,8 @@
 Front door of the contacts package: :func:`load_project` reads ``config.toml`` and the contact
 book it names (:func:`project_for` the book of a loaded config); :func:`recipients` selects a
 round's contacts; :func:`list_contacts` is ``mailer contacts list``; :func:`load_contacts` and
-:func:`count_contacts` read the file alone (``ColumnChoice``: the columns chosen in config.toml;
+:func:`count_contacts` read the file alone (:func:`check_contacts`, ``mailer contacts check``,
+without keeping the contacts) (``ColumnChoice``: the columns chosen in config.toml;
 ``ContactBook.mapping``: what each column became); :func:`split_name` makes first and last names
 from a full name.
 """
@@ -12,6 +13,8 @@ from mailer.contacts.book import (
     ColumnChoice,
     ContactBook,
     ContactCounts,
+    ContactsReport,
+    check_contacts,
     count_contacts,
     load_contacts,
     parse_contacts,
@@ -22,6 +25,7 @@ from mailer.contacts.headers import MappedColumn
 from mailer.contacts.loading import (
     ContactList,
     Project,
+    check_project_contacts,
     count_project_contacts,
     list_contacts,
     load_project,
@@ -36,8 +40,11 @@ __all__ = [
     "ContactBook",
     "ContactCounts",
     "ContactList",
+    "ContactsReport",
     "MappedColumn",
     "Project",
+    "check_contacts",
+    "check_project_contacts",
     "count_contacts",
     "count_project_contacts",
     "list_contacts",

@@ -39,6 +39,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from mailer.addresses import AddressError, normalize_address
 from mailer.config import LANGUAGES
@@ -48,11 +49,15 @@ from mailer.contacts.rows import Rows, clean_tag
 from mailer.errors import ContactsError
 from mailer.models import Contact, Problem, Severity
 
+Mode = Literal["keep", "check", "count"]
+
 __all__ = [
     "NO_CHOICE",
     "ColumnChoice",
     "ContactBook",
     "ContactCounts",
+    "ContactsReport",
+    "check_contacts",
     "count_contacts",
     "load_contacts",
     "parse_contacts",
@@ -102,11 +107,13 @@ def load_contacts(
     default_language: str,
     label: str | None = None,
     choice: ColumnChoice = NO_CHOICE,
+    max_rows: int | None = None,
 ) -> ContactBook:
-    """Read *path*; *label* names the file in messages (default: the path as given)."""
+    """Read *path*; *label* names the file in messages (default: the path as given). A file of
+    more than *max_rows* data rows is refused at the first row over ([contacts] max_contacts)."""
     name = str(path) if label is None else label
-    data = _read(path, name)
-    book = parse_contacts(data, default_language=default_language, label=name, choice=choice)
+    text, encoding = _read_text(path, name)
+    book = _book(text, encoding, default_language, name, choice, max_rows)
     return dataclasses.replace(book, path=path)
 
 
@@ -114,8 +121,20 @@ def parse_contacts(
     data: bytes, *, default_language: str, label: str, choice: ColumnChoice = NO_CHOICE
 ) -> ContactBook:
     """Parse the bytes of a contacts file (``path`` of the result is ``Path(label)``)."""
-    rows, header, delimiter, encoding = _parse(
-        data, default_language, label, choice, counting=False
+    text, encoding = decode(data, label)
+    return _book(text, encoding, default_language, label, choice, None)
+
+
+def _book(
+    text: str,
+    encoding: str,
+    default_language: str,
+    label: str,
+    choice: ColumnChoice,
+    max_rows: int | None,
+) -> ContactBook:
+    rows, header, delimiter = _parse(
+        text, encoding, default_language, label, choice, mode="keep", max_rows=max_rows
     )
     return ContactBook(
         path=Path(label),
@@ -124,6 +143,59 @@ def parse_contacts(
         delimiter=delimiter,
         encoding=encoding,
         columns=header.columns,
+        mapping=header.mapping,
+        notes=field_notes(header, default_language),
+    )
+
+
+@dataclass(frozen=True)
+class ContactsReport:
+    """``mailer contacts check``: every problem of the file, and how many rows are valid, read
+    without keeping a contact in memory (a file of a million rows is checked in one pass)."""
+
+    path: Path
+    valid: int
+    problems: tuple[Problem, ...]
+    delimiter: str
+    encoding: str
+    mapping: tuple[MappedColumn, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.WARNING)
+
+
+def check_contacts(
+    path: Path,
+    *,
+    default_language: str,
+    label: str | None = None,
+    choice: ColumnChoice = NO_CHOICE,
+    max_rows: int | None = None,
+) -> ContactsReport:
+    """Every problem of *path* as :func:`load_contacts` finds them; a file of more than
+    *max_rows* rows is read to its end, with a warning that rounds refuse it."""
+    name = str(path) if label is None else label
+    text, encoding = _read_text(path, name)
+    rows, header, delimiter = _parse(text, encoding, default_language, name, choice, mode="check")
+    del text
+    if max_rows is not None and rows.seen > max_rows:
+        rows.warn(
+            0,
+            f"{rows.seen:,} rows, more than [contacts] max_contacts ({max_rows:,}) in "
+            f"{choice.label} allows: the rounds refuse this file",
+        )
+    return ContactsReport(
+        path=path,
+        valid=rows.valid,
+        problems=tuple(sorted(rows.problems, key=lambda p: p.line)),
+        delimiter=delimiter,
+        encoding=encoding,
         mapping=header.mapping,
         notes=field_notes(header, default_language),
     )
@@ -147,7 +219,8 @@ def count_contacts(
 ) -> ContactCounts:
     """The valid contacts and the errors of *path*, as :func:`load_contacts` finds them."""
     name = str(path) if label is None else label
-    rows, _, _, _ = _parse(_read(path, name), default_language, name, choice, counting=True)
+    text, encoding = _read_text(path, name)
+    rows, _, _ = _parse(text, encoding, default_language, name, choice, mode="count")
     errors = sum(1 for p in rows.problems if p.severity is Severity.ERROR)
     return ContactCounts(len(rows.keys), errors, frozenset(rows.keys))
 
@@ -163,13 +236,26 @@ def _read(path: Path, name: str) -> bytes:
         raise ContactsError(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
+def _read_text(path: Path, name: str) -> tuple[str, str]:
+    """The text of *path* and its encoding (the bytes are let go on return)."""
+    return decode(_read(path, name), name)
+
+
 def _parse(
-    data: bytes, default_language: str, label: str, choice: ColumnChoice, *, counting: bool
-) -> tuple[Rows, Header, str, str]:
+    text: str,
+    encoding: str,
+    default_language: str,
+    label: str,
+    choice: ColumnChoice,
+    *,
+    mode: Mode,
+    max_rows: int | None = None,
+) -> tuple[Rows, Header, str]:
+    """The rows of *text*: *mode* "keep" makes the contacts, "check" only counts the valid
+    rows (with every problem), "count" only counts them and their errors (mailer status)."""
     if default_language not in LANGUAGES:
         raise ValueError(f"default_language must be one of {LANGUAGES}, got {default_language!r}")
-    text, encoding = decode(data, label)
-    del data
+    counting = mode == "count"
     problems: list[Problem] = []
     if encoding == "cp1252":
         problems.append(Problem(label, 0, Severity.WARNING, _CP1252_WARNING))
@@ -186,10 +272,19 @@ def _parse(
         chosen=choice.columns,
         chosen_label=choice.label,
     )
-    rows = Rows(label, header, delimiter, default_language, problems, counting=counting)
+    rows = Rows(
+        label, header, delimiter, default_language, problems, counting=counting, keep=mode == "keep"
+    )
     empty = True
     for record in stream:
         empty = False
+        rows.seen += 1
+        if max_rows is not None and rows.seen > max_rows:
+            raise ContactsError(
+                f"{label}:{record.line}: more than {max_rows:,} contacts, the limit of "
+                f"[contacts] max_contacts in {choice.label} (a press list is hundreds; raise the "
+                "limit if this file is right)"
+            )
         if record.unclosed(delimiter):
             rows.error(record.line, UNCLOSED)
             continue
@@ -198,7 +293,7 @@ def _parse(
         rows.add(record.line, record.cells)
     if empty:
         problems.append(Problem(label, 0, Severity.WARNING, "no contacts below the header row"))
-    return rows, header, delimiter, encoding
+    return rows, header, delimiter
 
 
 def _cells(stream: Iterator[Record]) -> Iterator[tuple[int, list[str]]]:

@@ -115,13 +115,15 @@ def _strict_error(lines: list[str], delimiter: str) -> str | None:
     return None
 
 
+_SPLIT_AT_ONCE = 1 << 20  # characters: a larger file is split into lines as it is read
 # Line breaks that str.splitlines() knows but CSV does not (it splits on CR and LF only).
 _OTHER_BREAKS = re.compile(r"[\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 def _feed(text: str, box: list[list[str]]) -> Iterator[str]:
     """The physical lines of *text*, each also added to ``box[0]`` (the current record's)."""
-    if _OTHER_BREAKS.search(text):
+    if len(text) > _SPLIT_AT_ONCE or _OTHER_BREAKS.search(text):
+        # One line at a time: a list of a million lines would double the file in memory.
         lines: Iterator[str] = (m.group() for m in _LINE.finditer(text))
     else:
         lines = iter(text.splitlines(keepends=True))  # the same lines, split in C

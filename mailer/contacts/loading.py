@@ -15,6 +15,8 @@ from mailer.contacts.book import (
     ColumnChoice,
     ContactBook,
     ContactCounts,
+    ContactsReport,
+    check_contacts,
     count_contacts,
     load_contacts,
     require_valid,
@@ -42,8 +44,20 @@ def project_for(config: Config) -> Project:
         default_language=config.contacts.default_language,
         label=_label(config, config.contacts.file),
         choice=_choice(config),
+        max_rows=config.contacts.max_contacts,
     )
     return Project(config, book)
+
+
+def check_project_contacts(config: Config) -> ContactsReport:
+    """``mailer contacts check``: the whole file, however long, without keeping the contacts."""
+    return check_contacts(
+        config.contacts.file,
+        default_language=config.contacts.default_language,
+        label=_label(config, config.contacts.file),
+        choice=_choice(config),
+        max_rows=config.contacts.max_contacts,
+    )
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,13 @@ class Rows:
         problems: list[Problem],
         *,
         counting: bool = False,
+        keep: bool = True,
     ) -> None:
         self.label = label
         self.counting = counting  # only count valid rows and errors (mailer status)
+        self.keep = keep  # make the contacts (else only count the valid rows: contacts check)
+        self.seen = 0  # data rows read
+        self._valid = 0  # valid rows, when not kept
         self.keys: list[str] = []  # with counting: the address keys of the valid rows
         self.header = header
         self.delimiter = delimiter
@@ -127,6 +131,11 @@ class Rows:
         self._shared: dict[str, str] = {}
         self._tags: dict[str, tuple[str, ...]] = {}
         self._languages: dict[str, tuple[str, str | None]] = {}
+
+    @property
+    def valid(self) -> int:
+        """The valid rows so far."""
+        return len(self.contacts) if self.keep else self._valid
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.label, line, Severity.ERROR, message))
@@ -216,6 +225,9 @@ class Rows:
                 return
         if self.counting:
             self.keys.append(key)
+            return
+        if not self.keep:
+            self._valid += 1
             return
         self.contacts.append(self._contact(line, address, values, language))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from mailer.clock import Clock
@@ -75,6 +75,7 @@ def prepare(
     resend_in_doubt: bool = False,
     suppressed: Sequence[str] = (),
     contacts: Sequence[Contact] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Prepared:
     """Recover rows of dead processes, requeue on request, and render the whole batch."""
     if contacts is None:
@@ -95,6 +96,7 @@ def prepare(
         reserve=False,
         limit=limit,
         suppressed=suppressed,
+        progress=progress,
     )
     return Prepared(plan, summarize(plan, project.config), recovery, requeued)
 

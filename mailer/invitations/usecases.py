@@ -153,6 +153,7 @@ def run_round(
     show: Callable[[RoundPlan], None],
     confirm: Callable[[RoundPlan], bool],
     progress: Progress | None = None,
+    rendering: Callable[[int, int], None] | None = None,
     interactive: bool = False,
     tag: str | None = None,
     only: str | None = None,
@@ -164,8 +165,9 @@ def run_round(
     """Plan, show, confirm, journal, send and report one round.
 
     *show* gets the plan of every round that has one (dry runs and empty rounds too); *confirm*
-    is asked only when there is something to send; *interactive* lets the SMTP password be asked
-    for on the terminal.
+    is asked only when there is something to send; *rendering* is told (rendered, to render)
+    while the round is rendered; *interactive* lets the SMTP password be asked for on the
+    terminal.
     """
     project = project_for(config)
     with open_store(config) as store:
@@ -185,6 +187,7 @@ def run_round(
             retry_failed=retry_failed,
             resend_in_doubt=resend_in_doubt,
             suppressed=suppressed(store),
+            progress=rendering,
         )
         count = len(prepared.plan.items)
         delivery, lines = delivery_forecast(config, count, clock.now(), store=store)

@@ -32,6 +32,8 @@ from mailer.messages.spool import SPOOL_MIN_MESSAGES, Spool
 from mailer.models import Attachment, Campaign, Contact, Outgoing, SpooledBody, State
 from mailer.store import Reservation, Store
 
+PROGRESS_EVERY = 100  # messages rendered between two progress reports of build_plan
+
 FINAL_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
 BUSY_STATES = frozenset({State.CLAIMED, State.TRANSMITTING})
 
@@ -239,8 +241,11 @@ def build_plan(
     limit: int | None = None,
     suppressed: Collection[str] = (),
     renderer: Renderer | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Plan:
-    """Render and check every message of the round; reserve their journal rows when asked."""
+    """Render and check every message of the round; reserve their journal rows when asked.
+    *progress* is told (messages rendered, messages to render) at the start, every
+    :data:`PROGRESS_EVERY` messages and at the end."""
     renderer = renderer or make_renderer(config)
     renderer.check(spec.template, {c.language for c in contacts})
     shared = RoundParts.load(config, spec)
@@ -300,10 +305,19 @@ def build_plan(
     spool = Spool(config.store_path.parent) if len(todo) >= SPOOL_MIN_MESSAGES else None
     keep = Keeper(spool)
     try:
-        items = tuple(
-            render_one(config, renderer, spec, contact, ids(contact), shared, now, keep=keep)
-            for contact in todo
-        )
+        rendered: list[Outgoing] = []
+        total = len(todo)
+        if progress is not None:
+            progress(0, total)
+        for contact in todo:
+            rendered.append(
+                render_one(config, renderer, spec, contact, ids(contact), shared, now, keep=keep)
+            )
+            if progress is not None and (
+                len(rendered) % PROGRESS_EVERY == 0 or len(rendered) == total
+            ):
+                progress(len(rendered), total)
+        items = tuple(rendered)
         if spool is not None:
             spool.flush()
     except BaseException:

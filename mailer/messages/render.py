@@ -18,7 +18,7 @@ import datetime as dt
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,15 +28,17 @@ from typing import Any, NoReturn
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
+from mailer.clock import SystemClock
 from mailer.errors import TemplateError
+from mailer.messages.budget import Budget, BudgetedEnvironment, BudgetExceeded, metered, stream
 from mailer.messages.hints import Sources, explain_undefined, filter_hint
 from mailer.messages.htmlfilters import links, phone
 
 LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
 PARTS = ("subject.txt", "body.txt", "body.html")
+DEFAULT_BUDGET = Budget()
 
 
 @dataclass(frozen=True)
@@ -253,12 +255,16 @@ class Renderer:
         default_language: str,
         label_root: Path,
         sources: Sources | None = None,
+        budget: Budget = DEFAULT_BUDGET,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self.templates_dir = templates_dir
+        self.budget = budget
+        self.monotonic = monotonic or SystemClock().monotonic
         self.default_language = default_language
         self.label_root = label_root
         self.sources = sources or Sources()
-        self.env = ImmutableSandboxedEnvironment(
+        self.env = BudgetedEnvironment(
             loader=jinja2.FileSystemLoader(str(templates_dir), encoding="utf-8"),
             undefined=_Undefined,
             autoescape=jinja2.select_autoescape(
@@ -267,9 +273,7 @@ class Renderer:
             keep_trailing_newline=True,
             auto_reload=False,
         )
-        self.env.filters.update(
-            date=_date, time=_time, datetime=_datetime, links=links, phone=phone
-        )
+        self.env.add_filters(date=_date, time=_time, datetime=_datetime, links=links, phone=phone)
         self._languages: dict[tuple[str, str], str] = {}
         self._inside = (str(templates_dir) + os.sep, str(templates_dir.resolve()) + os.sep)
 
@@ -458,8 +462,15 @@ class Renderer:
     def _render_one(
         self, template: jinja2.Template, relative: str, values: Mapping[str, Any]
     ) -> str:
+        part = relative.rpartition("/")[2]
         try:
-            return template.render(values)
+            with metered(self.budget, part, self.monotonic) as meter:
+                return stream(template, values, meter)
+        except BudgetExceeded as exc:
+            label, line = self._where(relative, exc)
+            if exc.position is not None:
+                label, line = self._label_file(exc.position[0]), exc.position[1]
+            return self._raise(TemplateError.at(label, line, exc.problem))
         except TemplateError as exc:
             label, line = self._where(relative, exc)
             return self._raise(TemplateError.at(label, line, exc.problem, exc.hint))

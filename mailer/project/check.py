@@ -22,6 +22,7 @@ from mailer.invitations import check_specs
 from mailer.messages import Finding, RoundCheck, RoundSpec, check_round, invitation_spec
 from mailer.models import Campaign, Contact
 from mailer.oauth import token_source
+from mailer.project.files import file_warnings
 from mailer.project.starter import starter_config
 from mailer.release import check_rounds
 from mailer.rsvp import probe_imap
@@ -104,6 +105,7 @@ def run_check(
     project = load_project(config_path)
     config = project.config
     lines.append(f"ok    config      {config_path}")
+    lines.extend(file_warnings(config))
     lines.extend(starter_leftovers(config))
     book = project.book
     if book.errors:

@@ -4,7 +4,9 @@ A complete, working example built on a real case: the media are invited to the f
 a battery-chemistry project at Villa Elba, Kokkola, on 25 June (lunch at 12:00, interviews with
 the speakers before the seminar opens at 13:00), and the press release is embargoed until 13:00.
 Every address uses the reserved ``.example`` domain, so nothing in the starter can reach a real
-mailbox. Existing files are never overwritten.
+mailbox. Existing files are never overwritten. contacts.csv and config.toml (names and
+addresses) are written 0600, the rest 0644 and the folders 0755, whatever the umask (less
+only when the umask takes more away).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import tomli_w
 
 from mailer.errors import MailerError
+from mailer.project.files import PRIVATE, SHARED, make_folders, write_new
 from mailer.timeutil import load_zone, localize
 
 TIMEZONE = "Europe/Helsinki"
@@ -32,6 +35,7 @@ REGISTRATION_DAYS_BEFORE = 7
 
 CONFIG_NAME = "config.toml"
 PROGRAMME_NAME = "programme.pdf"
+_PERSONAL = frozenset({"contacts.csv", CONFIG_NAME})  # written 0600: names and addresses
 CONFIG_HEADER = "# mailer project. Reference: README.md#configuration\n"
 # To send for real (docs/smtp-imap.md), and a second relay for the release (docs/release.md).
 CONFIG_FOOTER = """
@@ -388,7 +392,7 @@ def write_starter(dest: Path, *, now: dt.datetime) -> StarterResult:
     An existing file is never overwritten: it is left as it is and listed in ``skipped``.
     """
     try:
-        dest.mkdir(parents=True, exist_ok=True)
+        make_folders(dest)
     except OSError as exc:
         raise MailerError(f"{dest}: cannot create the project directory: {exc.strerror}") from None
     written: list[Path] = []
@@ -396,16 +400,13 @@ def write_starter(dest: Path, *, now: dt.datetime) -> StarterResult:
     for relative, content in starter_files(now):
         target = dest / relative
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(target.parent)
         except OSError as exc:
             raise MailerError(f"{target.parent}: cannot create directory: {exc.strerror}") from None
+        mode = PRIVATE if relative.name in _PERSONAL else SHARED
         try:
-            with target.open("xb") as handle:
-                handle.write(content)
-        except FileExistsError:
-            skipped.append(target)
-            continue
+            created = write_new(target, content, mode)
         except OSError as exc:
             raise MailerError(f"{target}: cannot write: {exc.strerror}") from None
-        written.append(target)
+        (written if created else skipped).append(target)
     return StarterResult(written=tuple(written), skipped=tuple(skipped))

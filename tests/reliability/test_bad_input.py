@@ -60,9 +60,14 @@ def invited(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _csv_100000_rows_last_a_duplicate(project: Path) -> list[str]:
-    rows = journalists(100_000)
+    rows = journalists(99_999)  # and the duplicate: [contacts] max_contacts, 100,000 rows
     rows.append(dict(rows[0], name="Again"))
     (project / "contacts.csv").write_text(contacts_text(rows), encoding="utf-8")
+    return []
+
+
+def _csv_100001_rows_over_max_contacts(project: Path) -> list[str]:
+    (project / "contacts.csv").write_text(contacts_text(journalists(100_001)), encoding="utf-8")
     return []
 
 
@@ -139,6 +144,7 @@ def _parts(count: int) -> bytes:
 
 GENERATORS: dict[str, Callable[[Path], list[str]]] = {
     "csv_100000_rows_last_a_duplicate": _csv_100000_rows_last_a_duplicate,
+    "csv_100001_rows_over_max_contacts": _csv_100001_rows_over_max_contacts,
     "csv_30_mb_cell_without_closing_quote": _csv_30_mb_cell_without_closing_quote,
     "attachment_missing": _attachment(lambda p: None),
     "attachment_is_a_directory": _attachment(lambda p: p.mkdir()),
