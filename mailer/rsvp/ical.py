@@ -20,6 +20,7 @@ from mailer.rsvp.textutil import tidy
 MAX_CALENDAR_CHARS = 2_000_000
 MAX_EVENTS = 50
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PARTSTATS = {p.value.upper(): p for p in PartStat}
 
 
@@ -152,7 +153,7 @@ def _text(value: Any) -> str:
 def _comment(value: Any) -> str:
     values = value if isinstance(value, list) else [value] if value is not None else []
     text = "\n".join(str(v).replace("\r\n", "\n").strip() for v in values[:5])
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", text).strip()[:2000]
+    return _CONTROL.sub("", text).strip()[:2000]
 
 
 def _int(value: Any) -> int | None:
