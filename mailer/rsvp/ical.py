@@ -79,6 +79,14 @@ def _lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
 
 
+def warm_up() -> None:
+    """Import icalendar now: a reader process does before its first message, so that the import
+    is not counted in that message's time budget."""
+    import icalendar  # imported only when needed, so that `mailer --help` starts fast
+
+    assert icalendar.Calendar is not None
+
+
 def _from_ical(text: str) -> list[Any]:
     from icalendar import Calendar  # imported only for what the simple reader leaves
 
