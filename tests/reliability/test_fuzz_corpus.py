@@ -47,7 +47,7 @@ def _bounce(body: str) -> bytes:
 
 
 def _references(count: int) -> bytes:
-    ids = " ".join(f"<{n}.{n * 7919}@mail.example.org>" for n in range(count))
+    ids = " ".join(f"<{n:x}@ex>" for n in range(count))
     return (
         "From: Jyrki <jyrki@yle.example>\nSubject: Re: Kutsu\nMessage-ID: <r@yle.example>\n"
         f"In-Reply-To: {ids}\nReferences: {ids}\n\nKyllä tulen\n"

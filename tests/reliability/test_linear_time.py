@@ -301,8 +301,8 @@ def test_finding_2_bounce_bodies(body: str) -> None:
 
 
 def test_finding_3_references_of_80000_ids() -> None:
-    ids = " ".join(f"<{n}.{n * 7919}@mail.example.org>" for n in range(80_000))
-    assert len(ids) > 780_000
+    ids = " ".join(f"<{n:x}@ex>" for n in range(80_000))
+    assert len(ids) > 780_000  # as reported: 789 KB
     raw = (
         "From: Jyrki <jyrki@yle.example>\nSubject: Re: Kutsu\nMessage-ID: <r@yle.example>\n"
         f"In-Reply-To: {ids}\nReferences: {ids}\n\nKyllä tulen\n"
@@ -313,7 +313,7 @@ def test_finding_3_references_of_80000_ids() -> None:
     assert took < 1.0, f"{took:.2f} s"
     env = result.envelope
     # the last ids of References are the nearest ancestors: those are kept
-    assert env.references[-1] == "<79999.633512081@mail.example.org>"
+    assert env.references[-1] == "<1387f@ex>"
     assert len(env.references) == 50 and len(env.in_reply_to) <= 20
     assert result.text is not None and result.text.answer is not None
     assert result.text.answer.value == "yes"
