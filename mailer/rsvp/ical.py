@@ -19,6 +19,9 @@ from mailer.rsvp.textutil import tidy
 
 MAX_CALENDAR_CHARS = 2_000_000
 MAX_EVENTS = 50
+# icalendar reads about 25,000 lines a second here: a reply has a few dozen, a calendar of
+# 100,000 broken lines would take seconds of the message's time budget
+MAX_CALENDAR_LINES = 10_000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PARTSTATS = {p.value.upper(): p for p in PartStat}
@@ -49,6 +52,8 @@ def _read(text: str, from_address: str, forwarded: bool) -> CalendarRead:
     if "BEGIN:VCALENDAR" not in upper:
         return CalendarRead((), (), "not an iCalendar object (no BEGIN:VCALENDAR)")
     lines = _lines(text)
+    if len(lines) > MAX_CALENDAR_LINES:
+        return CalendarRead((), (), f"the calendar object is too large ({len(lines):,} lines)")
     calendars: list[Any] | None = read_simple(lines)  # the common shape, without icalendar
     if calendars is None:
         try:
