@@ -24,6 +24,7 @@ import hashlib
 import multiprocessing
 import os
 import resource
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ class BudgetReader:
 
 def _serve(conn: Connection, speakers: tuple[str, ...]) -> None:
     """The worker: read a message, answer its classification; an empty message ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the import's to handle: it stops us
     _limit_memory()
     warm_up()
     conn.send_bytes(_READY)

@@ -318,5 +318,9 @@ def test_finding_3_references_of_80000_ids() -> None:
     # the last ids of References are the nearest ancestors: those are kept
     assert env.references[-1] == "<1387f@ex>"
     assert len(env.references) == 50 and len(env.in_reply_to) <= 20
+    assert env.notes == (
+        "the in-reply-to header of 810,095 characters was cut to 16,384",
+        "the references header of 810,095 characters was cut to 16,384",
+    )
     assert result.text is not None and result.text.answer is not None
     assert result.text.answer.value == "yes"

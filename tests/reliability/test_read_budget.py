@@ -134,6 +134,7 @@ def test_rsvp_import_with_the_budget_in_config(
     assert result.exit_code == 0, result.output
     assert took < 30
     assert result.stdout.splitlines()[-2] == ("3 messages: 1 noted (no answer), 2 for review")
+    assert "[rsvp]" in result.stdout  # shown as written, not taken for rich markup
     with Store(project / "mailer.db", read_only=True) as store:
         reasons = sorted(r.reason for r in store.rsvps.reviews(open_only=True))
     assert reasons == [
