@@ -184,3 +184,37 @@ def test_fetch_moves_past_a_hostile_message(dovecot: DovecotServer, tmp_path: Pa
             cfg, password=dovecot.password, store=store, now=NOW, limits=limits
         )
         assert (second.fetched, second.ingest.items) == (0, ())
+
+
+@pytest.mark.imap
+def test_fetch_saves_its_place_after_each_recorded_group(
+    dovecot: DovecotServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fetch stopped half-way (Ctrl-C, a killed cron job) goes on after what was recorded: the
+    recorded messages are never downloaded and read again."""
+    from mailer.rsvp import apply
+    from mailer.rsvp.fetch import fetch_and_ingest
+
+    for number in range(3):
+        dovecot.deliver(reply(mid=f"<m{number}@hs.example>"))
+    monkeypatch.setattr(apply, "BATCH_MESSAGES", 1)  # one message per transaction
+    real = BudgetReader.classify
+    calls: list[int] = []
+
+    def stopping(self: BudgetReader, raw: bytes, *, size: int | None = None) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the officer's Ctrl-C while the third is read
+        return real(self, raw, size=size)
+
+    monkeypatch.setattr(BudgetReader, "classify", stopping)
+    cfg = dovecot.imap_config()
+    with Store(tmp_path / "mailer.db") as store:
+        with pytest.raises(KeyboardInterrupt):
+            fetch_and_ingest(cfg, password=dovecot.password, store=store, now=NOW)
+        saved = store.rsvps.imap_state(account_label(cfg), cfg.folder)
+        assert saved is not None and saved.last_uid == 2
+        monkeypatch.setattr(BudgetReader, "classify", real)
+        rest = fetch_and_ingest(cfg, password=dovecot.password, store=store, now=NOW)
+        assert rest.fetched == 1
+        assert [i.source for i in rest.ingest.items] == [f"imap:{cfg.folder}/3"]
