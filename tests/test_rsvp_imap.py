@@ -11,7 +11,6 @@ import pytest
 
 from mailer.errors import InboxError
 from mailer.models import Campaign
-from mailer.rsvp import imap as imap_module
 from mailer.rsvp.fetch import fetch_and_ingest
 from mailer.rsvp.imap import account_label, fetch_new, move_processed, quote_mailbox
 from mailer.store import Reservation, Store
@@ -253,13 +252,11 @@ def test_plain_imap_only_to_loopback(dovecot: DovecotServer) -> None:
         fetch_new(remote, password=dovecot.password, state=None)
 
 
-def test_large_messages_are_fetched_headers_only(
-    dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(imap_module, "MAX_MESSAGE_BYTES", 1500)
+def test_large_messages_are_fetched_headers_only(dovecot: DovecotServer) -> None:
     dovecot.deliver(raw("text_fi_maybe.eml"))  # small
     dovecot.deliver(raw("outlook_accept_fi_comment.eml"))  # about 4 kB
-    small, large = fetch_new(dovecot.imap_config(), password=dovecot.password, state=None).messages
+    cfg = dovecot.imap_config()  # max_bytes: [rsvp] max_message_bytes
+    small, large = fetch_new(cfg, password=dovecot.password, state=None, max_bytes=1500).messages
     assert (small.headers_only, large.headers_only) == (False, True)
     assert b"Subject:" in large.raw and b"BEGIN:VCALENDAR" not in large.raw
     assert large.size > 1500

@@ -147,6 +147,14 @@ class ReleaseConfig:
 
 
 @dataclass(frozen=True)
+class RsvpConfig:
+    """[rsvp]: how much reading one reply may cost (mailer/rsvp/budget.py)."""
+
+    parse_budget_seconds: float = 2.0
+    max_message_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class TransportConfig:
     kind: TransportKind
     outbox_dir: Path
@@ -239,6 +247,7 @@ class Config:
     oauth2: OAuth2Config | None
     log_file: Path | None
     vars: Mapping[str, str] = field(default_factory=dict)
+    rsvp: RsvpConfig = field(default_factory=RsvpConfig)
 
     @property
     def templates_dir(self) -> Path:
@@ -408,6 +417,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     st = reader.section("store")
     lg = reader.section("log")
+    rv = reader.section("rsvp")
     free = data.get("vars", {})
     return Config(
         path=path,
@@ -424,6 +434,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         oauth2=oauth2,
         log_file=_resolve(root, lg["file"]) if lg["file"] else None,
         vars={str(k): str(v) for k, v in free.items()},
+        rsvp=RsvpConfig(float(rv["parse_budget_seconds"]), int(rv["max_message_bytes"])),
     )
 
 

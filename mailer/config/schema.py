@@ -164,6 +164,10 @@ SCHEMA: dict[str, dict[str, _Key]] = {
         "token_store": _Key("str", "file", choices=("file", "keyring")),
         "ca_file": _Key("str", ""),
     },
+    "rsvp": {
+        "parse_budget_seconds": _Key("float", 2.0, minimum=0.1),
+        "max_message_bytes": _Key("int", 10 * 1024 * 1024, minimum=64 * 1024),
+    },
     "store": {"path": _Key("str", "mailer.db")},
     "log": {"file": _Key("str", "")},
 }

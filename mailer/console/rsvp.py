@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from mailer.console import error, info, out, print_json, show_table, warning
 from mailer.wording import plural
@@ -97,12 +98,12 @@ def ingest_report(report: IngestReport) -> None:
         table.add_column("contact", overflow="fold", width=widest)
         table.add_column("detail", overflow="fold", min_width=7)
         for item in new:
-            table.add_row(
-                _source(item.source),
+            table.add_row(  # Text: what mail says is never read as rich markup ("[rsvp] ...")
+                Text(_source(item.source)),
                 item.kind.value.replace("_", " "),
                 item.outcome.value,
-                item.contact or "-",
-                item.detail,
+                Text(item.contact or "-"),
+                Text(item.detail),
             )
         show_table(table)
     outcomes = report.outcomes

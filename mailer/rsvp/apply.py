@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 
-from mailer.rsvp.classify import classify
+from mailer.rsvp.budget import BudgetReader, ReadLimits
 from mailer.rsvp.match import Matcher, bounce_doubt, sender_mismatch
 from mailer.rsvp.results import CalendarAnswer, Classification, Kind
 from mailer.rsvp.text import read_text_answer
@@ -113,6 +113,7 @@ class _Plan:
 
 
 Progress = Callable[[int, int], None]
+Written = Callable[[Sequence[str]], None]  # the sources of a group just committed
 
 
 BATCH_MESSAGES = 200  # messages written per transaction (classified before it opens)
@@ -125,13 +126,21 @@ def ingest(
     now: dt.datetime,
     speakers: Sequence[str] = (),
     progress: Progress | None = None,
+    limits: ReadLimits | None = None,
+    sizes: Mapping[str, int] | None = None,
+    written: Written | None = None,
 ) -> IngestReport:
     """Classify each (source, bytes) once, match it, and record the result in the store.
 
     Messages are classified in groups of :data:`BATCH_MESSAGES`, then each group is matched and
     written in one transaction (a group is recorded whole or not at all, so a run that stops
-    half-way leaves a consistent store and the next run goes on from there). What was read
-    before an input error is still recorded before the error goes up.
+    half-way leaves a consistent store and the next run goes on from there); *written* is told
+    the sources of each group once it is committed. What was read before an input error is still
+    recorded before the error goes up.
+
+    Each message is read in a worker process within *limits* (:mod:`.budget`): one that takes
+    longer, or is larger, goes to review as "too complex to read" / "too large to read". *sizes*
+    gives the real size of messages of which only the start was read (IMAP, headers only).
     """
     rsvps = store.rsvps
     matcher = Matcher(store)
@@ -139,22 +148,27 @@ def ingest(
     total = len(raw_messages) if isinstance(raw_messages, Sized) else 0
     pending: list[tuple[str, Classification]] = []
 
+    known = sizes or {}
+
     def write() -> None:
         group = pending[:]
         pending.clear()
         with rsvps.batch():
             items.extend(_one(source, c, rsvps, matcher, now) for source, c in group)
+        if written is not None:
+            written([source for source, _c in group])
 
-    try:
-        for done, (source, raw) in enumerate(raw_messages, start=1):
-            pending.append((source, classify(raw, speakers=speakers)))
-            if len(pending) >= BATCH_MESSAGES:
+    with BudgetReader(limits or ReadLimits(), speakers=speakers) as reader:
+        try:
+            for done, (source, raw) in enumerate(raw_messages, start=1):
+                pending.append((source, reader.classify(raw, size=known.get(source))))
+                if len(pending) >= BATCH_MESSAGES:
+                    write()
+                if progress is not None:
+                    progress(max(total, done), done)
+        finally:
+            if pending:
                 write()
-            if progress is not None:
-                progress(max(total, done), done)
-    finally:
-        if pending:
-            write()
     recorded = {i.key for i in items if i.outcome is not Outcome.DUPLICATE}
     reviews = tuple(r for r in rsvps.reviews(open_only=False) if r.message_key in recorded)
     return IngestReport(tuple(items), reviews)

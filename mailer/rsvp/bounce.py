@@ -32,9 +32,13 @@ _COPY_MARK = re.compile(
     r"the original message was received|returned message|alkuperäinen viesti)",
     re.IGNORECASE,
 )
-_ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
-_QMAIL = re.compile(r"^<([^<>\s]+@[^<>\s]+)>:\s*$", re.MULTILINE)
-_EXIM = re.compile(r"^\s{2,}<?([^<>\s]+@[^<>\s]+?)>?\s*$", re.MULTILINE)
+# Every pattern here runs on text that anyone can send: each is linear in the text (an attempt
+# starts only at the start of a run or of a line, and every repetition inside it is bounded or
+# possessive). tests/reliability/test_linear_time.py runs each on adversarial 200 KB input.
+_ADDRESS = re.compile(r"(?<![\w.+'=-])[\w.+'=-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,10}")
+_QMAIL = re.compile(r"^<([^<>\s@]{1,64}@[^<>\s]{1,255})>:[ \t]*+$", re.MULTILINE)
+_EXIM = re.compile(r"^[ \t]{2,}+<?([^<>\s@]{1,64}@[^<>\s>]{1,255})>?[ \t]*+$", re.MULTILINE)
+_RETURNED_ID = re.compile(r"^message-id:\s*+(<[^<>\s]{1,250}>)", re.IGNORECASE | re.MULTILINE)
 _UNKNOWN_USER = re.compile(
     r"(user unknown|unknown user|no such (user|mailbox|recipient)|mailbox unavailable|"
     r"does not exist|no mailbox|recipient not found|invalid recipient|address rejected|"
@@ -122,7 +126,7 @@ def _text_bounce(msg: ParsedMessage, fmt: str = "text") -> BounceReport:
     ]
     original = _original_id(msg)
     if not original and returned:
-        found = re.search(r"^message-id:\s*(<[^<>\s]+>)", returned, re.IGNORECASE | re.MULTILINE)
+        found = _RETURNED_ID.search(returned)
         original = found.group(1) if found else ""
     return BounceReport(tuple(recipients[:50]), original, fmt)
 

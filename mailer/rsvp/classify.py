@@ -30,14 +30,14 @@ _AUTO_SUBJECT = re.compile(
 _UNSUBSCRIBE = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"\bpoista\w*\s+(minut|meidät|osoitteeni|sähköpostiosoitteeni|nimeni)\b",
+        r"\bpoista\w*+\s+(minut|meidät|osoitteeni|sähköpostiosoitteeni|nimeni)\b",
         r"\b(en|emme)\s+(enää\s+)?halua\s+(enää\s+)?(saada|vastaanottaa)\b",
-        r"\blopett\w*\s+(viestien\s+)?lähettämi\w*",
-        r"\bavregistrer\w*",
+        r"\blopett\w*+\s+(viestien\s+)?lähettämi\w*+",
+        r"\bavregistrer\w*+",
         r"\bta(g)?\s+bort\s+mig\b",
         r"\bvill\s+inte\s+(längre\s+)?(ha|få)\b",
-        r"\bavsluta\s+prenumeration\w*",
-        r"\bunsubscrib\w*",
+        r"\bavsluta\s+prenumeration\w*+",
+        r"\bunsubscrib\w*+",
         r"\bremove\s+(me|my\s+(e-?mail\s+)?address)\s+from\b",
         r"\bstop\s+(sending|emailing|e-mailing)\b",
         r"\bopt(-|\s)?out\b",

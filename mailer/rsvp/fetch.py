@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from mailer.config import ImapConfig
 from mailer.rsvp.apply import IngestReport, Progress, ingest
+from mailer.rsvp.budget import ReadLimits
 from mailer.rsvp.imap import MoveResult, account_label, fetch_new, move_processed
 from mailer.rsvp.sources import read_sources
 from mailer.store import ImapState, Store
@@ -32,15 +34,37 @@ def fetch_and_ingest(
     now: dt.datetime,
     progress: Progress | None = None,
     speakers: Sequence[str] = (),
+    limits: ReadLimits | None = None,
 ) -> FetchReport:
-    """Fetch what is new in ``cfg.folder``, record it, save the sync state, then move if asked."""
+    """Fetch what is new in ``cfg.folder``, record it, save the sync state, then move if asked.
+
+    The sync state moves past each group of messages as soon as the group is recorded, so a
+    run that is stopped half-way never downloads and reads those messages again; a message
+    that cannot be read in time is recorded too (for review), so nothing holds up later runs.
+    """
+    limits = limits or ReadLimits()
     rsvps = store.rsvps
     state = rsvps.imap_state(account_label(cfg), cfg.folder)
-    result = fetch_new(cfg, password=password, state=state, progress=progress)
-    report = ingest(
-        [(m.source, m.raw) for m in result.messages], store=store, now=now, speakers=speakers
+    result = fetch_new(
+        cfg, password=password, state=state, progress=progress, max_bytes=limits.max_message_bytes
     )
-    rsvps.save_imap_state(result.state, now)  # only after every message was recorded
+    uid_of = {m.source: m.uid for m in result.messages}
+    base = state.last_uid if state is not None and not result.reset else 0
+
+    def written(sources: Sequence[str]) -> None:
+        last = max([base, *(uid_of[s] for s in sources if s in uid_of)])
+        rsvps.save_imap_state(dataclasses.replace(result.state, last_uid=last), now)
+
+    report = ingest(
+        [(m.source, m.raw) for m in result.messages],
+        store=store,
+        now=now,
+        speakers=speakers,
+        limits=limits,
+        sizes={m.source: m.size for m in result.messages if m.headers_only},
+        written=written,
+    )
+    rsvps.save_imap_state(result.state, now)  # every message was recorded
     moved = None
     if cfg.processed_folder:
         handled = set(report.handled_sources)
@@ -65,6 +89,14 @@ def import_paths(
     now: dt.datetime,
     progress: Progress | None = None,
     speakers: Sequence[str] = (),
+    limits: ReadLimits | None = None,
 ) -> IngestReport:
     """``rsvp import``: .eml files, folders of them, mbox files and Maildir folders."""
-    return ingest(read_sources(paths), store=store, now=now, progress=progress, speakers=speakers)
+    return ingest(
+        read_sources(paths),
+        store=store,
+        now=now,
+        progress=progress,
+        speakers=speakers,
+        limits=limits,
+    )

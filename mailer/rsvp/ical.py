@@ -19,7 +19,11 @@ from mailer.rsvp.textutil import tidy
 
 MAX_CALENDAR_CHARS = 2_000_000
 MAX_EVENTS = 50
+# icalendar reads about 25,000 lines a second here: a reply has a few dozen, a calendar of
+# 100,000 broken lines would take seconds of the message's time budget
+MAX_CALENDAR_LINES = 10_000
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PARTSTATS = {p.value.upper(): p for p in PartStat}
 
 
@@ -48,6 +52,8 @@ def _read(text: str, from_address: str, forwarded: bool) -> CalendarRead:
     if "BEGIN:VCALENDAR" not in upper:
         return CalendarRead((), (), "not an iCalendar object (no BEGIN:VCALENDAR)")
     lines = _lines(text)
+    if len(lines) > MAX_CALENDAR_LINES:
+        return CalendarRead((), (), f"the calendar object is too large ({len(lines):,} lines)")
     calendars: list[Any] | None = read_simple(lines)  # the common shape, without icalendar
     if calendars is None:
         try:
@@ -76,6 +82,14 @@ def _read(text: str, from_address: str, forwarded: bool) -> CalendarRead:
 
 def _lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
+
+
+def warm_up() -> None:
+    """Import icalendar now: a reader process does before its first message, so that the import
+    is not counted in that message's time budget."""
+    import icalendar  # imported only when needed, so that `mailer --help` starts fast
+
+    assert icalendar.Calendar is not None
 
 
 def _from_ical(text: str) -> list[Any]:
@@ -152,7 +166,7 @@ def _text(value: Any) -> str:
 def _comment(value: Any) -> str:
     values = value if isinstance(value, list) else [value] if value is not None else []
     text = "\n".join(str(v).replace("\r\n", "\n").strip() for v in values[:5])
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", text).strip()[:2000]
+    return _CONTROL.sub("", text).strip()[:2000]
 
 
 def _int(value: Any) -> int | None:

@@ -68,6 +68,7 @@ def fetch_new(
     state: ImapState | None,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    max_bytes: int = MAX_MESSAGE_BYTES,
 ) -> FetchResult:
     """Messages in ``cfg.folder`` that arrived after *state* (all of them when it is stale)."""
     account = account_label(cfg)
@@ -81,7 +82,7 @@ def fetch_new(
         if progress is not None:
             progress(len(uids), 0)
         for start in range(0, len(uids), max(1, batch_size)):
-            fetched.extend(_fetch_batch(conn, cfg, uids[start : start + batch_size]))
+            fetched.extend(_fetch_batch(conn, cfg, uids[start : start + batch_size], max_bytes))
             if progress is not None:
                 progress(len(uids), min(len(uids), start + batch_size))
     new_last = max([last, *uids]) if uids else last
@@ -298,7 +299,9 @@ _UID = re.compile(rb"UID (\d+)")
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
-def _fetch_batch(conn: imaplib.IMAP4, cfg: ImapConfig, uids: list[int]) -> list[FetchedMessage]:
+def _fetch_batch(
+    conn: imaplib.IMAP4, cfg: ImapConfig, uids: list[int], max_bytes: int = MAX_MESSAGE_BYTES
+) -> list[FetchedMessage]:
     sizes: dict[int, int] = {}
     for item in _ok(conn.uid("FETCH", _uid_set(uids), "(UID RFC822.SIZE)"), cfg, "UID FETCH"):
         meta = item[0] if isinstance(item, tuple) else item
@@ -306,8 +309,8 @@ def _fetch_batch(conn: imaplib.IMAP4, cfg: ImapConfig, uids: list[int]) -> list[
             uid_m, size_m = _UID.search(meta), _SIZE.search(meta)
             if uid_m and size_m:
                 sizes[int(uid_m.group(1))] = int(size_m.group(1))
-    small = [u for u in uids if sizes.get(u, 0) <= MAX_MESSAGE_BYTES]
-    large = [u for u in uids if sizes.get(u, 0) > MAX_MESSAGE_BYTES]
+    small = [u for u in uids if sizes.get(u, 0) <= max_bytes]
+    large = [u for u in uids if sizes.get(u, 0) > max_bytes]
     bodies: dict[int, bytes] = {}
     for group, spec in ((small, "BODY.PEEK[]"), (large, "BODY.PEEK[HEADER]")):
         if group:

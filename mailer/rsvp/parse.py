@@ -5,7 +5,9 @@ The reader finds calendar objects wherever they are (inline ``text/calendar`` wi
 ``application/octet-stream`` named ``*.ics``, inside forwarded ``message/rfc822`` parts), the
 body text of the message itself, and the machine-readable parts of delivery reports. Limits keep
 hostile mail cheap: parts over :data:`MAX_PART_BYTES` are skipped, a message over
-:data:`MAX_MESSAGE_BYTES` is read for its headers only, and each skip is listed in ``notes``.
+:data:`MAX_MESSAGE_BYTES` is read for its headers only, a header value over
+:data:`MAX_HEADER_CHARS` is cut (``References`` keeps its end: the nearest ancestors), and each
+cut or skip is listed in ``notes``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from mailer.rsvp.results import Envelope
 from mailer.rsvp.senders import Sender, mailboxes, read_sender
 from mailer.rsvp.textutil import (
+    MAX_HEADER_CHARS,
     MAX_TEXT_CHARS,
     decode_bytes,
     decode_header,
@@ -35,6 +38,7 @@ MAX_PART_BYTES = 5 * 1024 * 1024
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 MAX_PARTS = 300
 MAX_DEPTH = 8
+_KEEP_END = frozenset({"references"})  # its last ids are the nearest ancestors
 
 _CALENDAR_TYPES = frozenset(
     {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics", "text/ics"}
@@ -132,7 +136,10 @@ def _parse(raw: bytes) -> ParsedMessage:
         return ParsedMessage(env, (), "", "", "", unreadable="empty message")
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
     items = msg.items()
-    headers = tuple((str(name).lower(), decode_header(value)) for name, value in items[:200])
+    headers = tuple(
+        (str(name).lower(), decode_header(_capped(str(name).lower(), value, state)))
+        for name, value in items[:200]
+    )
     if not {n for n, _v in headers} & _KNOWN_HEADERS and all(
         msg.get(n) is None for n in ("From", "Subject", "Message-ID", "Date", "Content-Type")
     ):
@@ -162,6 +169,24 @@ def _parse(raw: bytes) -> ParsedMessage:
         attachments=tuple(state.attachments),
         structure_broken=bool(defects & _STRUCTURE_DEFECTS),
     )
+
+
+def _capped(name: str, value: object, state: _Walk | None = None) -> object:
+    """*value* cut to :data:`MAX_HEADER_CHARS` (before decoding, so the decoder never sees more),
+    with a note; ``References`` keeps its end."""
+    text = value if isinstance(value, str) else None
+    if text is None:
+        try:
+            text = str(value)
+        except Exception:
+            return value
+    if len(text) <= MAX_HEADER_CHARS:
+        return value
+    if state is not None:
+        state.note(f"the {name} header of {len(text):,} characters was cut to {MAX_HEADER_CHARS:,}")
+    if name in _KEEP_END:
+        return text[-MAX_HEADER_CHARS:]
+    return text[:MAX_HEADER_CHARS]
 
 
 def _header_block(raw: bytes) -> bytes:
@@ -261,7 +286,10 @@ def _walk_container(
     if ctype.startswith("message/"):
         for inner in subs[:1]:
             if not forwarded and not state.returned:  # a returned or forwarded original
-                state.returned = tuple((str(k).lower(), decode_header(v)) for k, v in inner.items())
+                state.returned = tuple(
+                    (str(k).lower(), decode_header(_capped(str(k).lower(), v)))
+                    for k, v in inner.items()[:200]
+                )
             _name, inner_from = address_of(inner)
             _walk(
                 inner, state, depth=depth + 1, forwarded=True, carrier=inner_from, top_report=False
@@ -310,7 +338,10 @@ def _leaf(
     if top_report and not forwarded and ctype in ("text/rfc822-headers", "message/rfc822-headers"):
         text, _ = decode_bytes(data, charset or "utf-8")
         parsed = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
-        state.returned = tuple((str(k).lower(), decode_header(v)) for k, v in parsed.items())
+        state.returned = tuple(
+            (str(k).lower(), decode_header(_capped(str(k).lower(), v)))
+            for k, v in parsed.items()[:200]
+        )
         return
     if (
         top_report
@@ -374,7 +405,8 @@ def _limited_walk(msg: email.message.Message) -> list[email.message.Message]:
 
 def _all_headers(msg: email.message.Message, name: str) -> list[str]:
     try:
-        return [decode_header(v) for v in (msg.get_all(name) or [])][:10]
+        values = (msg.get_all(name) or [])[:10]
+        return [decode_header(_capped(name.lower(), v)) for v in values]
     except Exception:
         return []
 

@@ -74,7 +74,7 @@ _PATTERNS = (
     + [(Answer.MAYBE, re.compile(p, _F)) for p in _MAYBE]
 )
 
-_LUNCH = re.compile(r"\b(louna\w*|ruokailu\w*|lunch\w*)\b", _F)
+_LUNCH = re.compile(r"\b(louna\w*+|ruokailu\w*+|lunch\w*+)\b", _F)
 _NEGATION = re.compile(
     r"\b(ei|emme|ilman|not|no|won't|can't|cannot|without|skip|inte|ingen|utan|"
     r"skippa|jätän|jättää)\b",
@@ -105,14 +105,14 @@ _ROLES = [
     (
         "photographer",
         re.compile(
-            r"\b(kuvaaj\w*|valokuvaaj\w*|kuvausryhm\w*|fotograf\w*|photographer\w*|cameraman|"
-            r"camera ?crew|kameraman\w*)\b",
+            r"\b(kuvaaj\w*+|valokuvaaj\w*+|kuvausryhm\w*+|fotograf\w*+|photographer\w*+|cameraman|"
+            r"camera ?crew|kameraman\w*+)\b",
             _F,
         ),
     ),
     (
         "colleague",
-        re.compile(r"\b(kollega\w*|kolleg(a|or|an|orna)|colleague\w*|työkaveri\w*)\b", _F),
+        re.compile(r"\b(kollega\w*+|kolleg(a|or|an|orna)|colleague\w*+|työkaveri\w*+)\b", _F),
     ),
 ]
 _NUMBERS = {
@@ -146,16 +146,23 @@ _TOTAL = [
     re.compile(r"\b(vi är|we are|we'll be|we will be|olemme) " + _NUM + r"\b", _F),
 ]
 _PLUS = re.compile(r"(?:\+\s?|\bplus[- ])" + _NUM + r"\b", _F)
-_INTERVIEW = re.compile(r"\b(haastat\w*|intervju\w*|interview\w*)\b", _F)
+_INTERVIEW = re.compile(r"\b(haastat\w*+|intervju\w*+|interview\w*+)\b", _F)
+_NOT_INTERVIEW = re.compile(r"\b(ei|not|no|inte|ingen)\b", _F)  # and "en" in Finnish
+_INTERVIEW_WORD = re.compile(r"\b(haastat|interview|intervju)", _F)
+_WITHOUT = re.compile(r"\b(ilman|without|utan)\b", _F)
 _DIET = re.compile(
-    r"\b(kasvis\w*|vegaan\w*|vegetar\w*|vegan\w*|gluteeni\w*|gluten\w*|laktoosi\w*|laktos\w*|"
-    r"allerg\w*|keliak\w*|maidoton|dairy[- ]free|erityisruokavalio\w*|specialkost)\b",
+    r"\b(kasvis\w*+|vegaan\w*+|vegetar\w*+|vegan\w*+|gluteeni\w*+|gluten\w*+|laktoosi\w*+|laktos\w*+|"
+    r"allerg\w*+|keliak\w*+|maidoton|dairy[- ]free|erityisruokavalio\w*+|specialkost)\b",
     _F,
 )
-_CLAUSE = re.compile(r"\s*(?:[,;:]|\s(?:mutta|but|men|och|ja|and)\s)\s*", _F)
+# A clause ends at a comma, semicolon or colon, or at "but" / "and" between spaces. The look-behind
+# lets an attempt start only where a run of white space starts (else every space of a long run
+# would scan the rest of the run again: quadratic in the run).
+_CLAUSE = re.compile(r"(?<!\s)(?:\s*+[,;:]\s*+|\s++(?:mutta|but|men|och|ja|and)\s++)", _F)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 MAX_REVIEW_LINES = 30
+MAX_CLAUSES = 300  # read from a reply, no more: each is tried against every phrase
 
 
 def read_text_answer(
@@ -166,9 +173,10 @@ def read_text_answer(
     language = language or reply_language(lines)
     shown = tuple(line.strip()[:300] for line in lines if line.strip())[:MAX_REVIEW_LINES]
     sentences = [s.strip() for s in _SENTENCE.split("\n".join(lines)[:20_000]) if s.strip()]
+    sentences = sentences[:MAX_CLAUSES]
     questions = tuple(s[:300] for s in sentences if s.endswith("?"))[:10]
     statements = [s for s in sentences if not s.endswith("?")]
-    clauses = [c for s in statements for c in _CLAUSE.split(s) if c and c.strip()]
+    clauses = [c for s in statements for c in _CLAUSE.split(s) if c and c.strip()][:MAX_CLAUSES]
     answer, reason = _answer(clauses)
     if answer is None and questions and not reason.startswith("both"):
         reason = "asks a question and gives no clear answer"
@@ -235,11 +243,7 @@ def _guests(clauses: list[str], language: str) -> tuple[int | None, tuple[str, .
     for clause in clauses:
         for role, pattern in _ROLES:
             m = pattern.search(clause)
-            if (
-                m
-                and not _negated(clause[: m.start()], language)
-                and not re.search(r"\b(ilman|without|utan)\b", clause, _F)
-            ):
+            if m and not _negated(clause[: m.start()], language) and not _WITHOUT.search(clause):
                 roles.append(role)
         for pattern in _TOTAL:
             m = pattern.search(clause)
@@ -273,12 +277,14 @@ def _lunch(clauses: list[str], language: str) -> bool | None:
 
 _FI_NAME = [
     re.compile(r"\b(\w+?)n\s+kanssa\b", _F),  # genitive: "Vesan kanssa" -> Vesa
-    re.compile(r"haastattelu\w*\s+(\w+?)(?:lta|ltä)\b", _F),  # ablative: "haastattelu Vesalta"
-    re.compile(r"haastatel\w*\s+(\w+?)(?:a|ä)\b", _F),  # partitive: "haastatella Vesaa"
-    re.compile(r"\b(\w+?)n\s+haastat\w*", _F),  # "Vesan haastattelu"
+    re.compile(
+        r"haastattelu\w{0,40}+\s+(\w+?)(?:lta|ltä)\b", _F
+    ),  # ablative: "haastattelu Vesalta"
+    re.compile(r"haastatel\w{0,40}+\s+(\w+?)(?:a|ä)\b", _F),  # partitive: "haastatella Vesaa"
+    re.compile(r"\b(\w+?)n\s+haastat\w*+", _F),  # "Vesan haastattelu"
 ]
 _SV_EN_NAME = re.compile(
-    r"\b(?i:intervju\w*|interview\w*)\s+(?:(?i:med|with)\s+)?((?i:the\s+)?[\w-]+"
+    r"\b(?i:intervju\w*+|interview\w*+)\s+(?:(?i:med|with)\s+)?((?i:the\s+)?[\w-]+"
     r"(?:\s+[A-ZÅÄÖ][\w-]+)?)"
 )
 _STOP = frozenset(
@@ -320,14 +326,11 @@ _STOP = frozenset(
 
 def _interviews(sentences: list[str], speakers: Sequence[str], language: str) -> tuple[str, ...]:
     wishes: list[str] = []
-    clauses = [c for s in sentences for c in _CLAUSE.split(s) if c and c.strip()]
+    clauses = [c for s in sentences for c in _CLAUSE.split(s) if c and c.strip()][:MAX_CLAUSES]
     for clause in clauses:
         if not _INTERVIEW.search(clause):
             continue
-        before = clause[: [m.start() for m in _INTERVIEW.finditer(clause)][-1]]
-        if re.search(r"\b(ei|not|no|inte|ingen)\b", before, _F) or (
-            language not in ("sv", "en") and _FINNISH_EN.search(before)
-        ):
+        if _declines_interview(clause, language):
             continue  # "en tarvitse haastattelua", "no interview needed"
         name = _speaker(clause, speakers) or _name(clause)
         wish = name or clause.strip().rstrip("?.!")[:200]
@@ -336,14 +339,41 @@ def _interviews(sentences: list[str], speakers: Sequence[str], language: str) ->
     return tuple(wishes[:5])
 
 
+def _declines_interview(clause: str, language: str) -> bool:
+    """A negation followed (anywhere later) by an interview word: "en kaipaa haastattelua"
+    ("en" only when the reply may be Finnish: in Swedish it is "a").
+
+    The first negation is enough (it leaves the most text after it), so this is a few linear
+    searches; one pattern with ``.*`` between the two would scan the rest of the clause again
+    from every negation word.
+    """
+    found = [_NOT_INTERVIEW.search(clause)]
+    if language not in ("sv", "en"):
+        found.append(_FINNISH_EN.search(clause))
+    ends = [m.end() for m in found if m is not None]
+    return bool(ends) and _INTERVIEW_WORD.search(clause, min(ends)) is not None
+
+
 def _speaker(sentence: str, speakers: Sequence[str]) -> str:
     lowered = sentence.lower()
     for speaker in speakers:
         first = speaker.split()[0] if speaker.split() else ""
         stem = first[: max(3, len(first) - 2)].lower()
-        if stem and re.search(r"\b" + re.escape(stem), lowered):
+        if stem and _word_start(lowered, stem):
             return speaker
     return ""
+
+
+def _word_start(text: str, stem: str) -> bool:
+    """Whether *stem* occurs in *text* where a word starts (``\b`` + stem, without a regex built
+    from the officer's configuration)."""
+    at = text.find(stem)
+    while at >= 0:
+        before = text[at - 1] if at else " "
+        if not (before.isalnum() or before == "_") or not (stem[0].isalnum() or stem[0] == "_"):
+            return True
+        at = text.find(stem, at + 1)
+    return False
 
 
 def _name(clause: str) -> str:

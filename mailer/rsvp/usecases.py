@@ -17,6 +17,7 @@ from mailer.contacts import open_store, project_for
 from mailer.errors import ConfigError
 from mailer.oauth import token_source
 from mailer.rsvp.apply import IngestReport, Progress
+from mailer.rsvp.budget import ReadLimits
 from mailer.rsvp.decisions import ManualAnswer, set_answer, suppress, unsuppress
 from mailer.rsvp.export import write_export
 from mailer.rsvp.fetch import FetchReport, fetch_and_ingest, import_paths
@@ -69,6 +70,7 @@ def fetch_replies(
             now=now,
             progress=progress,
             speakers=speakers_of(config),
+            limits=read_limits(config),
         )
     return MailboxRead(report, f"{imap.username}@{imap.host} {imap.folder}")
 
@@ -79,8 +81,18 @@ def import_replies(
     """``rsvp import``: .eml files, folders of them, mbox files and Maildir folders."""
     with open_store(config) as store:
         return import_paths(
-            paths, store=store, now=now, progress=progress, speakers=speakers_of(config)
+            paths,
+            store=store,
+            now=now,
+            progress=progress,
+            speakers=speakers_of(config),
+            limits=read_limits(config),
         )
+
+
+def read_limits(config: Config) -> ReadLimits:
+    """[rsvp] parse_budget_seconds and max_message_bytes."""
+    return ReadLimits(config.rsvp.parse_budget_seconds, config.rsvp.max_message_bytes)
 
 
 def list_answers(config: Config, *, status: str | None = None) -> tuple[RsvpRow, ...]:
