@@ -393,7 +393,10 @@ def _name(clause: str) -> str:
     return ""
 
 
+_NOTE_CLAUSE = re.compile(r"[.!?;\n]++")  # an answer's note, split into clauses
+
+
 def guest_roles(text: str, *, language: str = "") -> tuple[str, ...]:
     """Who comes along according to *text* (an answer's note): ``("photographer",)``..."""
     language = language or reply_language([text])
-    return _guests([c for c in re.split(r"[.!?;\n]+", text) if c.strip()], language)[1]
+    return _guests([c for c in _NOTE_CLAUSE.split(text) if c.strip()], language)[1]
