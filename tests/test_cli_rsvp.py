@@ -420,6 +420,26 @@ def test_import_records_each_kind_of_reply(project: Path) -> None:
     assert again.stdout == "7 messages: 7 seen before\n"
 
 
+@pytest.mark.parametrize("columns", [80, 150])
+def test_import_rows_keep_the_reason_readable(
+    columns: int, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Narrower than 110 columns the reason gets its own line under its row: as a fifth column
+    it was squeezed to a few letters a line (and a contact column of "-" folded its heading)."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    lines = ok("rsvp", "import", str(write_replies(project))).stdout.splitlines()
+    assert lines[0].split() == ["message", "kind", "outcome", "contact"] + (
+        ["detail"] if columns > 110 else []
+    )
+    row = next(i for i, x in enumerate(lines) if x.startswith("07-unsubscribe.eml"))
+    cells = lines[row].split()
+    assert cells[:4] == ["07-unsubscribe.eml", "unsubscribe", "review", SARAH]
+    reason = " ".join(cells[4:]) if columns > 110 else lines[row + 1]
+    if columns < 110:
+        assert reason.startswith("    ") and len(cells) == 4
+    assert "unsubscribe" in reason.lower() or "list" in reason.lower(), reason
+
+
 def test_a_large_import_shows_counts_instead_of_a_row_each(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -90,22 +90,7 @@ def ingest_report(report: IngestReport) -> None:
     if len(new) > MAX_MESSAGE_ROWS:
         _ingest_counts(new)
     elif new:
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        table.add_column("message", no_wrap=True, overflow="fold")  # file names kept whole
-        for column in ("kind", "outcome"):
-            table.add_column(column, overflow="fold", min_width=7)
-        widest = _email_width(i.contact or "-" for i in new)
-        table.add_column("contact", overflow="fold", width=widest)
-        table.add_column("detail", overflow="fold", min_width=7)
-        for item in new:
-            table.add_row(  # Text: what mail says is never read as rich markup ("[rsvp] ...")
-                Text(_source(item.source)),
-                item.kind.value.replace("_", " "),
-                item.outcome.value,
-                Text(item.contact or "-"),
-                Text(item.detail),
-            )
-        show_table(table)
+        _ingest_rows(new)
     outcomes = report.outcomes
     total = len(report.items)
     parts = [_counted(outcomes[key], words) for key, words in _OUTCOME_WORDS if outcomes.get(key)]
@@ -116,6 +101,45 @@ def ingest_report(report: IngestReport) -> None:
             f"Next: mailer rsvp review ({n} new {'item waits' if n == 1 else 'items wait'} "
             "for your decision)"
         )
+
+
+# Below this width the detail (the reason, often a sentence) gets its own line under each row:
+# as a fifth column it would be squeezed to a few letters a line.
+DETAIL_OWN_LINE_BELOW = 110
+
+
+def _ingest_rows(new: Sequence[IngestItem]) -> None:
+    """A row per message: file, kind, outcome, contact, and what it says (its detail)."""
+    rows = [
+        (_source(i.source), i.kind.value.replace("_", " "), i.outcome.value, i.contact or "-")
+        for i in new
+    ]
+    if out.width < DETAIL_OWN_LINE_BELOW:  # aligned columns, the detail indented below
+        widths = [
+            max(len(r[k]) for r in [("message", "kind", "outcome", "contact"), *rows])
+            for k in range(4)
+        ]
+        info(
+            "  ".join(
+                h.ljust(w)
+                for h, w in zip(("message", "kind", "outcome", "contact"), widths, strict=True)
+            ).rstrip()
+        )
+        for row, item in zip(rows, new, strict=True):
+            info("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            if item.detail:
+                info(f"    {item.detail}")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("message", no_wrap=True, overflow="fold")  # file names kept whole
+    for column in ("kind", "outcome"):
+        table.add_column(column, overflow="fold", min_width=7)
+    table.add_column("contact", overflow="fold", width=_email_width(r[3] for r in rows))
+    table.add_column("detail", overflow="fold", min_width=24)
+    for row, item in zip(rows, new, strict=True):
+        # Text: what mail says is never read as rich markup ("[rsvp] ...")
+        table.add_row(*(Text(c) for c in row), Text(item.detail))
+    show_table(table)
 
 
 def _counted(n: int, words: str) -> str:
@@ -200,7 +224,8 @@ def rows_table(rows: Sequence[RsvpRow]) -> None:
 
 def _email_width(emails: Iterable[str]) -> int:
     """The width of a column that holds these addresses whole (up to 60; longer ones fold)."""
-    return min(60, max((len(e) for e in emails), default=7))
+    # never narrower than its heading ("contact"), or the heading folds one letter a line
+    return min(60, max([7, *(len(e) for e in emails)]))
 
 
 def rows_json(rows: Sequence[RsvpRow]) -> None:
