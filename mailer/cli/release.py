@@ -210,6 +210,7 @@ def wait(trust_clock: TrustClockOpt = False) -> None:
                 clock=clock,
                 progress=progress,
                 on_wait=progress.waiting,
+                on_check=progress.checked,
                 interactive=console.is_interactive(),
                 trust_clock=trust_clock,
             )
