@@ -268,8 +268,10 @@ def forecast(record: ClockRecord, *, when: str) -> str:
         return ""
     if verdict is Verdict.SKEWED and record.offset is not None:
         way = "ahead of" if record.offset >= 0 else "behind"
-        source = record.source.split(" (", 1)[0] or "NTP time"
-        said = "NTP time (chronyc)" if record.source == "chronyc" else f"{source}'s time"
+        name, _, kind = record.source.partition(" (")
+        said = f"{name}'s time (its {kind}" if kind else f"{name or 'NTP'} time"
+        if record.source == "chronyc":
+            said = "NTP time (chronyc)"
         return (
             f"the clock is {_amount(record.offset)} {way} {said}: the release will not go out "
             f"at {when} unless the clock is set right ('timedatectl set-ntp true', or 'sudo "
