@@ -351,3 +351,22 @@ def test_wait_shows_a_wrong_clock_during_its_countdown_and_refuses_at_the_embarg
     result = run_release(config, command=Command.WAIT, clock=clock, on_check=said.append)
     assert said == [f"FAIL: {ahead(server)}"] * 2
     assert result.exit_code is ExitCode.CLOCK and server.messages == []
+
+
+def test_mailer_check_connect_says_whether_the_release_would_go_out_on_this_clock(
+    project: Path, smtp_server: Callable[..., SmtpTestServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = smtp_server()
+    use_smtp(project, server)
+    clock = FakeClock(SCHEDULED_AT)
+    server.greeting_date = lambda: clock.now() - HOUR
+    wrong = cli(project, clock, monkeypatch, "check", "--connect")
+    assert wrong.exit_code == ExitCode.ERROR
+    expected = "FAIL  clock       " + ahead(server).replace(WHEN, "its embargo")
+    assert expected in " ".join(wrong.stdout.split()).replace("FAIL clock", "FAIL  clock      ")
+    server.greeting_date = clock.now
+    right = cli(project, clock, monkeypatch, "check", "--connect")
+    assert right.exit_code == 0, right.output
+    assert f"ok    clock       clock ok: 0.5 s behind 127.0.0.1:{server.port} (SMTP greeting)" in (
+        right.stdout
+    )

@@ -291,3 +291,17 @@ def forecast(record: ClockRecord, *, when: str) -> str:
         f"release will go out at {when} by this clock, unchecked; set [release] clock_url to "
         "have it checked"
     )
+
+
+def check_line(config: Config, clock: Clock) -> tuple[bool, str]:
+    """``mailer check --connect``'s line for the clock: ``ok``, ``warn`` (nothing confirms it)
+    or ``FAIL`` (the release would not go out on it), and whether it passed; ('', True) when
+    the release's clock is not checked (the outbox without ``clock_url``)."""
+    if not needs_check(config):
+        return True, ""
+    check = check_clock(config, clock)
+    found = record_of(check, schedule_id=None, at=clock.now(), command="check")
+    said = forecast(found, when="its embargo")
+    if not said:
+        return True, f"ok    clock       {check.line}"
+    return (not check.refused), f"{'FAIL' if check.refused else 'warn'}  clock       {said}"
