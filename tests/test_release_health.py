@@ -34,6 +34,7 @@ from mailer.release.status import release_status
 from mailer.sending import NoProgress, check_smtp
 from mailer.store import Store
 from mailer.store import db as store_db
+from mailer.timesync import SyncStatus
 from tests.fixtures_smtp import SmtpTestServer, smtp_config
 from tests.helpers import make_project, set_keys
 from tests.test_release import (
@@ -58,7 +59,11 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def clock() -> HookedClock:
-    return HookedClock(SCHEDULED_AT.astimezone(dt.UTC))
+    # A machine that says its clock is synchronised: the pre-flight's clock check (the test
+    # servers' greetings state no time) finds it right (tests/test_clock_trust.py tests the rest).
+    hooked = HookedClock(SCHEDULED_AT.astimezone(dt.UTC))
+    hooked.sync = SyncStatus(True, "timedatectl", "timedatectl: NTPSynchronized=yes")
+    return hooked
 
 
 def mailer(project: Path, *args: str, env: dict[str, str] | None = None) -> Any:
@@ -414,9 +419,11 @@ def test_finding_6_a_password_missing_in_crons_environment_shows_days_ahead(
         "13:00:00 EEST (10:00:00 UTC) is in 2 d 23 h; pre-flight FAIL: MAILER_SMTP_PASSWORD is "
         "not set in cron's environment ([smtp] password_env)\n"
     )
-    assert server.connections == 0  # cheap: no server is asked before the embargo
+    # Cheap: the clock check read the server's greeting (no login, nothing sent) ...
+    assert (server.connections, server.greetings, server.messages) == (1, 1, [])
     clock.advance(60)
     again = cron_run(project, clock, monkeypatch)
+    assert server.connections == 1  # ... and, this far ahead, not again for 10 minutes
     assert again.exit_code == 1
     assert again.stderr == ""  # said once: cron mails it when it starts failing, not every minute
     assert again.stdout.startswith("2027-06-22T10:03:00.000Z mailer release send-due: not yet")

@@ -77,11 +77,14 @@ def status(
     """
     # lazy: keeps --help fast
     from mailer import console
+    from mailer.clock import SystemClock
     from mailer.config import load_config
     from mailer.project import project_status
 
     with handled():
-        result = project_status(load_config(config_path()), all_problems=as_json)
+        result = project_status(
+            load_config(config_path()), now=SystemClock().now(), all_problems=as_json
+        )
         if as_json:
             console.status_json(result)
         else:

@@ -190,6 +190,7 @@ def wait(trust_clock: TrustClockOpt = False) -> None:
     """Wait with a countdown and send on the second.
 
     In the foreground, without cron: sends on the embargo second.
+    Every minute of the countdown it runs send-due's pre-flight (the clock included).
     Ctrl-C stops it; nothing is left half done, and running it again resumes.
     """
     # lazy: keeps --help fast
@@ -210,6 +211,7 @@ def wait(trust_clock: TrustClockOpt = False) -> None:
                 clock=clock,
                 progress=progress,
                 on_wait=progress.waiting,
+                on_check=progress.checked,
                 interactive=console.is_interactive(),
                 trust_clock=trust_clock,
             )

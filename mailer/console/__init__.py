@@ -511,6 +511,8 @@ def _release_schedule(schedule: Any) -> None:
     check = schedule.get("last_check")
     if isinstance(check, dict):
         info(f"{'Pre-flight:':<13}{check['summary']}")
+    if schedule.get("overdue"):
+        warning(str(schedule["overdue"]))
     clock = schedule.get("clock_check")
     if isinstance(clock, dict):
         if clock["refused"] or clock["verdict"] != "trusted":

@@ -276,6 +276,7 @@ class ReleaseProgress:
         self._announced = False
         self._notice: Notice | None = None
         self._zone: ZoneInfo | None = None
+        self._check = "ok"  # the last pre-flight of the countdown
 
     def __rich__(self) -> Text:
         with self._lock:
@@ -284,7 +285,10 @@ class ReleaseProgress:
             left = (self._embargo - self._clock.now()).total_seconds()
             if left > 0:
                 shown = f"{left:.1f} s" if left < 60 else relative(left)[1:]
-                return Text(f"Waiting for the embargo {self._label}: {shown} (Ctrl-C stops safely)")
+                text = f"Waiting for the embargo {self._label}: {shown} (Ctrl-C stops safely)"
+                if self._check != "ok":
+                    text += f"\n  pre-flight {self._check}"
+                return Text(text)
             total = "?" if self._total is None else str(self._total)
             text = f"Sending: {self._done}/{total} messages"
             if self._notice is not None:
@@ -310,6 +314,14 @@ class ReleaseProgress:
     def waiting(self, schedule: Schedule, seconds_left: float) -> None:
         """The ``on_wait`` callback of ``wait`` (also called once when it arms)."""
         self._start(schedule)
+
+    def checked(self, text: str) -> None:
+        """The ``on_check`` callback of ``wait``: the pre-flight's result each minute. Under the
+        countdown on a terminal; without one, a warning line whenever it changes."""
+        with self._lock:
+            before, self._check = self._check, text
+        if text != before and not out.is_terminal:
+            (info if text == "ok" else warning)(f"pre-flight {text}")
 
     def started(self, total: int) -> None:
         with self._lock:

@@ -24,7 +24,7 @@ from mailer.models import Campaign, Contact
 from mailer.oauth import token_source
 from mailer.project.files import file_warnings
 from mailer.project.starter import starter_config
-from mailer.release import check_rounds
+from mailer.release import check_rounds, clock_line
 from mailer.rsvp import probe_imap
 from mailer.wording import plural
 
@@ -159,6 +159,10 @@ def run_check(
             ok = False
             hint = f" ({exc.hint})" if exc.hint else ""
             lines.append(f"FAIL  imap        {exc.message}{hint}")
+    if connect:
+        clock_ok, line = clock_line(config, clock or SystemClock())
+        ok = ok and clock_ok
+        lines.extend([line] if line else [])
     return CheckReport(tuple(lines), ok, sign_in_required=sign_in.lapsed)
 
 

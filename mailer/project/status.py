@@ -47,15 +47,22 @@ SECTIONS: tuple[StatusSection, ...] = (
     rsvp_section,
     release_section,
     relays_section,
-    schedule_section,
 )
+# Sections that depend on the time now, shown after the others.
+TimedSection = Callable[[Config, Store, dt.datetime], tuple[str, dict[str, Any]] | None]
+TIMED_SECTIONS: tuple[TimedSection, ...] = (schedule_section,)
 
 
 def collect_status(
-    config: Config, contacts: ContactCounts, store: Store, *, all_problems: bool = False
+    config: Config,
+    contacts: ContactCounts,
+    store: Store,
+    *,
+    now: dt.datetime,
+    all_problems: bool = False,
 ) -> Status:
     """The counts come from SQL; of the failed and in-doubt rows only the ones shown are read
-    (all of them with *all_problems*, for ``--json``)."""
+    (all of them with *all_problems*, for ``--json``); *now* for what is overdue."""
     journal = store.journal
     troubled = (State.FAILED, State.IN_DOUBT)
     limit = -1 if all_problems else PROBLEMS_SHOWN
@@ -73,6 +80,10 @@ def collect_status(
     extra: dict[str, Any] = {}
     for section in SECTIONS:
         found = section(config, store)
+        if found is not None:
+            extra[found[0]] = found[1]
+    for timed in TIMED_SECTIONS:
+        found = timed(config, store, now)
         if found is not None:
             extra[found[0]] = found[1]
     return Status(
@@ -111,8 +122,8 @@ def status_json(status: Status) -> dict[str, Any]:
     }
 
 
-def project_status(config: Config, *, all_problems: bool = False) -> Status:
+def project_status(config: Config, *, now: dt.datetime, all_problems: bool = False) -> Status:
     """``mailer status``: contacts.csv counted, and every round's counts from the journal."""
     contacts = count_project_contacts(config)
     with open_store(config, read_only=True) as store:
-        return collect_status(config, contacts, store, all_problems=all_problems)
+        return collect_status(config, contacts, store, now=now, all_problems=all_problems)

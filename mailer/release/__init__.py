@@ -9,6 +9,7 @@ reports; :mod:`.cron` writes the crontab line and the systemd timer. :mod:`.usec
 """
 
 from mailer.release.audience import check_rounds, release_spec
+from mailer.release.clocktrust import check_line as clock_line
 from mailer.release.cron import CronSetup, cron_setup
 from mailer.release.lock import stamp
 from mailer.release.plan import (
@@ -47,6 +48,7 @@ __all__ = [
     "cancel_release",
     "check_rounds",
     "check_summary",
+    "clock_line",
     "cron_setup",
     "describe",
     "in_words",

@@ -34,7 +34,7 @@ from mailer.release.audience import (
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
-from mailer.release.clocktrust import ClockCheck, Verdict, check_clock, needs_check
+from mailer.release.clocktrust import ClockCheck, Verdict, check_clock, needs_check, reusable
 from mailer.release.relays import Fallback, prepare_fallback, relay_lines
 from mailer.release.schedule import Decision, brief, decide, in_words, relative
 from mailer.sending import Progress, SendReport, send_batch
@@ -267,10 +267,19 @@ class Run:
 
     def refused_by_clock(self, schedule: Schedule, decision: Decision) -> RunResult | None:
         """Check the clock (:mod:`.clocktrust`) and record it; a refusal ends the run, exit
-        code 5, nothing claimed and the schedule as it was (the next run checks again)."""
+        code 5, nothing claimed and the schedule as it was (the next run checks again). A
+        pre-flight's check of the last minutes that found it right is used as it is: no round
+        trip to a source between the embargo second and the first message."""
         if not needs_check(self.config):
             return None
-        check = check_clock(self.config, self.clock, trust=self.trust_clock)
+        release = self.config.release
+        check = reusable(
+            self.store.clock_checks.last(schedule.id),
+            now=self.clock.now(),
+            max_skew=release.max_clock_skew_seconds,
+            require=release.require_clock_check,
+            trust=self.trust_clock,
+        ) or check_clock(self.config, self.clock, trust=self.trust_clock)
         self.clock_check = check
         self.store.clock_checks.record(
             ClockRecord(

@@ -25,13 +25,14 @@ systemd timer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from mailer.clock import Clock
 from mailer.config import Config
 from mailer.contacts import open_store
 from mailer.errors import ExitCode, MailerError, ReleaseCancelled
-from mailer.models import ACTIVE_STATES, Campaign
+from mailer.models import ACTIVE_STATES, Campaign, Schedule
 from mailer.release.audience import ROUND
 from mailer.release.lock import ReleaseLock, lock_path, log_line, stamp
 from mailer.release.plan import (
@@ -42,7 +43,7 @@ from mailer.release.plan import (
     save_schedule,
     send_prebrief,
 )
-from mailer.release.preflight import preflight
+from mailer.release.preflight import check_clock_ahead, preflight
 from mailer.release.run import Command, Run, RunResult, Waiting, finish, locked
 from mailer.release.schedule import Decision, decide
 from mailer.sending import Progress
@@ -62,6 +63,7 @@ def run_release(
     use_lock: bool = True,
     on_wait: Waiting | None = None,
     trust_clock: bool = False,
+    on_check: Callable[[str], None] | None = None,
 ) -> RunResult:
     """One run of ``send-due``, ``wait`` or ``send-now``; logged in the run log and the log file.
 
@@ -69,6 +71,8 @@ def run_release(
     (:mod:`~mailer.release.clocktrust`); *trust_clock* (``--trust-clock``) sends whatever the
     check finds. Never raises for "nothing to do"; raises :class:`MailerError` (after logging
     it) when the run cannot work, and re-raises Ctrl-C after releasing what it had claimed.
+    ``wait`` runs send-due's pre-flight every minute of its countdown and hands each result to
+    *on_check* (:class:`WaitChecks`).
     """
     owner = process_owner()
     about = f"{owner} {command.value} since {stamp(clock.now())}"
@@ -102,6 +106,8 @@ def run_release(
                         schedule_id=None, command=command.value, owner=owner, now=clock.now()
                     )
 
+                if command is Command.WAIT:
+                    on_wait = WaitChecks(config, store, clock, on_wait, on_check)
                 run = Run(
                     config,
                     store,
@@ -178,6 +184,58 @@ def run_release(
     return result
 
 
+class WaitChecks:
+    """The ``on_wait`` of ``wait``: before the embargo, once a minute (by the monotonic clock),
+    the pre-flight that cron's send-due runs (without the password, which ``wait`` asked for
+    before its countdown), recorded as the schedule's last check; its text goes to *on_check*.
+    So ``release status`` in another terminal sees a waiting release checked, and the clock is
+    checked in the minutes before the embargo (the arming run reuses that check)."""
+
+    EVERY = 60.0  # seconds
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        on_wait: Waiting | None,
+        on_check: Callable[[str], None] | None,
+    ) -> None:
+        self.config, self.store, self.clock = config, store, clock
+        self.on_wait, self.on_check = on_wait, on_check
+        self.last: float | None = None
+
+    def __call__(self, schedule: Schedule, left: float) -> None:
+        now, mono = self.clock.now(), self.clock.monotonic()
+        waiting = decide(schedule, now) in (Decision.NOT_YET, Decision.PAUSED)
+        if waiting and (self.last is None or mono - self.last >= self.EVERY):
+            self.last = mono
+            clock_check = check_clock_ahead(
+                self.config,
+                self.store,
+                schedule,
+                clock=self.clock,
+                command=f"{Command.WAIT.value} pre-flight",
+            )
+            check = preflight(
+                self.config,
+                schedule,
+                now=now,
+                lock_holder="",
+                where="this terminal",
+                clock=self.clock,
+                clock_check=clock_check,
+                password_known=True,
+            )
+            self.store.releases.record_check(
+                schedule.id, now=now, command=Command.WAIT.value, ok=check.ok, result=check.text
+            )
+            if self.on_check is not None:
+                self.on_check(check.text)
+        if self.on_wait is not None:
+            self.on_wait(schedule, left)
+
+
 def _with_preflight(
     config: Config, store: Store, result: RunResult, *, clock: Clock, holder: str
 ) -> RunResult:
@@ -191,8 +249,17 @@ def _with_preflight(
         return result
     if decide(schedule, now) not in (Decision.NOT_YET, Decision.PAUSED):
         return result
+    clock_check = check_clock_ahead(
+        config, store, schedule, clock=clock, command=f"{Command.SEND_DUE.value} pre-flight"
+    )
     check = preflight(
-        config, schedule, now=now, lock_holder=holder, where="cron's environment", clock=clock
+        config,
+        schedule,
+        now=now,
+        lock_holder=holder,
+        where="cron's environment",
+        clock=clock,
+        clock_check=clock_check,
     )
     before = store.releases.record_check(
         schedule.id, now=now, command=Command.SEND_DUE.value, ok=check.ok, result=check.text

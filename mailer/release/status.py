@@ -129,9 +129,7 @@ def release_status(
     )
     decision = decide(schedule, now)
     last_check = releases.last_check(schedule.id) if schedule is not None else None
-    overdue = decision in (Decision.NOT_YET, Decision.PAUSED) and (
-        last_check is None or now - last_check.at > CHECK_OVERDUE
-    )
+    overdue = is_overdue(schedule, last_check, now)
     return ReleaseStatus(
         clock_check=store.clock_checks.last(schedule.id) if schedule is not None else None,
         clock_warning=early_warning(people, embargo, now),
@@ -354,11 +352,28 @@ def relays_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] |
     return "release_relays", found
 
 
-def schedule_section(config: Config, store: Store) -> tuple[str, dict[str, Any]] | None:
+def schedule_section(
+    config: Config, store: Store, now: dt.datetime
+) -> tuple[str, dict[str, Any]] | None:
+    """``"release_schedule"``: the schedule, send-due's last pre-flight, whether one is
+    overdue (as ``release status`` says it), and the last clock check."""
     schedule = store.releases.current()
     found = schedule_json(schedule)
     if schedule is None or found is None:
         return None
-    check = check_json(store.releases.last_check(schedule.id), ZoneInfo(schedule.zone))
-    clock = clock_json(store.clock_checks.last(schedule.id))
-    return "release_schedule", found | {"last_check": check, "clock_check": clock}
+    zone = ZoneInfo(schedule.zone)
+    last = store.releases.last_check(schedule.id)
+    overdue = is_overdue(schedule, last, now)
+    return "release_schedule", found | {
+        "last_check": check_json(last, zone),
+        "check_overdue": overdue,
+        "overdue": overdue_summary(last, zone, now=now) if overdue else None,
+        "clock_check": clock_json(store.clock_checks.last(schedule.id)),
+    }
+
+
+def is_overdue(schedule: Schedule | None, last: ReleaseCheck | None, now: dt.datetime) -> bool:
+    """Before the embargo, and no pre-flight check for :data:`CHECK_OVERDUE`."""
+    return decide(schedule, now) in (Decision.NOT_YET, Decision.PAUSED) and (
+        last is None or now - last.at > CHECK_OVERDUE
+    )

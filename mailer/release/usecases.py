@@ -16,7 +16,9 @@ from mailer.config import Config
 from mailer.contacts import open_store, project_for
 from mailer.models import Schedule
 from mailer.oauth import sign_in_health
+from mailer.release.clocktrust import ClockCheck, check_clock, forecast, needs_check, record_of
 from mailer.release.plan import Cancelled, Proposal, cancel, plan_schedule, save_schedule
+from mailer.release.schedule import brief
 from mailer.release.status import ReleaseStatus, release_status
 
 
@@ -37,18 +39,42 @@ def schedule_release(
     show: Callable[[Proposal], None],
     confirm: Callable[[Proposal], bool],
 ) -> Scheduled:
-    """Validate the embargo, render and check every message, *show* the proposal, and save it
-    when the officer *confirm*s it."""
+    """Validate the embargo, render and check every message, check the clock, *show* the
+    proposal, and save it when the officer *confirm*s it (the clock's check with it: the first
+    of the pre-flight's checks)."""
     project = project_for(config)
     with open_store(config) as store:
         proposal = plan_schedule(
             project, store, at=at, tz=tz, tag=tag, now=clock.now(), prebrief=prebrief
         )
         proposal = _with_sign_in(config, proposal, clock)
+        proposal, checked = _with_clock(config, proposal, clock)
         show(proposal)
         if not confirm(proposal):
             return Scheduled(proposal, None)
-        return Scheduled(proposal, save_schedule(store, proposal, now=clock.now()))
+        saved = save_schedule(store, proposal, now=clock.now())
+        if checked is not None:
+            check, at_time, line = checked
+            store.clock_checks.record(
+                record_of(check, schedule_id=saved.id, at=at_time, command="schedule", line=line)
+            )
+        return Scheduled(proposal, saved)
+
+
+def _with_clock(
+    config: Config, proposal: Proposal, clock: Clock
+) -> tuple[Proposal, tuple[ClockCheck, dt.datetime, str] | None]:
+    """The clock checked now (:mod:`.clocktrust`): a warning when the release would not go out
+    at the embargo on it, or would go out unchecked; the check, its time and its line."""
+    if not needs_check(config):
+        return proposal, None
+    check = check_clock(config, clock)
+    at = clock.now()
+    found = record_of(check, schedule_id=None, at=at, command="schedule")
+    said = forecast(found, when=brief(proposal.embargo.utc, proposal.embargo.zone))
+    if said:
+        proposal = replace(proposal, warnings=(*proposal.warnings, said))
+    return proposal, (check, at, said or check.line)
 
 
 def _with_sign_in(config: Config, proposal: Proposal, clock: Clock) -> Proposal:

@@ -21,7 +21,7 @@ class ClockRecord:
     at: dt.datetime
     command: str
     verdict: str  # "trusted", "skewed", "unverified"
-    refused: bool  # the release was not sent because of it
+    refused: bool  # the release was (a check ahead of time: would be) not sent because of it
     overridden: bool  # --trust-clock was given
     offset: float | None  # seconds the machine's clock was ahead (+) or behind (-)
     uncertainty: float | None
