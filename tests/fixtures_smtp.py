@@ -10,6 +10,7 @@ Fixture ``smtp_server`` is a factory; every server it starts is stopped after th
         server = smtp_server(idle_timeout=0.3)     # closes connections idle for 0.3 s
         server = smtp_server(auth=True, login_needs_tls=True)  # plain, AUTH only after STARTTLS
         server = smtp_server(pipelining=False)     # no PIPELINING in EHLO (default: offered)
+        server = smtp_server(chunking=True)        # CHUNKING in EHLO: BDAT (default: not offered)
         server.host, server.port, server.ca_file  # ca_file: the trustme CA (PEM) for [smtp] ca_file
         SmtpTestServer.USERNAME, SmtpTestServer.PASSWORD   # the one account that may log in
         server.smtp_section(**overrides)          # a ready [smtp] table for parse_config
@@ -37,8 +38,14 @@ connection or answered too late, i.e. the client could not know), ``server.by_me
 ``server.received_by(address)`` (Message-IDs), ``server.connections`` (opened),
 ``server.max_concurrent``, ``server.logins``, ``server.early`` (commands that arrived before
 the previous one was answered: ``early["mail"]``, MAIL with its RCPT TO already there,
-``early["data"]``, the end of data with the next MAIL already there). All of it is
+``early["data"]``, the end of data with the next MAIL already there), ``server.commands``
+(how many of each command arrived: ``commands["BDAT"]``, ``commands["DATA"]``). All of it is
 thread-safe to read.
+
+BDAT (RFC 3030, which aiosmtpd lacks) is the fixture's own: ``BDAT <n> [LAST]`` reads exactly
+*n* bytes whatever the state (the data is consumed even when refused), answers ``503`` without
+a MAIL, ``554`` when no recipient was accepted, ``552`` past the size limit, and on ``LAST``
+hands the chunks to the same DATA hook as DATA, so every data fault above works with BDAT too.
 
 Fixture ``date_server``: ``http.server`` on 127.0.0.1 whose ``Date:`` header states
 ``date_server.now()`` (the real time unless a test sets it), for ``[release] clock_url``
@@ -70,7 +77,7 @@ from typing import Any
 
 import pytest
 import trustme
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 from mailer.config.load import Config, parse_config
 from mailer.models import Campaign, Contact, Outgoing
@@ -138,6 +145,8 @@ class _Handler:
         session.host_name = hostname  # the new-style hook must set it itself
         if self.server.pipelining:
             responses.insert(-1, "250-PIPELINING")
+        if self.server.chunking:
+            responses.insert(-1, "250-CHUNKING")
         return responses
 
     async def handle_MAIL(  # aiosmtpd's hook names
@@ -185,6 +194,7 @@ class _Handler:
 
 class SmtpTestServer:
     PIPELINING = True
+    CHUNKING = False
     USERNAME = "officer@city.example"
     PASSWORD = "correct horse battery staple"  # the fixture's one test account
 
@@ -198,11 +208,13 @@ class SmtpTestServer:
         idle_timeout: float = 300.0,
         login_needs_tls: bool | None = None,
         pipelining: bool | None = None,
+        chunking: bool | None = None,
     ) -> None:
         self.security = security
         # EHLO lists PIPELINING (as Postfix, Exchange Online and Gmail do) unless False; the
         # class default is what the reliability suite switches to run both modes.
         self.pipelining = self.PIPELINING if pipelining is None else pipelining
+        self.chunking = self.CHUNKING if chunking is None else chunking  # BDAT (RFC 3030)
         # aiosmtpd offers AUTH only after STARTTLS when True (default: with security starttls)
         self.login_needs_tls = (
             security == "starttls" if login_needs_tls is None else login_needs_tls
@@ -229,6 +241,7 @@ class SmtpTestServer:
         # with its RCPT already waiting, the next MAIL already there when the end of data is
         # answered. All zero from a client in lock-step.
         self.early: Counter[str] = Counter()
+        self.commands: Counter[str] = Counter()  # "DATA", "BDAT": how many arrived
         self._per_connection: Counter[int] = Counter()
         self._live: set[SMTP] = set()
         self._loop = asyncio.new_event_loop()
@@ -375,6 +388,71 @@ class SmtpTestServer:
         starttls = self._context() if self.security == "starttls" else None
 
         class _Scripted(SMTP):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                self._chunks = bytearray()  # the BDAT chunks of the transaction so far
+                self._chunks_refused = ""  # the reply to every chunk up to LAST, once refused
+                super().__init__(*args, **kwargs)
+
+            def _count(self, command: str) -> None:
+                with owner._lock:
+                    owner.commands[command] += 1
+
+            @syntax("DATA")
+            async def smtp_DATA(self, arg: str) -> None:
+                self._count("DATA")
+                if self._chunks:
+                    await self.push("503 5.5.1 Error: DATA after BDAT")
+                    return
+                await super().smtp_DATA(arg)
+
+            @syntax("BDAT <size> [LAST]")
+            async def smtp_BDAT(self, arg: str | None) -> None:
+                """RFC 3030: exactly *size* bytes follow, read whatever the answer will be."""
+                self._count("BDAT")
+                words = (arg or "").split()
+                if (
+                    not words
+                    or not words[0].isdigit()
+                    or len(words) > 2
+                    or (len(words) == 2 and words[1].upper() != "LAST")
+                ):
+                    await self.push("501 5.5.4 Syntax: BDAT <size> [LAST]")
+                    return
+                last = len(words) == 2
+                try:
+                    chunk = await self._reader.readexactly(int(words[0]))
+                except asyncio.IncompleteReadError:
+                    return  # the connection closed in the chunk: nothing to answer
+                envelope = self.envelope
+                assert envelope is not None
+                if not self._chunks_refused:
+                    if not envelope.mail_from:
+                        self._chunks_refused = "503 5.5.1 Error: need MAIL command"
+                    elif not envelope.rcpt_tos:
+                        self._chunks_refused = "554 5.5.1 Error: no valid recipients"
+                    elif len(self._chunks) + len(chunk) > (self.data_size_limit or 1 << 62):
+                        self._chunks_refused = "552 5.3.4 Error: message too big"
+                refused = self._chunks_refused
+                if not refused:
+                    self._chunks += chunk
+                if not last:
+                    await self.push(refused or f"250 2.0.0 {len(chunk)} octets received")
+                    return
+                content = bytes(self._chunks)
+                self._chunks, self._chunks_refused = bytearray(), ""
+                if refused:
+                    self._set_post_data_state()
+                    await self.push(refused)
+                    return
+                envelope.content = envelope.original_content = content
+                status = await self._call_handler_hook("DATA")
+                self._set_post_data_state()
+                await self.push(status)
+
+            def _set_post_data_state(self) -> None:
+                super()._set_post_data_state()
+                self._chunks, self._chunks_refused = bytearray(), ""
+
             async def _handle_client(self) -> None:
                 with owner._lock:
                     owner._live.add(self)
@@ -505,6 +583,7 @@ def smtp_server(
         idle_timeout: float = 300.0,
         login_needs_tls: bool | None = None,
         pipelining: bool | None = None,
+        chunking: bool | None = None,
     ) -> SmtpTestServer:
         _, cert, ca_path = smtp_ca
         tls = security != "none"
@@ -514,6 +593,7 @@ def smtp_server(
             idle_timeout=idle_timeout,
             login_needs_tls=login_needs_tls,
             pipelining=pipelining,
+            chunking=chunking,
             cert=cert if tls else None,
             ca_file=ca_path if tls else None,
         )
@@ -525,19 +605,23 @@ def smtp_server(
         server.stop()
 
 
-SMTP_MODES = ("pipelined", "lock-step")
+SMTP_MODES = ("chunked", "pipelined", "lock-step")
 
 
 def use_smtp_mode(mode: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Test servers started from now on offer PIPELINING ("pipelined") or not ("lock-step")."""
-    monkeypatch.setattr(SmtpTestServer, "PIPELINING", mode == "pipelined")
+    """Test servers started from now on offer PIPELINING and CHUNKING ("chunked": BDAT, as
+    Postfix and Exchange Online do), PIPELINING alone ("pipelined": DATA) or neither
+    ("lock-step")."""
+    monkeypatch.setattr(SmtpTestServer, "PIPELINING", mode in ("chunked", "pipelined"))
+    monkeypatch.setattr(SmtpTestServer, "CHUNKING", mode == "chunked")
     return mode
 
 
 @pytest.fixture(params=SMTP_MODES)
 def smtp_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test in both modes of the wire: servers that offer PIPELINING, and servers that
-    do not (so the client talks in lock-step); ``pipelining = false`` in [smtp] is the same."""
+    """Run a test in each mode of the wire: servers that offer PIPELINING and CHUNKING (BDAT),
+    PIPELINING alone (DATA), and neither (so the client talks in lock-step); ``pipelining =
+    false`` or ``chunking = false`` in [smtp] is the same as a server that does not offer it."""
     return use_smtp_mode(str(request.param), monkeypatch)
 
 

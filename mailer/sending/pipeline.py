@@ -13,12 +13,23 @@ message as:
    instead of four. The answer to the end of data is read with the next message's replies,
    or by :meth:`Pipeline.settle` when no message follows yet.
 
+Where the EHLO also lists CHUNKING (and ``[smtp] chunking`` is true), RFC 3030 ``BDAT`` takes
+the place of DATA (:func:`~mailer.sending.wire.bdat_parts`): ``MAIL FROM`` and every
+``RCPT TO`` go in one write, and once every reply is ``250``, ``BDAT <n> LAST`` and the
+message's exact *n* bytes (CRLF line endings, no dot-stuffing, no ``.``) follow in one write,
+again with no wait. The ``BDAT`` is written only after the recipients' replies are read: a
+refused recipient (any, in a Bcc batch) means the message is never written at all (``RSET``
+and on), so a batch is still sent to everyone or to no one (a server takes a ``BDAT`` for the
+recipients it accepted, where DATA could be abandoned after its 354). The ``BDAT LAST`` chunk
+is the end of data: its answer means what the answer to ``.`` means with DATA.
+
 What each reply means is decided as in lock-step (``probe.refusal``): a refused recipient fails
 the message (a Bcc batch with any refused recipient is not sent to anyone: after a ``354`` the
 connection is closed without the end of data, so the server discards it); a refused ``MAIL``
 or ``DATA`` likewise, followed by ``RSET``. A ``421`` ends the connection: every message whose
 end of data was not written is *not sent* (retried); a connection lost or a timeout likewise.
-A message is in doubt only when its end of data was written and its answer was never read.
+A message is in doubt only when its end of data (``.`` or the ``BDAT LAST`` chunk) was written
+and its answer was never read.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from aiosmtplib import SMTPDataError, SMTPRecipientRefused, SMTPSenderRefused
 from mailer.models import Outgoing
 from mailer.sending.probe import Kind, Result, data_timeout, recipients_refused, refusal
 from mailer.sending.replies import Late, Lost, Reply, Wire
-from mailer.sending.wire import body_parts, plain_path, wire_facts
+from mailer.sending.wire import bdat_parts, body_parts, plain_path, wire_facts
 
 QUIT_SECONDS = 2.0
 Answered = Callable[[Result], None]
@@ -43,7 +54,7 @@ Answered = Callable[[Result], None]
 class Pipeline:
     """One pipelined connection: at most one end of data whose answer is not read yet."""
 
-    def __init__(self, client: aiosmtplib.SMTP, *, host: str) -> None:
+    def __init__(self, client: aiosmtplib.SMTP, *, host: str, chunking: bool = True) -> None:
         if client.transport is None:
             raise aiosmtplib.SMTPServerDisconnected("Server not connected")
         self.client = client  # closed with the connection; not used for commands any more
@@ -52,6 +63,8 @@ class Pipeline:
         self.timeout = client.timeout or 60.0
         self.size = client.supports_extension("size")
         self.eightbit = client.supports_extension("8bitmime")
+        # BDAT instead of DATA (RFC 3030) where offered and not turned off by [smtp] chunking
+        self.chunking = chunking and client.supports_extension("chunking")
         self.ended = 0  # ends of data written on this connection: >0 means it has been reused
         self.waiting: tuple[Answered, float] | None = None  # the unread end of data's answer
 
@@ -96,10 +109,11 @@ class Pipeline:
         if reason:  # the message stays queued; the server discards what it got
             self.wire.abort("the run stopped")
             return Result(Kind.ACCOUNT, reason)
-        mail, rcpts, data = replies[0], replies[1:-1], replies[-1]
-        result = self._refusal(item, reused, mail, rcpts, data)
+        mail, rcpts = replies[0], replies[1 : 1 + len(item.recipients)]
+        data = None if self.chunking else replies[-1]
+        result = self._refusal(item, mail, rcpts, data)
         if result is not None:
-            if data.code == 354:  # a server that took DATA anyway: close before the end of data
+            if data is not None and data.code == 354:  # DATA taken anyway: close before the end
                 self.wire.abort("closed instead of sending a message that was refused")
             elif self.open:
                 await self._rset()
@@ -110,7 +124,10 @@ class Pipeline:
             self.wire.abort("closed before the data was sent")  # the server discards it
             raise
         try:
-            self.wire.write(*body_parts(item, ready=wire_facts(item)[0]))
+            if self.chunking:  # BDAT <n> LAST and the n bytes: the chunk is the end of data
+                self.wire.write(*bdat_parts(item, ready=wire_facts(item)[0]))
+            else:
+                self.wire.write(*body_parts(item, ready=wire_facts(item)[0]))
         except Lost as exc:  # nothing of the data went out: the transport was closed already
             return self._not_sent(reused, str(exc))
         self.ended += 1
@@ -126,7 +143,8 @@ class Pipeline:
             options += b" BODY=8BITMIME"
         commands = [b"MAIL FROM:" + plain_path(item.sender) + options + b"\r\n"]
         commands += [b"RCPT TO:" + plain_path(r) + b"\r\n" for r in item.recipients]
-        commands.append(b"DATA\r\n")
+        if not self.chunking:  # with BDAT the data follows once the recipients are accepted
+            commands.append(b"DATA\r\n")
         return commands
 
     async def _read(self, count: int) -> tuple[list[Reply], str]:
@@ -148,7 +166,7 @@ class Pipeline:
         return replies, ""
 
     def _refusal(
-        self, item: Outgoing, reused: bool, mail: Reply, rcpts: list[Reply], data: Reply
+        self, item: Outgoing, mail: Reply, rcpts: list[Reply], data: Reply | None
     ) -> Result | None:
         if mail.code != 250:
             refused_by = SMTPSenderRefused(mail.code, mail.text, item.sender)
@@ -160,7 +178,7 @@ class Pipeline:
         }
         if refused:
             return recipients_refused(self.host, item, refused)
-        if data.code != 354:
+        if data is not None and data.code != 354:
             return refusal("data", self.host, SMTPDataError(data.code, data.text), item.sender)
         return None
 

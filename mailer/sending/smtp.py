@@ -17,7 +17,9 @@ RCPT TO -> ``transmitting`` -> DATA -> outcome. Outcomes, from the server's repl
 Where the server offers PIPELINING (and ``[smtp] pipelining`` is true) a connection is taken
 over after the login by :class:`~mailer.sending.pipeline.Pipeline`: the envelope and DATA go in
 one write and the next message follows the end of data before its answer is read (read by the
-next transaction, or by ``Connection.settle`` before the worker waits for anything).
+next transaction, or by ``Connection.settle`` before the worker waits for anything). Where it
+offers CHUNKING too (and ``[smtp] chunking`` is true), ``BDAT <n> LAST`` and the message take
+the place of DATA and the end of data (RFC 3030).
 * Account errors (authentication, quota 5.4.5 / 5.2.0, 432 4.3.2 too many connections, 5.7.233,
   a refused sender, a bad certificate, or no connection after ``max_attempts`` tries): the run
   stops cleanly with one line in ``ctx.stopped``; messages in flight finish, claimed ones are
@@ -336,7 +338,7 @@ class _Run:
                 continue
             conn.client, conn.sent, conn.last_end = client, 0, None
             if self.smtp.pipelining and client.supports_extension("pipelining"):
-                conn.pipe = Pipeline(client, host=self.smtp.host)
+                conn.pipe = Pipeline(client, host=self.smtp.host, chunking=self.smtp.chunking)
             if failures:
                 self.ctx.notice(
                     f"connected again to {where(self.smtp)} after {failures + 1} attempts"

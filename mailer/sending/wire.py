@@ -8,6 +8,7 @@ base64 has no dots), so those passes change nothing. :func:`wire_ready` verifies
 byte counts (C speed; cached for the large parts every recipient shares), and only then
 :func:`body_parts` gives the pieces to write after the server's 354 as they are, followed by
 ``.``; any message that is not provably in wire form is normalised and dot-stuffed first.
+:func:`bdat_parts` gives the same bytes for BDAT (RFC 3030), counted and never dot-stuffed.
 
 The envelope commands take the same shortcut: for a plain ASCII ``local@domain`` address,
 ``MAIL FROM:<a>`` / ``RCPT TO:<a>`` are sent as they are instead of through ``client.mail()`` /
@@ -97,6 +98,18 @@ def body_parts(item: Outgoing, *, ready: bool) -> tuple[bytes, ...]:
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return (_LEADING_DOT.sub(b"..", data), b".\r\n")
+
+
+def bdat_parts(item: Outgoing, *, ready: bool) -> tuple[bytes, ...]:
+    """``BDAT <n> LAST`` (RFC 3030) and the message's *n* bytes, the same bytes the server stores
+    after DATA: its segments as they are when ready, else with CRLF line endings; never
+    dot-stuffed (BDAT counts bytes, a line that starts with a dot is just a line)."""
+    if ready:
+        parts: tuple[bytes, ...] = item.segments
+    else:
+        data = _LINE_ENDS.sub(b"\r\n", item.data)
+        parts = (data if data.endswith(b"\r\n") else data + b"\r\n",)
+    return (b"BDAT %d LAST\r\n" % sum(len(p) for p in parts), *parts)
 
 
 async def finish_data(

@@ -54,10 +54,17 @@ def figures() -> Figures:
     return _FIGURES
 
 
-@pytest.fixture(params=["pipelined", pytest.param("lock-step", marks=pytest.mark.slow)])
+@pytest.fixture(
+    params=[
+        "chunked",
+        pytest.param("pipelined", marks=pytest.mark.slow),
+        pytest.param("lock-step", marks=pytest.mark.slow),
+    ]
+)
 def both_modes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The SMTP tests of the suite run pipelined (servers offer PIPELINING, as real ones do) in
-    the everyday run, and in lock-step too with ``pytest --all``."""
+    """The SMTP tests of the suite run pipelined with BDAT (servers offer PIPELINING and
+    CHUNKING, as Postfix and Exchange Online do) in the everyday run, and with ``pytest --all``
+    also pipelined with DATA (PIPELINING alone) and in lock-step (neither)."""
     return use_smtp_mode(str(request.param), monkeypatch)
 
 

@@ -52,7 +52,7 @@ from tests.reliability.harness import (
 )
 from tests.reliability.test_faults import entries, rerun_until_done
 
-pytestmark = pytest.mark.usefixtures("both_modes")  # pipelined, and lock-step with --all
+pytestmark = pytest.mark.usefixtures("both_modes")  # BDAT; DATA and lock-step with --all
 
 SEED = 62025
 HEL = ZoneInfo("Europe/Helsinki")

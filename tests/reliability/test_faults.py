@@ -40,7 +40,7 @@ from tests.reliability.harness import (
     status_json,
 )
 
-pytestmark = pytest.mark.usefixtures("both_modes")  # pipelined, and lock-step with --all
+pytestmark = pytest.mark.usefixtures("both_modes")  # BDAT; DATA and lock-step with --all
 
 SEED = 20270625
 RATE = 0.10

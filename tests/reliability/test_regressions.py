@@ -24,7 +24,7 @@ from mailer.store import Store
 from mailer.store.journal import Journal
 from tests.fixtures_smtp import SmtpTestServer, outgoing, smtp_config
 
-pytestmark = pytest.mark.usefixtures("both_modes")  # pipelined, and lock-step with --all
+pytestmark = pytest.mark.usefixtures("both_modes")  # BDAT; DATA and lock-step with --all
 
 
 def test_a_worker_that_fails_ends_the_whole_send(
