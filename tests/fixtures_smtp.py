@@ -36,7 +36,8 @@ What arrived: ``server.messages`` (list of :class:`Received`: mail_from, rcpt_to
 data, at = time.time(), mono = time.monotonic(), answered = False when the server dropped the
 connection or answered too late, i.e. the client could not know), ``server.by_message_id()``,
 ``server.received_by(address)`` (Message-IDs), ``server.connections`` (opened),
-``server.max_concurrent``, ``server.logins``, ``server.early`` (commands that arrived before
+``server.max_concurrent``, ``server.logins``, ``server.ehlos`` (when each EHLO
+arrived), ``server.early`` (commands that arrived before
 the previous one was answered: ``early["mail"]``, MAIL with its RCPT TO already there,
 ``early["data"]``, the end of data with the next MAIL already there), ``server.commands``
 (how many of each command arrived: ``commands["BDAT"]``, ``commands["DATA"]``). All of it is
@@ -143,6 +144,8 @@ class _Handler:
         self, smtp: SMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname  # the new-style hook must set it itself
+        with self.server._lock:
+            self.server.ehlos.append(time.time())
         if self.server.pipelining:
             responses.insert(-1, "250-PIPELINING")
         if self.server.chunking:
@@ -242,6 +245,7 @@ class SmtpTestServer:
         # answered. All zero from a client in lock-step.
         self.early: Counter[str] = Counter()
         self.commands: Counter[str] = Counter()  # "DATA", "BDAT": how many arrived
+        self.ehlos: list[float] = []  # time.time() of each EHLO
         self._per_connection: Counter[int] = Counter()
         self._live: set[SMTP] = set()
         self._loop = asyncio.new_event_loop()

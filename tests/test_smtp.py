@@ -532,6 +532,22 @@ def test_never_before_the_embargo(smtp_server: Server, tmp_path: Path, store: St
     assert min(m.at for m in server.messages) >= embargo.timestamp()
 
 
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_connections_greet_before_the_embargo(
+    smtp_server: Server, tmp_path: Path, store: Store, pipelining: bool
+) -> None:
+    # No login or STARTTLS makes aiosmtplib say EHLO at connect; mailer says it anyway, so
+    # that the first message after the embargo does not wait a round trip for it.
+    server = smtp_server(pipelining=pipelining)
+    items = outgoing(store, EMAILS, now=now(), campaign=Campaign.RELEASE)
+    embargo = now() + dt.timedelta(seconds=0.8)
+    config = smtp_config(tmp_path, server, connections=2, pipelining=pipelining)
+    report = send(items, config, store, not_before=embargo)
+    assert report.ok
+    assert len(server.ehlos) == 2
+    assert max(server.ehlos) < embargo.timestamp() <= min(m.at for m in server.messages)
+
+
 def test_two_processes_on_one_journal_send_each_message_once(
     smtp_server: Server, tmp_path: Path, store: Store
 ) -> None:

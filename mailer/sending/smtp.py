@@ -38,7 +38,8 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Sequence
 
-from aiosmtplib import SMTPException
+import aiosmtplib
+from aiosmtplib import SMTPException, SMTPHeloError
 
 from mailer.config import SmtpConfig
 from mailer.errors import EmbargoGuardError, SignInRequired, TransportError
@@ -298,8 +299,10 @@ class _Run:
             )
             try:
                 await client.connect()
-                if self.smtp.pipelining and client.is_ehlo_or_helo_needed:
-                    await client.ehlo()  # no login or STARTTLS asked for it: its extensions
+                if client.is_ehlo_or_helo_needed:
+                    # No login or STARTTLS asked for it: greet now, not before the first
+                    # command (after the embargo, a release's first message would pay for it).
+                    await greet(client)
             except SignInRequired as exc:  # the sign-in lapsed mid-run: stop, keep the rest
                 client.close()
                 if not self.ctx.stopped:
@@ -469,6 +472,15 @@ class _Run:
                     wait_seconds=delay,
                 )
                 self.retry_later(work, delay)
+
+
+async def greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO (its extensions: PIPELINING, SIZE, 8BITMIME), or HELO where EHLO is refused, as
+    aiosmtplib itself does before its first command."""
+    try:
+        await client.ehlo()
+    except SMTPHeloError:
+        await client.helo()
 
 
 async def run_smtp(items: Sequence[Outgoing], ctx: RunContext) -> None:
