@@ -93,7 +93,7 @@ def ingest(
     total = len(raw_messages) if isinstance(raw_messages, Sized) else 0
     pending: list[tuple[str, Classification]] = []
 
-    known = sizes or {}
+    known = sizes if sizes is not None else {}  # may be filled as the messages are read
 
     def write() -> None:
         group = pending[:]
