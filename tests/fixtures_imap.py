@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.config.load import ImapConfig
+from mailer.config.model import ImapConfig
 
 USER = "testuser"
 PASSWORD = "secret-Pa55"  # no ":" (the passwd-file separator)

@@ -80,7 +80,8 @@ import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
-from mailer.config.load import Config, parse_config
+from mailer.config.load import parse_config
+from mailer.config.model import Config
 from mailer.models import Campaign, Contact, Outgoing
 from mailer.store import Reservation, Store
 

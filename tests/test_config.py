@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.config.load import CONFIG_ENV, PRESETS, Config, find_config, load_config, parse_config
+from mailer.config.load import CONFIG_ENV, PRESETS, find_config, load_config, parse_config
+from mailer.config.model import Config
 from mailer.errors import ConfigError
 from tests.helpers import config_path, edit_config, make_project, remove_key, set_keys
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from mailer.config.load import Config, EventConfig, EventText, load_config
+from mailer.config.load import load_config
+from mailer.config.model import Config, EventConfig, EventText
 from mailer.invitations.followups import (
     EVENT,
     event_from_snapshot,

@@ -24,7 +24,8 @@ import mailparser  # the "mail-parser" package (test extra)
 import pytest
 from icalendar import Calendar
 
-from mailer.config.load import Config, load_config
+from mailer.config.load import load_config
+from mailer.config.model import Config
 from mailer.contacts.book import load_contacts
 from mailer.errors import AttachmentError
 from mailer.messages.mime import Footer, MessageSpec, build_message, load_attachments

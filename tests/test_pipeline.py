@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mailer.clock import SystemClock
-from mailer.config.load import Config
+from mailer.config.model import Config
 from mailer.models import Campaign, Outgoing, State
 from mailer.sending import SendReport, send_batch
 from mailer.store import Store

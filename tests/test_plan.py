@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.config.load import SmtpConfig
+from mailer.config.model import SmtpConfig
 from mailer.sending.plan import delivery_plan
 from mailer.store import SendRate, Store
 from tests.fixtures_smtp import smtp_config

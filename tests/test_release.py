@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 from mailer.clock import FakeClock, SystemClock
-from mailer.config.load import Config, load_config
+from mailer.config.load import load_config
+from mailer.config.model import Config
 from mailer.contacts import load_project, project_for
 from mailer.errors import (
     EmbargoGuardError,

@@ -327,7 +327,7 @@ def test_starter_invitation_renders_in_every_language(tmp_path: Path) -> None:
 
 def test_one_instant_in_two_zones_is_formatted_in_each() -> None:
     # Aware datetimes of one instant compare equal: the format cache must not mix them up.
-    from mailer.messages.render import _format
+    from mailer.messages.datefilters import _format
 
     helsinki = dt.datetime(2027, 6, 25, 12, 0, tzinfo=ZoneInfo("Europe/Helsinki"))
     stockholm = helsinki.astimezone(ZoneInfo("Europe/Stockholm"))

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from mailer.models import Campaign
-from mailer.rsvp.apply import IngestReport, Outcome, ReviewKind, ingest
+from mailer.rsvp.apply import IngestReport, ingest
 from mailer.rsvp.fetch import import_paths
+from mailer.rsvp.outcomes import Outcome, ReviewKind
 from mailer.rsvp.results import Kind
 from mailer.store import Reservation, Store
 from mailer.store.rsvp import AnswerUpdate, ImapState, ReviewDraft

@@ -14,8 +14,9 @@ import pytest
 
 from mailer.errors import InboxError
 from mailer.rsvp import apply
-from mailer.rsvp.apply import Outcome, details_json, ingest
+from mailer.rsvp.apply import details_json, ingest
 from mailer.rsvp.classify import classify
+from mailer.rsvp.outcomes import Outcome
 from mailer.store import Store
 from mailer.store.rsvp import Rsvps
 from tests.test_rsvp_apply import CORPUS, DATA, NOW, corpus_messages, invite

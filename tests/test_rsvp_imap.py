@@ -268,7 +268,7 @@ def test_cannot_connect() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    from mailer.config.load import ImapConfig
+    from mailer.config.model import ImapConfig
 
     cfg = ImapConfig("127.0.0.1", port, "tls", "u", "", "", "", None, False, "INBOX", "", 2.0)
     # the reason in words, not an errno number

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailer.rsvp import mimewalk
 from mailer.rsvp import parse as parse_module
 from mailer.rsvp.ical import read_calendar
-from mailer.rsvp.parse import MAX_PART_BYTES, message_key, parse_message
+from mailer.rsvp.mimewalk import MAX_PART_BYTES
+from mailer.rsvp.parse import message_key, parse_message
 from mailer.rsvp.results import PartStat
 from mailer.rsvp.textutil import decode_bytes, decode_header, html_to_text, message_ids
 
@@ -154,7 +156,7 @@ def test_huge_message_is_read_for_its_headers_only(monkeypatch: pytest.MonkeyPat
 
 
 def test_too_many_parts_are_cut(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse_module, "MAX_PARTS", 3)
+    monkeypatch.setattr(mimewalk, "MAX_PARTS", 3)
     parsed = parse_message(_message(a=b"1", b=b"2", c=b"3", d=b"4"))
     assert any("more than 3 MIME parts" in n for n in parsed.envelope.notes)
 

@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 from mailer import console
 from mailer.cli import app
 from mailer.clock import FakeClock
+from mailer.console import output as console_output
 from mailer.models import State
 from mailer.sending import Delivery, Notice
 from tests.conftest import FIXED_NOW
@@ -211,7 +212,7 @@ def test_the_bar_says_what_happens_and_counts_down(monkeypatch: pytest.MonkeyPat
     """On a terminal: the line under the bar names the outage and counts down to the next
     attempt, and the time left grows with the wait instead of standing still."""
     terminal = Console(width=80, force_terminal=True, file=io.StringIO(), color_system=None)
-    monkeypatch.setattr(console, "out", terminal)
+    monkeypatch.setattr(console_output, "out", terminal)
     clock = FakeClock(FIXED_NOW)
     progress = console.SendProgress("Sending invitations", clock=clock, zone=dt.UTC)
     progress.started(2000)
@@ -412,8 +413,8 @@ def test_without_a_terminal_a_long_run_logs_at_least_every_minute(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log = io.StringIO()
-    monkeypatch.setattr(console, "out", Console(file=io.StringIO(), width=120))
-    monkeypatch.setattr(console, "err", Console(file=log, width=200))
+    monkeypatch.setattr(console_output, "out", Console(file=io.StringIO(), width=120))
+    monkeypatch.setattr(console_output, "err", Console(file=log, width=200))
     clock = FakeClock(FIXED_NOW)  # 29 November 2026 10:00 UTC = 12:00 in Helsinki
     progress = console.SendProgress(
         "Sending invitations", clock=clock, zone=ZoneInfo("Europe/Helsinki"), per_second=0.5

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mailer.clock import SystemClock
-from mailer.config.load import Config
+from mailer.config.model import Config
 from mailer.errors import TransportError
 from mailer.models import Campaign, Outgoing, State
 from mailer.sending import NoProgress, RunContext, SendReport, send_batch

@@ -19,6 +19,11 @@ from mailer.config.load import (
     CONFIG_ENV,
     LANGUAGES,
     PRESETS,
+    find_config,
+    load_config,
+    parse_config,
+)
+from mailer.config.model import (
     Config,
     EventConfig,
     EventText,
@@ -26,9 +31,6 @@ from mailer.config.load import (
     OAuth2Config,
     RsvpConfig,
     SmtpConfig,
-    find_config,
-    load_config,
-    parse_config,
 )
 
 __all__ = [

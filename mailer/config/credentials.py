@@ -19,7 +19,7 @@ import shlex
 import subprocess
 from collections.abc import Callable, Mapping
 
-from mailer.config.load import Config, ImapConfig, SmtpConfig
+from mailer.config.model import Config, ImapConfig, SmtpConfig
 from mailer.errors import TransportError
 
 COMMAND_TIMEOUT_SECONDS = 30.0

@@ -8,17 +8,8 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from mailer.clock import Clock, SystemClock
-from mailer.console import (
-    SendProgress,
-    duration,
-    err,
-    info,
-    out,
-    preview,
-    send_report,
-    send_summary,
-    warning,
-)
+from mailer.console.output import err, info, out, warning
+from mailer.console.sending import SendProgress, duration, preview, send_report, send_summary
 from mailer.invitations import Preview, RoundOutcome, RoundPlan, RoundResult
 from mailer.wording import plural
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailer.console import info, warning
+from mailer.console.output import info, warning
 
 if TYPE_CHECKING:
     from mailer.oauth import LoginResult, LogoutResult, Prompt

@@ -12,17 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mailer.clock import Clock
-from mailer.console import (
-    email_column,
-    err,
-    info,
-    notice_text,
-    out,
-    print_json,
-    send_report,
-    show_table,
-    warning,
-)
+from mailer.console.output import email_column, err, info, out, print_json, show_table, warning
+from mailer.console.sending import notice_text, send_report
 from mailer.models import Schedule, State
 from mailer.release import (
     check_summary,

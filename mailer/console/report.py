@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailer.console import info, warning
+from mailer.console.output import info, warning
 from mailer.report import DoorListWritten, ReportWritten
 from mailer.wording import plural
 

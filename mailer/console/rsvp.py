@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from mailer.console import error, info, out, print_json, show_table, warning
+from mailer.console.output import error, info, out, print_json, show_table, warning
 from mailer.wording import plural
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from mailer.config import Config
+from mailer.messages.datefilters import format_moment
 from mailer.messages.plan import event_context
-from mailer.messages.render import format_moment
 
 _DATE_FORMATS = ("long", "full", "medium", "short")
 _HIDDEN = re.compile(r"<(head|style|script)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)

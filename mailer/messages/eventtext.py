@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailer.config import EventConfig, EventText
-from mailer.messages.render import LOCALES
+from mailer.messages.datefilters import LOCALES
 
 # The names people use for the zones of the region, by zone and language ("klo 13.00 Suomen
 # aikaa", "kl. 13.00 finsk tid", "13:00 Finnish time"). Other zones get Babel's generic name.

@@ -3,7 +3,8 @@
 Layout: ``templates/<name>/<language>/{subject.txt, body.txt, body.html}``. ``body.html`` is
 optional; HTML is autoescaped. A contact whose language has no templates gets the default
 language's. Dates and times are formatted the local way with the ``date``, ``time`` and
-``datetime`` filters (Babel), in the language of the message being rendered.
+``datetime`` filters (Babel, :mod:`.datefilters`), in the language of the message being
+rendered; an undefined name is an error (:mod:`.undefined`).
 
 A template that fails raises one :class:`~mailer.errors.TemplateError` naming the file, the
 line and (from :mod:`.hints`) what to do. :meth:`Renderer.render` stops at the first problem, as
@@ -14,15 +15,10 @@ of raised, so the normal path pays nothing for them.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,10 +29,11 @@ from jinja2.utils import missing
 from mailer.clock import SystemClock
 from mailer.errors import TemplateError
 from mailer.messages.budget import Budget, BudgetedEnvironment, BudgetExceeded, metered, stream
+from mailer.messages.datefilters import date_filter, datetime_filter, time_filter
 from mailer.messages.hints import Sources, explain_undefined, filter_hint
 from mailer.messages.htmlfilters import links, phone
+from mailer.messages.undefined import Notes, StrictUndefined, UndefinedName, collecting
 
-LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
 PARTS = ("subject.txt", "body.txt", "body.html")
 DEFAULT_BUDGET = Budget()
 
@@ -47,202 +44,6 @@ class Rendered:
     text: str
     html: str | None
     language: str  # the language actually used (after fallback)
-
-
-class UndefinedName(jinja2.UndefinedError):
-    """Jinja2's UndefinedError, with the object and the name that were looked up."""
-
-    def __init__(self, message: str, *, obj: Any, name: Any) -> None:
-        super().__init__(message)
-        self.obj = obj
-        self.name = name
-
-
-class _Notes:
-    """The undefined names met while rendering one part in collecting mode."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[jinja2.Undefined, str, int]] = []  # (undefined, file, line)
-
-    def note(self, undefined: jinja2.Undefined) -> None:
-        file, line = _template_position()
-        self.seen.append((undefined, file, line))
-
-
-_COLLECTING: ContextVar[_Notes | None] = ContextVar("mailer_template_notes", default=None)
-
-
-def _template_position() -> tuple[str, int]:
-    """The template file and line being rendered (the innermost template frame on the stack)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        template = frame.f_globals.get("__jinja_template__")
-        if isinstance(template, jinja2.Template):
-            return template.filename or "", template.get_corresponding_lineno(frame.f_lineno)
-        frame = frame.f_back  # type: ignore[assignment]
-    return "", 0
-
-
-class _Undefined(jinja2.Undefined):
-    """Strict: any use of an undefined name is an error that knows what was looked up.
-
-    While :meth:`Renderer.problems` collects, using it as text, a truth value, a sequence or an
-    attribute notes the name and goes on (empty, false); anything else notes it and stops.
-    """
-
-    __slots__ = ()
-
-    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
-        if self._undefined_exception is not jinja2.UndefinedError:  # the sandbox's refusals
-            raise self._undefined_exception(self._undefined_message)
-        notes = _COLLECTING.get()
-        if notes is not None:
-            notes.note(self)
-        raise UndefinedName(
-            self._undefined_message, obj=self._undefined_obj, name=self._undefined_name
-        )
-
-    def _lenient(self, value: Any) -> Any:
-        notes = _COLLECTING.get()
-        if notes is None or self._undefined_exception is not jinja2.UndefinedError:
-            self._fail_with_undefined_error()
-        notes.note(self)
-        return value
-
-    def __str__(self) -> str:
-        return str(self._lenient(""))
-
-    def __bool__(self) -> bool:
-        return bool(self._lenient(False))
-
-    def __len__(self) -> int:
-        return int(self._lenient(0))
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._lenient(()))
-
-    def __getattr__(self, name: str) -> Any:
-        if name[:2] == "__" and name[-2:] == "__":
-            raise AttributeError(name)
-        return self._lenient(self)
-
-    __add__ = __radd__ = __sub__ = __rsub__ = _fail_with_undefined_error
-    __mul__ = __rmul__ = __div__ = __rdiv__ = _fail_with_undefined_error
-    __truediv__ = __rtruediv__ = _fail_with_undefined_error
-    __floordiv__ = __rfloordiv__ = _fail_with_undefined_error
-    __mod__ = __rmod__ = _fail_with_undefined_error
-    __pos__ = __neg__ = _fail_with_undefined_error
-    __call__ = __getitem__ = _fail_with_undefined_error
-    __lt__ = __le__ = __gt__ = __ge__ = _fail_with_undefined_error
-    __int__ = __float__ = __complex__ = _fail_with_undefined_error
-    __pow__ = __rpow__ = _fail_with_undefined_error
-    __eq__ = __ne__ = __hash__ = __contains__ = _fail_with_undefined_error
-
-
-@contextmanager
-def _collecting(notes: _Notes) -> Iterator[None]:
-    token = _COLLECTING.set(notes)
-    try:
-        yield
-    finally:
-        _COLLECTING.reset(token)
-
-
-def _as_datetime(value: object) -> dt.datetime | dt.date:
-    if isinstance(value, dt.datetime | dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return (
-                dt.datetime.fromisoformat(value)
-                if "T" in value or " " in value.strip()
-                else (dt.date.fromisoformat(value.strip()))
-            )
-        except ValueError:
-            pass
-    raise TemplateError(f"cannot format {value!r} as a date (expected a date or YYYY-MM-DD)")
-
-
-@lru_cache(maxsize=64)
-def _locale(language: str) -> Any:
-    from babel import Locale
-
-    return Locale.parse(LOCALES.get(language, "en_GB"))
-
-
-def _tz(value: dt.datetime | dt.date, ctx: jinja2.runtime.Context) -> dt.datetime | dt.date:
-    """Show aware times in the event's zone, whatever zone they were stored in."""
-    zone = ctx.get("_zone")
-    if isinstance(value, dt.datetime) and value.tzinfo is not None and zone is not None:
-        return value.astimezone(zone)
-    return value
-
-
-def _format(kind: str, value: dt.datetime | dt.date, fmt: str, language: str) -> str:
-    """Babel formatting of the wall-clock time *value* shows.
-
-    Cached by that wall-clock time: aware datetimes of one instant in two zones are equal
-    (and hash alike), so they must not share a cache entry."""
-    if isinstance(value, dt.datetime):
-        value = value.replace(tzinfo=None)
-    return _format_wall(kind, value, fmt, language)
-
-
-@lru_cache(maxsize=1024)
-def _format_wall(kind: str, value: dt.datetime | dt.date, fmt: str, language: str) -> str:
-    """Babel formatting, cached: a round formats the same few dates for every recipient."""
-    from babel.dates import format_date, format_datetime, format_time
-
-    locale = _locale(language)
-    if kind == "date":
-        day = value.date() if isinstance(value, dt.datetime) else value
-        return str(format_date(day, format=fmt, locale=locale))
-    assert isinstance(value, dt.datetime)
-    naive = value
-    if kind == "time":
-        return str(format_time(naive, format=fmt, locale=locale))
-    return str(format_datetime(naive, format=fmt, locale=locale))
-
-
-def format_moment(
-    kind: str, value: dt.datetime | dt.date, language: str, *, fmt: str, zone: Any = None
-) -> str:
-    """*value* as the ``date``, ``time`` or ``datetime`` filter shows it in *language* (aware
-    times in *zone*)."""
-    if isinstance(value, dt.datetime) and value.tzinfo is not None and zone is not None:
-        value = value.astimezone(zone)
-    return _format(kind, value, fmt, language)
-
-
-@jinja2.pass_context
-def _date(ctx: jinja2.runtime.Context, value: object, fmt: str = "long") -> str:
-    if isinstance(value, jinja2.Undefined):
-        return str(value)  # the undefined name is the problem, not the date
-    moment = _tz(_as_datetime(value), ctx)
-    return _format("date", moment, fmt, str(ctx.get("language", "en")))
-
-
-def _moment(ctx: jinja2.runtime.Context, value: object, what: str) -> dt.datetime:
-    moment = _tz(_as_datetime(value), ctx)
-    if not isinstance(moment, dt.datetime):
-        raise TemplateError(f"cannot format {value!r} as {what}")
-    return moment
-
-
-@jinja2.pass_context
-def _time(ctx: jinja2.runtime.Context, value: object, fmt: str = "short") -> str:
-    if isinstance(value, jinja2.Undefined):
-        return str(value)
-    moment = _moment(ctx, value, "a time")
-    return _format("time", moment, fmt, str(ctx.get("language", "en")))
-
-
-@jinja2.pass_context
-def _datetime(ctx: jinja2.runtime.Context, value: object, fmt: str = "medium") -> str:
-    if isinstance(value, jinja2.Undefined):
-        return str(value)
-    moment = _moment(ctx, value, "a date and time")
-    return _format("datetime", moment, fmt, str(ctx.get("language", "en")))
 
 
 class Renderer:
@@ -266,14 +67,20 @@ class Renderer:
         self.sources = sources or Sources()
         self.env = BudgetedEnvironment(
             loader=jinja2.FileSystemLoader(str(templates_dir), encoding="utf-8"),
-            undefined=_Undefined,
+            undefined=StrictUndefined,
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html",), default_for_string=False, default=False
             ),
             keep_trailing_newline=True,
             auto_reload=False,
         )
-        self.env.add_filters(date=_date, time=_time, datetime=_datetime, links=links, phone=phone)
+        self.env.add_filters(
+            date=date_filter,
+            time=time_filter,
+            datetime=datetime_filter,
+            links=links,
+            phone=phone,
+        )
         self._languages: dict[tuple[str, str], str] = {}
         self._inside = (str(templates_dir) + os.sep, str(templates_dir.resolve()) + os.sep)
 
@@ -409,11 +216,11 @@ class Renderer:
                 if part != "body.html":
                     add(TemplateError.at(self._label(relative), 0, "no such template"))
                 continue
-            notes = _Notes()
+            notes = Notes()
             stopped: TemplateError | None = None
             text = ""
             try:
-                with _collecting(notes):
+                with collecting(notes):
                     text = self._render_one(template, relative, values)
             except TemplateError as exc:
                 stopped = exc

@@ -9,13 +9,14 @@ cases (:mod:`.usecases`: fetch, import, list, summary, set, export and the suppr
 
 from __future__ import annotations
 
-from mailer.rsvp.apply import IngestItem, IngestReport, Outcome, ReviewKind, ingest
+from mailer.rsvp.apply import IngestItem, IngestReport, ingest
 from mailer.rsvp.classify import classify
 from mailer.rsvp.decisions import Decided, ManualAnswer
 from mailer.rsvp.export import safe_cell
 from mailer.rsvp.fetch import FetchReport, fetch_and_ingest, import_paths
 from mailer.rsvp.imap import FetchResult, MoveResult, account_label, fetch_new, move_processed
 from mailer.rsvp.imap import probe as probe_imap
+from mailer.rsvp.outcomes import Outcome, ReviewKind
 from mailer.rsvp.results import (
     Answer,
     BounceRecipient,

@@ -11,9 +11,10 @@ read". The import goes on.
 
 Memory is bounded the same way: a message over ``[rsvp] max_message_bytes`` is never parsed
 (only its header block, for its Message-ID, sender and subject: "too large to read"; ``rsvp
-fetch`` downloads only its header), and the worker's address space may grow by
-:data:`WORKER_MEMORY_BYTES` at most (``RLIMIT_AS``, where the system has it): past that its
-parse fails with ``MemoryError`` and the message goes to review as unreadable.
+fetch`` downloads only its header, ``rsvp import`` reads only its start), and the worker's
+address space may grow by :data:`WORKER_MEMORY_BYTES` at most (``RLIMIT_AS``, where the system
+has it): past that its parse fails with ``MemoryError`` and the message goes to review as
+unreadable.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from mailer.addresses import AddressError, normalize_address
 from mailer.errors import MailerError
 from mailer.models import Campaign, Contact
-from mailer.rsvp.apply import ReviewKind
+from mailer.rsvp.outcomes import ReviewKind
 from mailer.rsvp.results import Answer
 from mailer.store import AnswerUpdate, ReviewItem, RsvpAnswer, Store
 

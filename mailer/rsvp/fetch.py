@@ -91,12 +91,19 @@ def import_paths(
     speakers: Sequence[str] = (),
     limits: ReadLimits | None = None,
 ) -> IngestReport:
-    """``rsvp import``: .eml files, folders of them, mbox files and Maildir folders."""
+    """``rsvp import``: .eml files, folders of them, mbox files and Maildir folders.
+
+    A message over ``[rsvp] max_message_bytes`` is never read whole: only its start, for its
+    header block, and it goes to review as "too large to read" (as in ``rsvp fetch``).
+    """
+    limits = limits or ReadLimits()
+    sizes: dict[str, int] = {}  # the real sizes of the messages read only in part
     return ingest(
-        read_sources(paths),
+        read_sources(paths, max_message_bytes=limits.max_message_bytes, sizes=sizes),
         store=store,
         now=now,
         progress=progress,
         speakers=speakers,
         limits=limits,
+        sizes=sizes,
     )

@@ -45,7 +45,7 @@ class RsvpAnswer:
 
 @dataclass(frozen=True)
 class ReviewDraft:
-    kind: str  # see mailer.rsvp.apply.ReviewKind
+    kind: str  # see mailer.rsvp.outcomes.ReviewKind
     email: str  # the contact when known, else ""
     sender: str
     reason: str

@@ -12,6 +12,7 @@ own readers are linear (test_linear_time.py); this is what the budget is for.
 from __future__ import annotations
 
 import datetime as dt
+import mailbox
 import time
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
+from mailer.rsvp import sources
 from mailer.rsvp.apply import ingest
-from mailer.rsvp.budget import BudgetReader, ReadLimits
+from mailer.rsvp.budget import HEADER_BYTES, BudgetReader, ReadLimits
 from mailer.rsvp.imap import account_label
 from mailer.rsvp.results import Kind
 from mailer.store import Store
@@ -141,6 +143,47 @@ def test_rsvp_import_with_the_budget_in_config(
         "too complex to read: not read within 1 s ([rsvp] parse_budget_seconds)",
         "too large to read (3.3 MB; [rsvp] max_message_bytes is 2.9 MB): only its headers were "
         "read",
+    ]
+
+
+def test_rsvp_import_reads_no_more_than_the_limit_of_eml_mbox_and_maildir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message over [rsvp] max_message_bytes in an .eml file, an mbox or a Maildir is read
+    for its start only and goes to review as "too large to read"; the others are read."""
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    config = project / "config.toml"
+    config.write_text(config.read_text() + "\n[rsvp]\nmax_message_bytes = 65_536\n")
+    replies = project / "replies"
+    replies.mkdir()
+    (replies / "large.eml").write_bytes(large_mail(300_000))
+    box = mailbox.mbox(replies / "export.mbox")
+    box.add(large_mail(200_000).replace(b"<large@", b"<large-mbox@"))
+    box.add(reply(mid="<mbox@hs.example>"))
+    box.close()
+    maildir = mailbox.Maildir(replies / "Maildir")
+    maildir.add(mailbox.MaildirMessage(large_mail(100_000).replace(b"<large@", b"<large-md@")))
+    maildir.add(mailbox.MaildirMessage(reply(mid="<md@hs.example>")))
+    read: list[int] = []
+    real = sources._Limit.take
+
+    def take(self: sources._Limit, label: str, data: bytes, size: int) -> tuple[str, bytes]:
+        read.append(len(data))
+        return real(self, label, data, size)
+
+    monkeypatch.setattr(sources._Limit, "take", take)
+    result = runner.invoke(app, ["rsvp", "import", str(replies)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-2] == "5 messages: 2 noted (no answer), 3 for review"
+    assert max(read) <= HEADER_BYTES  # what was read of the large ones: their start only
+    with Store(project / "mailer.db", read_only=True) as store:
+        reasons = sorted(r.reason for r in store.rsvps.reviews(open_only=True))
+    limit = "[rsvp] max_message_bytes is 0.1 MB): only its headers were read"
+    assert reasons == [
+        f"too large to read (0.1 MB; {limit}",
+        f"too large to read (0.2 MB; {limit}",
+        f"too large to read (0.3 MB; {limit}",
     ]
 
 

@@ -35,7 +35,8 @@ from mailer.cli import app
 from mailer.contacts import load_project
 from mailer.messages.plan import build_plan, invitation_spec
 from mailer.models import Campaign
-from mailer.rsvp.apply import Outcome, ingest
+from mailer.rsvp.apply import ingest
+from mailer.rsvp.outcomes import Outcome
 from mailer.rsvp.results import Kind
 from mailer.store import Store
 from tests.helpers import make_project

@@ -24,8 +24,9 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 from mailer.models import Campaign
-from mailer.rsvp.apply import Outcome, ReviewKind, ingest
+from mailer.rsvp.apply import ingest
 from mailer.rsvp.decisions import suppress_target
+from mailer.rsvp.outcomes import Outcome, ReviewKind
 from mailer.rsvp.parse import parse_message
 from mailer.rsvp.senders import address_key, read_sender, same_address, shown_address
 from mailer.store import Store
