@@ -57,14 +57,14 @@ def figures() -> Figures:
 @pytest.fixture(
     params=[
         "chunked",
-        pytest.param("pipelined", marks=pytest.mark.slow),
         pytest.param("lock-step", marks=pytest.mark.slow),
     ]
 )
 def both_modes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The SMTP tests of the suite run pipelined with BDAT (servers offer PIPELINING and
     CHUNKING, as Postfix and Exchange Online do) in the everyday run, and with ``pytest --all``
-    also pipelined with DATA (PIPELINING alone) and in lock-step (neither)."""
+    also in lock-step (neither). Pipelined with DATA (PIPELINING alone) shares the pipelined
+    code and has its own runs in tests/test_smtp.py, test_pipeline.py and the fallback tests."""
     return use_smtp_mode(str(request.param), monkeypatch)
 
 
