@@ -8,17 +8,21 @@ only when its end of data went out and its answer was never read.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 
 from mailer.clock import SystemClock
 from mailer.config.model import Config
 from mailer.models import Campaign, Outgoing, State
 from mailer.sending import SendReport, send_batch
+from mailer.sending.pipeline import Pipeline
+from mailer.sending.probe import Kind, Result
 from mailer.store import Store
 from tests.fixtures_smtp import SmtpTestServer, outgoing, smtp_config
 from tests.test_smtp import assert_consistent
@@ -204,3 +208,40 @@ def test_pipelined_over_tls_after_the_login(
     assert report.ok and report.sent == 6
     assert server.early["mail"] == 6 and server.logins == [SmtpTestServer.USERNAME]
     assert_consistent(server, store, items)
+
+
+def test_an_end_of_data_the_closed_connection_never_took_is_not_in_doubt(
+    smtp_server: Server, store: Store
+) -> None:
+    """Writes are coalesced: the message's data waits for the next wait on the server. When the
+    connection closes before that, the data never left: the message is not sent (retried), not
+    in doubt, and the server has nothing."""
+    server = smtp_server()
+    item = outgoing(store, EMAILS[:1], now=now())[0]
+    answers: list[Result] = []
+
+    async def talk() -> Result | None:
+        client = aiosmtplib.SMTP(hostname=server.host, port=server.port, timeout=5)
+        await client.connect()
+        pipe = Pipeline(client, host=server.host)
+        marked: list[str] = []
+        found = await pipe.transact(
+            item, transmitting=lambda: marked.append("mark"), answered=answers.append
+        )
+        assert marked == ["mark"] and pipe.wire.unsent and pipe.waiting is not None
+        assert client.transport is not None
+        client.transport.abort()  # the connection goes before the data was handed over
+        await asyncio.sleep(0.05)
+        await pipe.settle()
+        await pipe.close()
+        return found
+
+    assert asyncio.run(talk()) is None
+    assert answers == [
+        Result(
+            Kind.TEMPORARY,
+            "127.0.0.1: connection lost before the data was sent (the connection was closed)",
+            relay=True,
+        )
+    ]
+    assert server.messages == []

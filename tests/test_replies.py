@@ -31,8 +31,8 @@ class _Transport:
     def abort(self) -> None:
         self.closing = True
 
-    def writelines(self, parts: Any) -> None:
-        self.written.extend(parts)
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
 
 
 def _wire() -> tuple[Wire, _Transport]:
@@ -124,3 +124,44 @@ def test_no_reply_in_time_is_late_and_a_421_then_close_is_read_first() -> None:
     wire.connection_lost(None)
     assert asyncio.run(wire.read(0.05)) == Reply(421, "4.7.0 closing")
     assert Reply(421, "4.7.0  closing ").line() == "421 4.7.0 closing"
+
+
+def test_writes_leave_together_when_a_reply_is_awaited() -> None:
+    """A message's data and the next message's commands go to the transport in one write, made
+    when the pipeline waits for a reply, never before and never after."""
+    wire, transport = _wire()
+    wire.write(b"Subject: x\r\n\r\nbody\r\n", b".\r\n")
+    wire.write(b"MAIL FROM:<a@b.example>\r\n", b"RCPT TO:<c@d.example>\r\n", b"DATA\r\n")
+    assert transport.written == [] and wire.unsent
+
+    async def answered() -> Reply:
+        reading = asyncio.ensure_future(wire.read(0.5))
+        await asyncio.sleep(0)  # the read waits for the server: what was written is out
+        assert transport.written == [
+            b"Subject: x\r\n\r\nbody\r\n.\r\n"
+            b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n"
+        ]
+        wire.data_received(b"250 2.0.0 OK\r\n")
+        return await reading
+
+    assert asyncio.run(answered()) == Reply(250, "2.0.0 OK")
+    assert not wire.unsent
+    wire.flush()  # nothing left: no empty write
+    assert len(transport.written) == 1
+
+
+def test_what_was_written_never_leaves_once_the_connection_is_lost() -> None:
+    wire, transport = _wire()
+    wire.write(b"body\r\n.\r\n")
+    wire.connection_lost(None)
+    try:
+        wire.flush()
+    except Lost as exc:
+        assert str(exc) == "the connection was closed"
+    else:
+        raise AssertionError("flushed into a closed connection")
+    assert transport.written == [] and not wire.unsent
+    wire2, transport2 = _wire()
+    wire2.write(b"RSET\r\n")
+    wire2.abort("stopped")
+    assert transport2.written == [] and not wire2.unsent and transport2.closing

@@ -13,6 +13,11 @@ message as:
    instead of four. The answer to the end of data is read with the next message's replies,
    or by :meth:`Pipeline.settle` when no message follows yet.
 
+Writes are coalesced (:class:`~mailer.sending.replies.Wire`): the message and the next
+message's commands leave in one send, made when the pipeline is about to wait for a reply.
+An end of data that never left because the connection closed first is *not sent* (retried),
+not in doubt.
+
 Where the EHLO also lists CHUNKING (and ``[smtp] chunking`` is true), RFC 3030 ``BDAT`` takes
 the place of DATA (:func:`~mailer.sending.wire.bdat_parts`): ``MAIL FROM`` and every
 ``RCPT TO`` go in one write, and once every reply is ``250``, ``BDAT <n> LAST`` and the
@@ -66,7 +71,9 @@ class Pipeline:
         # BDAT instead of DATA (RFC 3030) where offered and not turned off by [smtp] chunking
         self.chunking = chunking and client.supports_extension("chunking")
         self.ended = 0  # ends of data written on this connection: >0 means it has been reused
-        self.waiting: tuple[Answered, float] | None = None  # the unread end of data's answer
+        # the unread end of data's answer: who gets it, its timeout, and whether the message
+        # went on a reused connection
+        self.waiting: tuple[Answered, float, bool] | None = None
 
     @property
     def open(self) -> bool:
@@ -88,8 +95,9 @@ class Pipeline:
         *stopped* gives the reason when the run stopped while the replies came (the previous
         message's answer was an account error): then the data is not sent."""
         reused = self.ended > 0
+        ready, is_ascii = wire_facts(item)
         try:
-            commands = self._envelope(item)
+            commands = self._envelope(item, is_ascii=is_ascii)
         except ValueError as exc:  # an address the protocol cannot carry (validated earlier)
             return Result(Kind.PERMANENT, f"cannot use the address: {exc}")
         try:
@@ -125,17 +133,16 @@ class Pipeline:
             raise
         try:
             if self.chunking:  # BDAT <n> LAST and the n bytes: the chunk is the end of data
-                self.wire.write(*bdat_parts(item, ready=wire_facts(item)[0]))
+                self.wire.write(*bdat_parts(item, ready=ready))
             else:
-                self.wire.write(*body_parts(item, ready=wire_facts(item)[0]))
+                self.wire.write(*body_parts(item, ready=ready))
         except Lost as exc:  # nothing of the data went out: the transport was closed already
             return self._not_sent(reused, str(exc))
         self.ended += 1
-        self.waiting = (answered, data_timeout(self.client, item.size))
+        self.waiting = (answered, data_timeout(self.client, item.size), reused)
         return None
 
-    def _envelope(self, item: Outgoing) -> list[bytes]:
-        is_ascii = wire_facts(item)[1]
+    def _envelope(self, item: Outgoing, *, is_ascii: bool) -> list[bytes]:
         options = b""
         if self.size:
             options += b" SIZE=%d" % item.size
@@ -203,7 +210,13 @@ class Pipeline:
         """Read the answer to the last end of data, if it is not read yet, and report it."""
         if self.waiting is None:
             return
-        answered, timeout = self.waiting
+        answered, timeout, reused = self.waiting
+        try:  # the end of data goes out now if it has not yet (coalesced with what follows)
+            self.wire.flush()
+        except Lost as exc:  # it never left: the server does not have the message
+            self.waiting = None
+            answered(self._not_sent(reused, f"connection lost before the data was sent ({exc})"))
+            return
         try:
             reply = await self.wire.read(timeout)
         except Lost as exc:
@@ -229,6 +242,9 @@ class Pipeline:
     def abort(self) -> None:
         """Close at once (Ctrl-C, a bug); an unread answer leaves its message in doubt."""
         waiting, self.waiting = self.waiting, None
+        if waiting is not None:  # the end of data goes out as before the close: in doubt
+            with contextlib.suppress(Lost):
+                self.wire.flush()
         self.wire.abort()
         self.client.close()
         if waiting is not None:

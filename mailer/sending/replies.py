@@ -5,6 +5,11 @@ no command waits), so it cannot pipeline. :class:`Wire` replaces its protocol on
 transport (plain TCP or TLS, after the greeting, EHLO, STARTTLS and the login), collects every
 complete reply in arrival order, and hands them out one by one: the caller matches them to the
 commands it wrote, in the order it wrote them (RFC 2920 section 3.1: replies come in order).
+
+Writes are coalesced: :meth:`Wire.write` keeps the bytes, and they go to the transport in one
+write when the caller is about to wait for a reply (:meth:`Wire.read`, :meth:`Wire.flush`), so a
+message's data and the next message's MAIL, RCPT and DATA leave in one send. Nothing written is
+ever held across a wait for the server.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ class Late(Exception):
 
 
 class Wire(asyncio.Protocol):
-    """The replies of one connection, read in order; writes go straight to the transport."""
+    """The replies of one connection, read in order; writes go out before the next read."""
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self.transport = transport
@@ -45,6 +50,7 @@ class Wire(asyncio.Protocol):
         self._replies: collections.deque[Reply] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._lost: str | None = None
+        self._unsent: list[bytes] = []  # written, not handed to the transport yet
         transport.set_protocol(self)
 
     # --- asyncio.Protocol ----------------------------------------------------------------
@@ -96,13 +102,31 @@ class Wire(asyncio.Protocol):
         return self._lost is None and not self.transport.is_closing()
 
     def write(self, *parts: bytes) -> None:
+        """Queue *parts*; they go out with the next :meth:`flush` or :meth:`read`."""
         if not self.open:
             raise Lost(self._lost or "the connection was closed")
-        self.transport.writelines(parts)
+        self._unsent.extend(parts)
+
+    @property
+    def unsent(self) -> bool:
+        """Bytes written that have not gone to the transport yet."""
+        return bool(self._unsent)
+
+    def flush(self) -> None:
+        """Hand what was written to the transport, in one write; raises :class:`Lost` (and
+        drops it) when the connection is closed: then none of it went out."""
+        if not self._unsent:
+            return
+        parts, self._unsent = self._unsent, []
+        if not self.open:
+            raise Lost(self._lost or "the connection was closed")
+        self.transport.write(b"".join(parts))
 
     async def read(self, timeout: float) -> Reply:
-        """The next reply; raises :class:`Lost` or :class:`Late`. Replies that arrived before the
-        connection closed are still handed out (a 421 and then the close)."""
+        """The next reply, after what was written went out; raises :class:`Lost` or
+        :class:`Late`. Replies that arrived before the connection closed are still handed out
+        (a 421 and then the close)."""
+        self.flush()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not self._replies:
@@ -121,6 +145,8 @@ class Wire(asyncio.Protocol):
         return self._replies.popleft()
 
     def abort(self, reason: str = "the connection was closed") -> None:
+        """Close at once; what was written and not flushed never goes out."""
+        self._unsent.clear()
         self._lose(reason)
         self.transport.abort()
 
