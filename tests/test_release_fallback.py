@@ -402,3 +402,26 @@ def test_three_connections_on_each_relay_still_exactly_once(
         **{e: "fallback" for e in received(fallback)},
     }
     assert {state for state, _ in rows(project).values()} == {State.SENT}
+
+
+def test_the_recipients_table_of_release_status_fits_80_columns(
+    project: Path,
+    clock: HookedClock,
+    smtp_server: Callable[..., SmtpTestServer],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tried at 80 columns, the table folded every heading ("roun d", "afte r emba rgo") and
+    every time ("2026 -12- 05 05:4 9:00"): the day goes into the title when all went out on one
+    day, and the round and note columns only appear when they say something."""
+    primary, fallback = smtp_server(), smtp_server()
+    use_relays(project, primary.smtp_section(), fallback.smtp_section())
+    assert arm_and_send(project, clock).exit_code == ExitCode.OK
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = cli("release", "status").stdout.splitlines()
+    title = lines.index("Recipients (2027-06-25)")
+    assert lines[title + 2].split() == ["recipient", "state", "sent", "at", "after"]
+    rows = [line.split() for line in lines[title + 4 : title + 4 + len(ORDER)]]
+    assert [r[0] for r in rows] == ORDER
+    assert all(r[1] == "sent" and r[2] == "13:00:00.000" and r[3:] == ["+0.000", "s"] for r in rows)
+    assert max(len(line) for line in lines[title : title + 4 + len(ORDER)]) <= 80

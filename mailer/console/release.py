@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from rich import box
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -218,19 +219,7 @@ def status(s: ReleaseStatus) -> None:
             "than at the embargo"
         )
     if s.recipients:
-        shown: dt.tzinfo = schedule_zone(sch) if sch is not None else dt.UTC
-        table = Table(title="Recipients", title_justify="left")
-        email_column(table, "recipient")
-        for col in ("round", "state", "sent at", "after embargo", "note"):
-            table.add_column(col, overflow="fold")
-        for p in s.recipients:
-            at = "" if p.at is None else f"{p.at.astimezone(shown):%Y-%m-%d %H:%M:%S.%f}"[:-3]
-            earlier = p.state is State.SENT and p.at is not None and p.after_embargo is None
-            note = p.detail if p.state is not State.SENT or earlier else ("Bcc" if p.batch else "")
-            table.add_row(
-                p.email, p.round, p.state.value.replace("_", " "), at, _after(p.after_embargo), note
-            )
-        show_table(table)
+        _recipients(s, schedule_zone(sch) if sch is not None else dt.UTC)
     if s.runs:
         info("Runs (UTC):")
         for r in s.runs:
@@ -238,6 +227,37 @@ def status(s: ReleaseStatus) -> None:
                 f"  {r.started_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}  {r.command:<9} "
                 f"{r.decision:<10} {r.outcome}"
             )
+
+
+def _recipients(s: ReleaseStatus, shown: dt.tzinfo) -> None:
+    """Who got it when: fits 80 columns for the usual addresses (the day is left out when every
+    message went out on one day, the round when there was no pre-brief, the note when empty)."""
+    stamps = [p.at.astimezone(shown) for p in s.recipients if p.at is not None]
+    one_day = len({t.date() for t in stamps}) <= 1
+    rows = []
+    for p in s.recipients:
+        at = "" if p.at is None else f"{p.at.astimezone(shown):%Y-%m-%d %H:%M:%S.%f}"[:-3]
+        earlier = p.state is State.SENT and p.at is not None and p.after_embargo is None
+        note = p.detail if p.state is not State.SENT or earlier else ("Bcc" if p.batch else "")
+        state = p.state.value.replace("_", " ")
+        rows.append(
+            (p.email, p.round, state, at[11:] if one_day else at, _after(p.after_embargo), note)
+        )
+    rounds = len({r[1] for r in rows}) > 1
+    notes = any(r[5] for r in rows)
+    day = f" ({stamps[0]:%Y-%m-%d})" if one_day and stamps else ""
+    table = Table(title=f"Recipients{day}", title_justify="left", box=box.SIMPLE_HEAD)
+    email_column(table, "recipient")
+    columns = [("round", rounds), ("state", True), ("sent at", True), ("after", True)]
+    for name, wanted in columns:
+        if wanted:
+            table.add_column(name, no_wrap=True)
+    if notes:
+        table.add_column("note", overflow="fold", min_width=12)
+    for email, round_, state, at, after, note in rows:
+        cells = [email, *([round_] if rounds else []), state, at, after, *([note] if notes else [])]
+        table.add_row(*cells)
+    show_table(table)
 
 
 def status_json(s: ReleaseStatus) -> None:
