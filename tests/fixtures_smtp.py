@@ -56,6 +56,11 @@ Helpers for building what a send needs without the rest of the pipeline:
 ``smtp_config(tmp_path, server, **smtp_overrides)`` (a Config with transport smtp) and
 ``outgoing(store, emails, now=..., campaign=..., bcc=False)`` (journal rows reserved, minimal
 valid messages with their Message-ID; ``bcc=True`` makes one message to all *emails*).
+
+For the send tests: fixture ``store`` (a fresh journal in *tmp_path*, closed after the test; a
+test module's own ``store`` fixture overrides it), ``now()``, ``send(items, config, store, ...)``
+(``send_batch`` on the system clock), ``states(store)`` (email -> journal state) and
+``assert_consistent(server, store, items)`` (what each recipient got agrees with the journal).
 """
 
 from __future__ import annotations
@@ -80,9 +85,11 @@ import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
+from mailer.clock import SystemClock
 from mailer.config.load import parse_config
 from mailer.config.model import Config
-from mailer.models import Campaign, Contact, Outgoing
+from mailer.models import Campaign, Contact, Outgoing, State
+from mailer.sending import SendReport, send_batch
 from mailer.store import Reservation, Store
 
 SENDER = "press@city.example"
@@ -753,3 +760,54 @@ def date_server() -> Iterator[DateServer]:
     server = DateServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "m.db")
+    yield opened
+    opened.close()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def send(
+    items: list[Outgoing],
+    config: Config,
+    store: Store,
+    *,
+    password: str | None = None,
+    not_before: dt.datetime | None = None,
+    owner: str = "test-owner",
+) -> SendReport:
+    return send_batch(
+        items,
+        config=config,
+        store=store,
+        clock=SystemClock(),
+        owner=owner,
+        password=password,
+        not_before=not_before,
+    )
+
+
+def states(store: Store, campaign: Campaign = Campaign.INVITATION) -> dict[str, State]:
+    return {e.email: e.state for e in store.journal.entries(campaign)}
+
+
+def assert_consistent(server: SmtpTestServer, store: Store, items: list[Outgoing]) -> None:
+    """Sent <=> exactly one answered copy; failed/pending => no copy; nothing left held."""
+    copies = server.by_message_id()
+    for item in items:
+        entry = store.journal.by_message_id(item.message_id)
+        assert entry is not None
+        got = copies.get(item.message_id, [])
+        assert entry.state not in (State.CLAIMED, State.TRANSMITTING), entry
+        if entry.state is State.SENT:
+            assert len(got) == 1 and got[0].answered, (item.contact.email, got)
+        elif entry.state in (State.FAILED, State.PENDING):
+            assert got == [], (item.contact.email, entry.state, got)
+        elif entry.state is State.IN_DOUBT:
+            assert len(got) <= 1

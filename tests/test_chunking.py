@@ -8,7 +8,6 @@ when its ``BDAT LAST`` chunk went out and its answer was never read.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,36 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from mailer.clock import SystemClock
-from mailer.config.load import Config
-from mailer.models import Campaign, Outgoing, State
-from mailer.sending import SendReport, send_batch
+from mailer.models import Campaign, State
 from mailer.sending.wire import bdat_parts, wire_facts
 from mailer.store import Store
-from tests.fixtures_smtp import SmtpTestServer, outgoing, smtp_config
-from tests.test_smtp import assert_consistent
+from tests.fixtures_smtp import (
+    SmtpTestServer,
+    assert_consistent,
+    now,
+    outgoing,
+    send,
+    smtp_config,
+    states,
+)
 
 Server = Callable[..., SmtpTestServer]
 EMAILS = [f"journalist{i}@news{i % 3}.example" for i in range(6)]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store(tmp_path / "m.db")
-    yield opened  # type: ignore[misc]
-    opened.close()
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def send(items: list[Outgoing], config: Config, store: Store) -> SendReport:
-    return send_batch(items, config=config, store=store, clock=SystemClock(), owner="test")
-
-
-def states(store: Store) -> dict[str, State]:
-    return {e.email: e.state for e in store.journal.entries(Campaign.INVITATION)}
 
 
 def test_bdat_replaces_data_and_the_server_stores_the_same_bytes(

@@ -9,7 +9,6 @@ only when its end of data went out and its answer was never read.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -17,37 +16,22 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from mailer.clock import SystemClock
-from mailer.config.model import Config
-from mailer.models import Campaign, Outgoing, State
-from mailer.sending import SendReport, send_batch
+from mailer.models import Campaign, State
 from mailer.sending.pipeline import Pipeline
 from mailer.sending.probe import Kind, Result
 from mailer.store import Store
-from tests.fixtures_smtp import SmtpTestServer, outgoing, smtp_config
-from tests.test_smtp import assert_consistent
+from tests.fixtures_smtp import (
+    SmtpTestServer,
+    assert_consistent,
+    now,
+    outgoing,
+    send,
+    smtp_config,
+    states,
+)
 
 Server = Callable[..., SmtpTestServer]
 EMAILS = [f"journalist{i}@news{i % 3}.example" for i in range(6)]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store(tmp_path / "m.db")
-    yield opened  # type: ignore[misc]
-    opened.close()
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def send(items: list[Outgoing], config: Config, store: Store) -> SendReport:
-    return send_batch(items, config=config, store=store, clock=SystemClock(), owner="test")
-
-
-def states(store: Store) -> dict[str, State]:
-    return {e.email: e.state for e in store.journal.entries(Campaign.INVITATION)}
 
 
 def test_the_commands_arrive_pipelined_and_each_message_once(
@@ -197,14 +181,7 @@ def test_pipelined_over_tls_after_the_login(
     server = smtp_server(security=security, auth=True)
     monkeypatch.setenv("MAILER_TEST_SMTP_PASSWORD", SmtpTestServer.PASSWORD)
     items = outgoing(store, EMAILS, now=now())
-    report = send_batch(
-        items,
-        config=smtp_config(tmp_path, server),
-        store=store,
-        clock=SystemClock(),
-        owner="test",
-        password=SmtpTestServer.PASSWORD,
-    )
+    report = send(items, smtp_config(tmp_path, server), store, password=SmtpTestServer.PASSWORD)
     assert report.ok and report.sent == 6
     assert server.early["mail"] == 6 and server.logins == [SmtpTestServer.USERNAME]
     assert_consistent(server, store, items)

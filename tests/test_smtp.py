@@ -17,70 +17,27 @@ from pathlib import Path
 import pytest
 
 from mailer.clock import SystemClock
-from mailer.config.model import Config
 from mailer.errors import TransportError
-from mailer.models import Campaign, Outgoing, State
-from mailer.sending import NoProgress, RunContext, SendReport, send_batch
+from mailer.models import Campaign, State
+from mailer.sending import NoProgress, RunContext, SendReport
 from mailer.sending.preflight import check_smtp
 from mailer.sending.probe import Kind, classify
 from mailer.sending.smtp import run_smtp
 from mailer.store import Store
-from tests.fixtures_smtp import SENDER, SmtpTestServer, outgoing, smtp_config
+from tests.fixtures_smtp import (
+    SENDER,
+    SmtpTestServer,
+    assert_consistent,
+    now,
+    outgoing,
+    send,
+    smtp_config,
+    states,
+)
 
 Server = Callable[..., SmtpTestServer]
 pytestmark = pytest.mark.usefixtures("smtp_mode")  # every test pipelined and in lock-step
 EMAILS = [f"journalist{i}@news{i % 3}.example" for i in range(6)]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store(tmp_path / "m.db")
-    yield opened  # type: ignore[misc]
-    opened.close()
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def send(
-    items: list[Outgoing],
-    config: Config,
-    store: Store,
-    *,
-    password: str | None = None,
-    not_before: dt.datetime | None = None,
-    owner: str = "test-owner",
-) -> SendReport:
-    return send_batch(
-        items,
-        config=config,
-        store=store,
-        clock=SystemClock(),
-        owner=owner,
-        password=password,
-        not_before=not_before,
-    )
-
-
-def states(store: Store, campaign: Campaign = Campaign.INVITATION) -> dict[str, State]:
-    return {e.email: e.state for e in store.journal.entries(campaign)}
-
-
-def assert_consistent(server: SmtpTestServer, store: Store, items: list[Outgoing]) -> None:
-    """Sent <=> exactly one answered copy; failed/pending => no copy; nothing left held."""
-    copies = server.by_message_id()
-    for item in items:
-        entry = store.journal.by_message_id(item.message_id)
-        assert entry is not None
-        got = copies.get(item.message_id, [])
-        assert entry.state not in (State.CLAIMED, State.TRANSMITTING), entry
-        if entry.state is State.SENT:
-            assert len(got) == 1 and got[0].answered, (item.contact.email, got)
-        elif entry.state in (State.FAILED, State.PENDING):
-            assert got == [], (item.contact.email, entry.state, got)
-        elif entry.state is State.IN_DOUBT:
-            assert len(got) <= 1
 
 
 # --- the happy paths ------------------------------------------------------------------------
