@@ -8,10 +8,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import json
 import os
 import platform
 import random
 import re
+import shlex
 import shutil
 import socket
 import statistics
@@ -22,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -315,3 +318,38 @@ def write_docs_block(name: str, markdown: str, page: Path = DOCS_PAGE) -> None:
         raise RuntimeError(f"{page}: not exactly one {begin} ... {end} block to replace")
     _, _, tail = rest.partition(end)
     page.write_text(f"{head}{begin}\n{markdown.strip()}\n{end}{tail}", encoding="utf-8")
+
+
+def run_record(script: str, argv: Sequence[str] | None) -> dict[str, Any]:
+    """The start of a run's JSON record: the command as given, when, the machine and its load."""
+    given = list(argv if argv is not None else sys.argv[1:])
+    return {
+        "command": f"bench/.venv/bin/python {script}" + (f" {shlex.join(given)}" if given else ""),
+        "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "load_start": os.getloadavg(),
+    }
+
+
+def run_header(result: dict[str, Any]) -> list[str]:
+    """The Markdown lines above a run's tables: command, duration, load, machine."""
+    return [
+        f"`{result['command']}` on {result['started']}; {result['duration_s']:.0f} s; "
+        f"load average {result['load_start'][0]:.1f} at the start, "
+        f"{result['load_end'][0]:.1f} at the end.",
+        "",
+        f"Machine: {machine_line(result['machine'])}.",
+        "",
+    ]
+
+
+def save_run(result: dict[str, Any], out: Path, text: str, *, script: str, docs: bool) -> None:
+    """Write the run's JSON to *out*, print its tables *text* and, with *docs*, put them in
+    docs/benchmarks.md (the *script* block)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    print(text)
+    print(f"\nwrote {os.path.relpath(out)}")
+    if docs:
+        write_docs_block(script, text)
+        print(f"wrote docs/benchmarks.md (the {script} block)")

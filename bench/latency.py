@@ -26,11 +26,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import datetime as dt
 import importlib.util
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -44,7 +42,13 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, machine, machine_line, write_docs_block
+from bench.common import (
+    RESULTS,
+    run_header,
+    run_record,
+    save_run,
+    write_docs_block,
+)
 from bench.delay_proxy import DelayProxy
 from bench.sinks import start_smtp_sink
 
@@ -352,14 +356,7 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def tables(result: dict[str, Any]) -> str:
-    lines = [
-        f"`{result['command']}` on {result['started']}; {result['duration_s']:.0f} s; "
-        f"load average {result['load_start'][0]:.1f} at the start, "
-        f"{result['load_end'][0]:.1f} at the end.",
-        "",
-        f"Machine: {machine_line(result['machine'])}.",
-        "",
-    ]
+    lines = run_header(result)
     if not result["pipelining"]:
         lines += [
             "**`[smtp] pipelining` is not in this build** (the config schema answered: "
@@ -474,14 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("mailmerge is not installed here: run bash bench/setup.sh, then bench/.venv/bin/python")
         return 2
 
-    given = list(argv if argv is not None else sys.argv[1:])
     started = time.perf_counter()
     result: dict[str, Any] = {
-        "command": "bench/.venv/bin/python bench/latency.py"
-        + (f" {shlex.join(given)}" if given else ""),
-        "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "load_start": os.getloadavg(),
+        **run_record("bench/latency.py", argv),
         "release_n": args.release_n,
     }
     with tempfile.TemporaryDirectory(prefix="mailer-latency-") as tmp:
@@ -511,14 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["duration_s"] = time.perf_counter() - started
     result["load_end"] = os.getloadavg()
     result["targets"] = targets(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    text = tables(result)
-    print(text)
-    print(f"\nwrote {os.path.relpath(args.out)}")
-    if args.write_docs:
-        write_docs_block("bench/latency.py", text)
-        print("wrote docs/benchmarks.md (the bench/latency.py block)")
+    save_run(result, args.out, tables(result), script="bench/latency.py", docs=args.write_docs)
     return 0
 
 

@@ -28,7 +28,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import shlex
 import sqlite3
 import sys
 import tempfile
@@ -40,7 +39,13 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, machine, machine_line, write_docs_block
+from bench.common import (
+    RESULTS,
+    run_header,
+    run_record,
+    save_run,
+    write_docs_block,
+)
 from bench.latency import LABELS, NOT_IN_BUILD, mode_keys, pipelining_available
 from bench.postfix_relay import Relay, Terminated, private_relay, sigterm_unwinds
 from bench.release_precision import Setting, make_project, schedule_release, send_due
@@ -129,14 +134,7 @@ def fmt(value: float | None, spec: str) -> str:
 
 
 def tables(result: dict[str, Any]) -> str:
-    lines = [
-        f"`{result['command']}` on {result['started']}; {result['duration_s']:.0f} s; "
-        f"load average {result['load_start'][0]:.1f} at the start, "
-        f"{result['load_end'][0]:.1f} at the end.",
-        "",
-        f"Machine: {machine_line(result['machine'])}.",
-        "",
-    ]
+    lines = run_header(result)
     if not result["pipelining"]:
         lines += [
             "**`[smtp] pipelining` is not in this build**, so mailer ran lock-step only; the "
@@ -199,14 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_docs_block("bench/mta.py", text)
         return 0
     args.lead = args.lead or 8 + 4 * args.n / 1000
-    given = list(argv if argv is not None else sys.argv[1:])
     started = time.perf_counter()
     result: dict[str, Any] = {
-        "command": "bench/.venv/bin/python bench/mta.py"
-        + (f" {shlex.join(given)}" if given else ""),
-        "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
-        "load_start": os.getloadavg(),
+        **run_record("bench/mta.py", argv),
         "n": args.n,
         "connections": args.connections,
         "runs": [],
@@ -226,14 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result["runs"].append(release_through(work, path, sender, args, available))
     result["duration_s"] = time.perf_counter() - started
     result["load_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    text = tables(result)
-    print(text)
-    print(f"\nwrote {os.path.relpath(args.out)}")
-    if args.write_docs:
-        write_docs_block("bench/mta.py", text)
-        print("wrote docs/benchmarks.md (the bench/mta.py block)")
+    save_run(result, args.out, tables(result), script="bench/mta.py", docs=args.write_docs)
     bad = [r for r in result["runs"] if not r.get("skipped") and not r.get("complete")]
     return 1 if bad else 0
 
