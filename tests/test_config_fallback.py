@@ -33,6 +33,18 @@ def with_fallback(project: Path, fallback: Any, **primary: Any) -> Path:
     return edit_config(project, change)
 
 
+def with_password_fallback(project: Path, host: str) -> Path:
+    """A Microsoft 365 primary (password in M365_PASSWORD) and a fallback relay at *host* that
+    logs in as ``press`` with its own password (RELAY_PASSWORD)."""
+    return with_fallback(
+        project,
+        {"host": host, "username": "press", "password_env": "RELAY_PASSWORD"},
+        username="press@city.example",
+        password_env="M365_PASSWORD",
+        auth="password",
+    )
+
+
 def error_of(path: Path) -> str:
     with pytest.raises(ConfigError) as info:
         load_config(path)
@@ -42,13 +54,7 @@ def error_of(path: Path) -> str:
 
 
 def test_the_fallback_has_the_keys_and_defaults_of_smtp(project: Path) -> None:
-    path = with_fallback(
-        project,
-        {"host": "relay.city.example", "username": "press", "password_env": "RELAY_PASSWORD"},
-        username="press@city.example",
-        password_env="M365_PASSWORD",
-        auth="password",
-    )
+    path = with_password_fallback(project, "relay.city.example")
     smtp = load_config(path).smtp
     assert smtp is not None and smtp.fallback is not None
     fallback = smtp.fallback
@@ -121,13 +127,7 @@ def test_a_wrong_fallback_is_one_line_naming_its_key(
 def test_the_fallback_password_comes_from_its_own_variable(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = with_fallback(
-        project,
-        {"host": "relay.example", "username": "press", "password_env": "RELAY_PASSWORD"},
-        username="press@city.example",
-        password_env="M365_PASSWORD",
-        auth="password",
-    )
+    path = with_password_fallback(project, "relay.example")
     config = load_config(path)
     assert config.smtp is not None and config.smtp.fallback is not None
     monkeypatch.setenv("M365_PASSWORD", "primary-secret")
@@ -203,13 +203,7 @@ def test_the_starters_commented_example_is_a_valid_fallback(project: Path) -> No
 
 
 def test_the_cron_block_names_the_fallbacks_password_variable_too(project: Path) -> None:
-    path = with_fallback(
-        project,
-        {"host": "relay.example", "username": "press", "password_env": "RELAY_PASSWORD"},
-        username="press@city.example",
-        password_env="M365_PASSWORD",
-        auth="password",
-    )
+    path = with_password_fallback(project, "relay.example")
     runner = CliRunner()
     res = runner.invoke(app, ["--config", str(path), "release", "cron"])
     assert res.exit_code == 0, res.output
