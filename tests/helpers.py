@@ -8,12 +8,18 @@ import io
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
+from mailer.contacts import load_project
 from mailer.project.starter import write_starter
+from mailer.release.runner import plan_schedule, save_schedule
+from mailer.store import Store
 from tests.conftest import FIXED_NOW
+
+if TYPE_CHECKING:
+    from tests.fixtures_smtp import SmtpTestServer
 
 CONTACT_COLUMNS = ("email", "name", "outlet", "language", "tags", "first_name")
 
@@ -101,3 +107,17 @@ def contact(
     email: str, name: str = "", language: str = "fi", tags: str = "", **extra: str
 ) -> dict[str, str]:
     return {"email": email, "name": name, "language": language, "tags": tags, **extra}
+
+
+def use_smtp(project: Path, server: SmtpTestServer) -> None:
+    """[transport] kind = "smtp" through the test *server*."""
+    set_keys(project, "transport", kind="smtp")
+    set_keys(project, "smtp", **server.smtp_section())
+
+
+def scheduled(project: Path, now: dt.datetime) -> None:
+    """``mailer release schedule`` with the config's own time, as if run at *now*."""
+    proj = load_project(project / "config.toml")
+    with Store(proj.config.store_path) as store:
+        proposal = plan_schedule(proj, store, at=None, tz=None, tag=None, now=now)
+        save_schedule(store, proposal, now=now)

@@ -22,7 +22,6 @@ from typer.testing import CliRunner
 from mailer.cli import app
 from mailer.clock import FakeClock
 from mailer.config.load import load_config
-from mailer.contacts import load_project
 from mailer.errors import ExitCode
 from mailer.release.clocktrust import (
     Verdict,
@@ -30,11 +29,11 @@ from mailer.release.clocktrust import (
     forecast,
     reusable,
 )
-from mailer.release.runner import Command, plan_schedule, run_release, save_schedule
+from mailer.release.runner import Command, run_release
 from mailer.store import ClockRecord, Store
 from mailer.timesync import SyncStatus
 from tests.fixtures_smtp import DateServer, SmtpTestServer
-from tests.helpers import make_project, set_keys
+from tests.helpers import make_project, scheduled, set_keys, use_smtp
 
 HEL = ZoneInfo("Europe/Helsinki")
 EMBARGO = dt.datetime(2027, 6, 25, 13, 0, tzinfo=HEL).astimezone(dt.UTC)
@@ -57,19 +56,6 @@ def ahead(server: SmtpTestServer) -> str:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "press")
-
-
-def use_smtp(project: Path, server: SmtpTestServer) -> None:
-    set_keys(project, "transport", kind="smtp")
-    set_keys(project, "smtp", **server.smtp_section())
-
-
-def scheduled(project: Path, now: dt.datetime) -> None:
-    proj = load_project(project / "config.toml")
-    with Store(proj.config.store_path) as store:
-        save_schedule(
-            store, plan_schedule(proj, store, at=None, tz=None, tag=None, now=now), now=now
-        )
 
 
 def cli(project: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:

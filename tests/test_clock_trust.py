@@ -46,7 +46,7 @@ from mailer.timesync import (
     parse_timedatectl,
 )
 from tests.fixtures_smtp import DateServer, SmtpTestServer, smtp_config
-from tests.helpers import make_project, set_keys
+from tests.helpers import make_project, scheduled, set_keys, use_smtp
 
 HEL = ZoneInfo("Europe/Helsinki")
 EMBARGO = dt.datetime(2027, 6, 25, 13, 0, tzinfo=HEL).astimezone(dt.UTC)
@@ -301,18 +301,6 @@ def smtp_of(tmp_path: Path, server: SmtpTestServer) -> SmtpConfig:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "press")
-
-
-def scheduled(project: Path, now: dt.datetime) -> None:
-    proj = load_project(project / "config.toml")
-    with Store(proj.config.store_path) as store:
-        proposal = plan_schedule(proj, store, at=None, tz=None, tag=None, now=now)
-        save_schedule(store, proposal, now=now)
-
-
-def use_smtp(project: Path, server: SmtpTestServer) -> None:
-    set_keys(project, "transport", kind="smtp")
-    set_keys(project, "smtp", **server.smtp_section())
 
 
 def test_an_hour_ahead_the_release_does_not_go_out_and_status_says_why(
