@@ -59,9 +59,7 @@ async def transact(
             return Result(Kind.RECONNECT, f"{host}: {one_line(f'{exc.code} {exc.message}')}")
         return refusal("mail", host, exc, item.sender)
     except (SMTPException, OSError) as exc:
-        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
-        # a fresh connection dropped: the relay's trouble (a waiting fallback takes the rest)
-        return Result(kind, f"{host}: connection lost before the data was sent ({exc})", relay=True)
+        return _lost_before_data(host, reused, exc)
     except ValueError as exc:  # an address the protocol cannot carry (validated earlier)
         await _rset(client)
         return Result(Kind.PERMANENT, f"cannot use the address: {exc}")
@@ -71,9 +69,7 @@ async def transact(
     try:
         start = await client.execute_command(b"DATA")
     except (SMTPException, OSError) as exc:  # the message did not go out: not in doubt
-        kind = Kind.RECONNECT if reused else Kind.TEMPORARY
-        # a fresh connection dropped: the relay's trouble (a waiting fallback takes the rest)
-        return Result(kind, f"{host}: connection lost before the data was sent ({exc})", relay=True)
+        return _lost_before_data(host, reused, exc)
     if start.code != 354:
         await _rset(client)
         return refusal("data", host, SMTPDataError(start.code, start.message), item.sender)
@@ -101,6 +97,13 @@ async def transact(
             "the server may have the message",
         )
     return Result(Kind.SENT, one_line(f"{reply.code} {reply.message}"))
+
+
+def _lost_before_data(host: str, reused: bool, exc: BaseException) -> Result:
+    """The connection broke before the end of data: the server does not have the message."""
+    kind = Kind.RECONNECT if reused else Kind.TEMPORARY
+    # a fresh connection dropped: the relay's trouble (a waiting fallback takes the rest)
+    return Result(kind, f"{host}: connection lost before the data was sent ({exc})", relay=True)
 
 
 async def _rset(client: aiosmtplib.SMTP) -> None:

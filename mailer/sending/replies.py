@@ -63,7 +63,7 @@ class Wire(asyncio.Protocol):
             end = self._buffer.find(b"\n")
             if end < 0:
                 if len(self._buffer) > MAX_LINE:
-                    self._fail("the server sent a reply line that is too long")
+                    self.abort("the server sent a reply line that is too long")
                 break
             line = bytes(self._buffer[: end + 1])
             del self._buffer[: end + 1]
@@ -75,12 +75,12 @@ class Wire(asyncio.Protocol):
         code, mark = line[:3], line[3:4]
         if len(line) > MAX_LINE or not code.isdigit() or mark not in (b" ", b"-", b"\r", b"\n"):
             shown = line[:80].decode("ascii", "replace").strip()
-            self._fail(f"the server sent something that is not an SMTP reply: {shown!r}")
+            self.abort(f"the server sent something that is not an SMTP reply: {shown!r}")
             return False
         self._lines.append(line)
         if mark == b"-":
             if len(self._lines) > MAX_LINES:
-                self._fail("the server sent a reply of too many lines")
+                self.abort("the server sent a reply of too many lines")
                 return False
             return True
         text = "\n".join(part[4:].strip().decode("utf-8", "replace") for part in self._lines)
@@ -149,9 +149,6 @@ class Wire(asyncio.Protocol):
         self._unsent.clear()
         self._lose(reason)
         self.transport.abort()
-
-    def _fail(self, reason: str) -> None:
-        self.abort(reason)
 
     def _lose(self, reason: str) -> None:
         if self._lost is None:

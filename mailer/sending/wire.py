@@ -89,26 +89,25 @@ _LINE_ENDS = re.compile(rb"\r\n|\n|\r(?!\n)")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+def _crlf(data: bytes) -> bytes:
+    """*data* with CRLF line endings, ended by one."""
+    data = _LINE_ENDS.sub(b"\r\n", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
 def body_parts(item: Outgoing, *, ready: bool) -> tuple[bytes, ...]:
     """The message as it goes after the server's 354, ended by ``.``: its segments as they are
     when :func:`wire_facts` found them ready, else with CRLF line endings and dot-stuffed."""
     if ready:
         return (*item.segments, b".\r\n")
-    data = _LINE_ENDS.sub(b"\r\n", item.data)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return (_LEADING_DOT.sub(b"..", data), b".\r\n")
+    return (_LEADING_DOT.sub(b"..", _crlf(item.data)), b".\r\n")
 
 
 def bdat_parts(item: Outgoing, *, ready: bool) -> tuple[bytes, ...]:
     """``BDAT <n> LAST`` (RFC 3030) and the message's *n* bytes, the same bytes the server stores
     after DATA: its segments as they are when ready, else with CRLF line endings; never
     dot-stuffed (BDAT counts bytes, a line that starts with a dot is just a line)."""
-    if ready:
-        parts: tuple[bytes, ...] = item.segments
-    else:
-        data = _LINE_ENDS.sub(b"\r\n", item.data)
-        parts = (data if data.endswith(b"\r\n") else data + b"\r\n",)
+    parts = item.segments if ready else (_crlf(item.data),)
     return (b"BDAT %d LAST\r\n" % sum(len(p) for p in parts), *parts)
 
 
