@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import multiprocessing
 import os
 import resource
@@ -36,7 +35,7 @@ from typing import Any
 
 from mailer.rsvp.classify import classify
 from mailer.rsvp.ical import warm_up
-from mailer.rsvp.parse import parse_message
+from mailer.rsvp.parse import header_block, message_key, parse_message
 from mailer.rsvp.results import Classification, Envelope, Kind
 
 DEFAULT_BUDGET_SECONDS = 2.0
@@ -80,7 +79,7 @@ class BudgetReader:
         real = max(len(raw), size or 0)
         limit = self.limits.max_message_bytes
         if real > limit:
-            result = self._ask(_HEADERS, _header_block(raw))
+            result = self._ask(_HEADERS, header_block(raw, HEADER_BYTES))
             if result is None:
                 return _fallback(raw, real, f"too large to read ({_mb(real)}, {_limit(limit)})")
             reason = f"too large to read ({_mb(real)}; {_limit(limit)}): only its headers were read"
@@ -197,27 +196,16 @@ def _shown(env: Envelope) -> tuple[tuple[str, str], ...]:
     return (("From", env.sender), ("Subject", env.subject), ("Message-ID", env.message_id))
 
 
-def _header_block(raw: bytes) -> bytes:
-    """The header block of *raw* (to the first blank line), at most HEADER_BYTES."""
-    head = raw[:HEADER_BYTES]
-    ends = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
-    return head[: min(ends)] + b"\n\n" if ends else head + b"\n\n"
-
-
 def _fallback(raw: bytes, size: int, reason: str) -> Classification:
     """An item for review when the worker gave no answer: keyed by the bytes' hash, with the
     From and Subject lines as they are written (found without parsing, in the first 64 KB)."""
-    key = f"sha256:{hashlib.sha256(raw).hexdigest()}"
-    env = Envelope(key, "", "", "", "", None, (), (), size, ())
+    env = Envelope(message_key(raw, ""), "", "", "", "", None, (), (), size, ())
     return Classification(Kind.UNREADABLE, env, reason=reason, lines=_raw_lines(raw))
 
 
 def _raw_lines(raw: bytes) -> tuple[str, ...]:
-    head = raw[: 64 * 1024]
-    end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=-1)
-    block = head[:end] if end >= 0 else head
     shown: list[str] = []
-    for line in block.splitlines():
+    for line in header_block(raw, 64 * 1024).splitlines():
         text = line.decode("utf-8", "replace")
         if text.partition(":")[0].strip().lower() in ("from", "subject"):
             clean = "".join(c if c.isprintable() else " " for c in text[:200])

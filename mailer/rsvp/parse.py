@@ -85,7 +85,7 @@ def _parse(raw: bytes) -> ParsedMessage:
     state = Walk()
     data = raw
     if len(raw) > MAX_MESSAGE_BYTES:
-        data = _header_block(raw)
+        data = header_block(raw, 1024 * 1024)
         state.note(f"message of {len(raw) / 1048576:.1f} MB: only its headers were read")
     if not data.strip():
         key = message_key(raw, "")
@@ -128,8 +128,10 @@ def _parse(raw: bytes) -> ParsedMessage:
     )
 
 
-def _header_block(raw: bytes) -> bytes:
-    head = raw[: 1024 * 1024]
+def header_block(raw: bytes, limit: int) -> bytes:
+    """The header block of *raw* (to the first blank line, within its first *limit* bytes),
+    ended by a blank line."""
+    head = raw[:limit]
     ends = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
     return head[: min(ends)] + b"\n\n" if ends else head + b"\n\n"
 
