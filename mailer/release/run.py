@@ -34,11 +34,18 @@ from mailer.release.audience import (
     release_spec,
 )
 from mailer.release.batches import batch_size, bcc_items
-from mailer.release.clocktrust import ClockCheck, Verdict, check_clock, needs_check, reusable
+from mailer.release.clocktrust import (
+    ClockCheck,
+    Verdict,
+    check_clock,
+    needs_check,
+    record_of,
+    reusable,
+)
 from mailer.release.relays import Fallback, prepare_fallback, relay_lines
 from mailer.release.schedule import Decision, brief, decide, in_words, relative
 from mailer.sending import Progress, SendReport, send_batch
-from mailer.store import ClockRecord, Releases, Reservation, Store, is_alive
+from mailer.store import Releases, Reservation, Store, is_alive
 
 DONE_STATES = frozenset({State.SENT, State.FAILED, State.IN_DOUBT, State.SKIPPED})
 
@@ -282,18 +289,8 @@ class Run:
         ) or check_clock(self.config, self.clock, trust=self.trust_clock)
         self.clock_check = check
         self.store.clock_checks.record(
-            ClockRecord(
-                schedule_id=schedule.id,
-                at=self.clock.now(),
-                command=self.command.value,
-                verdict=check.verdict.value,
-                refused=check.refused,
-                overridden=check.overridden,
-                offset=check.offset,
-                uncertainty=check.uncertainty,
-                source=check.source,
-                sync=check.sync.detail,
-                line=check.line,
+            record_of(
+                check, schedule_id=schedule.id, at=self.clock.now(), command=self.command.value
             )
         )
         if not check.refused:

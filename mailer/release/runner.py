@@ -25,6 +25,7 @@ systemd timer).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -43,11 +44,11 @@ from mailer.release.plan import (
     save_schedule,
     send_prebrief,
 )
-from mailer.release.preflight import check_clock_ahead, preflight
+from mailer.release.preflight import Preflight, check_clock_ahead, preflight
 from mailer.release.run import Command, Run, RunResult, Waiting, finish, locked
 from mailer.release.schedule import Decision, decide
 from mailer.sending import Progress
-from mailer.store import Store, process_owner
+from mailer.store import ReleaseCheck, Store, process_owner
 
 
 def run_release(
@@ -210,30 +211,54 @@ class WaitChecks:
         waiting = decide(schedule, now) in (Decision.NOT_YET, Decision.PAUSED)
         if waiting and (self.last is None or mono - self.last >= self.EVERY):
             self.last = mono
-            clock_check = check_clock_ahead(
+            check, _ = _checked(
                 self.config,
                 self.store,
                 schedule,
                 clock=self.clock,
-                command=f"{Command.WAIT.value} pre-flight",
-            )
-            check = preflight(
-                self.config,
-                schedule,
                 now=now,
-                lock_holder="",
+                command=Command.WAIT,
+                holder="",
                 where="this terminal",
-                clock=self.clock,
-                clock_check=clock_check,
                 password_known=True,
-            )
-            self.store.releases.record_check(
-                schedule.id, now=now, command=Command.WAIT.value, ok=check.ok, result=check.text
             )
             if self.on_check is not None:
                 self.on_check(check.text)
         if self.on_wait is not None:
             self.on_wait(schedule, left)
+
+
+def _checked(
+    config: Config,
+    store: Store,
+    schedule: Schedule,
+    *,
+    clock: Clock,
+    now: dt.datetime,
+    command: Command,
+    holder: str,
+    where: str,
+    password_known: bool = False,
+) -> tuple[Preflight, ReleaseCheck | None]:
+    """The pre-flight of *command* (its clock check first), kept as the schedule's last check;
+    with the check it replaces."""
+    clock_check = check_clock_ahead(
+        config, store, schedule, clock=clock, command=f"{command.value} pre-flight"
+    )
+    check = preflight(
+        config,
+        schedule,
+        now=now,
+        lock_holder=holder,
+        where=where,
+        clock=clock,
+        clock_check=clock_check,
+        password_known=password_known,
+    )
+    before = store.releases.record_check(
+        schedule.id, now=now, command=command.value, ok=check.ok, result=check.text
+    )
+    return check, before
 
 
 def _with_preflight(
@@ -249,20 +274,15 @@ def _with_preflight(
         return result
     if decide(schedule, now) not in (Decision.NOT_YET, Decision.PAUSED):
         return result
-    clock_check = check_clock_ahead(
-        config, store, schedule, clock=clock, command=f"{Command.SEND_DUE.value} pre-flight"
-    )
-    check = preflight(
+    check, before = _checked(
         config,
+        store,
         schedule,
-        now=now,
-        lock_holder=holder,
-        where="cron's environment",
         clock=clock,
-        clock_check=clock_check,
-    )
-    before = store.releases.record_check(
-        schedule.id, now=now, command=Command.SEND_DUE.value, ok=check.ok, result=check.text
+        now=now,
+        command=Command.SEND_DUE,
+        holder=holder,
+        where="cron's environment",
     )
     if check.ok:
         return replace(result, outcome=f"{result.outcome}; pre-flight {check.text}")
