@@ -319,9 +319,9 @@ def test_disk_full_leaves_the_messages_queued_and_a_rerun_finishes(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
-    monkeypatch.setattr("mailer.sending.outbox.os.write", write)
+    monkeypatch.setattr("mailer.privatefile.os.write", write)
     result = mailer("invite", "send", "--yes")
-    monkeypatch.setattr("mailer.sending.outbox.os.write", real_write)
+    monkeypatch.setattr("mailer.privatefile.os.write", real_write)
     check_disk_full_run(project, project / "outbox", result)
     rerun = mailer("invite", "send", "--yes")
     assert rerun.exit_code == 0, rerun.output

@@ -45,7 +45,8 @@ from mailer.messages import (
     message_parts,
 )
 from mailer.models import Contact, Outgoing, StateCounts
-from mailer.sending import DeliveryPlan, Progress, SendReport, write_private
+from mailer.privatefile import write_atomic
+from mailer.sending import DeliveryPlan, Progress, SendReport
 from mailer.store import Recovery, Store
 
 
@@ -303,7 +304,7 @@ def preview_invitation(
 
 def _write(path: Path, data: bytes) -> None:
     try:
-        write_private(path, data)
+        write_atomic(path, data)
     except OSError as exc:
         raise MailerError(f"{path}: cannot write: {exc.strerror or exc}") from None
 

@@ -16,7 +16,6 @@ from mailer.config import Config
 from mailer.models import Outgoing
 from mailer.oauth import token_source
 from mailer.sending.context import FALLBACK, PRIMARY, Relay, RunContext
-from mailer.sending.outbox import write_private
 from mailer.sending.plan import DeliveryPlan, delivery_plan
 from mailer.sending.preflight import check_smtp
 from mailer.sending.report import Delivery, NoProgress, Notice, Progress, SendReport
@@ -40,7 +39,6 @@ __all__ = [
     "delivery_plan",
     "send_batch",
     "stated_times",
-    "write_private",
 ]
 
 

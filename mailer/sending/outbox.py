@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from mailer.errors import EmbargoGuardError
 from mailer.models import Outgoing
+from mailer.privatefile import move_into_place, write_temporary
 from mailer.sending.context import RunContext
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
@@ -29,48 +29,6 @@ def eml_name(item: Outgoing) -> str:
     digest = hashlib.sha256(item.message_id.encode()).hexdigest()[:10]
     who = _UNSAFE.sub("_", item.contact.email)[:80]
     return f"{item.campaign.value}-{who}-{digest}.eml"
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
-
-
-def write_temporary(path: Path, data: bytes) -> Path:
-    """Write *data* to the hidden temporary file of *path* (mode 0600, synced) and return it.
-
-    On any error the temporary file is removed before the error propagates.
-    """
-    tmp = _temporary(path)
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # a leftover temporary file may have had other modes
-            view = memoryview(data)
-            while view:  # os.write may write less than asked (a nearly full disk)
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return tmp
-
-
-def move_into_place(tmp: Path, path: Path) -> None:
-    """Rename *tmp* to *path* atomically; on an error *tmp* is removed."""
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write *data* atomically to *path*, readable by its owner only."""
-    move_into_place(write_temporary(path, data), path)
 
 
 def local_failure(exc: OSError, path: Path, root: Path) -> tuple[str, str]:
